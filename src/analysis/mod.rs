@@ -1,0 +1,1 @@
+//! Failover analysis, uptime, cost and the SLA verdict.

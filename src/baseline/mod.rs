@@ -1,0 +1,1 @@
+//! Comparing a run with a stored baseline (the p99 regression gate).

@@ -1,0 +1,1 @@
+//! The built-in reference gateway: routes, retries, circuit breaker.

@@ -1,0 +1,17 @@
+//! slabench: load-testing and SLA verification for LLM API gateways.
+//!
+//! The pipeline is `scenario` → (`providers`, `gateway`, `load`) → `metrics`
+//! → `analysis` → `report`; [`run`] drives it so that integration tests can
+//! run the whole tool in-process.
+
+pub mod analysis;
+pub mod baseline;
+pub mod clock;
+pub mod gateway;
+pub mod load;
+pub mod metrics;
+pub mod openai;
+pub mod providers;
+pub mod report;
+pub mod scenario;
+pub mod tag;

@@ -1,0 +1,1 @@
+//! The load generator: arrival schedule, request building, client, generator health.

@@ -1,0 +1,1 @@
+//! Latency recording (HdrHistogram), per-second timeline, outcome classes.

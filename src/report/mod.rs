@@ -1,0 +1,1 @@
+//! Reports: terminal, JSON, CSV, hlog, HTML, JUnit, Markdown.

@@ -1,0 +1,5 @@
+//! Scenario files: TOML model, defaults, validation, profile resolution.
+
+pub mod model;
+
+pub use model::*;

@@ -1,0 +1,359 @@
+//! The validated scenario: the domain types the runner trusts.
+//!
+//! `parse.rs` reads TOML into loosely typed raw structs and `validate.rs`
+//! turns them into these. Nothing downstream re-checks what is guaranteed
+//! here (rates are positive, weights sum above zero, every fault names a
+//! provider that exists, durations are parsed), so keep the invariants in the
+//! doc comments honest.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A whole scenario, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Display name; defaults to the file stem.
+    pub name: String,
+    pub description: Option<String>,
+    /// Where it was read from (for messages and reports); `None` when built in code.
+    pub source: Option<PathBuf>,
+    /// Every random draw in the run derives from this.
+    pub seed: u64,
+    pub load: Load,
+    /// Non-empty; weights sum to more than zero.
+    pub traffic: Vec<TrafficClass>,
+    pub gateway: Gateway,
+    /// Simulated providers started for this run (may be empty for an external target).
+    pub providers: Vec<Provider>,
+    /// Faults on the run's timeline; every target names providers in `providers`.
+    pub faults: Vec<Fault>,
+    pub sla: Sla,
+    pub gate: Gate,
+}
+
+/// The load shape and how the generator behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Load {
+    /// Non-empty.
+    pub stages: Vec<Stage>,
+    pub arrival: Arrival,
+    /// Per-request timeout on the client (whole request, including the stream).
+    pub timeout: Duration,
+    /// A send that would exceed this many requests in flight is counted as dropped.
+    pub max_in_flight: usize,
+    /// Generator validity: schedule lag p99 above this makes the run INVALID.
+    pub max_lag_p99: Duration,
+    /// After the last stage, how long in-flight requests may still finish
+    /// before they are cut off (and not counted).
+    pub drain: Duration,
+}
+
+/// One piece of the load shape. Rates are requests per minute, finite and >= 0,
+/// and at least one stage asks for a positive rate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stage {
+    /// Hold `rpm` for `duration`.
+    Hold { rpm: f64, duration: Duration },
+    /// Move linearly from `from` (default: the previous stage's final rate, 0 for
+    /// the first stage) to `to` over `duration`.
+    Ramp {
+        from: Option<f64>,
+        to: f64,
+        duration: Duration,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// Evenly spaced sends at the instantaneous rate.
+    Constant,
+    /// Exponential gaps (a non-homogeneous Poisson process following the stages).
+    Poisson,
+}
+
+/// A weighted kind of request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrafficClass {
+    pub name: String,
+    /// > 0 (zero-weight classes are rejected: they would never be sent).
+    pub weight: f64,
+    /// Model name sent to the gateway (a route name for the built-in gateway).
+    pub model: String,
+    /// Approximate prompt size; the prompt text is generated to about this many tokens.
+    pub prompt_tokens: u32,
+    /// > 0.
+    pub max_tokens: u32,
+    pub stream: bool,
+    /// Latency budgets for this class; checked in the SLA table.
+    pub budgets: Budgets,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Budgets {
+    pub p50: Option<Duration>,
+    pub p95: Option<Duration>,
+    pub p99: Option<Duration>,
+}
+
+/// The system under test.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Gateway {
+    /// slabench's reference router in front of the scenario's providers.
+    Builtin(BuiltinGateway),
+    /// Any OpenAI-compatible endpoint.
+    External(ExternalGateway),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExternalGateway {
+    /// Base URL; requests go to `{url}/v1/chat/completions`. No trailing slash.
+    pub url: String,
+    /// Extra headers, `${ENV}` already interpolated. Values are secrets: never print them.
+    pub headers: Vec<(String, String)>,
+    /// Whether the URL's host is loopback, or the scenario opted in explicitly.
+    pub allow_non_loopback: bool,
+    /// How slabench starts the gateway, if it does (external gateways issue).
+    pub process: Option<GatewayProcess>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayProcess {
+    pub command: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<PathBuf>,
+    pub ready_url: Option<String>,
+    pub ready_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuiltinGateway {
+    /// 0 = any free loopback port.
+    pub port: u16,
+    /// Model name → ordered provider names (each exists in `Scenario::providers`).
+    pub routes: BTreeMap<String, Vec<String>>,
+    pub policy: RoutePolicy,
+    pub breaker: BreakerPolicy,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutePolicy {
+    /// Extra attempts on the same provider before moving on.
+    pub retries: u32,
+    pub attempt_timeout: Duration,
+    /// Which attempt outcomes move on to the next provider (or retry).
+    pub failover_on: Vec<FailoverOn>,
+    pub honor_retry_after: bool,
+    /// Retry-After above this is not waited for: the router moves on instead.
+    pub max_retry_wait: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FailoverOn {
+    Status5xx,
+    Status429,
+    Timeout,
+    Connect,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerPolicy {
+    pub enabled: bool,
+    /// Open after this many failures within `window` ...
+    pub failures: u32,
+    /// ... or when the failure rate within `window` reaches this (0..=1), given
+    /// at least `min_requests` attempts in the window.
+    pub failure_rate: Option<f64>,
+    pub min_requests: u32,
+    pub window: Duration,
+    /// How long it stays open before half-open probes.
+    pub cool_off: Duration,
+    /// Concurrent probes allowed while half-open; that many successes close it.
+    pub half_open_probes: u32,
+}
+
+/// A simulated provider started for the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provider {
+    /// Unique within the scenario.
+    pub name: String,
+    /// 0 = any free loopback port.
+    pub port: u16,
+    pub profile: ProviderProfile,
+}
+
+/// What a provider is like: read from `mock-providers/<name>.toml`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderProfile {
+    pub name: String,
+    pub model: String,
+    pub region: String,
+    /// USD per million input tokens.
+    pub price_input_per_m: f64,
+    /// USD per million output tokens.
+    pub price_output_per_m: f64,
+    pub ttft: LatencyDist,
+    /// Output speed, tokens/s (> 0).
+    pub tokens_per_s: f64,
+    /// Relative jitter of the speed, 0..1 (uniform ± this share).
+    pub speed_jitter: f64,
+    /// Output length; always clamped to the request's max_tokens.
+    pub output_tokens: CountDist,
+    /// Share of requests answered with `base_error_status` (0..=1).
+    pub base_error_rate: f64,
+    pub base_error_status: u16,
+    /// Token-bucket rate limit; `None` = unlimited.
+    pub rate_limit: Option<RateLimit>,
+    /// Tokens per SSE chunk (>= 1).
+    pub stream_chunk_tokens: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LatencyDist {
+    Fixed(Duration),
+    Uniform {
+        min: Duration,
+        max: Duration,
+    },
+    /// Parameterised by its median and 99th percentile; samples above `cap` are clamped.
+    LogNormal {
+        p50: Duration,
+        p99: Duration,
+        cap: Duration,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CountDist {
+    Fixed(u32),
+    Uniform { min: u32, max: u32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub rpm: f64,
+    /// Bucket size (requests); defaults to one second's worth.
+    pub burst: f64,
+}
+
+/// A fault on the run's timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    /// Indices into `Scenario::providers` this fault hits (non-empty).
+    pub providers: Vec<usize>,
+    /// As written, for reports: `provider flash` or `region us-east`.
+    pub target_label: String,
+    /// From t=0 (start of the first stage).
+    pub start: Duration,
+    /// `None`: until the end of the run.
+    pub duration: Option<Duration>,
+    /// Share of requests it hits, 0..=1.
+    pub probability: f64,
+    pub kind: FaultKind,
+}
+
+impl Fault {
+    /// Whether the fault is active at `t` since t=0.
+    pub fn active_at(&self, t: Duration) -> bool {
+        t >= self.start && self.duration.is_none_or(|d| t < self.start + d)
+    }
+
+    /// End of the window, if it has one.
+    pub fn end(&self) -> Option<Duration> {
+        self.duration.map(|d| self.start + d)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultKind {
+    /// Every hit request is answered with `status`.
+    OutageHttp {
+        status: u16,
+    },
+    /// The port stops accepting connections (refused).
+    OutageRefuse,
+    /// Connections are reset (TCP RST) when a hit request arrives.
+    OutageReset,
+    /// Requests are accepted and never answered.
+    OutageHang,
+    /// Hit requests get `status` (5xx or 429).
+    ErrorBurst {
+        status: u16,
+    },
+    /// Time to first token and inter-token gaps multiplied by `multiplier`,
+    /// then `add` added to the first token.
+    LatencySpike {
+        multiplier: f64,
+        add: Duration,
+    },
+    /// The provider's rate limit becomes `rpm` while active.
+    RateLimitSqueeze {
+        rpm: f64,
+    },
+    Malformed(Malformation),
+    /// The stream stops after some chunks and resumes after `pause`.
+    StreamStall {
+        pause: Duration,
+    },
+    /// The stream is cut after some chunks, without `[DONE]`.
+    StreamCut,
+    /// An error event arrives mid-stream.
+    StreamErrorEvent,
+    /// The first token takes `delay` (streaming requests only).
+    SlowFirstToken {
+        delay: Duration,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformation {
+    InvalidJson,
+    NoChoices,
+    WrongContentType,
+}
+
+/// The service-level agreement the run is judged against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sla {
+    /// Share of counted requests that must succeed (default 0.999).
+    pub uptime: f64,
+    /// Budgets over all traffic.
+    pub budgets: Budgets,
+    /// Built-in gateway analysis: each fault window must fail over within this.
+    pub max_time_to_failover: Option<Duration>,
+    /// Attempts received by providers ÷ client requests.
+    pub max_amplification: Option<f64>,
+}
+
+/// Baseline comparison settings (CI gate issue).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gate {
+    /// Relative tolerance, e.g. 0.10 for 10%.
+    pub tolerance: f64,
+    /// Absolute floor: differences below this never count as a regression.
+    pub floor: Duration,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate {
+            tolerance: 0.10,
+            floor: Duration::from_millis(5),
+        }
+    }
+}
+
+impl Scenario {
+    /// Total planned duration of the stages.
+    pub fn duration(&self) -> Duration {
+        self.load.stages.iter().map(Stage::duration).sum()
+    }
+}
+
+impl Stage {
+    pub fn duration(&self) -> Duration {
+        match self {
+            Stage::Hold { duration, .. } | Stage::Ramp { duration, .. } => *duration,
+        }
+    }
+}
