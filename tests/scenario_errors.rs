@@ -519,3 +519,25 @@ fn unreadable_file() {
     );
     assert_eq!(e.line(), None);
 }
+
+#[test]
+fn single_brackets_for_an_array_of_tables() {
+    let src = format!("{LOAD}[traffic]\nmodel = \"default\"\n{FLASH}");
+    let e = assert_rejected(&src, 3, "traffic", "write [[traffic]] (double brackets)");
+    assert!(
+        e.to_string()
+            .contains("traffic must be an array; got a table"),
+        "{e}"
+    );
+}
+
+#[test]
+fn invalid_header_name() {
+    let src = format!("{LOAD}{TRAFFIC}[gateway]\nurl = \"http://127.0.0.1:4000\"\nheaders = {{ \"Bad Header\" = \"x\" }}\n");
+    assert_rejected(
+        &src,
+        line_of(&src, "headers"),
+        "gateway.headers.\"Bad Header\"",
+        "letters, digits and -",
+    );
+}

@@ -123,15 +123,23 @@ fn wrong_type(
     expected: &str,
 ) -> ScenarioError {
     let expected = humanize(expected);
+    let got = match got {
+        "map" => "a table",
+        "sequence" => "an array",
+        other => other,
+    };
     let help = if expected.contains("duration") {
-        DURATION_HELP
+        DURATION_HELP.to_string()
     } else if expected.contains("ratio") {
-        RATIO_HELP
+        RATIO_HELP.to_string()
+    } else if expected == "an array" && got == "a table" {
+        let name = path.to_string();
+        format!("write [[{name}]] (double brackets) for each entry, or {name} = [ ... ]")
     } else {
-        REFERENCE
+        REFERENCE.to_string()
     };
     let message = format!("{path} must be {expected}; got {got}");
-    ctx.err_span(&path, span, message, Some(help.into()))
+    ctx.err_span(&path, span, message, Some(help))
 }
 
 /// serde's type names → words.

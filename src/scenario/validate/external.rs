@@ -103,7 +103,7 @@ fn headers(
         if HeaderName::from_bytes(name.as_bytes()).is_err() {
             return Err(ctx.err_at_key(
                 &at,
-                format!("{at}: \"{name}\" is not a valid HTTP header name"),
+                format!("{at} is not a valid HTTP header name"),
                 "header names are letters, digits and - (e.g. Authorization, X-Api-Key)".into(),
             ));
         }
