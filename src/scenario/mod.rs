@@ -1,5 +1,51 @@
 //! Scenario files: TOML model, defaults, validation, profile resolution.
+//!
+//! [`load`] reads a scenario file into the validated [`Scenario`] (see
+//! `docs/scenario-reference.md` for the format). Reading happens in two
+//! steps, like ripgrep's `LowArgs` → `HiArgs`: serde fills loosely typed raw
+//! structs (`raw.rs`, unknown keys rejected), then `validate/` applies
+//! defaults and checks ranges and cross-references. Either step stops at the
+//! first problem and reports it as one [`ScenarioError`] that names the file,
+//! line, column, field path and the fix.
+
+mod de;
+mod env;
+mod error;
+mod locate;
+mod path;
+mod profile;
+mod raw;
+mod units;
+mod validate;
 
 pub mod model;
 
+use std::path::Path;
+
+pub use error::{Diagnostic, ScenarioError};
+pub use locate::Location;
 pub use model::*;
+pub use profile::load_profile;
+
+/// Reads and validates the scenario at `path`, taking `${VAR}` values from
+/// the process environment.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let src = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    from_str(&src, path, &|name| std::env::var(name).ok())
+}
+
+/// Validates scenario text as if read from `path` (used for messages, the
+/// default name and resolving provider profiles), with `${VAR}` values from
+/// `env`.
+pub fn from_str(
+    src: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Scenario, ScenarioError> {
+    let ctx = error::Ctx::new(src, path);
+    let raw: raw::RawScenario = de::parse(&ctx)?;
+    validate::scenario(&ctx, raw, env)
+}

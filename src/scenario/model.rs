@@ -1,6 +1,6 @@
 //! The validated scenario: the domain types the runner trusts.
 //!
-//! `parse.rs` reads TOML into loosely typed raw structs and `validate.rs`
+//! `raw.rs` reads TOML into loosely typed raw structs and `validate/`
 //! turns them into these. Nothing downstream re-checks what is guaranteed
 //! here (rates are positive, weights sum above zero, every fault names a
 //! provider that exists, durations are parsed), so keep the invariants in the
@@ -111,7 +111,8 @@ pub struct ExternalGateway {
     pub url: String,
     /// Extra headers, `${ENV}` already interpolated. Values are secrets: never print them.
     pub headers: Vec<(String, String)>,
-    /// Whether the URL's host is loopback, or the scenario opted in explicitly.
+    /// The scenario's explicit `allow_non_loopback = true`. Validation
+    /// guarantees that the URL's host is loopback or that this is true.
     pub allow_non_loopback: bool,
     /// How slabench starts the gateway, if it does (external gateways issue).
     pub process: Option<GatewayProcess>,
@@ -255,7 +256,8 @@ pub struct Fault {
 impl Fault {
     /// Whether the fault is active at `t` since t=0.
     pub fn active_at(&self, t: Duration) -> bool {
-        t >= self.start && self.duration.map_or(true, |d| t < self.start + d)
+        // `Option::is_none_or` would need Rust 1.82; the crate's MSRV is 1.80.
+        t >= self.start && self.end().map_or(true, |end| t < end)
     }
 
     /// End of the window, if it has one.

@@ -1,0 +1,293 @@
+//! Provider profiles (`mock-providers/*.toml`): what a simulated provider is
+//! like. Errors here name the profile file, not the scenario that uses it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::de::parse;
+use super::error::{Ctx, ScenarioError};
+use super::path::FieldPath;
+use super::raw::{RawCount, RawDist, RawLatency, RawProfile};
+use super::units::show;
+use super::validate::file_stem;
+use super::{CountDist, LatencyDist, ProviderProfile, RateLimit};
+
+/// Reads and validates one provider profile.
+pub fn load_profile(path: &Path) -> Result<ProviderProfile, ScenarioError> {
+    let src = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    let ctx = Ctx::new(&src, path);
+    let raw: RawProfile = parse(&ctx)?;
+    profile(&ctx, raw)
+}
+
+fn profile(ctx: &Ctx, raw: RawProfile) -> Result<ProviderProfile, ScenarioError> {
+    let root = FieldPath::root();
+    let name = raw.name.unwrap_or_else(|| file_stem(ctx.file));
+    let model = raw.model.unwrap_or_else(|| name.clone());
+    let Some(region) = raw.region else {
+        return Err(ctx.err(&root.key("region"), "is required", "the provider's region, e.g. region = \"us-east\"; region faults hit every provider in it"));
+    };
+    let price = |key: &str, v: Option<f64>| -> Result<f64, ScenarioError> {
+        let at = root.key(key);
+        let v = v.ok_or_else(|| {
+            ctx.err(
+                &at,
+                "is required",
+                "USD per million tokens, e.g. 0.25 (0 for a free model)",
+            )
+        })?;
+        let v = ctx.finite(&at, v)?;
+        if v < 0.0 {
+            return Err(ctx.err(
+                &at,
+                format_args!("must be >= 0; got {v}"),
+                "USD per million tokens, e.g. 0.25",
+            ));
+        }
+        Ok(v)
+    };
+    let speed_at = root.key("speed");
+    let Some(speed) = raw.speed else {
+        return Err(ctx.err(
+            &speed_at,
+            "is required",
+            "add [speed] with tokens_per_s = 100 (and optionally jitter = 0.2)",
+        ));
+    };
+    let tps_at = speed_at.key("tokens_per_s");
+    let tokens_per_s = ctx.finite(
+        &tps_at,
+        speed.tokens_per_s.ok_or_else(|| {
+            ctx.err(
+                &tps_at,
+                "is required",
+                "the output speed in tokens per second, e.g. tokens_per_s = 100",
+            )
+        })?,
+    )?;
+    if tokens_per_s <= 0.0 {
+        return Err(ctx.err(
+            &tps_at,
+            format_args!("must be > 0; got {tokens_per_s}"),
+            "the output speed in tokens per second, e.g. tokens_per_s = 100",
+        ));
+    }
+    let speed_jitter = ctx
+        .ratio(&speed_at.key("jitter"), &speed.jitter, true)?
+        .unwrap_or(0.0);
+    if speed_jitter >= 1.0 {
+        return Err(ctx.err(
+            &speed_at.key("jitter"),
+            format_args!("must be below 1; got {speed_jitter}"),
+            "the speed varies uniformly by ± this share; 1 would allow a speed of zero",
+        ));
+    }
+    let (base_error_rate, base_error_status) = match raw.errors {
+        None => (0.0, 500),
+        Some(e) => {
+            let at = root.key("errors");
+            let rate = ctx.ratio(&at.key("rate"), &e.rate, true)?.unwrap_or(0.0);
+            let status = ctx.int(
+                &at.key("status"),
+                e.status,
+                500,
+                400,
+                599,
+                "an HTTP error status, 400-599 (500 by default)",
+            )?;
+            (rate, status as u16)
+        }
+    };
+    Ok(ProviderProfile {
+        name,
+        model,
+        region,
+        price_input_per_m: price("price_input_per_m", raw.price_input_per_m)?,
+        price_output_per_m: price("price_output_per_m", raw.price_output_per_m)?,
+        ttft: latency(ctx, &root.key("ttft"), raw.ttft.as_ref())?,
+        tokens_per_s,
+        speed_jitter,
+        output_tokens: count(ctx, &root.key("output_tokens"), raw.output_tokens.as_ref())?,
+        base_error_rate,
+        base_error_status,
+        rate_limit: rate_limit(ctx, &root.key("rate_limit"), raw.rate_limit.as_ref())?,
+        stream_chunk_tokens: ctx.int(
+            &root.key("stream_chunk_tokens"),
+            raw.stream_chunk_tokens,
+            1,
+            1,
+            4096,
+            "tokens per SSE chunk, at least 1",
+        )? as u32,
+    })
+}
+
+/// Rejects keys that do not belong to the chosen `dist`.
+fn only(
+    ctx: &Ctx,
+    at: &FieldPath,
+    dist: &str,
+    keys: &[(&str, bool)],
+    allowed: &[&str],
+) -> Result<(), ScenarioError> {
+    match keys.iter().find(|(k, set)| *set && !allowed.contains(k)) {
+        None => Ok(()),
+        Some((k, _)) => Err(ctx.err(
+            &at.key(k),
+            format_args!("does not apply to dist = \"{dist}\""),
+            format!("dist = \"{dist}\" takes {}", allowed.join(", ")),
+        )),
+    }
+}
+
+fn latency(
+    ctx: &Ctx,
+    at: &FieldPath,
+    raw: Option<&RawLatency>,
+) -> Result<LatencyDist, ScenarioError> {
+    const HELP: &str = "dist = \"fixed\" (value), \"uniform\" (min, max) or \"lognormal\" (p50, p99, cap), all durations";
+    let Some(l) = raw else {
+        return Err(ctx.err(
+            at,
+            "is required: the time to first token",
+            format!("add [ttft] with {HELP}"),
+        ));
+    };
+    let keys = [
+        ("value", l.value.is_some()),
+        ("min", l.min.is_some()),
+        ("max", l.max.is_some()),
+        ("p50", l.p50.is_some()),
+        ("p99", l.p99.is_some()),
+        ("cap", l.cap.is_some()),
+    ];
+    let need = |key: &str, raw| -> Result<Duration, ScenarioError> {
+        ctx.duration(&at.key(key), raw)?
+            .ok_or_else(|| ctx.err(&at.key(key), "is required for this dist", HELP))
+    };
+    match l.dist {
+        None => Err(ctx.err(&at.key("dist"), "is required", HELP)),
+        Some(RawDist::Fixed) => {
+            only(ctx, at, "fixed", &keys, &["value"])?;
+            Ok(LatencyDist::Fixed(need("value", &l.value)?))
+        }
+        Some(RawDist::Uniform) => {
+            only(ctx, at, "uniform", &keys, &["min", "max"])?;
+            let (min, max) = (need("min", &l.min)?, need("max", &l.max)?);
+            if max < min {
+                return Err(ctx.err(
+                    &at.key("max"),
+                    format_args!("({}) is below min ({})", show(max), show(min)),
+                    "uniform draws between min and max; swap them",
+                ));
+            }
+            Ok(LatencyDist::Uniform { min, max })
+        }
+        Some(RawDist::Lognormal) => {
+            only(ctx, at, "lognormal", &keys, &["p50", "p99", "cap"])?;
+            let (p50, p99) = (need("p50", &l.p50)?, need("p99", &l.p99)?);
+            if p50.is_zero() || p99 <= p50 {
+                return Err(ctx.err(&at.key("p99"), format_args!("({}) must be above p50 ({}), and p50 above 0", show(p99), show(p50)), "a lognormal is given by its median and a longer tail, e.g. p50 = \"200ms\", p99 = \"600ms\""));
+            }
+            let cap = ctx.duration(&at.key("cap"), &l.cap)?.unwrap_or(p99 * 10);
+            if cap < p99 {
+                return Err(ctx.err(
+                    &at.key("cap"),
+                    format_args!("({}) is below p99 ({})", show(cap), show(p99)),
+                    "cap clamps the rare huge samples; it must be at least p99 (default: 10 × p99)",
+                ));
+            }
+            Ok(LatencyDist::LogNormal { p50, p99, cap })
+        }
+    }
+}
+
+fn count(ctx: &Ctx, at: &FieldPath, raw: Option<&RawCount>) -> Result<CountDist, ScenarioError> {
+    const HELP: &str = "dist = \"fixed\" (value) or \"uniform\" (min, max), token counts >= 1";
+    let Some(c) = raw else {
+        return Err(ctx.err(
+            at,
+            "is required: how many tokens an answer has",
+            format!("add [output_tokens] with {HELP}"),
+        ));
+    };
+    let keys = [
+        ("value", c.value.is_some()),
+        ("min", c.min.is_some()),
+        ("max", c.max.is_some()),
+    ];
+    let need = |key: &str, v: Option<i64>| -> Result<u32, ScenarioError> {
+        let v = v.ok_or_else(|| ctx.err(&at.key(key), "is required for this dist", HELP))?;
+        Ok(ctx.int(&at.key(key), Some(v), 1, 1, u32::MAX.into(), HELP)? as u32)
+    };
+    match c.dist {
+        None => Err(ctx.err(&at.key("dist"), "is required", HELP)),
+        Some(RawDist::Fixed) => {
+            only(ctx, at, "fixed", &keys, &["value"])?;
+            Ok(CountDist::Fixed(need("value", c.value)?))
+        }
+        Some(RawDist::Uniform) => {
+            only(ctx, at, "uniform", &keys, &["min", "max"])?;
+            let (min, max) = (need("min", c.min)?, need("max", c.max)?);
+            if max < min {
+                return Err(ctx.err(
+                    &at.key("max"),
+                    format_args!("({max}) is below min ({min})"),
+                    "uniform draws between min and max; swap them",
+                ));
+            }
+            Ok(CountDist::Uniform { min, max })
+        }
+        Some(RawDist::Lognormal) => Err(ctx.err(
+            &at.key("dist"),
+            "cannot be \"lognormal\" for token counts",
+            HELP,
+        )),
+    }
+}
+
+fn rate_limit(
+    ctx: &Ctx,
+    at: &FieldPath,
+    raw: Option<&super::raw::RawRateLimit>,
+) -> Result<Option<RateLimit>, ScenarioError> {
+    let Some(r) = raw else {
+        return Ok(None);
+    };
+    let rpm_at = at.key("rpm");
+    let rpm = ctx.finite(
+        &rpm_at,
+        r.rpm.ok_or_else(|| {
+            ctx.err(
+                &rpm_at,
+                "is required",
+                "the sustained limit in requests per minute, e.g. rpm = 60000",
+            )
+        })?,
+    )?;
+    if rpm <= 0.0 {
+        return Err(ctx.err(
+            &rpm_at,
+            format_args!("must be > 0; got {rpm}"),
+            "leave [rate_limit] out for an unlimited provider",
+        ));
+    }
+    let burst = match r.burst {
+        None => (rpm / 60.0).max(1.0),
+        Some(b) => {
+            let b = ctx.finite(&at.key("burst"), b)?;
+            if b < 1.0 {
+                return Err(ctx.err(
+                    &at.key("burst"),
+                    format_args!("must be >= 1; got {b}"),
+                    "the bucket size in requests; below 1 no request would ever pass",
+                ));
+            }
+            b
+        }
+    };
+    Ok(Some(RateLimit { rpm, burst }))
+}

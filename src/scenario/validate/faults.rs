@@ -1,0 +1,283 @@
+//! `[[faults]]`: what goes wrong, where (one provider or a region) and when.
+
+use std::time::Duration;
+
+use super::super::error::{suggest, Ctx, ScenarioError};
+use super::super::path::FieldPath;
+use super::super::raw::{RawFault, RawFaultKind, RawMalformation, RawOutageAs};
+use super::super::units::show;
+use super::super::{Fault, FaultKind, Load, Malformation, Provider};
+
+const KINDS: &str = "outage, error_burst, latency_spike, rate_limit, malformed, stream_stall, stream_cut, stream_error, slow_first_token";
+
+pub(super) fn faults(
+    ctx: &Ctx,
+    raw: &[RawFault],
+    providers: &[Provider],
+    load: &Load,
+) -> Result<Vec<Fault>, ScenarioError> {
+    let at = FieldPath::root().key("faults");
+    let run: Duration = load.stages.iter().map(|s| s.duration()).sum();
+    raw.iter()
+        .enumerate()
+        .map(|(i, f)| fault(ctx, &at.index(i), f, providers, run))
+        .collect()
+}
+
+fn fault(
+    ctx: &Ctx,
+    at: &FieldPath,
+    f: &RawFault,
+    providers: &[Provider],
+    run: Duration,
+) -> Result<Fault, ScenarioError> {
+    let (targets, target_label) = target(ctx, at, f, providers)?;
+    let Some(kind_name) = f.kind else {
+        return Err(ctx.err(
+            &at.key("kind"),
+            "is required",
+            format!("choose one of: {KINDS}"),
+        ));
+    };
+    check_keys(ctx, at, f, kind_name)?;
+    let kind = kind(ctx, at, f, kind_name)?;
+    let start = ctx.duration_or(&at.key("start"), &f.start, Duration::ZERO)?;
+    if start >= run {
+        return Err(ctx.err(&at.key("start"), format_args!("is {}, but the stages end at {}", show(start), show(run)), "a fault that starts after the last stage never fires; move start earlier or lengthen the stages"));
+    }
+    let duration = ctx.positive_duration(&at.key("duration"), &f.duration)?;
+    let probability = ctx
+        .ratio(&at.key("probability"), &f.probability, false)?
+        .unwrap_or(1.0);
+    if kind == FaultKind::OutageRefuse && probability < 1.0 {
+        return Err(ctx.err(&at.key("probability"), format_args!("must be 1 for an outage as \"refuse\"; got {probability}"), "refusing connections is per port, all or nothing; for a partial outage use as = \"5xx\" or as = \"reset\""));
+    }
+    Ok(Fault {
+        providers: targets,
+        target_label,
+        start,
+        duration,
+        probability,
+        kind,
+    })
+}
+
+/// Exactly one of `provider` / `region`, resolved to provider indices.
+fn target(
+    ctx: &Ctx,
+    at: &FieldPath,
+    f: &RawFault,
+    providers: &[Provider],
+) -> Result<(Vec<usize>, String), ScenarioError> {
+    const HELP: &str = "a fault hits one provider (provider = \"flash\") or every provider in a region (region = \"us-east\"); set exactly one";
+    match (&f.provider, &f.region) {
+        (Some(_), Some(_)) => {
+            Err(ctx.err(&at.key("region"), "is set together with provider", HELP))
+        }
+        (None, None) => Err(ctx.err(at, "names no target: it needs provider or region", HELP)),
+        (Some(name), None) => match providers.iter().position(|p| &p.name == name) {
+            Some(i) => Ok((vec![i], format!("provider {name}"))),
+            None => {
+                let names: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
+                Err(ctx.err(
+                    &at.key("provider"),
+                    format_args!("names no provider in this scenario; got \"{name}\""),
+                    suggest(name, &names, "providers"),
+                ))
+            }
+        },
+        (None, Some(region)) => {
+            let hit: Vec<usize> = (0..providers.len())
+                .filter(|&i| &providers[i].profile.region == region)
+                .collect();
+            if hit.is_empty() {
+                let mut regions: Vec<&str> = providers
+                    .iter()
+                    .map(|p| p.profile.region.as_str())
+                    .collect();
+                regions.sort();
+                regions.dedup();
+                return Err(ctx.err(
+                    &at.key("region"),
+                    format_args!(
+                        "is \"{region}\", but no provider in this scenario is in that region"
+                    ),
+                    suggest(region, &regions, "regions of this scenario's providers"),
+                ));
+            }
+            Ok((hit, format!("region {region}")))
+        }
+    }
+}
+
+/// Rejects keys that belong to another kind: a silently ignored `status` on
+/// a latency spike would make the scenario lie about what it tests.
+fn check_keys(
+    ctx: &Ctx,
+    at: &FieldPath,
+    f: &RawFault,
+    kind: RawFaultKind,
+) -> Result<(), ScenarioError> {
+    use RawFaultKind::*;
+    let keys: [(&str, bool, &[RawFaultKind]); 7] = [
+        ("as", f.as_.is_some(), &[Outage]),
+        ("status", f.status.is_some(), &[Outage, ErrorBurst]),
+        ("multiplier", f.multiplier.is_some(), &[LatencySpike]),
+        ("add", f.add.is_some(), &[LatencySpike]),
+        ("rpm", f.rpm.is_some(), &[RateLimit]),
+        ("what", f.what.is_some(), &[Malformed]),
+        ("pause", f.pause.is_some(), &[StreamStall]),
+    ];
+    let delay = ("delay", f.delay.is_some(), &[SlowFirstToken][..]);
+    for (key, set, kinds) in keys.into_iter().chain([delay]) {
+        if set && !kinds.contains(&kind) {
+            let owners: Vec<String> = kinds.iter().map(|k| kind_name(*k).to_string()).collect();
+            return Err(ctx.err(
+                &at.key(key),
+                format_args!("does not apply to kind = \"{}\"", kind_name(kind)),
+                format!(
+                    "{key} belongs to kind = \"{}\"; remove it here",
+                    owners.join("\" or \"")
+                ),
+            ));
+        }
+    }
+    if f.status.is_some() && kind == Outage && f.as_.is_some_and(|a| a != RawOutageAs::Status5xx) {
+        return Err(ctx.err(
+            &at.key("status"),
+            "applies only to an outage as \"5xx\"",
+            "a refused, reset or hung connection has no status; remove status or use as = \"5xx\"",
+        ));
+    }
+    Ok(())
+}
+
+fn kind_name(k: RawFaultKind) -> &'static str {
+    match k {
+        RawFaultKind::Outage => "outage",
+        RawFaultKind::ErrorBurst => "error_burst",
+        RawFaultKind::LatencySpike => "latency_spike",
+        RawFaultKind::RateLimit => "rate_limit",
+        RawFaultKind::Malformed => "malformed",
+        RawFaultKind::StreamStall => "stream_stall",
+        RawFaultKind::StreamCut => "stream_cut",
+        RawFaultKind::StreamError => "stream_error",
+        RawFaultKind::SlowFirstToken => "slow_first_token",
+    }
+}
+
+fn kind(
+    ctx: &Ctx,
+    at: &FieldPath,
+    f: &RawFault,
+    kind: RawFaultKind,
+) -> Result<FaultKind, ScenarioError> {
+    Ok(match kind {
+        RawFaultKind::Outage => match f.as_.unwrap_or(RawOutageAs::Status5xx) {
+            RawOutageAs::Status5xx => FaultKind::OutageHttp {
+                status: status(ctx, at, f, false)?,
+            },
+            RawOutageAs::Refuse => FaultKind::OutageRefuse,
+            RawOutageAs::Reset => FaultKind::OutageReset,
+            RawOutageAs::Hang => FaultKind::OutageHang,
+        },
+        RawFaultKind::ErrorBurst => FaultKind::ErrorBurst {
+            status: status(ctx, at, f, true)?,
+        },
+        RawFaultKind::LatencySpike => {
+            let multiplier = match f.multiplier {
+                None => 1.0,
+                Some(m) => {
+                    let m = ctx.finite(&at.key("multiplier"), m)?;
+                    if m <= 0.0 {
+                        return Err(ctx.err(
+                            &at.key("multiplier"),
+                            format_args!("must be > 0; got {m}"),
+                            "latencies are multiplied by this; 3 makes them three times as long",
+                        ));
+                    }
+                    m
+                }
+            };
+            let add = ctx.duration_or(&at.key("add"), &f.add, Duration::ZERO)?;
+            if multiplier == 1.0 && add.is_zero() {
+                return Err(ctx.err(
+                    at,
+                    "is a latency_spike that changes nothing (multiplier 1, add 0s)",
+                    "set multiplier = 3 and/or add = \"2s\"",
+                ));
+            }
+            FaultKind::LatencySpike { multiplier, add }
+        }
+        RawFaultKind::RateLimit => {
+            let Some(rpm) = f.rpm else {
+                return Err(ctx.err(
+                    &at.key("rpm"),
+                    "is required for kind = \"rate_limit\"",
+                    "the provider's rate limit while the fault is active, e.g. rpm = 600",
+                ));
+            };
+            let rpm = ctx.finite(&at.key("rpm"), rpm)?;
+            if rpm <= 0.0 {
+                return Err(ctx.err(
+                    &at.key("rpm"),
+                    format_args!("must be > 0; got {rpm}"),
+                    "to refuse everything use kind = \"outage\" instead",
+                ));
+            }
+            FaultKind::RateLimitSqueeze { rpm }
+        }
+        RawFaultKind::Malformed => FaultKind::Malformed(match f.what {
+            None => {
+                return Err(ctx.err(
+                    &at.key("what"),
+                    "is required for kind = \"malformed\"",
+                    "what = \"invalid_json\" | \"no_choices\" | \"wrong_content_type\"",
+                ))
+            }
+            Some(RawMalformation::InvalidJson) => Malformation::InvalidJson,
+            Some(RawMalformation::NoChoices) => Malformation::NoChoices,
+            Some(RawMalformation::WrongContentType) => Malformation::WrongContentType,
+        }),
+        RawFaultKind::StreamStall => FaultKind::StreamStall {
+            pause: ctx.positive_duration_or(&at.key("pause"), &f.pause, Duration::from_secs(5))?,
+        },
+        RawFaultKind::StreamCut => FaultKind::StreamCut,
+        RawFaultKind::StreamError => FaultKind::StreamErrorEvent,
+        RawFaultKind::SlowFirstToken => {
+            let delay = ctx.positive_duration(&at.key("delay"), &f.delay)?;
+            FaultKind::SlowFirstToken {
+                delay: delay.ok_or_else(|| {
+                    ctx.err(
+                        &at.key("delay"),
+                        "is required for kind = \"slow_first_token\"",
+                        "how long the first token takes, e.g. delay = \"5s\"",
+                    )
+                })?,
+            }
+        }
+    })
+}
+
+/// An HTTP error status: 5xx, or 429 too for error bursts. Default 503.
+fn status(ctx: &Ctx, at: &FieldPath, f: &RawFault, allow_429: bool) -> Result<u16, ScenarioError> {
+    let Some(s) = f.status else {
+        return Ok(503);
+    };
+    if (500..=599).contains(&s) || (allow_429 && s == 429) {
+        return Ok(s as u16);
+    }
+    let (range, help) = if allow_429 {
+        (
+            "a 5xx status or 429",
+            "an error burst answers with a server error (500-599) or a rate limit (429)",
+        )
+    } else {
+        ("a 5xx status", "an outage answers with a server error (500-599); for 429s use kind = \"error_burst\" or \"rate_limit\"")
+    };
+    Err(ctx.err(
+        &at.key("status"),
+        format_args!("must be {range}; got {s}"),
+        help,
+    ))
+}

@@ -1,0 +1,170 @@
+//! `[load]`: the stages and the generator's settings.
+
+use std::time::Duration;
+
+use super::super::error::{Ctx, ScenarioError};
+use super::super::path::FieldPath;
+use super::super::raw::{RawArrival, RawLoad, RawStage};
+use super::super::{Arrival, Load, Stage};
+
+const STAGE_HELP: &str =
+    "a stage is { hold_rpm = 600, for = \"1m\" } or { ramp_to_rpm = 600, over = \"30s\" }";
+
+pub(super) fn load(ctx: &Ctx, raw: Option<&RawLoad>) -> Result<Load, ScenarioError> {
+    let at = FieldPath::root().key("load");
+    let stages_at = at.key("stages");
+    let raw_stages = match raw.and_then(|l| l.stages.as_deref()) {
+        None => {
+            return Err(ctx.err(
+                &stages_at,
+                "is required: the scenario has no load shape",
+                format!("add [load] with stages = [...]; {STAGE_HELP}"),
+            ))
+        }
+        Some([]) => {
+            return Err(ctx.err(
+                &stages_at,
+                "is empty: the scenario would send nothing",
+                format!("list at least one stage; {STAGE_HELP}"),
+            ))
+        }
+        Some(s) => s,
+    };
+    let raw = raw.expect("stages came from it");
+    let mut stages = Vec::with_capacity(raw_stages.len());
+    let mut rate = 0.0; // the rate at the end of the previous stage
+    let mut peak: f64 = 0.0;
+    for (i, s) in raw_stages.iter().enumerate() {
+        let stage = stage(ctx, &stages_at.index(i), s)?;
+        match &stage {
+            Stage::Hold { rpm, .. } => {
+                peak = peak.max(*rpm);
+                rate = *rpm;
+            }
+            Stage::Ramp { from, to, .. } => {
+                peak = peak.max(from.unwrap_or(rate)).max(*to);
+                rate = *to;
+            }
+        }
+        stages.push(stage);
+    }
+    if peak <= 0.0 {
+        return Err(ctx.err(
+            &stages_at,
+            "all ask for 0 RPM, so nothing would be sent",
+            "give at least one stage a positive rate, e.g. { hold_rpm = 60, for = \"1m\" }",
+        ));
+    }
+
+    let timeout =
+        ctx.positive_duration_or(&at.key("timeout"), &raw.timeout, Duration::from_secs(60))?;
+    let max_in_flight = ctx.int(
+        &at.key("max_in_flight"),
+        raw.max_in_flight,
+        10_000,
+        1,
+        u32::MAX.into(),
+        "the cap on concurrent requests; sends beyond it are counted as dropped",
+    )?;
+    Ok(Load {
+        stages,
+        arrival: match raw.arrival {
+            None | Some(RawArrival::Constant) => Arrival::Constant,
+            Some(RawArrival::Poisson) => Arrival::Poisson,
+        },
+        timeout,
+        max_in_flight: max_in_flight as usize,
+        max_lag_p99: ctx.positive_duration_or(
+            &at.key("max_lag_p99"),
+            &raw.max_lag_p99,
+            Duration::from_millis(5),
+        )?,
+        drain: ctx.duration_or(&at.key("drain"), &raw.drain, timeout)?,
+    })
+}
+
+fn stage(ctx: &Ctx, at: &FieldPath, s: &RawStage) -> Result<Stage, ScenarioError> {
+    match (s.hold_rpm, s.ramp_to_rpm) {
+        (Some(_), Some(_)) => Err(ctx.err(
+            &at.key("ramp_to_rpm"),
+            "is set together with hold_rpm; a stage has exactly one of them",
+            "a stage either holds a rate or ramps to one; split it into two stages",
+        )),
+        (None, None) => Err(ctx.err(at, "has neither hold_rpm nor ramp_to_rpm", STAGE_HELP)),
+        (Some(rpm), None) => hold(ctx, at, s, rpm),
+        (None, Some(to)) => ramp(ctx, at, s, to),
+    }
+}
+
+fn hold(ctx: &Ctx, at: &FieldPath, s: &RawStage, rpm: f64) -> Result<Stage, ScenarioError> {
+    if s.over.is_some() {
+        return Err(ctx.err(
+            &at.key("over"),
+            "belongs to ramps; a hold stage lasts `for`",
+            "write { hold_rpm = ..., for = \"1m\" }",
+        ));
+    }
+    if s.from_rpm.is_some() {
+        return Err(ctx.err(
+            &at.key("from_rpm"),
+            "belongs to ramps; a hold stage has one rate",
+            "use { ramp_to_rpm = ..., from_rpm = ..., over = ... } to change the rate",
+        ));
+    }
+    let rpm_at = at.key("hold_rpm");
+    let rpm = ctx.finite(&rpm_at, rpm)?;
+    if rpm <= 0.0 {
+        return Err(ctx.err(
+            &rpm_at,
+            format_args!("must be > 0; got {rpm}"),
+            "a hold stage sends at a positive rate; use ramp_to_rpm = 0 to stop",
+        ));
+    }
+    let duration = ctx
+        .positive_duration(&at.key("for"), &s.for_)?
+        .ok_or_else(|| {
+            ctx.err(
+                &at.key("for"),
+                "is required: how long to hold the rate",
+                "write for = \"1m\" (any duration such as \"30s\" or \"1m30s\")",
+            )
+        })?;
+    Ok(Stage::Hold { rpm, duration })
+}
+
+fn ramp(ctx: &Ctx, at: &FieldPath, s: &RawStage, to: f64) -> Result<Stage, ScenarioError> {
+    if s.for_.is_some() {
+        return Err(ctx.err(
+            &at.key("for"),
+            "belongs to holds; a ramp lasts `over`",
+            "write { ramp_to_rpm = ..., over = \"30s\" }",
+        ));
+    }
+    let to = non_negative_rate(ctx, &at.key("ramp_to_rpm"), to)?;
+    let from = match s.from_rpm {
+        Some(f) => Some(non_negative_rate(ctx, &at.key("from_rpm"), f)?),
+        None => None,
+    };
+    let duration = ctx
+        .positive_duration(&at.key("over"), &s.over)?
+        .ok_or_else(|| {
+            ctx.err(
+                &at.key("over"),
+                "is required: how long the ramp takes",
+                "write over = \"30s\" (any duration such as \"10s\" or \"2m\")",
+            )
+        })?;
+    Ok(Stage::Ramp { from, to, duration })
+}
+
+fn non_negative_rate(ctx: &Ctx, at: &FieldPath, rpm: f64) -> Result<f64, ScenarioError> {
+    let rpm = ctx.finite(at, rpm)?;
+    if rpm < 0.0 {
+        return Err(ctx.err(
+            at,
+            format_args!("must be >= 0; got {rpm}"),
+            "rates are requests per minute; 0 stops sending",
+        ));
+    }
+    Ok(rpm)
+}

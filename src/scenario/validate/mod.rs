@@ -1,0 +1,199 @@
+//! Raw scenario → [`Scenario`]: defaults, range checks and cross-references,
+//! stopping at the first problem. Each part of the file has its own module;
+//! this one holds the top level, the SLA, the gate and small shared checks.
+
+mod external;
+mod faults;
+mod gateway;
+mod load;
+mod providers;
+mod traffic;
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::error::{Ctx, ScenarioError};
+use super::path::FieldPath;
+use super::raw::{RawBudgets, RawGate, RawScenario, RawSla};
+use super::units::show;
+use super::{Budgets, Gate, Scenario, Sla};
+
+/// The environment lookup used for `${VAR}`.
+pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub(crate) fn scenario(ctx: &Ctx, raw: RawScenario, env: Env) -> Result<Scenario, ScenarioError> {
+    let root = FieldPath::root();
+    let name = match raw.name {
+        Some(n) if n.trim().is_empty() => {
+            return Err(ctx.err(
+                &root.key("name"),
+                "must not be empty",
+                "name the scenario, or leave name out to use the file name",
+            ));
+        }
+        Some(n) => n,
+        None => file_stem(ctx.file),
+    };
+    let load = load::load(ctx, raw.load.as_ref())?;
+    let traffic = traffic::traffic(ctx, raw.traffic.as_deref())?;
+    let providers = providers::providers(ctx, &raw.providers)?;
+    let gateway = gateway::gateway(ctx, raw.gateway.as_ref(), &traffic, &providers, env)?;
+    let faults = faults::faults(ctx, &raw.faults, &providers, &load)?;
+    let sla = sla(ctx, raw.sla.as_ref())?;
+    let gate = gate(ctx, raw.gate.as_ref())?;
+    Ok(Scenario {
+        name,
+        description: raw.description,
+        source: Some(ctx.file.to_path_buf()),
+        seed: raw.seed.unwrap_or(1),
+        load,
+        traffic,
+        gateway,
+        providers,
+        faults,
+        sla,
+        gate,
+    })
+}
+
+pub(crate) fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".to_string())
+}
+
+fn sla(ctx: &Ctx, raw: Option<&RawSla>) -> Result<Sla, ScenarioError> {
+    let at = FieldPath::root().key("sla");
+    let default = RawSla::default();
+    let raw = raw.unwrap_or(&default);
+    let uptime = ctx
+        .ratio(&at.key("uptime"), &raw.uptime, false)?
+        .unwrap_or(0.999);
+    let budgets = budgets(
+        ctx,
+        &at,
+        &RawBudgets {
+            p50: raw.p50.clone(),
+            p95: raw.p95.clone(),
+            p99: raw.p99.clone(),
+        },
+    )?;
+    let max_time_to_failover =
+        ctx.positive_duration(&at.key("max_time_to_failover"), &raw.max_time_to_failover)?;
+    let max_amplification = match raw.max_amplification {
+        None => None,
+        Some(a) => {
+            let at = at.key("max_amplification");
+            let a = ctx.finite(&at, a)?;
+            if a < 1.0 {
+                return Err(ctx.err(&at, format_args!("must be >= 1; got {a}"), "every request reaches a provider at least once, so 1.0 means no retries or failovers at all"));
+            }
+            Some(a)
+        }
+    };
+    Ok(Sla {
+        uptime,
+        budgets,
+        max_time_to_failover,
+        max_amplification,
+    })
+}
+
+fn gate(ctx: &Ctx, raw: Option<&RawGate>) -> Result<Gate, ScenarioError> {
+    let at = FieldPath::root().key("gate");
+    let Some(raw) = raw else {
+        return Ok(Gate::default());
+    };
+    let defaults = Gate::default();
+    let tolerance = match &raw.tolerance {
+        None => defaults.tolerance,
+        Some(t) => {
+            let at = at.key("tolerance");
+            let v = super::units::parse_ratio(t).map_err(|e| {
+                ctx.err(
+                    &at,
+                    format_args!("is not a ratio: {e}"),
+                    super::units::RATIO_HELP,
+                )
+            })?;
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(ctx.err(
+                    &at,
+                    format_args!("must be >= 0; got {v}"),
+                    "the relative slack before a slower run counts as a regression, e.g. \"10%\"",
+                ));
+            }
+            v
+        }
+    };
+    let floor = ctx.duration_or(&at.key("floor"), &raw.floor, defaults.floor)?;
+    Ok(Gate { tolerance, floor })
+}
+
+/// Latency budgets under `at` (p50 <= p95 <= p99 when several are given).
+pub(crate) fn budgets(
+    ctx: &Ctx,
+    at: &FieldPath,
+    raw: &RawBudgets,
+) -> Result<Budgets, ScenarioError> {
+    let b = Budgets {
+        p50: ctx.positive_duration(&at.key("p50"), &raw.p50)?,
+        p95: ctx.positive_duration(&at.key("p95"), &raw.p95)?,
+        p99: ctx.positive_duration(&at.key("p99"), &raw.p99)?,
+    };
+    let set: Vec<(&str, Duration)> = [("p50", b.p50), ("p95", b.p95), ("p99", b.p99)]
+        .into_iter()
+        .filter_map(|(k, d)| Some((k, d?)))
+        .collect();
+    for pair in set.windows(2) {
+        let ((lo_key, lo), (hi_key, hi)) = (pair[0], pair[1]);
+        if hi < lo {
+            return Err(ctx.err(
+                &at.key(hi_key),
+                format_args!("({}) is below {lo_key} ({})", show(hi), show(lo)),
+                format!("a higher percentile is never faster; {hi_key} must be at least {lo_key}"),
+            ));
+        }
+    }
+    Ok(b)
+}
+
+impl Ctx<'_> {
+    /// Rejects NaN and infinities.
+    pub fn finite(&self, at: &FieldPath, v: f64) -> Result<f64, ScenarioError> {
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(self.err(
+                at,
+                format_args!("must be a finite number; got {v}"),
+                "write a plain number such as 60 or 0.5",
+            ))
+        }
+    }
+
+    /// An integer in `min..=max`, or `default` when absent.
+    pub fn int(
+        &self,
+        at: &FieldPath,
+        v: Option<i64>,
+        default: i64,
+        min: i64,
+        max: i64,
+        help: &str,
+    ) -> Result<i64, ScenarioError> {
+        let v = v.unwrap_or(default);
+        if v < min {
+            let rest = if min == 0 {
+                format!("must be >= 0; got {v}")
+            } else {
+                format!("must be >= {min}; got {v}")
+            };
+            return Err(self.err(at, rest, help));
+        }
+        if v > max {
+            return Err(self.err(at, format_args!("must be at most {max}; got {v}"), help));
+        }
+        Ok(v)
+    }
+}
