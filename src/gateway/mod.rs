@@ -1,1 +1,3 @@
 //! The built-in reference gateway: routes, retries, circuit breaker.
+
+pub mod breaker;
