@@ -5,7 +5,15 @@
 //! `failover_on`: a 5xx, a 429, a timeout or a broken connection is a sign of
 //! ill health whether or not the route fails over on it, and any other answer
 //! (a 400 included) shows the provider alive. `failover_on` only decides
-//! whether the client gets that outcome or the next attempt.
+//! whether the client gets that outcome or the next attempt. `connect`
+//! covers every broken connection (refused, reset, cut mid-body), not only
+//! the connect phase: to a client they are the same failure.
+//!
+//! `Retry-After` sets the pause before a *retry*: a 429 asking for at most
+//! `max_retry_wait` is retried on the same provider after that wait if the
+//! `retries` budget allows, one asking for longer (or for an HTTP date) ends
+//! the provider's turn at once. It never adds attempts beyond `retries`, so
+//! amplification stays bounded by the route's length × (1 + retries).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
