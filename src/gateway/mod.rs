@@ -1,1 +1,142 @@
-//! The built-in reference gateway: routes, retries, circuit breaker.
+//! The built-in reference gateway: the router teams deploy in front of LLM
+//! providers (a cheap default, fallbacks on errors, a premium tier), with
+//! routes, retries, `Retry-After`, and a circuit breaker per provider.
+//!
+//! It speaks the OpenAI chat-completions API on a loopback port:
+//! `POST /v1/chat/completions` and `GET /health`. The request body goes to
+//! each provider unchanged, with the client's `x-slabench-request` header.
+//! Every answer says what happened:
+//!
+//! - `x-slabench-served-by: qwen`: the provider whose answer this is;
+//! - `x-slabench-attempts: flash:503,flash:timeout,qwen:200`: every attempt
+//!   in order, as `provider:outcome` with outcome a status or `timeout`,
+//!   `connect`, `broken`. A stream's last entry is the status its answer
+//!   began with; what became of the stream afterwards cannot be in a header;
+//! - `x-slabench-skipped: flash`: providers passed over with an open breaker;
+//! - `x-slabench-provider`: passed through from the provider's answer.
+//!
+//! Layout: [`breaker`] is the pure state machine, `upstream` one attempt on
+//! one provider, `router` the route/retry/failover loop, `body` the
+//! streaming relay, `reply` the responses, `server` the hyper front.
+
+mod body;
+pub mod breaker;
+mod reply;
+mod router;
+mod server;
+mod upstream;
+
+use std::future::Future;
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use breaker::BreakerState;
+
+use crate::scenario::BuiltinGateway;
+
+/// Response header: the provider whose answer the client got.
+pub const SERVED_BY_HEADER: &str = "x-slabench-served-by";
+/// Response header: every attempt, `provider:outcome`, comma-separated.
+pub const ATTEMPTS_HEADER: &str = "x-slabench-attempts";
+/// Response header: providers skipped because their breaker was open.
+pub const SKIPPED_HEADER: &str = "x-slabench-skipped";
+
+/// A running built-in gateway. Dropping it stops it too (in the background);
+/// [`BuiltinGatewayServer::shutdown`] stops it and waits until the port is free.
+pub struct BuiltinGatewayServer {
+    addr: SocketAddr,
+    router: Arc<router::Router>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl BuiltinGatewayServer {
+    /// Binds `127.0.0.1:{cfg.port}` (0: any free port) and starts serving.
+    /// `upstreams` maps provider names (as `cfg.routes` uses them) to base
+    /// URLs; requests go to `{base}/v1/chat/completions`.
+    pub async fn start(
+        cfg: &BuiltinGateway,
+        upstreams: &[(String, String)],
+    ) -> anyhow::Result<Self> {
+        let router = Arc::new(router::Router::new(cfg, upstreams).context("built-in gateway")?);
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, cfg.port))
+            .await
+            .with_context(|| {
+                format!("built-in gateway: cannot listen on 127.0.0.1:{}", cfg.port)
+            })?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(server::serve(listener, Arc::clone(&router), stopped));
+        Ok(BuiltinGatewayServer {
+            addr,
+            router,
+            stop,
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`, without a trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Each provider's breaker state now, in the order `upstreams` gave them.
+    pub fn breaker_states(&self) -> Vec<(String, BreakerState)> {
+        self.router
+            .breaker_states()
+            .map(|(name, state)| (name.to_owned(), state))
+            .collect()
+    }
+
+    /// Stops accepting (the port is free when this returns), lets responses
+    /// being written finish for a short grace period, and ends the rest.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        // The serve task never panics; a JoinError here could only be a
+        // runtime shutting down, and then there is nothing left to wait for.
+        let _ = self.task.await;
+    }
+}
+
+/// `slabench gateway`: serves until Ctrl-C, after printing the URL (first
+/// line, alone, for scripts) and the routes to `out`.
+pub async fn run_standalone(
+    cfg: &BuiltinGateway,
+    upstreams: &[(String, String)],
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    serve_until(cfg, upstreams, out, async {
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot listen for Ctrl-C")
+    })
+    .await
+}
+
+/// As [`run_standalone`], stopping when `stop` completes (its error, if any,
+/// is returned after the gateway has shut down).
+pub async fn serve_until(
+    cfg: &BuiltinGateway,
+    upstreams: &[(String, String)],
+    out: &mut impl Write,
+    stop: impl Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    let server = BuiltinGatewayServer::start(cfg, upstreams).await?;
+    writeln!(out, "{}", server.url())?;
+    for (model, providers) in &cfg.routes {
+        writeln!(out, "  {model} → {}", providers.join(", "))?;
+    }
+    out.flush()?;
+    let result = stop.await;
+    server.shutdown().await;
+    result
+}

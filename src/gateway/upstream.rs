@@ -1,0 +1,226 @@
+//! One provider behind the gateway and one attempt on it: send the request,
+//! wait within the attempt's deadline, classify what came back.
+//!
+//! The classification is the router's vocabulary ([`Outcome`]); what to do
+//! about an outcome (retry, move on, answer) is the router's business.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
+use hyper::StatusCode;
+use tokio::time::{timeout_at, Instant};
+
+use super::breaker::{Breaker, BreakerState, Ticket};
+use crate::scenario::BreakerPolicy;
+
+/// A provider the gateway routes to, with its circuit breaker.
+#[derive(Debug)]
+pub(crate) struct Upstream {
+    pub name: String,
+    /// `name` as a header value, built once.
+    pub name_header: HeaderValue,
+    /// `{base}/v1/chat/completions`.
+    pub url: reqwest::Url,
+    /// A plain mutex: the critical sections are a few comparisons, never an
+    /// await, so contention costs less than any lock-free scheme would save.
+    breaker: Mutex<Breaker>,
+}
+
+impl Upstream {
+    pub fn new(name: &str, base_url: &str, policy: &BreakerPolicy) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b',' && b != b':');
+        anyhow::ensure!(
+            valid,
+            "provider name {name:?} cannot go into the x-slabench-attempts header: \
+             use visible ASCII without ',' or ':'"
+        );
+        let url = format!("{}/v1/chat/completions", base_url.trim_end_matches('/'));
+        let url = reqwest::Url::parse(&url)
+            .with_context(|| format!("provider {name}: base URL {base_url:?} is not a URL"))?;
+        Ok(Upstream {
+            name: name.to_owned(),
+            name_header: HeaderValue::from_str(name)?,
+            url,
+            breaker: Mutex::new(Breaker::new(policy, Instant::now())),
+        })
+    }
+
+    fn breaker(&self) -> MutexGuard<'_, Breaker> {
+        // The breaker never panics while held; a poisoned lock still holds a
+        // consistent state machine.
+        self.breaker.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn state(&self, now: Instant) -> BreakerState {
+        self.breaker().state(now)
+    }
+
+    /// Asks the breaker for one attempt; `None` while it is open.
+    pub fn admit(self: &Arc<Self>, now: Instant) -> Option<Permit> {
+        let ticket = self.breaker().admit(now)?;
+        Some(Permit {
+            upstream: Arc::clone(self),
+            ticket: Some(ticket),
+        })
+    }
+}
+
+/// An admitted attempt. Report its result with [`Permit::finish`]; dropping
+/// it unfinished (the client went away mid-stream) frees its slot and counts
+/// nothing.
+#[derive(Debug)]
+pub(crate) struct Permit {
+    upstream: Arc<Upstream>,
+    ticket: Option<Ticket>,
+}
+
+impl Permit {
+    /// `ok = false` for failures that speak about the provider's health.
+    pub fn finish(mut self, ok: bool) {
+        if let Some(ticket) = self.ticket.take() {
+            self.upstream.breaker().record(Instant::now(), ticket, ok);
+        }
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.upstream.breaker().cancel(ticket);
+        }
+    }
+}
+
+/// The parts of the client's request that are forwarded.
+pub(crate) struct Outgoing<'a> {
+    /// Sent unchanged (tag in `user` and in the prompt included).
+    pub body: &'a Bytes,
+    /// The client's `x-slabench-request`.
+    pub tag: Option<&'a HeaderValue>,
+    pub accept: Option<&'a HeaderValue>,
+    pub stream: bool,
+}
+
+/// What one attempt came to.
+pub(crate) enum Outcome {
+    /// The provider answered with a status and a complete body.
+    Answer(Answer),
+    /// A successful stream whose first chunk has arrived.
+    Stream(StreamStart),
+    /// No answer (or, for a stream, no first chunk) within `attempt_timeout`.
+    Timeout,
+    /// Could not connect (refused, unreachable).
+    Connect,
+    /// The connection broke after the request went out: reset, a malformed
+    /// response, a body cut short, a stream that ended before its first chunk.
+    Broken,
+}
+
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+pub(crate) struct StreamStart {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub first: Bytes,
+    pub rest: reqwest::Body,
+}
+
+impl fmt::Display for Outcome {
+    /// The label in `x-slabench-attempts`: `503`, `timeout`, `connect`, `broken`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Answer(a) => write!(f, "{}", a.status.as_u16()),
+            Outcome::Stream(s) => write!(f, "{}", s.status.as_u16()),
+            Outcome::Timeout => f.write_str("timeout"),
+            Outcome::Connect => f.write_str("connect"),
+            Outcome::Broken => f.write_str("broken"),
+        }
+    }
+}
+
+const TAG_HEADER: HeaderName = HeaderName::from_static(crate::tag::HEADER);
+
+/// Sends one attempt to `up`. The whole attempt (connect, headers, body, or
+/// for a successful stream its first chunk) must finish within `limit`.
+pub(crate) async fn send(
+    client: &reqwest::Client,
+    up: &Upstream,
+    out: &Outgoing<'_>,
+    limit: Duration,
+) -> Outcome {
+    let deadline = Instant::now() + limit;
+    let mut req = client
+        .post(up.url.clone())
+        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+        .body(out.body.clone());
+    if let Some(tag) = out.tag {
+        req = req.header(TAG_HEADER, tag.clone());
+    }
+    if let Some(accept) = out.accept {
+        req = req.header(ACCEPT, accept.clone());
+    }
+    let mut resp = match timeout_at(deadline, req.send()).await {
+        Err(_) => return Outcome::Timeout,
+        Ok(Err(e)) => return classify(&e),
+        Ok(Ok(resp)) => resp,
+    };
+    let status = resp.status();
+    let headers = std::mem::take(resp.headers_mut());
+    if out.stream && status.is_success() {
+        let mut rest = reqwest::Body::from(resp);
+        return match timeout_at(deadline, first_chunk(&mut rest)).await {
+            Err(_) => Outcome::Timeout,
+            Ok(Err(e)) => classify(&e),
+            Ok(Ok(None)) => Outcome::Broken,
+            Ok(Ok(Some(first))) => Outcome::Stream(StreamStart {
+                status,
+                headers,
+                first,
+                rest,
+            }),
+        };
+    }
+    match timeout_at(deadline, resp.bytes()).await {
+        Err(_) => Outcome::Timeout,
+        Ok(Err(e)) => classify(&e),
+        Ok(Ok(body)) => Outcome::Answer(Answer {
+            status,
+            headers,
+            body,
+        }),
+    }
+}
+
+/// The first non-empty data frame; `None` if the body ends before one.
+async fn first_chunk(body: &mut reqwest::Body) -> Result<Option<Bytes>, reqwest::Error> {
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            if !data.is_empty() {
+                return Ok(Some(data));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn classify(e: &reqwest::Error) -> Outcome {
+    if e.is_connect() {
+        Outcome::Connect
+    } else if e.is_timeout() {
+        Outcome::Timeout
+    } else {
+        Outcome::Broken
+    }
+}

@@ -1,0 +1,206 @@
+//! Retries, failover, Retry-After, and what reaches the client when the
+//! route gives up or does not fail over.
+
+use std::time::Instant;
+
+use wiremock::{MockServer, ResponseTemplate};
+
+use crate::support::*;
+
+#[tokio::test]
+async fn fails_over_on_503_to_the_next_provider() {
+    let flash = provider(status(503)).await;
+    let qwen = provider(completion("qwen")).await;
+    let gw = start(
+        &config(&[("default", &["flash", "qwen"])]),
+        &[("flash", flash.uri()), ("qwen", qwen.uri())],
+    )
+    .await;
+
+    let resp = ask(&gw, "default", 1).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(served_by(&resp), "qwen");
+    assert_eq!(attempts(&resp), "flash:503,qwen:200");
+    assert_eq!(
+        header(&resp, "x-slabench-provider"),
+        "qwen",
+        "passed through"
+    );
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["system_fingerprint"], "slabench:qwen");
+    assert_eq!((received(&flash).await, received(&qwen).await), (1, 1));
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn retries_the_same_provider_before_moving_on() {
+    let flash = MockServer::start().await;
+    mount_first(&flash, 1, status(502)).await;
+    mount(&flash, completion("flash")).await;
+    let qwen = provider(completion("qwen")).await;
+    let mut cfg = config(&[("default", &["flash", "qwen"])]);
+    cfg.policy.retries = 1;
+    let gw = start(&cfg, &[("flash", flash.uri()), ("qwen", qwen.uri())]).await;
+
+    let resp = ask(&gw, "default", 1).await;
+    assert_eq!(attempts(&resp), "flash:502,flash:200");
+    assert_eq!(served_by(&resp), "flash");
+
+    // Both tries fail: then the next provider.
+    flash.reset().await;
+    mount(&flash, status(500)).await;
+    let resp = ask(&gw, "default", 2).await;
+    assert_eq!(attempts(&resp), "flash:500,flash:500,qwen:200");
+    assert_eq!(received(&qwen).await, 1);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_slow_provider_times_out_and_fails_over() {
+    let flash = provider(completion("flash").set_delay(5000 * MS)).await;
+    let qwen = provider(completion("qwen")).await;
+    let mut cfg = config(&[("default", &["flash", "qwen"])]);
+    cfg.policy.attempt_timeout = 200 * MS;
+    let gw = start(&cfg, &[("flash", flash.uri()), ("qwen", qwen.uri())]).await;
+
+    let started = Instant::now();
+    let resp = ask(&gw, "default", 1).await;
+    assert_eq!(attempts(&resp), "flash:timeout,qwen:200");
+    assert_eq!(served_by(&resp), "qwen");
+    let took = started.elapsed();
+    assert!(took >= 200 * MS && took < 3000 * MS, "took {took:?}");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn connection_refused_fails_over() {
+    let qwen = provider(completion("qwen")).await;
+    let gw = start(
+        &config(&[("default", &["flash", "qwen"])]),
+        &[("flash", refused_url()), ("qwen", qwen.uri())],
+    )
+    .await;
+
+    let resp = ask(&gw, "default", 1).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(attempts(&resp), "flash:connect,qwen:200");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_short_retry_after_is_waited_for_on_the_same_provider() {
+    let flash = MockServer::start().await;
+    mount_first(&flash, 1, status(429).insert_header("retry-after", "1")).await;
+    mount(&flash, completion("flash")).await;
+    let qwen = provider(completion("qwen")).await;
+    let mut cfg = config(&[("default", &["flash", "qwen"])]);
+    cfg.policy.retries = 1;
+    let gw = start(&cfg, &[("flash", flash.uri()), ("qwen", qwen.uri())]).await;
+
+    let started = Instant::now();
+    let resp = ask(&gw, "default", 1).await;
+    assert_eq!(attempts(&resp), "flash:429,flash:200");
+    let took = started.elapsed();
+    assert!(took >= 1000 * MS && took < 4000 * MS, "took {took:?}");
+    assert_eq!(received(&qwen).await, 0);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_retry_after_above_the_limit_moves_on_at_once() {
+    let flash = provider(status(429).insert_header("retry-after", "30")).await;
+    let qwen = provider(completion("qwen")).await;
+    let mut cfg = config(&[("default", &["flash", "qwen"])]);
+    cfg.policy.retries = 3;
+    cfg.policy.max_retry_wait = 1000 * MS;
+    let gw = start(&cfg, &[("flash", flash.uri()), ("qwen", qwen.uri())]).await;
+
+    let started = Instant::now();
+    let resp = ask(&gw, "default", 1).await;
+    assert_eq!(attempts(&resp), "flash:429,qwen:200", "no retries on flash");
+    assert!(
+        started.elapsed() < 1000 * MS,
+        "took {:?}",
+        started.elapsed()
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_error_is_returned_as_it_is() {
+    let body = r#"{"error":{"message":"max_tokens too large","type":"invalid_request_error","code":null}}"#;
+    let flash = provider(ResponseTemplate::new(400).set_body_raw(body, "application/json")).await;
+    let qwen = provider(completion("qwen")).await;
+    let gw = start(
+        &config(&[("default", &["flash", "qwen"])]),
+        &[("flash", flash.uri()), ("qwen", qwen.uri())],
+    )
+    .await;
+
+    let resp = ask(&gw, "default", 1).await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(attempts(&resp), "flash:400");
+    assert_eq!(served_by(&resp), "flash");
+    assert_eq!(resp.text().await.unwrap(), body);
+    assert_eq!(received(&qwen).await, 0);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn outcomes_left_out_of_failover_on_reach_the_client() {
+    let flash = provider(status(429).insert_header("retry-after", "7")).await;
+    let qwen = provider(completion("qwen")).await;
+    let mut cfg = config(&[("default", &["flash", "qwen"]), ("down", &["gone", "qwen"])]);
+    cfg.policy.failover_on = vec![slabench::scenario::FailoverOn::Status5xx];
+    let gw = start(
+        &cfg,
+        &[
+            ("flash", flash.uri()),
+            ("qwen", qwen.uri()),
+            ("gone", refused_url()),
+        ],
+    )
+    .await;
+
+    let resp = ask(&gw, "default", 1).await;
+    assert_eq!(resp.status(), 429);
+    assert_eq!(header(&resp, "retry-after"), "7");
+    assert_eq!(attempts(&resp), "flash:429");
+
+    let resp = ask(&gw, "down", 2).await;
+    assert_eq!(resp.status(), 502);
+    assert_eq!(attempts(&resp), "gone:connect");
+    assert_eq!(received(&qwen).await, 0);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn when_every_provider_fails_the_last_status_comes_back_as_an_openai_error() {
+    let flash = provider(status(503)).await;
+    let qwen = provider(status(500)).await;
+    let gw = start(
+        &config(&[("default", &["flash", "qwen"]), ("dead", &["qwen", "gone"])]),
+        &[
+            ("flash", flash.uri()),
+            ("qwen", qwen.uri()),
+            ("gone", refused_url()),
+        ],
+    )
+    .await;
+
+    let resp = ask(&gw, "default", 1).await;
+    assert_eq!(resp.status(), 500);
+    assert_eq!(attempts(&resp), "flash:503,qwen:500");
+    assert_eq!(served_by(&resp), "");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "providers_exhausted");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("flash:503"));
+
+    let resp = ask(&gw, "dead", 2).await;
+    assert_eq!(resp.status(), 502, "the last attempt had no status");
+    assert_eq!(attempts(&resp), "qwen:500,gone:connect");
+    gw.shutdown().await;
+}

@@ -1,0 +1,187 @@
+//! Streams: passed through chunk by chunk; failover only until the first
+//! chunk has gone to the client.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::support::*;
+
+#[tokio::test]
+async fn a_stream_arrives_as_sse_ending_in_done() {
+    let flash = provider(stream("flash")).await;
+    let gw = start(&config(&[("fast", &["flash"])]), &[("flash", flash.uri())]).await;
+
+    let resp = post(&gw, chat_body("fast", true, 1), 1).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "content-type"), "text/event-stream");
+    assert_eq!(served_by(&resp), "flash");
+    assert_eq!(attempts(&resp), "flash:200");
+    assert_eq!(resp.text().await.unwrap(), sse_body("flash"));
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stream_fails_over_before_its_first_chunk() {
+    let flash = provider(status(503)).await;
+    let slow = RawProvider::start(Script::HeadersThenHang).await;
+    let qwen = provider(stream("qwen")).await;
+    let mut cfg = config(&[("fast", &["flash", "slow", "qwen"])]);
+    cfg.policy.attempt_timeout = 300 * MS;
+    let gw = start(
+        &cfg,
+        &[
+            ("flash", flash.uri()),
+            ("slow", slow.url.clone()),
+            ("qwen", qwen.uri()),
+        ],
+    )
+    .await;
+
+    let resp = post(&gw, chat_body("fast", true, 1), 1).await;
+    assert_eq!(attempts(&resp), "flash:503,slow:timeout,qwen:200");
+    assert!(resp.text().await.unwrap().ends_with("data: [DONE]\n\n"));
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stream_cut_after_its_first_chunk_is_not_failed_over_and_counts_against_the_provider() {
+    let cut = RawProvider::start(Script::FirstChunkThenClose).await;
+    let qwen = provider(stream("qwen")).await;
+    let mut cfg = config(&[("fast", &["cut", "qwen"])]);
+    cfg.breaker.enabled = true;
+    cfg.breaker.failures = 1;
+    cfg.breaker.cool_off = Duration::from_secs(30);
+    let gw = start(&cfg, &[("cut", cut.url.clone()), ("qwen", qwen.uri())]).await;
+
+    let resp = post(&gw, chat_body("fast", true, 1), 1).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(attempts(&resp), "cut:200");
+    let (text, broke) = read_stream(resp).await;
+    assert_eq!(text, FIRST_CHUNK, "the first chunk, then the break");
+    assert!(broke, "the client sees the stream break, not a clean end");
+    assert_eq!(
+        received(&qwen).await,
+        0,
+        "no failover after the first chunk"
+    );
+
+    let resp = post(&gw, chat_body("fast", true, 2), 2).await;
+    assert_eq!(skipped(&resp), "cut", "the cut counted as a failure");
+    assert_eq!(attempts(&resp), "qwen:200");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stream_silent_for_longer_than_the_attempt_timeout_is_ended() {
+    let hang = RawProvider::start(Script::FirstChunkThenHang).await;
+    let mut cfg = config(&[("fast", &["hang"])]);
+    cfg.policy.attempt_timeout = 300 * MS;
+    let gw = start(&cfg, &[("hang", hang.url.clone())]).await;
+
+    let started = Instant::now();
+    let resp = post(&gw, chat_body("fast", true, 1), 1).await;
+    let (text, broke) = read_stream(resp).await;
+    assert_eq!(text, FIRST_CHUNK);
+    assert!(broke);
+    let took = started.elapsed();
+    assert!(took >= 300 * MS && took < 5000 * MS, "took {took:?}");
+    gw.shutdown().await;
+}
+
+/// Reads a streamed body to its end: the text, and whether it broke.
+async fn read_stream(mut resp: reqwest::Response) -> (String, bool) {
+    let mut text = String::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), resp.chunk()).await {
+            Err(_) => panic!("the stream neither ended nor broke"),
+            Ok(Ok(Some(chunk))) => text.push_str(std::str::from_utf8(&chunk).unwrap()),
+            Ok(Ok(None)) => return (text, false),
+            Ok(Err(_)) => return (text, true),
+        }
+    }
+}
+
+const FIRST_CHUNK: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hel\"}}]}\n\n";
+
+/// What a [`RawProvider`] does after reading a request.
+#[derive(Clone, Copy)]
+enum Script {
+    /// 200 with stream headers, then nothing.
+    HeadersThenHang,
+    /// One SSE chunk, then the connection closes mid-body.
+    FirstChunkThenClose,
+    /// One SSE chunk, then nothing.
+    FirstChunkThenHang,
+}
+
+/// A provider on a bare TCP socket, for what wiremock cannot do: stop
+/// in the middle of a chunked body.
+struct RawProvider {
+    url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RawProvider {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RawProvider {
+    async fn start(script: Script) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                conns.spawn(serve(sock, script));
+            }
+        });
+        RawProvider { url, task }
+    }
+}
+
+async fn serve(mut sock: TcpStream, script: Script) {
+    read_request(&mut sock).await;
+    let head =
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+    sock.write_all(head.as_bytes()).await.unwrap();
+    if !matches!(script, Script::HeadersThenHang) {
+        let chunk = format!("{:x}\r\n{FIRST_CHUNK}\r\n", FIRST_CHUNK.len());
+        sock.write_all(chunk.as_bytes()).await.unwrap();
+    }
+    sock.flush().await.unwrap();
+    match script {
+        // Give the gateway time to relay the chunk before the FIN arrives.
+        Script::FirstChunkThenClose => tokio::time::sleep(100 * MS).await,
+        _ => tokio::time::sleep(Duration::from_secs(30)).await,
+    }
+}
+
+/// Reads one request (headers and a Content-Length body) so that closing
+/// the socket later sends a FIN, not a reset.
+async fn read_request(sock: &mut TcpStream) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = sock.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "request cut short");
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + length {
+                return;
+            }
+        }
+    }
+}
