@@ -255,7 +255,7 @@ pub struct Fault {
 impl Fault {
     /// Whether the fault is active at `t` since t=0.
     pub fn active_at(&self, t: Duration) -> bool {
-        t >= self.start && self.duration.is_none_or(|d| t < self.start + d)
+        t >= self.start && self.duration.map_or(true, |d| t < self.start + d)
     }
 
     /// End of the window, if it has one.
