@@ -3,6 +3,16 @@
 //! CONTRACT (shared with analysis): one compact [`Attempt`] per request a
 //! provider received, tagged or not. Records are appended from many server
 //! tasks and must not make memory grow with the length of the run.
+//!
+//! On disk a ledger is [`MAGIC`] followed by fixed-size records
+//! ([`Attempt::encode`]); `ledger_writer.rs` appends them, [`read_ledger`]
+//! streams them back.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use anyhow::Context as _;
 
 /// What a provider received and did with it. Times are microseconds since t=0
 /// of the run clock (negative before t=0, e.g. the preflight request).
@@ -48,4 +58,208 @@ pub enum AttemptOutcome {
     ClientGone = 8,
     /// The request itself was bad (400).
     BadRequest = 9,
+}
+
+impl AttemptOutcome {
+    /// Every outcome, in code order (`ALL[o as usize] == o`).
+    pub const ALL: [AttemptOutcome; 10] = [
+        AttemptOutcome::Ok,
+        AttemptOutcome::HttpError,
+        AttemptOutcome::RateLimited,
+        AttemptOutcome::Reset,
+        AttemptOutcome::Hang,
+        AttemptOutcome::Malformed,
+        AttemptOutcome::StreamCut,
+        AttemptOutcome::StreamError,
+        AttemptOutcome::ClientGone,
+        AttemptOutcome::BadRequest,
+    ];
+
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(code)).copied()
+    }
+
+    /// snake_case name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            AttemptOutcome::Ok => "ok",
+            AttemptOutcome::HttpError => "http_error",
+            AttemptOutcome::RateLimited => "rate_limited",
+            AttemptOutcome::Reset => "reset",
+            AttemptOutcome::Hang => "hang",
+            AttemptOutcome::Malformed => "malformed",
+            AttemptOutcome::StreamCut => "stream_cut",
+            AttemptOutcome::StreamError => "stream_error",
+            AttemptOutcome::ClientGone => "client_gone",
+            AttemptOutcome::BadRequest => "bad_request",
+        }
+    }
+}
+
+/// The ledger file starts with these bytes (the last one is the format version).
+pub const MAGIC: [u8; 8] = *b"SLBLEDG\x01";
+/// Size of one encoded [`Attempt`].
+pub const RECORD_LEN: usize = 38;
+
+const TAGGED: u8 = 1;
+const STREAM: u8 = 2;
+
+impl Attempt {
+    /// Little-endian fixed layout: tag u64, provider u16, arrived i64,
+    /// answered i64, outcome u8, flags u8 (1 tagged, 2 stream), status u16,
+    /// input u32, output u32.
+    pub fn encode(&self) -> [u8; RECORD_LEN] {
+        let mut b = [0u8; RECORD_LEN];
+        b[0..8].copy_from_slice(&self.tag.unwrap_or(0).to_le_bytes());
+        b[8..10].copy_from_slice(&self.provider.to_le_bytes());
+        b[10..18].copy_from_slice(&self.arrived_us.to_le_bytes());
+        b[18..26].copy_from_slice(&self.answered_us.to_le_bytes());
+        b[26] = self.outcome as u8;
+        b[27] = if self.tag.is_some() { TAGGED } else { 0 } | if self.stream { STREAM } else { 0 };
+        b[28..30].copy_from_slice(&self.status.to_le_bytes());
+        b[30..34].copy_from_slice(&self.input_tokens.to_le_bytes());
+        b[34..38].copy_from_slice(&self.output_tokens.to_le_bytes());
+        b
+    }
+
+    /// The attempt in a record, or `None` when its outcome code is unknown.
+    pub fn decode(b: &[u8; RECORD_LEN]) -> Option<Self> {
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
+        let u16_at = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+        Some(Attempt {
+            tag: (b[27] & TAGGED != 0).then(|| u64_at(0)),
+            provider: u16_at(8),
+            arrived_us: u64_at(10) as i64,
+            answered_us: u64_at(18) as i64,
+            outcome: AttemptOutcome::from_code(b[26])?,
+            status: u16_at(28),
+            input_tokens: u32_at(30),
+            output_tokens: u32_at(34),
+            stream: b[27] & STREAM != 0,
+        })
+    }
+}
+
+/// Reads a ledger file record by record (constant memory). Errors (cannot
+/// open, not a ledger, a truncated or corrupt record) come as an `Err` item,
+/// after which the iterator ends.
+pub fn read_ledger(path: &Path) -> impl Iterator<Item = anyhow::Result<Attempt>> {
+    let mut state = open(path).map(Some);
+    let path = path.to_path_buf();
+    std::iter::from_fn(move || match &mut state {
+        Err(_) => {
+            let err = std::mem::replace(&mut state, Ok(None)).err();
+            err.map(Err)
+        }
+        Ok(None) => None,
+        Ok(Some(reader)) => match next_record(reader) {
+            Ok(Some(a)) => Some(Ok(a)),
+            Ok(None) => {
+                state = Ok(None);
+                None
+            }
+            Err(e) => {
+                state = Ok(None);
+                Some(Err(e.context(format!("reading ledger {}", path.display()))))
+            }
+        },
+    })
+}
+
+fn open(path: &Path) -> anyhow::Result<BufReader<File>> {
+    let file = File::open(path).with_context(|| format!("opening ledger {}", path.display()))?;
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    let mut magic = [0u8; 8];
+    reader
+        .read_exact(&mut magic)
+        .with_context(|| format!("{} is too short to be a ledger", path.display()))?;
+    anyhow::ensure!(
+        magic == MAGIC,
+        "{} is not a slabench ledger",
+        path.display()
+    );
+    Ok(reader)
+}
+
+fn next_record(reader: &mut impl Read) -> anyhow::Result<Option<Attempt>> {
+    let mut buf = [0u8; RECORD_LEN];
+    let mut filled = 0;
+    while filled < RECORD_LEN {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) if filled == 0 => return Ok(None),
+            Ok(0) => anyhow::bail!("truncated record ({filled} of {RECORD_LEN} bytes)"),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Attempt::decode(&buf)
+        .map(Some)
+        .ok_or_else(|| anyhow::anyhow!("unknown outcome code {}", buf[26]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    pub(crate) fn sample(i: u64) -> Attempt {
+        Attempt {
+            tag: (i % 3 != 0).then_some(i * 1_000_003),
+            provider: (i % 7) as u16,
+            arrived_us: i as i64 * 1000 - 5000,
+            answered_us: if i == 1 { i64::MIN } else { i as i64 * 1000 },
+            outcome: AttemptOutcome::ALL[(i % 10) as usize],
+            status: [200, 503, 429, 0][(i % 4) as usize],
+            input_tokens: i as u32,
+            output_tokens: u32::MAX - i as u32,
+            stream: i % 2 == 0,
+        }
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for o in AttemptOutcome::ALL {
+            assert_eq!(AttemptOutcome::from_code(o as u8), Some(o));
+        }
+        assert_eq!(AttemptOutcome::from_code(10), None);
+    }
+
+    #[test]
+    fn records_round_trip() {
+        for i in 0..50 {
+            let a = sample(i);
+            assert_eq!(Attempt::decode(&a.encode()), Some(a));
+        }
+        let tagged_max = Attempt {
+            tag: Some(u64::MAX),
+            ..sample(1)
+        };
+        assert_eq!(Attempt::decode(&tagged_max.encode()), Some(tagged_max));
+    }
+
+    #[test]
+    fn reader_reports_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = read_ledger(&dir.path().join("nope")).collect::<Vec<_>>();
+        assert_eq!(missing.len(), 1);
+        assert!(missing[0].is_err());
+
+        let not_ledger = dir.path().join("x");
+        std::fs::write(&not_ledger, b"hello world, not a ledger").unwrap();
+        let items = read_ledger(&not_ledger).collect::<Vec<_>>();
+        assert!(format!("{:#}", items[0].as_ref().unwrap_err()).contains("not a slabench ledger"));
+
+        let truncated = dir.path().join("t");
+        let mut f = File::create(&truncated).unwrap();
+        f.write_all(&MAGIC).unwrap();
+        f.write_all(&sample(2).encode()).unwrap();
+        f.write_all(&sample(3).encode()[..10]).unwrap();
+        drop(f);
+        let items = read_ledger(&truncated).collect::<Vec<_>>();
+        assert_eq!(items.len(), 2);
+        assert_eq!(*items[0].as_ref().unwrap(), sample(2));
+        assert!(format!("{:#}", items[1].as_ref().unwrap_err()).contains("truncated"));
+    }
 }

@@ -1,0 +1,337 @@
+//! The fault model: what a provider does with one chat request.
+//!
+//! [`decide`] is a pure function of the profile, the faults that hit this
+//! request, the request's needs, the rate limiter's verdict and a fixed set of
+//! random draws. [`FaultModel`] wraps it with the provider's seeded generator
+//! and token bucket.
+//!
+//! Determinism: per request the model takes the same draws in the same order
+//! whatever happens ([`Draws`], then one uniform per fault targeting the
+//! provider, active or not). So the same seed and the same sequence of
+//! requests give the same decisions, and a request that lands a millisecond
+//! either side of a fault window does not shift every later draw.
+//!
+//! Precedence when several things hit one request: reset, hang, an outage or
+//! error-burst status (scenario order), the rate limit's 429, the base error
+//! rate, then an answer shaped by latency, malformed and stream faults.
+//! `OutageRefuse` and `RateLimitSqueeze` act on the listener and the bucket,
+//! not on single requests, so their `probability` is not used.
+
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
+use super::rate_limit::{effective_limit, TokenBucket};
+use super::sample;
+use crate::scenario::{Fault, FaultKind, Malformation, ProviderProfile, Scenario};
+
+/// What the model needs to know about a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RequestInfo {
+    pub stream: bool,
+    pub max_tokens: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Decision {
+    /// Answer 200, on the timeline of the plan.
+    Answer(Plan),
+    /// Answer `status` at once; 429s carry a Retry-After.
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    /// Reset the connection (TCP RST).
+    Reset,
+    /// Never answer.
+    Hang,
+}
+
+/// The timeline of an answer. Token `i` (from 0) is out `ttft + i / tokens_per_s`
+/// after arrival; a non-streaming answer leaves when its last token is out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Plan {
+    pub ttft: Duration,
+    pub tokens_per_s: f64,
+    pub output_tokens: u32,
+    pub shape: Shape,
+}
+
+/// How the answer is broken, if it is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Shape {
+    Complete,
+    Malformed(Malformation),
+    /// Chunks from `after_chunks` on are delayed by `pause`.
+    Stall {
+        after_chunks: u32,
+        pause: Duration,
+    },
+    /// The stream ends after `after_chunks` chunks, without `[DONE]`.
+    Cut {
+        after_chunks: u32,
+    },
+    /// An error event replaces chunk `after_chunks`, and the stream ends.
+    ErrorEvent {
+        after_chunks: u32,
+    },
+}
+
+impl Plan {
+    /// When token `i` is out, from arrival.
+    pub fn token_at(&self, i: u32) -> Duration {
+        self.ttft + Duration::from_secs_f64(f64::from(i) / self.tokens_per_s)
+    }
+
+    /// When the last token is out (the first-token time when there are none).
+    pub fn finish_at(&self) -> Duration {
+        self.token_at(self.output_tokens.saturating_sub(1))
+    }
+}
+
+/// The random numbers one request uses, all taken whether needed or not.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Draws {
+    /// Uniform: base error rate.
+    pub error: f64,
+    /// Standard normal: lognormal time to first token.
+    pub ttft_z: f64,
+    /// Uniform: uniform time to first token.
+    pub ttft_u: f64,
+    /// Uniform: speed jitter.
+    pub speed: f64,
+    /// Uniform: output length.
+    pub tokens: f64,
+    /// Uniform: where in the stream a stream fault strikes.
+    pub stream_at: f64,
+}
+
+impl Draws {
+    pub fn take(rng: &mut impl Rng) -> Self {
+        Draws {
+            error: rng.random(),
+            ttft_z: rng.sample(StandardNormal),
+            ttft_u: rng.random(),
+            speed: rng.random(),
+            tokens: rng.random(),
+            stream_at: rng.random(),
+        }
+    }
+}
+
+/// The per-request faults that hit one request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hits {
+    pub reset: bool,
+    pub hang: bool,
+    /// Status of the first outage / error burst that hit.
+    pub status: Option<u16>,
+    /// Product of the latency spikes' multipliers.
+    pub latency_multiplier: f64,
+    /// Sum of the latency spikes' additions.
+    pub latency_add: Duration,
+    pub malformed: Option<Malformation>,
+    pub stall: Option<Duration>,
+    pub cut: bool,
+    pub error_event: bool,
+    pub slow_first_token: Option<Duration>,
+}
+
+impl Default for Hits {
+    fn default() -> Self {
+        Hits {
+            reset: false,
+            hang: false,
+            status: None,
+            latency_multiplier: 1.0,
+            latency_add: Duration::ZERO,
+            malformed: None,
+            stall: None,
+            cut: false,
+            error_event: false,
+            slow_first_token: None,
+        }
+    }
+}
+
+impl Hits {
+    /// Takes one uniform per fault, in order, and adds the faults that are
+    /// active at `t` and whose probability the draw falls under.
+    pub fn draw(faults: &[Fault], t: Option<Duration>, rng: &mut impl Rng) -> Self {
+        let mut hits = Hits::default();
+        for fault in faults {
+            let u: f64 = rng.random();
+            if t.is_some_and(|t| fault.active_at(t)) && u < fault.probability {
+                hits.add(&fault.kind);
+            }
+        }
+        hits
+    }
+
+    pub fn add(&mut self, kind: &FaultKind) {
+        match *kind {
+            FaultKind::OutageHttp { status } | FaultKind::ErrorBurst { status } => {
+                self.status.get_or_insert(status);
+            }
+            FaultKind::OutageReset => self.reset = true,
+            FaultKind::OutageHang => self.hang = true,
+            FaultKind::LatencySpike { multiplier, add } => {
+                self.latency_multiplier *= multiplier.max(0.0);
+                self.latency_add += add;
+            }
+            FaultKind::Malformed(m) => {
+                self.malformed.get_or_insert(m);
+            }
+            FaultKind::StreamStall { pause } => {
+                self.stall = Some(self.stall.map_or(pause, |p| p.max(pause)));
+            }
+            FaultKind::StreamCut => self.cut = true,
+            FaultKind::StreamErrorEvent => self.error_event = true,
+            FaultKind::SlowFirstToken { delay } => {
+                self.slow_first_token = Some(self.slow_first_token.map_or(delay, |d| d.max(delay)));
+            }
+            FaultKind::OutageRefuse | FaultKind::RateLimitSqueeze { .. } => {}
+        }
+    }
+}
+
+/// The decision for one request. `rate_limited` is the bucket's wait when it
+/// refused the request.
+pub fn decide(
+    profile: &ProviderProfile,
+    hits: &Hits,
+    draws: &Draws,
+    req: RequestInfo,
+    rate_limited: Option<Duration>,
+) -> Decision {
+    if hits.reset {
+        return Decision::Reset;
+    }
+    if hits.hang {
+        return Decision::Hang;
+    }
+    if let Some(status) = hits.status {
+        let retry_after = (status == 429).then_some(Duration::from_secs(1));
+        return Decision::Status {
+            status,
+            retry_after,
+        };
+    }
+    if let Some(wait) = rate_limited {
+        return Decision::Status {
+            status: 429,
+            retry_after: Some(wait),
+        };
+    }
+    if draws.error < profile.base_error_rate {
+        return Decision::Status {
+            status: profile.base_error_status,
+            retry_after: None,
+        };
+    }
+    Decision::Answer(plan(profile, hits, draws, req))
+}
+
+fn plan(profile: &ProviderProfile, hits: &Hits, draws: &Draws, req: RequestInfo) -> Plan {
+    let m = hits.latency_multiplier;
+    let base_ttft = sample::latency(&profile.ttft, draws.ttft_z, draws.ttft_u);
+    let mut ttft = base_ttft.mul_f64(m) + hits.latency_add;
+    let mut tokens_per_s = sample::speed(profile.tokens_per_s, profile.speed_jitter, draws.speed);
+    if m > 0.0 {
+        tokens_per_s /= m;
+    }
+    let output_tokens = sample::output_tokens(&profile.output_tokens, draws.tokens, req.max_tokens);
+    if req.stream {
+        if let Some(delay) = hits.slow_first_token {
+            ttft = ttft.max(delay);
+        }
+    }
+    let chunks = output_tokens.div_ceil(profile.stream_chunk_tokens.max(1));
+    let after_chunks = strike_point(chunks, draws.stream_at);
+    let shape = match (hits.malformed, req.stream) {
+        (Some(m), _) => Shape::Malformed(m),
+        (None, false) => Shape::Complete,
+        (None, true) if hits.cut => Shape::Cut { after_chunks },
+        (None, true) if hits.error_event => Shape::ErrorEvent { after_chunks },
+        (None, true) => match hits.stall {
+            Some(pause) => Shape::Stall {
+                after_chunks,
+                pause,
+            },
+            None => Shape::Complete,
+        },
+    };
+    Plan {
+        ttft,
+        tokens_per_s,
+        output_tokens,
+        shape,
+    }
+}
+
+/// Where a stream fault strikes among `chunks` chunks: after at least one and
+/// before the last when there are two or more, so both sides are visible.
+pub fn strike_point(chunks: u32, u: f64) -> u32 {
+    if chunks <= 1 {
+        return 0;
+    }
+    let inner = f64::from(chunks - 1);
+    (1 + (u.clamp(0.0, 1.0) * inner).floor() as u32).min(chunks - 1)
+}
+
+/// A provider's model: its profile and faults, seeded generator and bucket.
+#[derive(Debug, Clone)]
+pub struct FaultModel {
+    profile: ProviderProfile,
+    faults: Vec<Fault>,
+    rng: ChaCha8Rng,
+    bucket: TokenBucket,
+}
+
+impl FaultModel {
+    /// The model of `scenario.providers[index]`, with the faults that target it.
+    pub fn new(scenario: &Scenario, index: usize) -> Self {
+        let faults = scenario
+            .faults
+            .iter()
+            .filter(|f| f.providers.contains(&index))
+            .cloned()
+            .collect();
+        FaultModel {
+            profile: scenario.providers[index].profile.clone(),
+            faults,
+            rng: provider_rng(scenario.seed, index),
+            bucket: TokenBucket::new(),
+        }
+    }
+
+    /// Decides one request. `t` is the time since t=0 (`None` before the run:
+    /// no fault is active); `now` is any monotonic time, for the bucket.
+    pub fn decide(&mut self, t: Option<Duration>, now: Duration, req: RequestInfo) -> Decision {
+        let draws = Draws::take(&mut self.rng);
+        let hits = Hits::draw(&self.faults, t, &mut self.rng);
+        let limit = effective_limit(self.profile.rate_limit, &self.faults, t);
+        let limited = self.bucket.try_take(now, limit).err();
+        decide(&self.profile, &hits, &draws, req, limited)
+    }
+
+    pub fn faults(&self) -> &[Fault] {
+        &self.faults
+    }
+}
+
+/// The generator of provider `index`: ChaCha8 keyed by the scenario seed mixed
+/// with a constant (so it does not coincide with other components seeded from
+/// the same seed), on stream `index`.
+pub fn provider_rng(seed: u64, index: usize) -> ChaCha8Rng {
+    const PROVIDERS: u64 = u64::from_be_bytes(*b"provider");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ PROVIDERS);
+    rng.set_stream(index as u64);
+    rng
+}
+
+#[cfg(test)]
+#[path = "fault_tests.rs"]
+mod tests;

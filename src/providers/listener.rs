@@ -1,0 +1,218 @@
+//! A provider's port: accepting connections, serving them with hyper, and
+//! the connection-level faults (refused connections and TCP resets).
+//!
+//! Refusing is real: for an `outage as = "refuse"` window the listener is
+//! closed, so connects fail with ECONNREFUSED, and the same port is bound
+//! again (SO_REUSEADDR) when the window ends. At the window start every open
+//! connection is asked to close (idle keep-alive ones at once, busy ones after
+//! their current answer), so a gateway's pooled connections cannot slip
+//! requests through the outage.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use socket2::{Domain, SockRef, Socket, Type};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::server::{handle, ProviderCtx};
+use crate::scenario::{Fault, FaultKind};
+
+/// How long shutdown waits for answers in progress before cutting them off.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// How often the accept loop looks whether the run clock has started.
+const CLOCK_POLL: Duration = Duration::from_millis(2);
+
+/// Binds `127.0.0.1:port` (0: any free port) with SO_REUSEADDR, so the port
+/// can be bound again right after a refuse window.
+pub fn bind(port: u16) -> anyhow::Result<std::net::TcpListener> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).context("creating a socket")?;
+    socket.set_reuse_address(true)?;
+    socket
+        .bind(&addr.into())
+        .with_context(|| format!("binding {addr}"))?;
+    socket.listen(4096)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Per-connection control: lets a request handler reset its connection.
+pub struct ConnCtl {
+    /// A duplicate of the connection's socket, to set SO_LINGER on.
+    socket: std::net::TcpStream,
+    reset: Notify,
+}
+
+impl ConnCtl {
+    /// Resets the connection: SO_LINGER 0, then the connection task drops the
+    /// socket, and the kernel sends RST instead of FIN.
+    pub fn reset(&self) {
+        let _ = SockRef::from(&self.socket).set_linger(Some(Duration::ZERO));
+        self.reset.notify_one();
+    }
+}
+
+/// Refuse windows `(start, end)` from t=0 (`None`: to the end of the run).
+pub fn refuse_windows(faults: &[Fault]) -> Vec<(Duration, Option<Duration>)> {
+    faults
+        .iter()
+        .filter(|f| f.kind == FaultKind::OutageRefuse)
+        .map(|f| (f.start, f.end()))
+        .collect()
+}
+
+enum PortState {
+    /// Accepting; look again at this instant (`None`: nothing scheduled).
+    Open(Option<Instant>),
+    /// Refusing until this instant (`None`: until shutdown).
+    Refusing(Option<Instant>),
+}
+
+fn port_state(ctx: &ProviderCtx, windows: &[(Duration, Option<Duration>)]) -> PortState {
+    let Some(origin) = ctx.clock.origin() else {
+        return PortState::Open(Some(Instant::now() + CLOCK_POLL));
+    };
+    let now = Instant::now();
+    let t = now.saturating_duration_since(origin);
+    let before_origin = now < origin;
+    let active = windows
+        .iter()
+        .filter(|(s, e)| !before_origin && t >= *s && e.map_or(true, |e| t < e));
+    // Overlapping windows: refuse until the latest end.
+    let mut until: Option<Option<Duration>> = None;
+    for (_, end) in active {
+        until = Some(match (until, end) {
+            (Some(None), _) | (_, None) => None,
+            (Some(Some(a)), Some(b)) => Some(a.max(*b)),
+            (None, Some(b)) => Some(*b),
+        });
+    }
+    match until {
+        Some(end) => PortState::Refusing(end.map(|e| origin + e)),
+        None => {
+            let next = windows
+                .iter()
+                .map(|(s, _)| origin + *s)
+                .filter(|s| *s > now)
+                .min();
+            PortState::Open(next)
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Serves one provider until `shutdown` turns true (or its sender is dropped).
+pub async fn serve(
+    ctx: Arc<ProviderCtx>,
+    listener: std::net::TcpListener,
+    windows: Vec<(Duration, Option<Duration>)>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let mut listener = TcpListener::from_std(listener).ok();
+    let (close_tx, _) = watch::channel(0u64);
+    let mut conns = JoinSet::new();
+    loop {
+        match port_state(&ctx, &windows) {
+            PortState::Refusing(until) => {
+                if listener.take().is_some() {
+                    close_tx.send_modify(|n| *n += 1);
+                }
+                tokio::select! {
+                    _ = sleep_until(until) => {}
+                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
+                    _ = shutdown.changed() => break,
+                }
+            }
+            PortState::Open(recheck) => {
+                let Some(l) = listener.as_ref() else {
+                    listener = rebind(port).await;
+                    continue;
+                };
+                tokio::select! {
+                    accepted = l.accept() => match accepted {
+                        Ok((stream, _)) => {
+                            // `subscribe`, not a clone of an old receiver: only
+                            // closes signalled from now on concern this connection.
+                            conns.spawn(connection(ctx.clone(), stream, close_tx.subscribe()));
+                        }
+                        // Out of file descriptors and the like: back off briefly.
+                        Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                    },
+                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
+                    _ = sleep_until(recheck) => {}
+                    _ = shutdown.changed() => break,
+                }
+            }
+        }
+    }
+    drop(listener);
+    close_tx.send_modify(|n| *n += 1);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while conns.join_next().await.is_some() {}
+    });
+    if drained.await.is_err() {
+        conns.shutdown().await;
+    }
+}
+
+/// Binds the port again after a refuse window; retries briefly, since the
+/// kernel may still hold it for a moment.
+async fn rebind(port: u16) -> Option<TcpListener> {
+    for _ in 0..100 {
+        if let Ok(l) = bind(port).and_then(|l| Ok(TcpListener::from_std(l)?)) {
+            return Some(l);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+async fn connection(ctx: Arc<ProviderCtx>, stream: TcpStream, mut close: watch::Receiver<u64>) {
+    let _ = stream.set_nodelay(true);
+    let Ok(std_stream) = stream.into_std() else {
+        return;
+    };
+    let Ok(dup) = std_stream.try_clone() else {
+        return;
+    };
+    let Ok(stream) = TcpStream::from_std(std_stream) else {
+        return;
+    };
+    let ctl = Arc::new(ConnCtl {
+        socket: dup,
+        reset: Notify::new(),
+    });
+    let svc_ctl = ctl.clone();
+    let service = service_fn(move |req| handle(ctx.clone(), svc_ctl.clone(), req));
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => break,
+            // Dropping the connection with SO_LINGER 0 set sends the RST.
+            _ = ctl.reset.notified() => break,
+            _ = close.changed(), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
