@@ -17,6 +17,7 @@ pub mod sample;
 mod server;
 mod stream;
 pub mod testing;
+pub mod timer;
 
 use std::io::Write;
 use std::path::Path;
