@@ -241,3 +241,28 @@ async fn shutdown_frees_every_port() {
         std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     }
 }
+
+#[tokio::test]
+async fn standalone_prints_urls_and_serves_until_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("mock.ledger");
+    let mut s = scenario(1, 2);
+    s.providers[1].name = "flash".into();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let mut out = Vec::new();
+    let serve = slabench::providers::serve_until(&s, &ledger, &mut out, async {
+        let _ = rx.await;
+        Ok(())
+    });
+    let drive = async {
+        tokio::time::sleep(MS(100)).await;
+        tx.send(()).unwrap();
+    };
+    let (served, ()) = tokio::join!(serve, drive);
+    served.unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("p0     http://127.0.0.1:"), "{text}");
+    assert!(lines[1].starts_with("flash  http://127.0.0.1:"), "{text}");
+    assert!(lines[2].starts_with("0 attempts recorded"), "{text}");
+}

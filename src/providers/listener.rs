@@ -140,7 +140,10 @@ pub async fn serve(
             }
             PortState::Open(recheck) => {
                 let Some(l) = listener.as_ref() else {
-                    listener = rebind(port).await;
+                    tokio::select! {
+                        l = rebind(port) => listener = l,
+                        _ = shutdown.changed() => break,
+                    }
                     continue;
                 };
                 tokio::select! {
@@ -170,16 +173,16 @@ pub async fn serve(
     }
 }
 
-/// Binds the port again after a refuse window; retries briefly, since the
-/// kernel may still hold it for a moment.
+/// Binds the port again after a refuse window, retrying until it works
+/// (another process may have taken the port meanwhile; then the provider
+/// stays unreachable, which the run shows as connect errors).
 async fn rebind(port: u16) -> Option<TcpListener> {
-    for _ in 0..100 {
+    loop {
         if let Ok(l) = bind(port).and_then(|l| Ok(TcpListener::from_std(l)?)) {
             return Some(l);
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    None
 }
 
 async fn connection(ctx: Arc<ProviderCtx>, stream: TcpStream, mut close: watch::Receiver<u64>) {

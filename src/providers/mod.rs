@@ -17,6 +17,7 @@ pub mod sample;
 mod server;
 mod stream;
 pub mod testing;
+pub mod timer;
 
 use std::io::Write;
 use std::path::Path;
@@ -141,6 +142,17 @@ pub async fn run_standalone(
     ledger_path: &Path,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
+    let ctrl_c = async { tokio::signal::ctrl_c().await.context("waiting for Ctrl-C") };
+    serve_until(scenario, ledger_path, out, ctrl_c).await
+}
+
+/// [`run_standalone`] with any stop signal (tests use a timer).
+pub async fn serve_until(
+    scenario: &Scenario,
+    ledger_path: &Path,
+    out: &mut impl Write,
+    stop: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
     let clock = Arc::new(RunClock::new());
     clock.start(tokio::time::Instant::now());
     let set = ProviderSet::start(scenario, clock, ledger_path)?;
@@ -149,10 +161,9 @@ pub async fn run_standalone(
         writeln!(out, "{name:width$}  {url}")?;
     }
     out.flush()?;
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    let stopped = stop.await;
     let stats = set.shutdown().await?;
+    stopped?;
     writeln!(
         out,
         "{} attempts recorded in {}",

@@ -28,6 +28,7 @@ use super::listener::ConnCtl;
 use super::rate_limit::retry_after_secs;
 use super::recorder::Recorder;
 use super::stream::{self, SseAnswer};
+use super::timer;
 use crate::clock::RunClock;
 use crate::openai::{self, ChatRequest};
 use crate::tag;
@@ -282,7 +283,7 @@ async fn answer(
     let stream = req.info.stream;
     if let Shape::Malformed(m) = plan.shape {
         let at = if stream { plan.ttft } else { plan.finish_at() };
-        tokio::time::sleep_until(arrived + at).await;
+        timer::sleep_until(arrived + at).await;
         let stamp = ctx.stamp();
         let (ct, body) = body::malformed(m, &stamp, stream, req.input_tokens, plan.output_tokens);
         rec.finish(AttemptOutcome::Malformed, 200, plan.output_tokens);
@@ -306,7 +307,7 @@ async fn answer(
     }
     let done = arrived + plan.finish_at();
     if done > Instant::now() {
-        tokio::time::sleep_until(done).await;
+        timer::sleep_until(done).await;
     }
     let body = body::completion(&ctx.stamp(), req.input_tokens, plan.output_tokens);
     rec.finish(AttemptOutcome::Ok, 200, plan.output_tokens);

@@ -23,6 +23,7 @@ use super::fault::{Plan, Shape};
 use super::ledger::AttemptOutcome;
 use super::recorder::Recorder;
 use super::server::Body;
+use super::timer;
 use crate::openai::Delta;
 
 pub struct SseAnswer {
@@ -99,18 +100,18 @@ impl State {
         let k = self.next;
         match self.answer.plan.shape {
             Shape::Cut { after_chunks } if k == after_chunks => {
-                tokio::time::sleep_until(self.deadline(k)).await;
+                timer::sleep_until(self.deadline(k)).await;
                 self.end(AttemptOutcome::StreamCut);
                 return None;
             }
             Shape::ErrorEvent { after_chunks } if k == after_chunks => {
-                tokio::time::sleep_until(self.deadline(k)).await;
+                timer::sleep_until(self.deadline(k)).await;
                 self.end(AttemptOutcome::StreamError);
                 return Some(body::error_event());
             }
             _ => {}
         }
-        tokio::time::sleep_until(self.deadline(k)).await;
+        timer::sleep_until(self.deadline(k)).await;
         let out = self.chunk(k);
         self.next += 1;
         let sent = self.tokens_before(self.next);
