@@ -6,12 +6,16 @@
 
 pub mod analysis;
 pub mod baseline;
+pub mod cli;
 pub mod clock;
+pub mod commands;
 pub mod gateway;
+pub mod lifecycle;
 pub mod load;
 pub mod metrics;
 pub mod openai;
 pub mod providers;
 pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod tag;

@@ -1,1 +1,9 @@
 //! Failover analysis, uptime, cost and the SLA verdict.
+
+pub mod budget;
+pub mod failover;
+pub mod sla;
+pub mod uptime;
+pub mod verdict;
+
+pub use verdict::{Check, CheckKind, Verdict};

@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+pub mod fake;
+
 use slabench::scenario::{from_str, Scenario, ScenarioError};
 
 /// A stage list that sends for 10 s.

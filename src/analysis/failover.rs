@@ -1,0 +1,664 @@
+//! Failover analysis: join what the client saw with what every provider
+//! received, by request tag.
+//!
+//! Per request: the first provider tried, the provider that served it, the
+//! number of attempts, and whether it was retried, failed over or exhausted.
+//! Per fault window: how long until the gateway stopped sending first
+//! attempts to the failed provider, and how long until traffic came back.
+//! Plus upstream amplification and reconciliation counts, so that every
+//! request and every attempt is accounted for.
+//!
+//! Attempts that a provider never saw (refused connections) are not in the
+//! ledger; for those the gateway's own account is the only witness.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::metrics::histogram::{self, Percentiles};
+use crate::metrics::recorder::ClientRecord;
+use crate::metrics::Outcome;
+use crate::providers::ledger::{Attempt, AttemptOutcome};
+use crate::scenario::Fault;
+
+/// A provider's share of first attempts counts as gone once it falls below
+/// this fraction of its share before the fault.
+pub const GONE_SHARE: f64 = 0.10;
+/// ... and as back once it returns to this fraction of it.
+pub const BACK_SHARE: f64 = 0.50;
+
+/// What the analysis needs besides the ledger.
+pub struct Input<'a> {
+    pub providers: &'a [String],
+    /// USD per million (input, output) tokens, per provider.
+    pub prices: &'a [(f64, f64)],
+    pub class_names: &'a [String],
+    pub faults: &'a [Fault],
+    /// Client records indexed by request number.
+    pub requests: &'a [ClientRecord],
+    /// Seconds the stages ran (timeline length).
+    pub duration_s: u32,
+}
+
+/// The join of one request with its attempts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Joined {
+    first_arrival_us: i64,
+    first_provider: u16,
+    first_ok: bool,
+    attempts: u16,
+    /// The provider of the last successful attempt.
+    served_by: u16,
+    /// What all its attempts cost, and the tokens of the answer served.
+    cost: f64,
+    served_tokens: (u32, u32),
+}
+
+impl Joined {
+    const EMPTY: Joined = Joined {
+        first_arrival_us: i64::MAX,
+        first_provider: u16::MAX,
+        first_ok: false,
+        attempts: 0,
+        served_by: u16::MAX,
+        cost: 0.0,
+        served_tokens: (0, 0),
+    };
+
+    fn add(&mut self, a: &Attempt, cost: f64) {
+        self.cost += cost;
+        self.attempts = self.attempts.saturating_add(1);
+        if a.arrived_us < self.first_arrival_us {
+            self.first_arrival_us = a.arrived_us;
+            self.first_provider = a.provider;
+            self.first_ok = a.outcome == AttemptOutcome::Ok;
+        }
+        if a.outcome == AttemptOutcome::Ok {
+            self.served_by = a.provider;
+            self.served_tokens = (a.input_tokens, a.output_tokens);
+        }
+    }
+}
+
+/// How a request whose first attempt failed ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// Answered by another provider.
+    Failover,
+    /// Answered by the same provider again.
+    Retry,
+    /// Every attempt failed.
+    Exhausted,
+}
+
+/// One failover event (failovers.csv has one row per event).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    pub seq: u64,
+    pub class: String,
+    pub at_s: f64,
+    pub kind: EventKind,
+    pub first_provider: String,
+    pub served_by: Option<String>,
+    pub attempts: u16,
+    pub latency_ms: f64,
+    pub outcome: Outcome,
+}
+
+/// Per fault window and affected provider.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Window {
+    pub provider: String,
+    pub fault: String,
+    pub start_s: f64,
+    pub end_s: Option<f64>,
+    /// From the window's start until first attempts stopped going to the provider.
+    pub time_to_failover_s: Option<f64>,
+    /// From the window's end until the provider's share of first attempts came back.
+    pub time_to_recover_s: Option<f64>,
+    /// Requests meant to leave inside the window, and how many of them failed.
+    pub requests: u64,
+    pub errors: u64,
+    pub p99_ms: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProviderStats {
+    pub attempts: u64,
+    pub first_attempts: u64,
+    pub failed_attempts: u64,
+    pub served: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
+}
+
+/// cost_usd in summary.json: provider prices × the tokens in the ledger.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Cost {
+    pub total: f64,
+    pub per_1k_requests: f64,
+    pub by_provider: BTreeMap<String, f64>,
+    pub by_class: BTreeMap<String, f64>,
+    /// What the failover events cost beyond serving the same answers at
+    /// each request's first provider.
+    pub failover_added: f64,
+}
+
+/// The failover section of summary.json, and what the reports draw.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Requests whose first attempt failed (failover + retry + exhausted).
+    pub events: u64,
+    pub failovers: u64,
+    pub retries: u64,
+    pub exhausted: u64,
+    /// Failed requests that no provider ever received (gateway errors,
+    /// refused connections, a gateway that was down).
+    pub unreached: u64,
+    /// Provider attempts ÷ client requests sent.
+    pub amplification: f64,
+    pub attempts: u64,
+    /// Attempts without a tag, or with a tag no request had (not joined).
+    pub untagged_attempts: u64,
+    pub unmatched_attempts: u64,
+    /// What failing over cost: latency of failed-over requests against the
+    /// rest of the successful ones.
+    pub failover_latency_ms: Percentiles,
+    pub normal_latency_ms: Percentiles,
+    pub providers: BTreeMap<String, ProviderStats>,
+    pub windows: Vec<Window>,
+    #[serde(skip)]
+    pub cost: Cost,
+    /// Events, in request order.
+    #[serde(skip)]
+    pub event_list: Vec<Event>,
+    /// Per second since t=0 (by arrival at the provider): attempts per
+    /// provider, and first attempts per provider.
+    #[serde(skip)]
+    pub attempts_per_second: Vec<Vec<u32>>,
+    #[serde(skip)]
+    pub first_per_second: Vec<Vec<u32>>,
+    /// Requests sent per second (by intended instant), for amplification over time.
+    #[serde(skip)]
+    pub sent_per_second: Vec<u32>,
+}
+
+/// Joins the client's records with the ledger's attempts.
+pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Report {
+    let n = input.requests.len();
+    let np = input.providers.len();
+    let secs = input.duration_s as usize + 1;
+    let mut joined = vec![Joined::EMPTY; n];
+    let mut providers = vec![ProviderStats::default(); np];
+    let mut attempts_per_second = vec![vec![0u32; np]; secs];
+    let (mut total, mut untagged, mut unmatched) = (0u64, 0u64, 0u64);
+
+    for a in attempts {
+        let Some(seq) = a.tag else {
+            untagged += 1;
+            continue;
+        };
+        let Some(j) = joined
+            .get_mut(seq as usize)
+            .filter(|_| !input.requests[seq as usize].is_missing())
+        else {
+            // The preflight request and anything not from this run.
+            unmatched += 1;
+            continue;
+        };
+        let cost = price(input.prices, a.provider, a.input_tokens, a.output_tokens);
+        j.add(&a, cost);
+        total += 1;
+        if let Some(p) = providers.get_mut(a.provider as usize) {
+            p.cost_usd += cost;
+            p.attempts += 1;
+            p.failed_attempts += u64::from(a.outcome != AttemptOutcome::Ok);
+            p.input_tokens += u64::from(a.input_tokens);
+            p.output_tokens += u64::from(a.output_tokens);
+        }
+        if let Some(row) = second_of(a.arrived_us).and_then(|s| attempts_per_second.get_mut(s)) {
+            if let Some(c) = row.get_mut(a.provider as usize) {
+                *c += 1;
+            }
+        }
+    }
+
+    let mut first_per_second = vec![vec![0u32; np]; secs];
+    let mut sent_per_second = vec![0u32; secs];
+    let mut events = Vec::new();
+    let (mut failover_h, mut normal_h) = (histogram::new(), histogram::new());
+    let mut unreached = 0;
+    let mut sent = 0u64;
+    let mut by_class = vec![0.0; input.class_names.len()];
+    let mut failover_added = 0.0;
+    for (seq, (rec, j)) in input.requests.iter().zip(&joined).enumerate() {
+        if rec.is_missing() || rec.outcome == Outcome::Dropped {
+            continue;
+        }
+        sent += 1;
+        let sec = (rec.intended_ms / 1000) as usize;
+        if let Some(s) = sent_per_second.get_mut(sec) {
+            *s += 1;
+        }
+        if let Some(c) = by_class.get_mut(rec.class as usize) {
+            *c += j.cost;
+        }
+        if j.attempts == 0 {
+            unreached += u64::from(rec.outcome.counted() && !rec.outcome.is_ok());
+            continue;
+        }
+        let fp = j.first_provider as usize;
+        if let Some(p) = providers.get_mut(fp) {
+            p.first_attempts += 1;
+        }
+        if let Some(row) = second_of(j.first_arrival_us).and_then(|s| first_per_second.get_mut(s)) {
+            if let Some(c) = row.get_mut(fp) {
+                *c += 1;
+            }
+        }
+        let served = if j.served_by != u16::MAX {
+            j.served_by
+        } else {
+            rec.served_by
+        };
+        if rec.outcome.is_ok() {
+            if let Some(p) = providers.get_mut(served as usize) {
+                p.served += 1;
+            }
+        }
+        let latency = std::time::Duration::from_micros(u64::from(rec.latency_us));
+        if j.first_ok && j.attempts == 1 {
+            if rec.outcome.is_ok() {
+                histogram::record(&mut normal_h, latency);
+            }
+            continue;
+        }
+        if j.first_ok && rec.outcome.is_ok() {
+            // A duplicate attempt after a success (e.g. a hedged request): not an event.
+            histogram::record(&mut normal_h, latency);
+            continue;
+        }
+        let kind = if !rec.outcome.is_ok() {
+            EventKind::Exhausted
+        } else if served == j.first_provider {
+            EventKind::Retry
+        } else {
+            EventKind::Failover
+        };
+        if rec.outcome.is_ok() {
+            histogram::record(&mut failover_h, latency);
+        }
+        let (tin, tout) = j.served_tokens;
+        failover_added += j.cost - price(input.prices, j.first_provider, tin, tout);
+        let name = |i: u16| input.providers.get(i as usize).cloned();
+        events.push(Event {
+            seq: seq as u64,
+            class: input
+                .class_names
+                .get(rec.class as usize)
+                .cloned()
+                .unwrap_or_default(),
+            at_s: f64::from(rec.intended_ms) / 1000.0,
+            kind,
+            first_provider: name(j.first_provider).unwrap_or_default(),
+            served_by: if rec.outcome.is_ok() {
+                name(served)
+            } else {
+                None
+            },
+            attempts: j.attempts,
+            latency_ms: f64::from(rec.latency_us) / 1000.0,
+            outcome: rec.outcome,
+        });
+    }
+    let count = |k: EventKind| events.iter().filter(|e| e.kind == k).count() as u64;
+    let windows = windows(input, &first_per_second);
+    let total_cost: f64 = providers.iter().map(|p| p.cost_usd).sum();
+    let cost = Cost {
+        total: total_cost,
+        per_1k_requests: if sent > 0 {
+            total_cost / sent as f64 * 1000.0
+        } else {
+            0.0
+        },
+        by_provider: input
+            .providers
+            .iter()
+            .cloned()
+            .zip(providers.iter().map(|p| p.cost_usd))
+            .collect(),
+        by_class: input.class_names.iter().cloned().zip(by_class).collect(),
+        failover_added,
+    };
+    Report {
+        cost,
+        events: events.len() as u64,
+        failovers: count(EventKind::Failover),
+        retries: count(EventKind::Retry),
+        exhausted: count(EventKind::Exhausted),
+        unreached,
+        amplification: if sent > 0 {
+            total as f64 / sent as f64
+        } else {
+            0.0
+        },
+        attempts: total,
+        untagged_attempts: untagged,
+        unmatched_attempts: unmatched,
+        failover_latency_ms: Percentiles::of(&failover_h),
+        normal_latency_ms: Percentiles::of(&normal_h),
+        providers: input.providers.iter().cloned().zip(providers).collect(),
+        windows,
+        event_list: events,
+        attempts_per_second,
+        first_per_second,
+        sent_per_second,
+    }
+}
+
+fn price(prices: &[(f64, f64)], provider: u16, input: u32, output: u32) -> f64 {
+    prices.get(provider as usize).map_or(0.0, |(pi, po)| {
+        (f64::from(input) * pi + f64::from(output) * po) / 1e6
+    })
+}
+
+fn second_of(us: i64) -> Option<usize> {
+    (us >= 0).then_some((us / 1_000_000) as usize)
+}
+
+/// Share of first attempts that went to provider `p` in second `s`.
+fn share(first: &[Vec<u32>], s: usize, p: usize) -> Option<f64> {
+    let row = first.get(s)?;
+    let total: u32 = row.iter().sum();
+    (total > 0).then(|| f64::from(row[p]) / f64::from(total))
+}
+
+/// Mean share of first attempts for `p` over seconds [a, b).
+fn mean_share(first: &[Vec<u32>], a: usize, b: usize, p: usize) -> Option<f64> {
+    let (mut to_p, mut total) = (0u64, 0u64);
+    for row in first.get(a..b.min(first.len()))? {
+        to_p += u64::from(row[p]);
+        total += row.iter().map(|&c| u64::from(c)).sum::<u64>();
+    }
+    (total > 0).then(|| to_p as f64 / total as f64)
+}
+
+fn windows(input: &Input, first: &[Vec<u32>]) -> Vec<Window> {
+    let mut out = Vec::new();
+    for fault in input.faults {
+        let start = fault.start.as_secs_f64();
+        let end = fault.end().map(|e| e.as_secs_f64());
+        let (s0, s1) = (
+            start.floor() as usize,
+            end.map_or(first.len(), |e| e.ceil() as usize),
+        );
+        let (requests, errors, p99_ms) = window_requests(input.requests, start, end);
+        for &p in &fault.providers {
+            // The provider's usual share: before the fault, or, for a fault
+            // from t=0, after it.
+            let usual = mean_share(first, s0.saturating_sub(30), s0, p)
+                .or_else(|| mean_share(first, s1, s1 + 30, p));
+            let ttf = usual.filter(|u| *u > 0.0).and_then(|u| {
+                (s0..s1)
+                    .find(|&s| share(first, s, p).is_some_and(|x| x < u * GONE_SHARE))
+                    .map(|s| (s as f64 - start).max(0.0))
+            });
+            let ttr = match (usual, end) {
+                (Some(u), Some(e)) if u > 0.0 => (s1..first.len())
+                    .find(|&s| share(first, s, p).is_some_and(|x| x >= u * BACK_SHARE))
+                    .map(|s| (s as f64 - e).max(0.0)),
+                _ => None,
+            };
+            out.push(Window {
+                provider: input.providers.get(p).cloned().unwrap_or_default(),
+                fault: fault_label(fault),
+                start_s: start,
+                end_s: end,
+                time_to_failover_s: ttf,
+                time_to_recover_s: ttr,
+                requests,
+                errors,
+                p99_ms,
+            });
+        }
+    }
+    out
+}
+
+fn window_requests(requests: &[ClientRecord], start: f64, end: Option<f64>) -> (u64, u64, f64) {
+    let mut h = histogram::new();
+    let (mut n, mut errors) = (0, 0);
+    for r in requests
+        .iter()
+        .filter(|r| !r.is_missing() && r.outcome.counted())
+    {
+        let t = f64::from(r.intended_ms) / 1000.0;
+        if t >= start && end.map_or(true, |e| t < e) {
+            n += 1;
+            if r.outcome.is_ok() {
+                histogram::record_us(&mut h, u64::from(r.latency_us));
+            } else {
+                errors += 1;
+            }
+        }
+    }
+    (n, errors, histogram::quantile_ms(&h, 0.99))
+}
+
+/// `outage (5xx 503) on flash`.
+pub fn fault_label(f: &Fault) -> String {
+    use crate::scenario::FaultKind::*;
+    let kind = match &f.kind {
+        OutageHttp { status } => format!("outage ({status})"),
+        OutageRefuse => "outage (refused connections)".into(),
+        OutageReset => "outage (connection resets)".into(),
+        OutageHang => "outage (hangs)".into(),
+        ErrorBurst { status } => format!("error burst ({status})"),
+        LatencySpike { multiplier, add } => format!(
+            "latency spike (×{multiplier}, +{})",
+            humantime::format_duration(*add)
+        ),
+        RateLimitSqueeze { rpm } => format!("rate-limit squeeze ({rpm} rpm)"),
+        Malformed(m) => format!("malformed answers ({m:?})"),
+        StreamStall { .. } => "stream stall".into(),
+        StreamCut => "stream cut".into(),
+        StreamErrorEvent => "stream error event".into(),
+        SlowFirstToken { delay } => {
+            format!("slow first token ({})", humantime::format_duration(*delay))
+        }
+    };
+    format!("{kind} on {}", f.target_label)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::FaultKind;
+    use std::time::Duration;
+
+    const FLASH: u16 = 0;
+    const QWEN: u16 = 1;
+
+    fn attempt(seq: u64, provider: u16, at_ms: i64, outcome: AttemptOutcome) -> Attempt {
+        Attempt {
+            tag: Some(seq),
+            provider,
+            arrived_us: at_ms * 1000,
+            answered_us: at_ms * 1000 + 100_000,
+            outcome,
+            status: if outcome == AttemptOutcome::Ok {
+                200
+            } else {
+                503
+            },
+            input_tokens: 100,
+            output_tokens: if outcome == AttemptOutcome::Ok { 50 } else { 0 },
+            stream: false,
+        }
+    }
+
+    /// 10 req/s for 100 s. flash is out from 40 s to 60 s: 40–45 s the gateway
+    /// tries flash then fails over to qwen; 45–70 s it sends straight to qwen
+    /// (breaker open, cool-off); from 70 s flash again. Request 100 (t=10 s)
+    /// is retried on flash; requests 420–422 fail on both (exhausted).
+    fn synthetic() -> (Vec<ClientRecord>, Vec<Attempt>) {
+        let mut recs = Vec::new();
+        let mut atts = Vec::new();
+        for seq in 0..1000u64 {
+            let at = (seq * 100) as i64;
+            let mut rec = ClientRecord {
+                intended_ms: at as u32,
+                latency_us: 200_000,
+                served_by: FLASH,
+                class: 0,
+                outcome: Outcome::Ok,
+            };
+            match at {
+                _ if seq == 100 => {
+                    atts.push(attempt(seq, FLASH, at, AttemptOutcome::HttpError));
+                    atts.push(attempt(seq, FLASH, at + 50, AttemptOutcome::Ok));
+                }
+                _ if (420..=422).contains(&seq) => {
+                    atts.push(attempt(seq, FLASH, at, AttemptOutcome::HttpError));
+                    atts.push(attempt(seq, QWEN, at + 10, AttemptOutcome::HttpError));
+                    rec.outcome = Outcome::Http5xx;
+                    rec.served_by = ClientRecord::NONE;
+                }
+                40_000..=44_999 => {
+                    atts.push(attempt(seq, FLASH, at, AttemptOutcome::HttpError));
+                    atts.push(attempt(seq, QWEN, at + 10, AttemptOutcome::Ok));
+                    rec.served_by = QWEN;
+                    rec.latency_us = 300_000;
+                }
+                45_000..=69_999 => {
+                    atts.push(attempt(seq, QWEN, at, AttemptOutcome::Ok));
+                    rec.served_by = QWEN;
+                }
+                _ => atts.push(attempt(seq, FLASH, at, AttemptOutcome::Ok)),
+            }
+            recs.push(rec);
+        }
+        atts.push(Attempt {
+            tag: None,
+            ..attempt(0, FLASH, 5, AttemptOutcome::Ok)
+        });
+        atts.push(Attempt {
+            arrived_us: -5000,
+            ..attempt(u64::MAX, FLASH, 0, AttemptOutcome::Ok)
+        });
+        // Ledger order is arrival-ish, not request order: shuffle deterministically.
+        atts.reverse();
+        (recs, atts)
+    }
+
+    fn outage() -> Fault {
+        Fault {
+            providers: vec![0],
+            target_label: "provider flash".into(),
+            start: Duration::from_secs(40),
+            duration: Some(Duration::from_secs(20)),
+            probability: 1.0,
+            kind: FaultKind::OutageHttp { status: 503 },
+        }
+    }
+
+    #[test]
+    fn joins_events_windows_and_reconciles() {
+        let (recs, atts) = synthetic();
+        let providers = ["flash".to_string(), "qwen".to_string()];
+        let classes = ["default".to_string()];
+        let faults = [outage()];
+        let prices = [(0.1, 0.2), (1.0, 2.0)];
+        let input = Input {
+            providers: &providers,
+            prices: &prices,
+            class_names: &classes,
+            faults: &faults,
+            requests: &recs,
+            duration_s: 100,
+        };
+        let r = analyze(&input, atts);
+        // flash: 699 plain + 2 (retry) + 50 (failed first) = 751 attempts × 100 in,
+        // 700 answers × 50 out; qwen: 250 + 47 + 3 = 300 × 100 in, 297 × 50 out
+        // (the untagged and preflight attempts are not joined and not billed to the run).
+        let flash = (751.0 * 100.0 * 0.1 + 700.0 * 50.0 * 0.2) / 1e6;
+        let qwen = (300.0 * 100.0 * 1.0 + 297.0 * 50.0 * 2.0) / 1e6;
+        assert!((r.cost.by_provider["flash"] - flash).abs() < 1e-12);
+        assert!((r.cost.by_provider["qwen"] - qwen).abs() < 1e-12);
+        assert!((r.cost.total - flash - qwen).abs() < 1e-12);
+        assert!((r.cost.by_class["default"] - r.cost.total).abs() < 1e-12);
+        // 47 failovers: each paid a failed flash attempt (100 in) and a qwen answer
+        // instead of a flash answer: (100×0.1 + 100×1 + 50×2 − 100×0.1 − 50×0.2) / 1e6.
+        // The retry paid one extra flash input; the exhausted paid two inputs, served nothing.
+        let per_failover = (100.0 * 1.0 + 50.0 * 2.0 - 50.0 * 0.2) / 1e6;
+        let retry = 100.0 * 0.1 / 1e6;
+        let exhausted = 3.0 * (100.0 * 0.1 + 100.0 * 1.0) / 1e6;
+        assert!(
+            (r.cost.failover_added - (47.0 * per_failover + retry + exhausted)).abs() < 1e-12,
+            "{}",
+            r.cost.failover_added
+        );
+
+        // 47 failovers at 40–45 s (50 minus the 3 exhausted), 1 retry, 3 exhausted.
+        assert_eq!((r.failovers, r.retries, r.exhausted), (47, 1, 3));
+        assert_eq!(r.events, 51);
+        assert_eq!(r.unreached, 0);
+        // Attempts: 1000 + 1 (retry) + 3 (exhausted) + 47 (failovers).
+        assert_eq!(r.attempts, 1051);
+        assert_eq!(r.amplification, 1.051);
+        assert_eq!((r.untagged_attempts, r.unmatched_attempts), (1, 1));
+        assert_eq!(r.providers["flash"].first_attempts, 1000 - 250);
+        assert_eq!(r.providers["qwen"].first_attempts, 250);
+        assert_eq!(r.providers["qwen"].served, 297);
+        assert_eq!(r.providers["flash"].served, 700);
+        assert_eq!(r.failover_latency_ms.count, 48);
+        assert!((r.failover_latency_ms.p50 - 300.0).abs() < 0.5);
+
+        let w = &r.windows[0];
+        assert_eq!(w.provider, "flash");
+        assert_eq!(w.time_to_failover_s, Some(5.0));
+        assert_eq!(w.time_to_recover_s, Some(10.0));
+        assert_eq!((w.requests, w.errors), (200, 3));
+        let e = r.event_list.iter().find(|e| e.seq == 100).unwrap();
+        assert_eq!(
+            (e.kind, e.served_by.as_deref(), e.attempts),
+            (EventKind::Retry, Some("flash"), 2)
+        );
+        assert_eq!(
+            r.sent_per_second.iter().map(|&n| n as u64).sum::<u64>(),
+            1000
+        );
+    }
+
+    #[test]
+    fn a_gateway_that_never_fails_over_has_no_time_to_failover() {
+        let (mut recs, mut atts) = synthetic();
+        // Replace 40–60 s with: first attempt to flash, 503, no further attempt.
+        atts.retain(|a| a.tag.map_or(true, |t| !(400..600).contains(&t)));
+        for seq in 400..600u64 {
+            atts.push(attempt(
+                seq,
+                FLASH,
+                (seq * 100) as i64,
+                AttemptOutcome::HttpError,
+            ));
+            recs[seq as usize].outcome = Outcome::Http5xx;
+        }
+        let providers = ["flash".to_string(), "qwen".to_string()];
+        let faults = [outage()];
+        let input = Input {
+            providers: &providers,
+            prices: &[],
+            class_names: &[],
+            faults: &faults,
+            requests: &recs,
+            duration_s: 100,
+        };
+        let r = analyze(&input, atts);
+        assert_eq!(r.windows[0].time_to_failover_s, None);
+        assert_eq!(r.exhausted, 200);
+        assert_eq!(r.windows[0].errors, 200);
+    }
+}

@@ -1,0 +1,172 @@
+//! Subcommand implementations: each turns its arguments into library calls
+//! and returns an exit code. The only place outcomes become exit codes.
+
+use std::path::Path;
+
+use crate::analysis::verdict::EXIT_USAGE;
+use crate::cli::{Cli, Command, RunArgs};
+use crate::scenario::{self, Scenario};
+
+/// Runs the command line; returns the process exit code.
+pub fn main(cli: Cli) -> i32 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    rt.block_on(async {
+        match cli.command {
+            Command::Run(args) => run(args).await,
+            Command::Validate { scenarios } => validate(&scenarios),
+            Command::Mock { scenario, ledger } => mock(&scenario, &ledger).await,
+            Command::Gateway {
+                scenario,
+                providers,
+            } => gateway(&scenario, &providers).await,
+        }
+    })
+}
+
+fn load(path: &Path) -> Result<Scenario, i32> {
+    scenario::load(path).map_err(|e| {
+        eprintln!("{e}");
+        EXIT_USAGE
+    })
+}
+
+async fn run(args: RunArgs) -> i32 {
+    let mut sc = match load(&args.scenario) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if let Some(seed) = args.seed {
+        sc.seed = seed;
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let quiet = args.quiet;
+    tokio::spawn(async move {
+        // First Ctrl-C: stop sending, let in-flight requests finish briefly,
+        // write everything. The generator treats a second one as "now".
+        while tokio::signal::ctrl_c().await.is_ok() {
+            if !quiet {
+                eprintln!("\ninterrupted: stopping new sends and writing what was measured");
+            }
+            let _ = stop_tx.send(true);
+        }
+    });
+    let opts = crate::run::RunOptions {
+        out: args.out,
+        quiet: args.quiet,
+        stop: Some(stop_rx),
+    };
+    match crate::run::run(&sc, opts).await {
+        Ok(outcome) => outcome.summary.verdict.exit_code(),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn validate(paths: &[std::path::PathBuf]) -> i32 {
+    let mut code = 0;
+    for path in paths {
+        match scenario::load(path) {
+            Ok(sc) => println!(
+                "ok: {} ({}, {} stage(s), {} traffic class(es), {} provider(s), {} fault(s), {:.0}s)",
+                path.display(),
+                sc.name,
+                sc.load.stages.len(),
+                sc.traffic.len(),
+                sc.providers.len(),
+                sc.faults.len(),
+                sc.duration().as_secs_f64()
+            ),
+            Err(e) => {
+                eprintln!("{e}");
+                code = EXIT_USAGE;
+            }
+        }
+    }
+    code
+}
+
+async fn mock(path: &Path, ledger: &Path) -> i32 {
+    let sc = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if sc.providers.is_empty() {
+        eprintln!("error: {}: the scenario has no [[providers]] to serve\n  help: add a [[providers]] table with a profile from mock-providers/", path.display());
+        return EXIT_USAGE;
+    }
+    if let Some(dir) = ledger.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("error: creating {}: {e}", dir.display());
+            return EXIT_USAGE;
+        }
+    }
+    report_error(crate::providers::run_standalone(&sc, ledger, &mut std::io::stdout()).await)
+}
+
+async fn gateway(path: &Path, provider_flags: &[String]) -> i32 {
+    let sc = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let crate::scenario::Gateway::Builtin(cfg) = &sc.gateway else {
+        eprintln!("error: {}: [gateway] is external; `slabench gateway` serves the built-in gateway\n  help: remove kind = \"external\" or use a scenario with [[providers]]", path.display());
+        return EXIT_USAGE;
+    };
+    let mut upstreams = Vec::new();
+    for flag in provider_flags {
+        match flag.split_once('=') {
+            Some((name, url)) if !name.is_empty() && url.starts_with("http") => {
+                upstreams.push((name.to_string(), url.trim_end_matches('/').to_string()))
+            }
+            _ => {
+                eprintln!("error: --provider {flag:?} is not NAME=URL\n  help: e.g. --provider flash=http://127.0.0.1:9001");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    // Without --provider, serve the scenario's own simulated providers too.
+    let mut own = None;
+    if upstreams.is_empty() {
+        let clock = std::sync::Arc::new(crate::clock::RunClock::new());
+        clock.start(tokio::time::Instant::now());
+        let ledger =
+            std::env::temp_dir().join(format!("slabench-gateway-{}.ledger", std::process::id()));
+        match crate::providers::ProviderSet::start(&sc, clock, &ledger) {
+            Ok(set) => {
+                upstreams = set.urls();
+                for (name, url) in &upstreams {
+                    println!("provider {name}  {url}");
+                }
+                own = Some((set, ledger));
+            }
+            Err(e) => return report_error(Err(e)),
+        }
+    }
+    let result = crate::gateway::run_standalone(cfg, &upstreams, &mut std::io::stdout()).await;
+    if let Some((set, ledger)) = own {
+        let _ = set.shutdown().await;
+        let _ = std::fs::remove_file(ledger);
+    }
+    report_error(result)
+}
+
+fn report_error(result: anyhow::Result<()>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_USAGE
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The system under test, started and stopped around a run: simulated
+//! providers first, then the gateway (built in, or later an external process),
+//! then a bounded readiness probe. `Stack::stop` always runs, on success, on
+//! error and after an interrupt, so that no port is left bound and the
+//! providers' ledger is flushed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::clock::RunClock;
+use crate::gateway::BuiltinGatewayServer;
+use crate::providers::ProviderSet;
+use crate::scenario::{Gateway, Scenario};
+
+/// How long a gateway may take to answer its readiness probe.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Everything started for one run.
+pub struct Stack {
+    pub clock: Arc<RunClock>,
+    /// Base URL the load goes to.
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    /// The providers' ledger, when simulated providers run.
+    pub ledger: Option<PathBuf>,
+    providers: Option<ProviderSet>,
+    gateway: Option<BuiltinGatewayServer>,
+}
+
+impl Stack {
+    /// Starts what `scenario` needs. On failure, whatever was started is stopped.
+    pub async fn start(scenario: &Scenario, out_dir: &Path) -> anyhow::Result<Stack> {
+        let clock = Arc::new(RunClock::new());
+        let mut stack = Stack {
+            clock: clock.clone(),
+            url: String::new(),
+            headers: Vec::new(),
+            ledger: None,
+            providers: None,
+            gateway: None,
+        };
+        match stack.start_parts(scenario, out_dir).await {
+            Ok(()) => Ok(stack),
+            Err(e) => {
+                stack.stop().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn start_parts(&mut self, scenario: &Scenario, out_dir: &Path) -> anyhow::Result<()> {
+        let mut upstreams = Vec::new();
+        if !scenario.providers.is_empty() {
+            let ledger = out_dir.join("ledger.bin");
+            let set = ProviderSet::start(scenario, self.clock.clone(), &ledger)
+                .context("starting the simulated providers")?;
+            upstreams = set.urls();
+            self.providers = Some(set);
+            self.ledger = Some(ledger);
+        }
+        match &scenario.gateway {
+            Gateway::Builtin(cfg) => {
+                let gw = BuiltinGatewayServer::start(cfg, &upstreams)
+                    .await
+                    .context("starting the built-in gateway")?;
+                self.url = gw.url();
+                self.gateway = Some(gw);
+                wait_ready(&format!("{}/health", self.url), READY_TIMEOUT).await?;
+            }
+            Gateway::External(g) => {
+                self.url = g.url.clone();
+                self.headers = g.headers.clone();
+            }
+        }
+        Ok(())
+    }
+
+    /// `(name, url)` of the simulated providers.
+    pub fn provider_urls(&self) -> Vec<(String, String)> {
+        self.providers
+            .as_ref()
+            .map(ProviderSet::urls)
+            .unwrap_or_default()
+    }
+
+    /// Stops the gateway, then the providers (flushing the ledger). Errors
+    /// are reported, not returned: the run's measurements still get written.
+    pub async fn stop(&mut self) {
+        if let Some(gw) = self.gateway.take() {
+            gw.shutdown().await;
+        }
+        if let Some(set) = self.providers.take() {
+            if let Err(e) = set.shutdown().await {
+                eprintln!("warning: stopping the providers: {e:#}");
+            }
+        }
+    }
+}
+
+/// Polls `url` until it answers 2xx, for at most `timeout`.
+pub async fn wait_ready(url: &str, timeout: Duration) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let last = match client.get(url).send().await {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) => format!("status {}", r.status()),
+            Err(e) => e.to_string(),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!(
+                "the gateway's readiness probe {url} did not answer within {}s ({last})",
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

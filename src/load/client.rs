@@ -1,0 +1,358 @@
+//! Sending one request and classifying what came back.
+//!
+//! Latency is measured from the request's *intended* send instant (so a
+//! stalled gateway cannot hide its stall behind a late send); the service time
+//! from the actual send is kept beside it. Every failure becomes an
+//! [`Outcome`]; nothing here aborts the run.
+
+use std::error::Error as _;
+use std::io;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use tokio::time::Instant;
+
+use super::sse::SseParser;
+use crate::metrics::Outcome;
+use crate::openai::{self, ChatChunk, ChatCompletion};
+use crate::tag;
+
+/// Headers through which gateways pass the serving provider's stamp back:
+/// slabench's own, LiteLLM's `llm_provider-` forward, the built-in gateway's.
+const SERVED_BY_HEADERS: [&str; 3] = [
+    openai::PROVIDER_HEADER,
+    "llm_provider-x-slabench-provider",
+    "x-slabench-served-by",
+];
+
+/// What the client measured for one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestResult {
+    pub seq: u64,
+    pub class: usize,
+    /// Intended send instant since t=0.
+    pub intended: Duration,
+    /// How late the request actually left.
+    pub lag: Duration,
+    pub outcome: Outcome,
+    pub m: Measured,
+}
+
+impl RequestResult {
+    /// A result for a request that never got an answer (dropped, cut off).
+    pub fn unanswered(
+        seq: u64,
+        class: usize,
+        intended: Duration,
+        outcome: Outcome,
+        latency: Duration,
+    ) -> Self {
+        RequestResult {
+            seq,
+            class,
+            intended,
+            lag: Duration::ZERO,
+            outcome,
+            m: Measured {
+                latency,
+                ..Measured::default()
+            },
+        }
+    }
+}
+
+/// Where and how requests are sent.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub client: reqwest::Client,
+    /// `{base}/v1/chat/completions`.
+    pub url: String,
+    pub headers: HeaderMap,
+    pub timeout: Duration,
+}
+
+impl Target {
+    pub fn new(
+        base: &str,
+        headers: &[(String, String)],
+        timeout: Duration,
+        pool: usize,
+    ) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+                .with_context(|| format!("invalid header name {k:?}"))?;
+            // The value is a secret: do not echo it in the error.
+            let value = reqwest::header::HeaderValue::from_str(v)
+                .with_context(|| format!("header {k:?} has a value that is not valid in HTTP"))?;
+            map.insert(name, value);
+        }
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(pool)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .connect_timeout(timeout)
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Target {
+            client,
+            url: format!("{}/v1/chat/completions", base.trim_end_matches('/')),
+            headers: map,
+            timeout,
+        })
+    }
+}
+
+/// Timing of one request.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// The intended send instant (absolute).
+    pub intended_at: Instant,
+    /// The actual send instant.
+    pub sent_at: Instant,
+}
+
+/// What was read from a response before it was classified.
+#[derive(Debug, Default)]
+struct Answer {
+    status: u16,
+    first_token: Option<Instant>,
+    input_tokens: u32,
+    output_tokens: u32,
+    served_by: Option<String>,
+}
+
+/// Sends one request and measures it. Never fails: errors are outcomes.
+pub async fn send(
+    target: &Target,
+    seq: u64,
+    body: Vec<u8>,
+    stream: bool,
+    timing: Timing,
+) -> (Outcome, Measured) {
+    let deadline = timing.sent_at + target.timeout;
+    let mut answer = Answer::default();
+    let fut = exchange(target, seq, body, stream, &mut answer);
+    let outcome = match tokio::time::timeout_at(deadline, fut).await {
+        Ok(outcome) => outcome,
+        Err(_) => Outcome::Timeout,
+    };
+    let end = Instant::now();
+    let measured = Measured {
+        status: answer.status,
+        latency: end.saturating_duration_since(timing.intended_at),
+        service: end.saturating_duration_since(timing.sent_at),
+        ttft: answer
+            .first_token
+            .map(|t| t.saturating_duration_since(timing.intended_at)),
+        tpot: answer.first_token.and_then(|t| {
+            (answer.output_tokens > 1)
+                .then(|| end.saturating_duration_since(t) / (answer.output_tokens - 1))
+        }),
+        input_tokens: answer.input_tokens,
+        output_tokens: answer.output_tokens,
+        served_by: answer.served_by,
+    };
+    (outcome, measured)
+}
+
+/// The measurements of one request, apart from its identity.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Measured {
+    pub status: u16,
+    /// From the intended send instant to the end of the answer.
+    pub latency: Duration,
+    /// From the actual send to the end of the answer.
+    pub service: Duration,
+    /// Streaming: from the intended send to the first content token.
+    pub ttft: Option<Duration>,
+    /// Streaming: mean time per output token after the first.
+    pub tpot: Option<Duration>,
+    pub input_tokens: u32,
+    pub output_tokens: u32,
+    /// The provider that served it, when the answer says so.
+    pub served_by: Option<String>,
+}
+
+async fn exchange(
+    target: &Target,
+    seq: u64,
+    body: Vec<u8>,
+    stream: bool,
+    answer: &mut Answer,
+) -> Outcome {
+    let response = target
+        .client
+        .post(&target.url)
+        .headers(target.headers.clone())
+        .header(tag::HEADER, tag::format(seq))
+        .header(CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await;
+    let response = match response {
+        Ok(r) => r,
+        Err(e) => return classify_error(&e),
+    };
+    answer.status = response.status().as_u16();
+    answer.served_by = served_by_header(response.headers());
+    if !response.status().is_success() {
+        // Read the error body so the connection can be reused; its content
+        // does not change the outcome.
+        let _ = response.bytes().await;
+        return Outcome::from_status(answer.status);
+    }
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if stream {
+        if !content_type.starts_with("text/event-stream") {
+            let _ = response.bytes().await;
+            return Outcome::Malformed;
+        }
+        read_stream(response, answer).await
+    } else {
+        if !content_type.contains("json") {
+            let _ = response.bytes().await;
+            return Outcome::Malformed;
+        }
+        match response.bytes().await {
+            Ok(bytes) => read_completion(&bytes, answer),
+            Err(e) => classify_error(&e),
+        }
+    }
+}
+
+fn read_completion(bytes: &[u8], answer: &mut Answer) -> Outcome {
+    let Ok(completion) = serde_json::from_slice::<ChatCompletion>(bytes) else {
+        return Outcome::Malformed;
+    };
+    if completion.choices.is_empty() {
+        return Outcome::Malformed;
+    }
+    if let Some(u) = completion.usage {
+        answer.input_tokens = u.prompt_tokens;
+        answer.output_tokens = u.completion_tokens;
+    }
+    if answer.served_by.is_none() {
+        answer.served_by = stamp_in_body(completion.system_fingerprint.as_deref(), &completion.id);
+    }
+    Outcome::Ok
+}
+
+async fn read_stream(mut response: reqwest::Response, answer: &mut Answer) -> Outcome {
+    let mut parser = SseParser::new();
+    let mut state = StreamState::default();
+    loop {
+        match response.chunk().await {
+            Ok(Some(bytes)) => {
+                parser.feed(&bytes, |ev| state.on_event(&ev, answer));
+                if let Some(outcome) = state.finished {
+                    return outcome;
+                }
+            }
+            // The body ended (cleanly or not) without [DONE].
+            Ok(None) => return Outcome::TruncatedStream,
+            Err(_) => return Outcome::TruncatedStream,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct StreamState {
+    finished: Option<Outcome>,
+    content_chunks: u32,
+}
+
+impl StreamState {
+    fn on_event(&mut self, ev: &super::sse::Event, answer: &mut Answer) {
+        if self.finished.is_some() {
+            return;
+        }
+        if ev.is_done() {
+            if answer.output_tokens == 0 {
+                // No usage chunk: estimate from the content chunks seen.
+                answer.output_tokens = self.content_chunks;
+            }
+            self.finished = Some(Outcome::Ok);
+            return;
+        }
+        if ev.event.as_deref() == Some("error") {
+            self.finished = Some(Outcome::TruncatedStream);
+            return;
+        }
+        let chunk: ChatChunk = match serde_json::from_str(&ev.data) {
+            Ok(c) => c,
+            Err(_) => {
+                // An `{"error": …}` object mid-stream is a broken stream;
+                // anything else unparsable is a malformed answer.
+                let is_error = serde_json::from_str::<serde_json::Value>(&ev.data)
+                    .is_ok_and(|v| v.get("error").is_some());
+                self.finished = Some(if is_error {
+                    Outcome::TruncatedStream
+                } else {
+                    Outcome::Malformed
+                });
+                return;
+            }
+        };
+        if answer.served_by.is_none() {
+            answer.served_by = stamp_in_body(chunk.system_fingerprint.as_deref(), &chunk.id);
+        }
+        let has_content = chunk
+            .choices
+            .iter()
+            .any(|c| c.delta.content.as_deref().is_some_and(|s| !s.is_empty()));
+        if has_content {
+            self.content_chunks += 1;
+            answer.first_token.get_or_insert_with(Instant::now);
+        }
+        if let Some(u) = chunk.usage {
+            answer.input_tokens = u.prompt_tokens;
+            answer.output_tokens = u.completion_tokens;
+        }
+    }
+}
+
+fn served_by_header(headers: &HeaderMap) -> Option<String> {
+    SERVED_BY_HEADERS
+        .iter()
+        .find_map(|h| headers.get(*h))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn stamp_in_body(fingerprint: Option<&str>, id: &str) -> Option<String> {
+    fingerprint
+        .and_then(openai::provider_from_fingerprint)
+        .or_else(|| openai::provider_from_id(id))
+        .map(str::to_string)
+}
+
+/// Classifies a transport error by walking its source chain.
+fn classify_error(err: &reqwest::Error) -> Outcome {
+    if err.is_timeout() {
+        return Outcome::Timeout;
+    }
+    let mut source = err.source();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            return match io.kind() {
+                io::ErrorKind::ConnectionRefused => Outcome::Refused,
+                io::ErrorKind::TimedOut => Outcome::Timeout,
+                _ => Outcome::Reset,
+            };
+        }
+        source = e.source();
+    }
+    if err.is_connect() {
+        Outcome::Refused
+    } else {
+        // hyper's "connection closed before message completed" and friends.
+        Outcome::Reset
+    }
+}

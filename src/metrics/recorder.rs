@@ -1,0 +1,368 @@
+//! The recorder: folds request results into histograms, counters and a
+//! per-second timeline.
+//!
+//! Memory does not grow with the number of requests: histograms have fixed
+//! bounds, and the timeline keeps one small row per second (its latency
+//! percentiles come from one interval histogram that is reset every second).
+//! Sends are attributed to the second they were *meant* to leave; outcomes and
+//! latencies to the second they completed.
+
+use super::histogram::{self, Hist, Percentiles};
+use super::Outcome;
+use crate::load::client::RequestResult;
+
+pub const OUTCOMES: usize = Outcome::ALL.len();
+
+/// Everything measured for one traffic class.
+#[derive(Debug, Clone)]
+pub struct ClassStats {
+    pub name: String,
+    pub counts: [u64; OUTCOMES],
+    /// Latency (from the intended send) by outcome; allocated on first use.
+    pub latency: Vec<Option<Hist>>,
+    /// Service time (from the actual send) of successful requests.
+    pub service: Hist,
+    /// Streaming only: time to first token and time per output token.
+    pub ttft: Hist,
+    pub tpot: Hist,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+impl ClassStats {
+    fn new(name: String) -> Self {
+        ClassStats {
+            name,
+            counts: [0; OUTCOMES],
+            latency: vec![None; OUTCOMES],
+            service: histogram::new(),
+            ttft: histogram::new(),
+            tpot: histogram::new(),
+            input_tokens: 0,
+            output_tokens: 0,
+        }
+    }
+
+    /// Latency of successful requests.
+    pub fn ok_latency(&self) -> Option<&Hist> {
+        self.latency[Outcome::Ok.index()].as_ref()
+    }
+}
+
+/// The client's view of one request, kept compactly (16 bytes) for the
+/// join with the providers' ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientRecord {
+    /// Intended send instant, ms since t=0.
+    pub intended_ms: u32,
+    /// Latency from the intended send, µs (saturating).
+    pub latency_us: u32,
+    /// Serving provider as the answer stamped it (index into the names given
+    /// to [`Recorder::keep_requests`]), or `NONE`.
+    pub served_by: u16,
+    pub class: u8,
+    pub outcome: Outcome,
+}
+
+impl ClientRecord {
+    pub const NONE: u16 = u16::MAX;
+    /// A slot for a request that was scheduled but never reported (not sent).
+    pub const MISSING: ClientRecord = ClientRecord {
+        intended_ms: 0,
+        latency_us: 0,
+        served_by: Self::NONE,
+        class: u8::MAX,
+        outcome: Outcome::Dropped,
+    };
+
+    pub fn is_missing(&self) -> bool {
+        self.class == u8::MAX
+    }
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SecondRow {
+    /// Seconds since t=0.
+    pub second: u32,
+    /// Requests meant to leave in this second that did (not dropped).
+    pub sent: u64,
+    /// Completions in this second, by outcome index.
+    pub outcomes: [u64; OUTCOMES],
+    /// Latency of the requests that completed OK in this second.
+    pub latency: Percentiles,
+    /// Completions per provider (index into `Recorder::providers`).
+    pub served_by: Vec<u64>,
+}
+
+/// The recorder. Fed from one task; not shared.
+#[derive(Debug)]
+pub struct Recorder {
+    pub classes: Vec<ClassStats>,
+    /// Schedule lag of every request that was sent.
+    pub lag: Hist,
+    pub timeline: Vec<SecondRow>,
+    /// Provider names seen in `served_by`, in order of first appearance.
+    pub providers: Vec<String>,
+    /// Requests sent (not dropped) per stage, by intended send instant.
+    pub stage_sent: Vec<u64>,
+    /// End of each stage, seconds since t=0.
+    stage_ends: Vec<f64>,
+    /// Per-request records by request number, when a ledger join will need them.
+    pub requests: Option<Vec<ClientRecord>>,
+    /// Provider names for `ClientRecord::served_by`.
+    request_providers: Vec<String>,
+    interval: Hist,
+    open_second: u32,
+}
+
+impl Recorder {
+    pub fn new(class_names: impl IntoIterator<Item = String>) -> Self {
+        Recorder {
+            classes: class_names.into_iter().map(ClassStats::new).collect(),
+            lag: histogram::new(),
+            timeline: Vec::new(),
+            providers: Vec::new(),
+            stage_sent: Vec::new(),
+            stage_ends: Vec::new(),
+            requests: None,
+            request_providers: Vec::new(),
+            interval: histogram::new(),
+            open_second: 0,
+        }
+    }
+
+    /// Keeps a [`ClientRecord`] per request (16 bytes each) for the ledger
+    /// join; `providers` names the scenario's providers in order.
+    pub fn keep_requests(mut self, providers: Vec<String>) -> Self {
+        self.requests = Some(Vec::new());
+        self.request_providers = providers;
+        self
+    }
+
+    /// Counts sends per stage; `ends` are the stages' end instants in seconds.
+    pub fn with_stages(mut self, ends: Vec<f64>) -> Self {
+        self.stage_sent = vec![0; ends.len()];
+        self.stage_ends = ends;
+        self
+    }
+
+    pub fn record(&mut self, r: &RequestResult) {
+        let class = &mut self.classes[r.class];
+        let i = r.outcome.index();
+        class.counts[i] += 1;
+        histogram::record(
+            class.latency[i].get_or_insert_with(histogram::new),
+            r.m.latency,
+        );
+        if r.outcome.is_ok() {
+            histogram::record(&mut class.service, r.m.service);
+            if let Some(t) = r.m.ttft {
+                histogram::record(&mut class.ttft, t);
+            }
+            if let Some(t) = r.m.tpot {
+                histogram::record(&mut class.tpot, t);
+            }
+        }
+        class.input_tokens += u64::from(r.m.input_tokens);
+        class.output_tokens += u64::from(r.m.output_tokens);
+
+        if !matches!(r.outcome, Outcome::Dropped) {
+            histogram::record(&mut self.lag, r.lag);
+            self.row(r.intended.as_secs() as u32).sent += 1;
+            let at = r.intended.as_secs_f64();
+            if let Some(i) = self.stage_ends.iter().position(|end| at < *end) {
+                self.stage_sent[i] += 1;
+            }
+        }
+        let done = (r.intended + r.m.latency).as_secs() as u32;
+        if done > self.open_second {
+            self.close_interval(done);
+        }
+        self.keep(r);
+        let provider = r.m.served_by.as_deref().map(|p| self.provider_index(p));
+        let row = self.row(done);
+        row.outcomes[i] += 1;
+        if let Some(p) = provider {
+            if row.served_by.len() <= p {
+                row.served_by.resize(p + 1, 0);
+            }
+            row.served_by[p] += 1;
+        }
+        if r.outcome.is_ok() {
+            histogram::record(&mut self.interval, r.m.latency);
+        }
+    }
+
+    /// Closes the open interval (its percentiles go to its row) and opens `second`.
+    pub fn close_interval(&mut self, second: u32) {
+        if second <= self.open_second {
+            return;
+        }
+        let p = Percentiles::of(&self.interval);
+        let open = self.open_second;
+        self.row(open).latency = p;
+        self.interval.reset();
+        self.open_second = second;
+    }
+
+    /// Finishes the timeline at the end of the run.
+    pub fn finish(&mut self) {
+        let next = self.open_second + 1;
+        self.close_interval(next);
+    }
+
+    /// p99 of the last closed second, in ms (for the live progress line).
+    pub fn rolling_p99_ms(&self) -> f64 {
+        let last = self.open_second.checked_sub(1).map(|s| s as usize);
+        last.and_then(|s| self.timeline.get(s))
+            .map_or(0.0, |r| r.latency.p99)
+    }
+
+    pub fn total_counts(&self) -> [u64; OUTCOMES] {
+        let mut total = [0; OUTCOMES];
+        for c in &self.classes {
+            for (t, n) in total.iter_mut().zip(c.counts) {
+                *t += n;
+            }
+        }
+        total
+    }
+
+    /// Latency of successful requests over all classes.
+    pub fn ok_latency(&self) -> Hist {
+        let mut all = histogram::new();
+        for h in self.classes.iter().filter_map(ClassStats::ok_latency) {
+            all.add(h).expect("same bounds");
+        }
+        all
+    }
+
+    fn keep(&mut self, r: &RequestResult) {
+        let Some(records) = self.requests.as_mut() else {
+            return;
+        };
+        let seq = r.seq as usize;
+        if records.len() <= seq {
+            records.resize(seq + 1, ClientRecord::MISSING);
+        }
+        let served_by =
+            r.m.served_by
+                .as_deref()
+                .and_then(|name| self.request_providers.iter().position(|p| p == name))
+                .map_or(ClientRecord::NONE, |i| i as u16);
+        records[seq] = ClientRecord {
+            intended_ms: r.intended.as_millis().min(u128::from(u32::MAX)) as u32,
+            latency_us: r.m.latency.as_micros().min(u128::from(u32::MAX)) as u32,
+            served_by,
+            class: r.class.min(254) as u8,
+            outcome: r.outcome,
+        };
+    }
+
+    fn provider_index(&mut self, name: &str) -> usize {
+        match self.providers.iter().position(|p| p == name) {
+            Some(i) => i,
+            None => {
+                self.providers.push(name.to_string());
+                self.providers.len() - 1
+            }
+        }
+    }
+
+    fn row(&mut self, second: u32) -> &mut SecondRow {
+        let s = second as usize;
+        while self.timeline.len() <= s {
+            let second = self.timeline.len() as u32;
+            self.timeline.push(SecondRow {
+                second,
+                ..SecondRow::default()
+            });
+        }
+        &mut self.timeline[s]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::client::Measured;
+    use std::time::Duration;
+
+    fn result(seq: u64, at_ms: u64, latency_ms: u64, outcome: Outcome) -> RequestResult {
+        RequestResult {
+            seq,
+            class: (seq % 2) as usize,
+            intended: Duration::from_millis(at_ms),
+            lag: Duration::from_micros(seq % 3 * 100),
+            outcome,
+            m: Measured {
+                latency: Duration::from_millis(latency_ms),
+                service: Duration::from_millis(latency_ms),
+                output_tokens: 10,
+                served_by: Some(if seq % 4 == 0 { "b" } else { "a" }.into()),
+                ..Measured::default()
+            },
+        }
+    }
+
+    #[test]
+    fn counts_latency_and_timeline_on_synthetic_results() {
+        let mut rec = Recorder::new(["x".to_string(), "y".to_string()]);
+        // 100 requests: one every 30 ms, latency 100 + seq ms; every 10th a 5xx.
+        for seq in 0..100u64 {
+            let outcome = if seq % 10 == 9 {
+                Outcome::Http5xx
+            } else {
+                Outcome::Ok
+            };
+            rec.record(&result(seq, seq * 30, 100 + seq, outcome));
+        }
+        rec.finish();
+        let total = rec.total_counts();
+        assert_eq!(total[Outcome::Ok.index()], 90);
+        assert_eq!(total[Outcome::Http5xx.index()], 10);
+        assert_eq!(rec.classes[0].counts.iter().sum::<u64>(), 50);
+        assert_eq!(rec.classes[0].output_tokens, 500);
+        // Sends by intended second: 0..=2970 ms → seconds 0, 1, 2 hold 34, 33, 33.
+        let sent: Vec<u64> = rec.timeline.iter().map(|r| r.sent).collect();
+        assert_eq!(&sent[..3], &[34, 33, 33]);
+        assert_eq!(sent.iter().sum::<u64>(), 100);
+        // Completions add up, and served-by splits 1:3.
+        let completed: u64 = rec.timeline.iter().flat_map(|r| r.outcomes).sum();
+        assert_eq!(completed, 100);
+        let served: Vec<u64> = (0..2)
+            .map(|p| {
+                rec.timeline
+                    .iter()
+                    .map(|r| r.served_by.get(p).copied().unwrap_or(0))
+                    .sum()
+            })
+            .collect();
+        assert_eq!(rec.providers, ["b", "a"]);
+        assert_eq!(served, [25, 75]);
+        // OK latency over all: 90 values of 100 + seq ms (seq % 10 != 9).
+        let all = rec.ok_latency();
+        assert_eq!(all.len(), 90);
+        assert!((histogram::quantile_ms(&all, 1.0) - 198.0).abs() < 0.2);
+        // Second 1 holds completions at 1000..2000 ms: seq 30..=60-ish, p50 within range.
+        let row = &rec.timeline[1];
+        assert!(row.latency.count > 0 && row.latency.p50 >= 100.0 && row.latency.max < 170.0);
+        assert_eq!(rec.lag.max(), 200);
+    }
+
+    #[test]
+    fn dropped_sends_are_not_sent_and_have_no_lag() {
+        let mut rec = Recorder::new(["x".to_string()]);
+        rec.record(&RequestResult::unanswered(
+            0,
+            0,
+            Duration::from_millis(10),
+            Outcome::Dropped,
+            Duration::ZERO,
+        ));
+        assert_eq!(rec.lag.len(), 0);
+        assert_eq!(rec.timeline[0].sent, 0);
+        assert_eq!(rec.total_counts()[Outcome::Dropped.index()], 1);
+    }
+}

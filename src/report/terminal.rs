@@ -1,0 +1,116 @@
+//! The summary table printed at the end of a run, and the live progress line.
+
+use std::fmt::Write as _;
+
+use super::summary::Summary;
+use crate::analysis::verdict::fmt_ms;
+
+/// The end-of-run table: verdict and checks first, then the numbers behind them.
+pub fn render(s: &Summary) -> String {
+    let mut out = String::new();
+    let g = &s.generator;
+    let r = &s.requests;
+    let _ = writeln!(
+        out,
+        "\nslabench · {} · seed {}{}",
+        s.scenario.name,
+        s.scenario.seed,
+        if s.interrupted { " · INTERRUPTED" } else { "" }
+    );
+    let _ = writeln!(
+        out,
+        "  generator   target {:.0} rpm, achieved {:.0} rpm · sent {} · dropped {} · lag p50 {} p99 {} max {}",
+        g.target_rpm,
+        g.achieved_rpm,
+        g.sent,
+        g.dropped,
+        fmt_ms(g.lag_ms.p50),
+        fmt_ms(g.lag_ms.p99),
+        fmt_ms(g.lag_ms.max)
+    );
+    let outcomes: Vec<String> = r
+        .by_outcome
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  requests    counted {} · ok {} · failed {} · cut off {}   [{}]",
+        r.counted,
+        r.ok,
+        r.failed,
+        r.cut_off,
+        outcomes.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "  uptime      {:.3}% (95% CI {:.3}–{:.3}%) · target {:.3}%",
+        s.uptime.ratio * 100.0,
+        s.uptime.ci95[0] * 100.0,
+        s.uptime.ci95[1] * 100.0,
+        s.uptime.target * 100.0
+    );
+    let _ = writeln!(
+        out,
+        "\n  {:<14} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "latency (ok)", "count", "p50", "p90", "p99", "p99.9", "max"
+    );
+    let mut row = |name: &str, p: &crate::metrics::histogram::Percentiles| {
+        let _ = writeln!(
+            out,
+            "  {:<14} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            name,
+            p.count,
+            fmt_ms(p.p50),
+            fmt_ms(p.p90),
+            fmt_ms(p.p99),
+            fmt_ms(p.p999),
+            fmt_ms(p.max)
+        );
+    };
+    row("all", &s.latency_ms.all);
+    for (name, c) in &s.latency_ms.classes {
+        row(name, &c.latency);
+        if let Some(t) = &c.ttft {
+            row("  ttft", t);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n  {:<32} {:>14} {:>14}  result",
+        "check", "target", "measured"
+    );
+    for c in &s.checks {
+        let _ = writeln!(
+            out,
+            "  {:<32} {:>14} {:>14}  {}",
+            c.name,
+            c.target,
+            c.measured,
+            if c.pass { "PASS" } else { "FAIL" }
+        );
+    }
+    let _ = writeln!(out, "\n  verdict: {}", s.verdict.as_str());
+    out
+}
+
+/// One live progress line: `[ 42s/120s] 49,870 rpm · errors 12 · p99 812 ms · in flight 640`.
+pub fn progress_line(
+    elapsed: f64,
+    total: f64,
+    rpm: f64,
+    errors: u64,
+    p99_ms: f64,
+    in_flight: usize,
+) -> String {
+    format!(
+        "[{:>4.0}s/{:.0}s] {:>7.0} rpm · errors {} · p99 {} · in flight {}",
+        elapsed,
+        total,
+        rpm,
+        errors,
+        fmt_ms(p99_ms),
+        in_flight
+    )
+}

@@ -1,0 +1,442 @@
+//! One run, start to finish: prepare the output directory, start what the
+//! scenario needs, drive the load, record, judge, write.
+//!
+//! Everything that can fail for a plain reason (an output path that cannot be
+//! created, a gateway that never becomes ready) fails *before* t=0, so a run
+//! never spends its load and then loses the result.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::analysis::uptime::Uptime;
+use crate::analysis::{failover, sla};
+use crate::clock::RunClock;
+use crate::lifecycle::Stack;
+use crate::load::client::{RequestResult, Target};
+use crate::load::generator::{self, DriveEnd, Driver, Live};
+use crate::load::request::ClassPlan;
+use crate::load::schedule::Schedule;
+use crate::metrics::recorder::Recorder;
+use crate::report::{self, summary::Summary, terminal};
+use crate::scenario::{Gateway, Scenario};
+
+/// How to run, beyond what the scenario says.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Output directory; default `reports/<scenario>-<UTC timestamp>/`.
+    pub out: Option<PathBuf>,
+    /// No progress line and no summary table.
+    pub quiet: bool,
+    /// Stop the run when this channel turns true (Ctrl-C in the CLI; tests).
+    pub stop: Option<watch::Receiver<bool>>,
+}
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub summary: Summary,
+    pub out_dir: PathBuf,
+}
+
+/// Runs `scenario` and writes its outputs.
+pub async fn run(scenario: &Scenario, opts: RunOptions) -> anyhow::Result<RunOutcome> {
+    let started = SystemTime::now();
+    let out_dir = prepare_out_dir(scenario, opts.out.as_deref(), started)?;
+    let mut stack = Stack::start(scenario, &out_dir).await?;
+    let measured = measure(scenario, &stack, &opts).await;
+    stack.stop().await;
+    let (recorder, end) = measured?;
+
+    let failover = match &stack.ledger {
+        Some(ledger) => Some(join_ledger(scenario, &recorder, ledger)?),
+        None => None,
+    };
+    let summary = summarize(scenario, &recorder, end, started, failover);
+    report::write_all(&out_dir, &summary).context("writing the reports")?;
+    if !opts.quiet {
+        eprint!("{}", terminal::render(&summary));
+        eprintln!("  reports:  {}", out_dir.display());
+    }
+    Ok(RunOutcome { summary, out_dir })
+}
+
+/// Preflight, then the load from t=0.
+async fn measure(
+    scenario: &Scenario,
+    stack: &Stack,
+    opts: &RunOptions,
+) -> anyhow::Result<(Recorder, DriveEnd)> {
+    let target = Target::new(
+        &stack.url,
+        &stack.headers,
+        scenario.load.timeout,
+        scenario.load.max_in_flight,
+    )?;
+    let plans: Vec<ClassPlan> = scenario.traffic.iter().map(ClassPlan::new).collect();
+    preflight(&target, &plans[0], opts.quiet).await;
+    let driver = Arc::new(Driver {
+        target,
+        plans,
+        max_in_flight: scenario.load.max_in_flight,
+        drain: scenario.load.drain,
+        interrupt_grace: scenario.load.drain.min(Duration::from_secs(3)),
+    });
+    let weights: Vec<f64> = scenario.traffic.iter().map(|c| c.weight).collect();
+    let schedule = Schedule::new(
+        &scenario.load.stages,
+        scenario.load.arrival,
+        &weights,
+        scenario.seed,
+    );
+    Ok(drive(scenario, driver, schedule, &stack.clock, opts).await)
+}
+
+/// Joins the client's records with the providers' ledger.
+fn join_ledger(
+    scenario: &Scenario,
+    rec: &Recorder,
+    ledger: &Path,
+) -> anyhow::Result<failover::Report> {
+    let names: Vec<String> = scenario.providers.iter().map(|p| p.name.clone()).collect();
+    let prices: Vec<(f64, f64)> = scenario
+        .providers
+        .iter()
+        .map(|p| (p.profile.price_input_per_m, p.profile.price_output_per_m))
+        .collect();
+    let classes: Vec<String> = scenario.traffic.iter().map(|c| c.name.clone()).collect();
+    let input = failover::Input {
+        providers: &names,
+        prices: &prices,
+        class_names: &classes,
+        faults: &scenario.faults,
+        requests: rec.requests.as_deref().unwrap_or_default(),
+        duration_s: rec.timeline.len() as u32,
+    };
+    let mut bad = None;
+    let attempts = crate::providers::read_ledger(ledger)
+        .filter_map(|a| a.map_err(|e| bad.get_or_insert(e).to_string()).ok());
+    let report = failover::analyze(&input, attempts);
+    if let Some(e) = bad {
+        return Err(e.context(format!("reading the ledger {}", ledger.display())));
+    }
+    Ok(report)
+}
+
+/// Drives the schedule from a fresh t=0 and records every result.
+async fn drive(
+    scenario: &Scenario,
+    driver: Arc<Driver>,
+    schedule: Schedule,
+    clock: &RunClock,
+    opts: &RunOptions,
+) -> (Recorder, DriveEnd) {
+    let stage_ends: Vec<f64> = scenario
+        .load
+        .stages
+        .iter()
+        .scan(0.0, |t, s| {
+            *t += s.duration().as_secs_f64();
+            Some(*t)
+        })
+        .collect();
+    let live = Arc::new(Live::default());
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut recorder =
+        Recorder::new(scenario.traffic.iter().map(|c| c.name.clone())).with_stages(stage_ends);
+    if !scenario.providers.is_empty() {
+        recorder =
+            recorder.keep_requests(scenario.providers.iter().map(|p| p.name.clone()).collect());
+    }
+    // A short lead so that setting up the tasks below does not count as lag.
+    let origin = clock.start(Instant::now() + Duration::from_millis(20));
+    let record = tokio::spawn(record(recorder, rx, live.clone(), origin));
+    let (_never, never_rx) = watch::channel(false);
+    let stop = opts.stop.clone().unwrap_or(never_rx);
+    let progress = (!opts.quiet && std::io::stderr().is_terminal())
+        .then(|| tokio::spawn(progress(live.clone(), origin, scenario.duration())));
+    let end = generator::drive(driver, schedule, origin, tx, live, stop).await;
+    if let Some(p) = progress {
+        p.abort();
+        eprint!("\r\x1b[2K");
+    }
+    let recorder = record.await.expect("the recorder task does not panic");
+    (recorder, end)
+}
+
+async fn record(
+    mut rec: Recorder,
+    mut rx: mpsc::UnboundedReceiver<RequestResult>,
+    live: Arc<Live>,
+    origin: Instant,
+) -> Recorder {
+    let mut tick =
+        tokio::time::interval_at(origin + Duration::from_secs(1), Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            r = rx.recv() => match r {
+                Some(r) => rec.record(&r),
+                None => break,
+            },
+            _ = tick.tick() => {
+                rec.close_interval(origin.elapsed().as_secs() as u32);
+                live.p99_us.store((rec.rolling_p99_ms() * 1000.0) as u64, Ordering::Relaxed);
+            }
+        }
+    }
+    rec.finish();
+    rec
+}
+
+async fn progress(live: Arc<Live>, origin: Instant, total: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut last = (Instant::now(), 0u64);
+    loop {
+        tick.tick().await;
+        let now = Instant::now();
+        let sent = live.sent.load(Ordering::Relaxed);
+        let rpm =
+            (sent - last.1) as f64 / now.duration_since(last.0).as_secs_f64().max(1e-3) * 60.0;
+        last = (now, sent);
+        let line = terminal::progress_line(
+            now.saturating_duration_since(origin).as_secs_f64(),
+            total.as_secs_f64(),
+            rpm,
+            live.errors.load(Ordering::Relaxed),
+            live.p99_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            live.in_flight.load(Ordering::Relaxed),
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K{line}");
+        let _ = err.flush();
+    }
+}
+
+/// One request before t=0, so that a gateway that is not there is reported
+/// plainly. It is not counted; the run goes on and measures what happens.
+async fn preflight(target: &Target, plan: &ClassPlan, quiet: bool) {
+    let now = Instant::now();
+    let timing = crate::load::client::Timing {
+        intended_at: now,
+        sent_at: now,
+    };
+    let (outcome, m) =
+        crate::load::client::send(target, u64::MAX, plan.body(u64::MAX), plan.stream, timing).await;
+    if !outcome.is_ok() && !quiet {
+        eprintln!(
+            "warning: preflight request to {} failed ({outcome}, status {}); running anyway",
+            target.url, m.status
+        );
+    }
+}
+
+/// Creates the output directory now, so that a bad path fails before any load.
+fn prepare_out_dir(
+    scenario: &Scenario,
+    out: Option<&Path>,
+    started: SystemTime,
+) -> anyhow::Result<PathBuf> {
+    let dir = match out {
+        Some(d) => d.to_path_buf(),
+        None => {
+            let stamp = humantime::format_rfc3339_seconds(started)
+                .to_string()
+                .replace([':', '-'], "");
+            PathBuf::from("reports").join(format!("{}-{stamp}", sanitize(&scenario.name)))
+        }
+    };
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("creating the output directory {}", dir.display()))?;
+    let probe = dir.join(".slabench-write-test");
+    std::fs::write(&probe, b"")
+        .with_context(|| format!("the output directory {} is not writable", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(dir)
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Assembles the summary from what was recorded.
+pub fn summarize(
+    scenario: &Scenario,
+    rec: &Recorder,
+    end: DriveEnd,
+    started: SystemTime,
+    failover: Option<crate::analysis::failover::Report>,
+) -> Summary {
+    use crate::metrics::Outcome;
+    use report::summary::*;
+
+    let counts = rec.total_counts();
+    let n = |o: Outcome| counts[o.index()];
+    let cut_off = n(Outcome::CutOff);
+    let counted: u64 = counts.iter().sum::<u64>() - cut_off;
+    let uptime = Uptime::new(n(Outcome::Ok), counted);
+    let all = rec.ok_latency();
+    let class_hists: Vec<_> = rec.classes.iter().map(|c| c.ok_latency()).collect();
+    let checks = sla::checks(
+        scenario,
+        &sla::Measured {
+            lag: &rec.lag,
+            dropped: n(Outcome::Dropped),
+            uptime: &uptime,
+            all: &all,
+            classes: class_hists.clone(),
+            failover: failover.as_ref(),
+        },
+    );
+    let curve = crate::load::schedule::RateCurve::new(&scenario.load.stages);
+    let span = end.send_span.as_secs_f64();
+    let sent = counts.iter().sum::<u64>() - n(Outcome::Dropped);
+    let generator = Generator {
+        target_rpm: curve.mean_rpm(0.0, span),
+        achieved_rpm: if span > 0.0 {
+            sent as f64 / span * 60.0
+        } else {
+            0.0
+        },
+        sent,
+        dropped: n(Outcome::Dropped),
+        lag_ms: Lag {
+            p50: crate::metrics::histogram::quantile_ms(&rec.lag, 0.5),
+            p99: crate::metrics::histogram::quantile_ms(&rec.lag, 0.99),
+            max: rec.lag.max() as f64 / 1000.0,
+        },
+        stages: stage_health(scenario, &curve, &rec.stage_sent),
+    };
+    let classes = scenario
+        .traffic
+        .iter()
+        .zip(&rec.classes)
+        .map(|(tc, c)| {
+            let streaming = tc.stream && !c.ttft.is_empty();
+            let mean_tpot_s = c.tpot.mean() / 1e6;
+            let cl = ClassLatency {
+                latency: c
+                    .ok_latency()
+                    .map(crate::metrics::histogram::Percentiles::of)
+                    .unwrap_or_default(),
+                requests: c.counts.iter().sum::<u64>() - c.counts[Outcome::CutOff.index()],
+                ok: c.counts[Outcome::Ok.index()],
+                ttft: streaming.then(|| crate::metrics::histogram::Percentiles::of(&c.ttft)),
+                tpot: streaming.then(|| crate::metrics::histogram::Percentiles::of(&c.tpot)),
+                tokens_per_s: (streaming && mean_tpot_s > 0.0).then(|| 1.0 / mean_tpot_s),
+            };
+            (tc.name.clone(), cl)
+        })
+        .collect();
+    let mut service = crate::metrics::histogram::new();
+    for c in &rec.classes {
+        service.add(&c.service).expect("same bounds");
+    }
+    Summary {
+        schema_version: SCHEMA_VERSION,
+        slabench_version: env!("CARGO_PKG_VERSION"),
+        scenario: ScenarioInfo {
+            name: scenario.name.clone(),
+            seed: scenario.seed,
+            file: scenario.source.as_ref().map(|p| p.display().to_string()),
+            description: scenario.description.clone(),
+            duration_s: scenario.duration().as_secs_f64(),
+            gateway: match &scenario.gateway {
+                Gateway::Builtin(_) => "builtin".into(),
+                Gateway::External(_) => "external".into(),
+            },
+            started_at: humantime::format_rfc3339_seconds(started).to_string(),
+        },
+        verdict: crate::analysis::verdict::verdict(&checks),
+        interrupted: end.interrupted,
+        checks,
+        generator,
+        requests: Requests {
+            counted,
+            ok: n(Outcome::Ok),
+            failed: counted - n(Outcome::Ok),
+            cut_off,
+            by_outcome: Outcome::ALL.iter().map(|o| (o.name(), n(*o))).collect(),
+        },
+        uptime: UptimeOut::new(
+            &uptime,
+            scenario.sla.uptime,
+            crate::analysis::budget::budget(
+                &rec.timeline,
+                uptime.ok,
+                uptime.counted,
+                scenario.sla.uptime,
+            ),
+        ),
+        latency_ms: Latency {
+            all: crate::metrics::histogram::Percentiles::of(&all),
+            classes,
+            service: crate::metrics::histogram::Percentiles::of(&service),
+        },
+        cost_usd: failover.as_ref().map(|f| f.cost.clone()),
+        failover,
+    }
+}
+
+fn stage_health(
+    scenario: &Scenario,
+    curve: &crate::load::schedule::RateCurve,
+    sent: &[u64],
+) -> Vec<report::summary::StageHealth> {
+    use crate::scenario::Stage;
+    let mut t = 0.0;
+    let mut prev = 0.0;
+    scenario
+        .load
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let len = s.duration().as_secs_f64();
+            let shape = match s {
+                Stage::Hold { rpm, duration } => format!(
+                    "hold {rpm} rpm for {}",
+                    humantime::format_duration(*duration)
+                ),
+                Stage::Ramp { from, to, duration } => format!(
+                    "ramp {} → {to} rpm over {}",
+                    from.unwrap_or(prev),
+                    humantime::format_duration(*duration)
+                ),
+            };
+            prev = match s {
+                Stage::Hold { rpm, .. } => *rpm,
+                Stage::Ramp { to, .. } => *to,
+            };
+            let n = sent.get(i).copied().unwrap_or(0);
+            let h = report::summary::StageHealth {
+                index: i,
+                shape,
+                start_s: t,
+                end_s: t + len,
+                target_rpm: curve.mean_rpm(t, t + len),
+                achieved_rpm: if len > 0.0 {
+                    n as f64 / len * 60.0
+                } else {
+                    0.0
+                },
+                sent: n,
+            };
+            t += len;
+            h
+        })
+        .collect()
+}
