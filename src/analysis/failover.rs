@@ -163,6 +163,9 @@ pub struct Report {
     /// Attempts without a tag, or with a tag no request had (not joined).
     pub untagged_attempts: u64,
     pub unmatched_attempts: u64,
+    /// Successful requests whose answer named a different provider than the
+    /// ledger's serving attempt: a gateway that mislabels, or replays answers.
+    pub served_by_disagreements: u64,
     /// What failing over cost: latency of failed-over requests against the
     /// rest of the successful ones.
     pub failover_latency_ms: Percentiles,
@@ -230,6 +233,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
     let mut events = Vec::new();
     let (mut failover_h, mut normal_h) = (histogram::new(), histogram::new());
     let mut unreached = 0;
+    let mut disagreements = 0;
     let mut sent = 0u64;
     let mut by_class = vec![0.0; input.class_names.len()];
     let mut failover_added = 0.0;
@@ -264,6 +268,8 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
             rec.served_by
         };
         if rec.outcome.is_ok() {
+            disagreements +=
+                u64::from(rec.served_by != ClientRecord::NONE && rec.served_by != served);
             if let Some(p) = providers.get_mut(served as usize) {
                 p.served += 1;
             }
@@ -347,6 +353,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
         attempts: total,
         untagged_attempts: untagged,
         unmatched_attempts: unmatched,
+        served_by_disagreements: disagreements,
         failover_latency_ms: Percentiles::of(&failover_h),
         normal_latency_ms: Percentiles::of(&normal_h),
         providers: input.providers.iter().cloned().zip(providers).collect(),
@@ -609,6 +616,7 @@ mod tests {
         assert_eq!(r.attempts, 1051);
         assert_eq!(r.amplification, 1.051);
         assert_eq!((r.untagged_attempts, r.unmatched_attempts), (1, 1));
+        assert_eq!(r.served_by_disagreements, 0);
         assert_eq!(r.providers["flash"].first_attempts, 1000 - 250);
         assert_eq!(r.providers["qwen"].first_attempts, 250);
         assert_eq!(r.providers["qwen"].served, 297);

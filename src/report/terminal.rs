@@ -51,6 +51,16 @@ pub fn render(s: &Summary) -> String {
         s.uptime.ci95[1] * 100.0,
         s.uptime.target * 100.0
     );
+    if let Some(f) = &s.failover {
+        render_failover(&mut out, f);
+    }
+    if let Some(c) = &s.cost_usd {
+        let _ = writeln!(
+            out,
+            "  cost        ${:.2} total · ${:.4} per 1k requests · failover added ${:.2}",
+            c.total, c.per_1k_requests, c.failover_added
+        );
+    }
     let _ = writeln!(
         out,
         "\n  {:<14} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
@@ -76,23 +86,62 @@ pub fn render(s: &Summary) -> String {
             row("  ttft", t);
         }
     }
+    let width = s
+        .checks
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
     let _ = writeln!(
         out,
-        "\n  {:<32} {:>14} {:>14}  result",
-        "check", "target", "measured"
+        "\n  {:<w$} {:>12} {:>12}  result",
+        "check",
+        "target",
+        "measured",
+        w = width
     );
     for c in &s.checks {
         let _ = writeln!(
             out,
-            "  {:<32} {:>14} {:>14}  {}",
+            "  {:<w$} {:>12} {:>12}  {}",
             c.name,
             c.target,
             c.measured,
-            if c.pass { "PASS" } else { "FAIL" }
+            if c.pass { "PASS" } else { "FAIL" },
+            w = width
         );
     }
     let _ = writeln!(out, "\n  verdict: {}", s.verdict.as_str());
     out
+}
+
+fn render_failover(out: &mut String, f: &crate::analysis::failover::Report) {
+    let _ = writeln!(
+        out,
+        "  failover    {} events (failed over {}, retried {}, exhausted {}) · never reached a provider {} · amplification {:.3}x",
+        f.events, f.failovers, f.retries, f.exhausted, f.unreached, f.amplification
+    );
+    for w in &f.windows {
+        let end = w.end_s.map_or("end".to_string(), |e| format!("{e:.0}s"));
+        let left = match w.time_to_failover_s {
+            Some(t) => format!("first attempts left {} after {t:.0} s", w.provider),
+            None => format!("first attempts stayed on {}", w.provider),
+        };
+        let back = match w.time_to_recover_s {
+            Some(t) => format!(", back {t:.0} s after the end"),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "              {} {:.0}s–{end}: {left}{back} · {} of {} requests failed · p99 {}",
+            w.fault,
+            w.start_s,
+            w.errors,
+            w.requests,
+            fmt_ms(w.p99_ms)
+        );
+    }
 }
 
 /// One live progress line: `[ 42s/120s] 49,870 rpm · errors 12 · p99 812 ms · in flight 640`.

@@ -232,9 +232,9 @@ fn breaker(ctx: &Ctx, at: &FieldPath, b: &RawBreaker) -> Result<BreakerPolicy, S
             &at.key("failures"),
             b.failures,
             20,
-            1,
+            0,
             u32::MAX.into(),
-            "the breaker opens after this many failures within the window",
+            "the breaker opens after this many failures within the window; 0 turns the count rule off",
         )? as u32,
         failure_rate: ctx.ratio(&at.key("failure_rate"), &b.failure_rate, false)?,
         min_requests: ctx.int(

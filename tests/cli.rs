@@ -1,0 +1,127 @@
+//! The binary as a user runs it: help, validate, exit codes.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::fake::*;
+use wiremock::ResponseTemplate;
+
+fn slabench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_slabench"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn help_documents_examples_and_exit_codes() {
+    let out = slabench(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for needle in [
+        "run",
+        "validate",
+        "mock",
+        "gateway",
+        "Exit codes",
+        "3  INVALID",
+        "4  REGRESSION",
+        "slabench run scenarios/peak.toml",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle:?}");
+    }
+    assert_eq!(slabench(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn validate_accepts_the_shipped_scenarios_and_rejects_a_bad_one() {
+    let out = slabench(&[
+        "validate",
+        "scenarios/smoke.toml",
+        "scenarios/peak.toml",
+        "scenarios/no-failover.toml",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("ok: "))
+            .count(),
+        3
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[load]\nstages = [{ hold_rpm = -5, for = \"10s\" }]\n\n[[traffic]]\nmodel = \"m\"\n\n[gateway]\nurl = \"http://127.0.0.1:9\"\n").unwrap();
+    let out = slabench(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.toml:2:")
+            && err.contains("load.stages[0].hold_rpm")
+            && err.contains("help:"),
+        "{err}"
+    );
+
+    // A run of a bad or missing scenario starts nothing and exits 2.
+    assert_eq!(
+        slabench(&["run", bad.to_str().unwrap()]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        slabench(&["run", "no/such/file.toml"]).status.code(),
+        Some(2)
+    );
+}
+
+fn scenario_file(dir: &Path, url: &str) -> String {
+    let path = dir.join("s.toml");
+    std::fs::write(
+        &path,
+        format!("[load]\nstages = [{{ hold_rpm = 600, for = \"1s\" }}]\n\n[[traffic]]\nmodel = \"m\"\n\n[gateway]\nurl = \"{url}\"\n\n[sla]\nuptime = \"99%\"\n"),
+    )
+    .unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_exit_codes_follow_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = serve(ResponseTemplate::new(200).set_body_json(completion("x"))).await;
+    let file = scenario_file(dir.path(), &ok.uri());
+    let out_dir = dir.path().join("out");
+    let out = tokio::task::spawn_blocking(move || {
+        slabench(&["run", "--quiet", "--out", out_dir.to_str().unwrap(), &file])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "--quiet prints nothing: {}",
+        text(&out.stderr)
+    );
+    assert!(dir.path().join("out/summary.json").exists());
+
+    let failing = serve(ResponseTemplate::new(500)).await;
+    let file = scenario_file(dir.path(), &failing.uri());
+    let out_dir = dir.path().join("out2");
+    let out = tokio::task::spawn_blocking(move || {
+        slabench(&["run", "--out", out_dir.to_str().unwrap(), &file])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("verdict: FAIL") && err.contains("uptime"),
+        "{err}"
+    );
+}
