@@ -388,6 +388,7 @@ pub fn summarize(
         },
         cost_usd: failover.as_ref().map(|f| f.cost.clone()),
         failover,
+        baseline: None,
     }
 }
 

@@ -125,3 +125,106 @@ async fn run_exit_codes_follow_the_verdict() {
         "{err}"
     );
 }
+
+/// Starts `slabench ARGS`, reads its first `lines` lines of stdout, returns them and the child.
+fn start_serving(args: &[&str], lines: usize) -> (std::process::Child, Vec<String>) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slabench"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut got = Vec::new();
+    for _ in 0..lines {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        got.push(line.trim_end().to_string());
+    }
+    // Keep reading, as a terminal would: a closed pipe would fail its last line.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (child, got)
+}
+
+/// Ctrl-C, as a user would stop it; returns the exit code.
+fn interrupt(mut child: std::process::Child) -> Option<i32> {
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn url_in(line: &str) -> String {
+    line.split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mock_serves_the_scenarios_providers_until_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.bin");
+    let (child, lines) = start_serving(
+        &[
+            "mock",
+            "scenarios/smoke.toml",
+            "--ledger",
+            ledger.to_str().unwrap(),
+        ],
+        3,
+    );
+    assert!(
+        lines[0].starts_with("flash") && lines[1].starts_with("qwen") && lines[2].starts_with("r1"),
+        "{lines:?}"
+    );
+    let client = reqwest::Client::new();
+    let answer = client
+        .post(format!("{}/v1/chat/completions", url_in(&lines[0])))
+        .header("x-slabench-request", "slb-7")
+        .body(r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":8}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["x-slabench-provider"], "flash");
+    let code = tokio::task::spawn_blocking(move || interrupt(child))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0));
+    let attempts: Vec<_> = slabench::providers::read_ledger(&ledger)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].tag, Some(7));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_serves_the_builtin_router_until_ctrl_c() {
+    // Three provider lines, then the gateway URL and its routes.
+    let (child, lines) = start_serving(&["gateway", "scenarios/smoke.toml"], 4);
+    let gateway = url_in(&lines[3]);
+    let answer = reqwest::Client::new()
+        .post(format!("{gateway}/v1/chat/completions"))
+        .body(r#"{"model":"premium","messages":[{"role":"user","content":"hi"}],"max_tokens":8}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["x-slabench-served-by"], "r1");
+    let code = tokio::task::spawn_blocking(move || interrupt(child))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0));
+}

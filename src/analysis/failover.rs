@@ -174,18 +174,60 @@ pub struct Report {
     pub windows: Vec<Window>,
     #[serde(skip)]
     pub cost: Cost,
-    /// Events, in request order.
-    #[serde(skip)]
+    /// Events in request order; summary.json lists the first
+    /// `EVENTS_LISTED` (failovers.csv has them all).
+    #[serde(serialize_with = "first_events")]
     pub event_list: Vec<Event>,
-    /// Per second since t=0 (by arrival at the provider): attempts per
-    /// provider, and first attempts per provider.
-    #[serde(skip)]
-    pub attempts_per_second: Vec<Vec<u32>>,
-    #[serde(skip)]
-    pub first_per_second: Vec<Vec<u32>>,
-    /// Requests sent per second (by intended instant), for amplification over time.
-    #[serde(skip)]
-    pub sent_per_second: Vec<u32>,
+    /// Upstream flows per second since t=0.
+    pub per_second: Vec<SecondFlow>,
+}
+
+/// How many events summary.json lists.
+pub const EVENTS_LISTED: usize = 1000;
+
+fn first_events<S: serde::Serializer>(events: &[Event], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(events.iter().take(EVENTS_LISTED))
+}
+
+/// One second of upstream traffic. Per provider: attempts received and first
+/// attempts (by arrival), answers served (by completion).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SecondFlow {
+    pub t: u32,
+    /// Client requests meant to leave in this second.
+    pub sent: u32,
+    /// Attempts ÷ requests sent in this second.
+    pub amplification: f64,
+    pub attempts: BTreeMap<String, u32>,
+    pub first_attempts: BTreeMap<String, u32>,
+    pub served: BTreeMap<String, u32>,
+}
+
+fn per_second(
+    names: &[String],
+    sent: &[u32],
+    attempts: &[Vec<u32>],
+    first: &[Vec<u32>],
+    served: &[Vec<u32>],
+) -> Vec<SecondFlow> {
+    let named = |row: &[u32]| names.iter().cloned().zip(row.iter().copied()).collect();
+    (0..sent.len())
+        .map(|t| {
+            let total: u32 = attempts[t].iter().sum();
+            SecondFlow {
+                t: t as u32,
+                sent: sent[t],
+                amplification: if sent[t] > 0 {
+                    f64::from(total) / f64::from(sent[t])
+                } else {
+                    0.0
+                },
+                attempts: named(&attempts[t]),
+                first_attempts: named(&first[t]),
+                served: named(&served[t]),
+            }
+        })
+        .collect()
 }
 
 /// Joins the client's records with the ledger's attempts.
@@ -196,6 +238,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
     let mut joined = vec![Joined::EMPTY; n];
     let mut providers = vec![ProviderStats::default(); np];
     let mut attempts_per_second = vec![vec![0u32; np]; secs];
+    let mut served_per_second = vec![vec![0u32; np]; secs];
     let (mut total, mut untagged, mut unmatched) = (0u64, 0u64, 0u64);
 
     for a in attempts {
@@ -221,10 +264,9 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
             p.input_tokens += u64::from(a.input_tokens);
             p.output_tokens += u64::from(a.output_tokens);
         }
-        if let Some(row) = second_of(a.arrived_us).and_then(|s| attempts_per_second.get_mut(s)) {
-            if let Some(c) = row.get_mut(a.provider as usize) {
-                *c += 1;
-            }
+        bump(&mut attempts_per_second, a.arrived_us, a.provider);
+        if a.outcome == AttemptOutcome::Ok {
+            bump(&mut served_per_second, a.answered_us, a.provider);
         }
     }
 
@@ -257,11 +299,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
         if let Some(p) = providers.get_mut(fp) {
             p.first_attempts += 1;
         }
-        if let Some(row) = second_of(j.first_arrival_us).and_then(|s| first_per_second.get_mut(s)) {
-            if let Some(c) = row.get_mut(fp) {
-                *c += 1;
-            }
-        }
+        bump(&mut first_per_second, j.first_arrival_us, j.first_provider);
         let served = if j.served_by != u16::MAX {
             j.served_by
         } else {
@@ -359,9 +397,23 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
         providers: input.providers.iter().cloned().zip(providers).collect(),
         windows,
         event_list: events,
-        attempts_per_second,
-        first_per_second,
-        sent_per_second,
+        per_second: per_second(
+            input.providers,
+            &sent_per_second,
+            &attempts_per_second,
+            &first_per_second,
+            &served_per_second,
+        ),
+    }
+}
+
+/// Counts one for `provider` in the second of `us` (ignored outside the timeline).
+fn bump(per_second: &mut [Vec<u32>], us: i64, provider: u16) {
+    if let Some(c) = second_of(us)
+        .and_then(|s| per_second.get_mut(s))
+        .and_then(|row| row.get_mut(provider as usize))
+    {
+        *c += 1;
     }
 }
 
@@ -635,9 +687,31 @@ mod tests {
             (EventKind::Retry, Some("flash"), 2)
         );
         assert_eq!(
-            r.sent_per_second.iter().map(|&n| n as u64).sum::<u64>(),
+            r.per_second.iter().map(|s| s.sent as u64).sum::<u64>(),
             1000
         );
+        // At 42 s every request tried flash first and then qwen; at 50 s the
+        // gateway sent everything straight to qwen.
+        let (s42, s50) = (&r.per_second[42], &r.per_second[50]);
+        assert_eq!(
+            (
+                s42.first_attempts["flash"],
+                s42.attempts["qwen"],
+                s42.amplification
+            ),
+            (10, 10, 2.0)
+        );
+        assert_eq!(
+            (
+                s50.first_attempts["flash"],
+                s50.first_attempts["qwen"],
+                s50.amplification
+            ),
+            (0, 10, 1.0)
+        );
+        assert_eq!(s50.served["qwen"], 10);
+        let served: u32 = r.per_second.iter().flat_map(|s| s.served.values()).sum();
+        assert_eq!(served, 997);
     }
 
     #[test]

@@ -93,6 +93,15 @@ pub struct SecondRow {
     pub latency: Percentiles,
     /// Completions per provider (index into `Recorder::providers`).
     pub served_by: Vec<u64>,
+    /// Per traffic class: p99 (ms) of the requests that completed OK in this
+    /// second, 0 when none did. The baseline gate's noise test uses these.
+    pub class_p99: Vec<f64>,
+}
+
+/// Receives each closed one-second interval histogram per traffic class
+/// (the HdrHistogram interval log is written through this, as the run goes).
+pub trait IntervalSink: Send {
+    fn interval(&mut self, second: u32, class: usize, hist: &Hist);
 }
 
 /// The recorder. Fed from one task; not shared.
@@ -113,13 +122,25 @@ pub struct Recorder {
     /// Provider names for `ClientRecord::served_by`.
     request_providers: Vec<String>,
     interval: Hist,
+    /// The open interval per traffic class.
+    class_interval: Vec<Hist>,
+    sink: Option<Box<dyn IntervalSink>>,
     open_second: u32,
+}
+
+impl std::fmt::Debug for dyn IntervalSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IntervalSink")
+    }
 }
 
 impl Recorder {
     pub fn new(class_names: impl IntoIterator<Item = String>) -> Self {
+        let classes: Vec<ClassStats> = class_names.into_iter().map(ClassStats::new).collect();
         Recorder {
-            classes: class_names.into_iter().map(ClassStats::new).collect(),
+            class_interval: classes.iter().map(|_| histogram::new()).collect(),
+            sink: None,
+            classes,
             lag: histogram::new(),
             timeline: Vec::new(),
             providers: Vec::new(),
@@ -137,6 +158,12 @@ impl Recorder {
     pub fn keep_requests(mut self, providers: Vec<String>) -> Self {
         self.requests = Some(Vec::new());
         self.request_providers = providers;
+        self
+    }
+
+    /// Hands every closed per-class interval histogram to `sink`.
+    pub fn with_sink(mut self, sink: Box<dyn IntervalSink>) -> Self {
+        self.sink = Some(sink);
         self
     }
 
@@ -191,6 +218,7 @@ impl Recorder {
         }
         if r.outcome.is_ok() {
             histogram::record(&mut self.interval, r.m.latency);
+            histogram::record(&mut self.class_interval[r.class], r.m.latency);
         }
     }
 
@@ -200,8 +228,28 @@ impl Recorder {
             return;
         }
         let p = Percentiles::of(&self.interval);
+        let class_p99: Vec<f64> = self
+            .class_interval
+            .iter()
+            .map(|h| histogram::quantile_ms(h, 0.99))
+            .collect();
         let open = self.open_second;
-        self.row(open).latency = p;
+        let row = self.row(open);
+        row.latency = p;
+        row.class_p99 = class_p99;
+        if let Some(sink) = self.sink.as_mut() {
+            for (class, h) in self
+                .class_interval
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| !h.is_empty())
+            {
+                sink.interval(open, class, h);
+            }
+        }
+        for h in &mut self.class_interval {
+            h.reset();
+        }
         self.interval.reset();
         self.open_second = second;
     }
@@ -349,6 +397,38 @@ mod tests {
         let row = &rec.timeline[1];
         assert!(row.latency.count > 0 && row.latency.p50 >= 100.0 && row.latency.max < 170.0);
         assert_eq!(rec.lag.max(), 200);
+    }
+
+    #[derive(Clone, Default)]
+    struct Collect(std::sync::Arc<std::sync::Mutex<Vec<(u32, usize, u64)>>>);
+
+    impl IntervalSink for Collect {
+        fn interval(&mut self, second: u32, class: usize, hist: &Hist) {
+            self.0.lock().unwrap().push((second, class, hist.len()));
+        }
+    }
+
+    #[test]
+    fn closed_intervals_go_to_the_sink_per_class() {
+        let sink = Collect::default();
+        let mut rec =
+            Recorder::new(["x".to_string(), "y".to_string()]).with_sink(Box::new(sink.clone()));
+        // seq even → class x, odd → y; one per 250 ms, latency 100 ms (+ seq ms for y).
+        for seq in 0..8u64 {
+            rec.record(&result(seq, seq * 250, 100 + (seq % 2) * seq, Outcome::Ok));
+        }
+        rec.finish();
+        // Completions: seconds 0 (seq 0–3) and 1 (seq 4–7), two per class each.
+        assert_eq!(
+            *sink.0.lock().unwrap(),
+            [(0, 0, 2), (0, 1, 2), (1, 0, 2), (1, 1, 2)]
+        );
+        let p99: Vec<Vec<f64>> = rec.timeline.iter().map(|r| r.class_p99.clone()).collect();
+        assert!(
+            (p99[0][0] - 100.0).abs() < 0.1 && (p99[0][1] - 103.0).abs() < 0.1,
+            "{p99:?}"
+        );
+        assert!((p99[1][1] - 107.0).abs() < 0.1, "{p99:?}");
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct Summary {
     pub failover: Option<crate::analysis::failover::Report>,
     /// Cost from the providers' prices; `null` without simulated providers.
     pub cost_usd: Option<crate::analysis::failover::Cost>,
+    /// The comparison with a stored baseline; `null` without `--baseline`.
+    pub baseline: Option<crate::baseline::Comparison>,
 }
 
 #[derive(Debug, Clone, Serialize)]
