@@ -115,7 +115,8 @@ pub struct Window {
     pub end_s: Option<f64>,
     /// From the window's start until first attempts stopped going to the provider.
     pub time_to_failover_s: Option<f64>,
-    /// From the window's end until the provider's share of first attempts came back.
+    /// From the window's end until the provider's share of first attempts
+    /// came back; `None` when traffic never left or never came back.
     pub time_to_recover_s: Option<f64>,
     /// Requests meant to leave inside the window, and how many of them failed.
     pub requests: u64,
@@ -464,8 +465,9 @@ fn windows(input: &Input, first: &[Vec<u32>]) -> Vec<Window> {
                     .find(|&s| share(first, s, p).is_some_and(|x| x < u * GONE_SHARE))
                     .map(|s| (s as f64 - start).max(0.0))
             });
-            let ttr = match (usual, end) {
-                (Some(u), Some(e)) if u > 0.0 => (s1..first.len())
+            // Recovery is only meaningful after traffic left.
+            let ttr = match (usual, end, ttf) {
+                (Some(u), Some(e), Some(_)) if u > 0.0 => (s1..first.len())
                     .find(|&s| share(first, s, p).is_some_and(|x| x >= u * BACK_SHARE))
                     .map(|s| (s as f64 - e).max(0.0)),
                 _ => None,
@@ -740,6 +742,10 @@ mod tests {
         };
         let r = analyze(&input, atts);
         assert_eq!(r.windows[0].time_to_failover_s, None);
+        assert_eq!(
+            r.windows[0].time_to_recover_s, None,
+            "it never left, so it cannot come back"
+        );
         assert_eq!(r.exhausted, 200);
         assert_eq!(r.windows[0].errors, 200);
     }

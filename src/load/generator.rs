@@ -30,7 +30,6 @@ pub struct Live {
     pub sent: AtomicU64,
     pub dropped: AtomicU64,
     pub in_flight: AtomicUsize,
-    pub completed: AtomicU64,
     pub errors: AtomicU64,
     /// Rolling p99 (µs) of the last closed second, set by the recorder.
     pub p99_us: AtomicU64,
@@ -51,8 +50,6 @@ pub struct Driver {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DriveEnd {
     pub interrupted: bool,
-    /// Requests still in flight at the end, reported as cut off.
-    pub cut_off: u64,
     /// When the last send left or would have (seconds since t=0).
     pub send_span: Duration,
 }
@@ -117,7 +114,6 @@ pub async fn drive(
             _ = stop.wait_for(|s| *s), if !interrupted => { interrupted = true; break; }
         }
     }
-    let cut_off = live.in_flight.load(Ordering::Acquire) as u64;
     let _ = cut_tx.send(true);
     // Cut tasks report and exit promptly; wait so every result is sent.
     while live.in_flight.load(Ordering::Acquire) > 0 {
@@ -125,7 +121,6 @@ pub async fn drive(
     }
     DriveEnd {
         interrupted,
-        cut_off,
         send_span,
     }
 }
@@ -214,7 +209,6 @@ impl Sender {
         if !result.outcome.is_ok() {
             live.errors.fetch_add(1, Ordering::Relaxed);
         }
-        live.completed.fetch_add(1, Ordering::Relaxed);
         let _ = results.send(result);
         live.in_flight.fetch_sub(1, Ordering::AcqRel);
     });
