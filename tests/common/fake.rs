@@ -21,7 +21,9 @@ pub fn scenario(url: &str, rpm: f64, secs: u64) -> Scenario {
             arrival: Arrival::Constant,
             timeout: Duration::from_secs(5),
             max_in_flight: 1000,
-            max_lag_p99: Duration::from_millis(50),
+            // Generator accuracy is the engine benchmark's job; a loaded CI
+            // machine must not turn these verdicts into INVALID.
+            max_lag_p99: Duration::from_secs(1),
             drain: Duration::from_secs(5),
         },
         traffic: vec![class("default", false)],
