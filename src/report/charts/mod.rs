@@ -57,7 +57,7 @@ pub fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
 /// A chart that has nothing to show says so.
 pub fn no_data(title: &str, why: &str) -> anyhow::Result<String> {
     svg(|root| {
-        let root = root.titled(title, (FONT, 20)).map_err(err)?;
+        let root = root.titled(title, (FONT, 22)).map_err(err)?;
         root.draw(&Text::new(
             why.to_string(),
             (
@@ -152,7 +152,7 @@ pub fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
         .position(pos)
         .background_style(WHITE.mix(0.85))
         .border_style(GREY)
-        .label_font((FONT, 13))
+        .label_font((FONT, 15))
         .draw()
         .map_err(err)
 }

@@ -64,7 +64,7 @@ fn draw(
         * 1.12;
     svg(|root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 20))
+            .caption(title, (FONT, 22))
             .margin(12)
             .margin_right(36)
             .x_label_area_size(44)
@@ -77,8 +77,8 @@ fn draw(
             .y_desc("latency")
             .x_label_formatter(&|x| fmt_percentile(*x))
             .y_label_formatter(&|y| fmt_ms_axis(*y))
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
             .light_line_style(RGBColor(246, 246, 246))
             .bold_line_style(RGBColor(215, 215, 215))
             .draw()
@@ -107,7 +107,7 @@ fn draw(
                 + Text::new(
                     m.label.clone(),
                     (-8, -18 - 14 * (i as i32 % 2)),
-                    (FONT, 12).into_font().color(&ERROR_RED),
+                    (FONT, 14).into_font().color(&ERROR_RED),
                 );
             let anno = chart.draw_series(std::iter::once(mark)).map_err(err)?;
             if i == 0 {
@@ -119,14 +119,14 @@ fn draw(
             let style = GREY.stroke_width(2);
             let mark = EmptyElement::at((x_of(m.q), m.ms))
                 + TriangleMarker::new((0, 0), 6, style)
-                + Text::new(m.label.clone(), (8, 4), (FONT, 12).into_font().color(&GREY));
+                + Text::new(m.label.clone(), (8, 4), (FONT, 14).into_font().color(&GREY));
             let anno = chart.draw_series(std::iter::once(mark)).map_err(err)?;
             if i == 0 {
                 anno.label("baseline")
                     .legend(move |(x, y)| TriangleMarker::new((x + 7, y), 5, style));
             }
         }
-        legend(&mut chart, SeriesLabelPosition::UpperLeft)
+        legend(&mut chart, SeriesLabelPosition::LowerRight)
     })
 }
 

@@ -34,8 +34,8 @@ where
         let text = EmptyElement::at((start, hi))
             + Text::new(
                 label,
-                (4, 4 + 15 * i as i32),
-                (FONT, 12).into_font().color(&ERROR_RED),
+                (4, 4 + 17 * i as i32),
+                (FONT, 14).into_font().color(&ERROR_RED),
             );
         chart.draw_series(std::iter::once(text)).map_err(err)?;
     }
@@ -56,8 +56,8 @@ macro_rules! mesh {
             .y_labels(8)
             .x_label_formatter(&x_fmt)
             .y_label_formatter($y_fmt)
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
             .light_line_style(RGBColor(246, 246, 246))
             .bold_line_style(RGBColor(215, 215, 215))
             .draw()
@@ -122,7 +122,7 @@ pub fn latency(data: &RunData) -> anyhow::Result<String> {
     let span = data.span_s();
     svg(|root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(TITLE, (FONT, 20))
+            .caption(TITLE, (FONT, 22))
             .margin(12)
             .margin_right(36)
             .x_label_area_size(44)
@@ -166,7 +166,7 @@ pub fn throughput(data: &RunData) -> anyhow::Result<String> {
     let span = data.span_s();
     svg(|root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(TITLE, (FONT, 20))
+            .caption(TITLE, (FONT, 22))
             .margin(12)
             .margin_right(36)
             .x_label_area_size(44)
@@ -212,7 +212,7 @@ pub fn outcomes(data: &RunData) -> anyhow::Result<String> {
     let span = data.span_s();
     svg(|root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(TITLE, (FONT, 20))
+            .caption(TITLE, (FONT, 22))
             .margin(12)
             .margin_right(36)
             .x_label_area_size(44)
@@ -285,7 +285,7 @@ pub fn served_by(data: &RunData) -> anyhow::Result<String> {
         .collect();
     svg(|root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(TITLE, (FONT, 20))
+            .caption(TITLE, (FONT, 22))
             .margin(12)
             .margin_right(36)
             .x_label_area_size(44)
@@ -305,8 +305,8 @@ pub fn served_by(data: &RunData) -> anyhow::Result<String> {
         chart
             .configure_secondary_axes()
             .y_desc("failover events per second")
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
             .draw()
             .map_err(err)?;
         for k in (0..data.providers.len()).rev() {
@@ -374,8 +374,8 @@ fn shade_faults_secondary<'a>(
         let text = EmptyElement::at((start, hi))
             + Text::new(
                 label,
-                (4, 4 + 15 * i as i32),
-                (FONT, 12).into_font().color(&WHITE),
+                (4, 4 + 17 * i as i32),
+                (FONT, 14).into_font().color(&ERROR_RED),
             );
         chart
             .draw_secondary_series(std::iter::once(text))
@@ -405,7 +405,7 @@ pub fn amplification(data: &RunData, limit: Option<f64>) -> anyhow::Result<Strin
     let span = data.span_s();
     svg(|root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(TITLE, (FONT, 20))
+            .caption(TITLE, (FONT, 22))
             .margin(12)
             .margin_right(36)
             .x_label_area_size(44)
@@ -454,7 +454,7 @@ pub fn error_budget(data: &RunData) -> anyhow::Result<String> {
     let span = data.span_s();
     svg(|root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(TITLE, (FONT, 20))
+            .caption(TITLE, (FONT, 22))
             .margin(12)
             .margin_right(36)
             .x_label_area_size(44)
