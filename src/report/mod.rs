@@ -23,6 +23,7 @@ pub mod live;
 pub mod load;
 pub mod markdown;
 pub mod summary;
+pub mod synthetic;
 pub mod terminal;
 
 pub use data::RunData;
