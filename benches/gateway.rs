@@ -65,6 +65,7 @@ async fn bench(secs: u64) {
                     out: Some(dir.path().join(format!("{name}{round}"))),
                     quiet: true,
                     stop: None,
+                    requests_csv: false,
                 },
             )
             .await

@@ -11,6 +11,7 @@ Examples:
   slabench run scenarios/smoke.toml --out out  write reports to ./out
   slabench validate scenarios/*.toml          check scenarios without running
   slabench mock scenarios/peak.toml           serve the scenario's providers by hand
+  slabench report reports/peak-20250101T120000Z  rebuild report.html, summary.md, junit.xml
 
 Exit codes:
   0  PASS        every SLA check passed
@@ -50,6 +51,11 @@ pub enum Command {
         #[arg(long = "provider", value_name = "NAME=URL")]
         providers: Vec<String>,
     },
+    /// Rebuild report.html, summary.md and junit.xml of a finished run from its stored data.
+    Report {
+        /// A run's output directory (holds summary.json, timeseries.csv, latency.hlog).
+        run_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -65,6 +71,9 @@ pub struct RunArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Also write requests.csv: one row per request, streamed to disk as the run goes.
+    #[arg(long)]
+    pub requests_csv: bool,
 }
 
 #[cfg(test)]

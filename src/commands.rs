@@ -28,6 +28,7 @@ pub fn main(cli: Cli) -> i32 {
                 scenario,
                 providers,
             } => gateway(&scenario, &providers).await,
+            Command::Report { run_dir } => report(&run_dir),
         }
     })
 }
@@ -63,6 +64,7 @@ async fn run(args: RunArgs) -> i32 {
         out: args.out,
         quiet: args.quiet,
         stop: Some(stop_rx),
+        requests_csv: args.requests_csv,
     };
     match crate::run::run(&sc, opts).await {
         Ok(outcome) => outcome.summary.verdict.exit_code(),
@@ -159,6 +161,19 @@ async fn gateway(path: &Path, provider_flags: &[String]) -> i32 {
         let _ = std::fs::remove_file(ledger);
     }
     report_error(result)
+}
+
+fn report(dir: &Path) -> i32 {
+    match crate::report::rebuild(dir) {
+        Ok(_) => {
+            for name in ["report.html", "summary.md", "junit.xml"] {
+                println!("{}", dir.join(name).display());
+            }
+            // Rendering succeeded; the run's verdict was its own exit code.
+            0
+        }
+        Err(e) => report_error(Err(e)),
+    }
 }
 
 fn report_error(result: anyhow::Result<()>) -> i32 {

@@ -24,8 +24,8 @@ use crate::load::generator::{self, DriveEnd, Driver, Live};
 use crate::load::request::ClassPlan;
 use crate::load::schedule::Schedule;
 use crate::metrics::recorder::Recorder;
-use crate::report::{self, summary::Summary, terminal};
-use crate::scenario::{Gateway, Scenario};
+use crate::report::{self, live::Tap, summary::Summary, terminal};
+use crate::scenario::Scenario;
 
 /// How to run, beyond what the scenario says.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Stop the run when this channel turns true (Ctrl-C in the CLI; tests).
     pub stop: Option<watch::Receiver<bool>>,
+    /// Also write requests.csv, one row per request, streamed as the run goes.
+    pub requests_csv: bool,
 }
 
 /// What a finished run produced.
@@ -49,17 +51,23 @@ pub struct RunOutcome {
 pub async fn run(scenario: &Scenario, opts: RunOptions) -> anyhow::Result<RunOutcome> {
     let started = SystemTime::now();
     let out_dir = prepare_out_dir(scenario, opts.out.as_deref(), started)?;
+    // Every output file exists before the load starts: a bad path fails now.
+    let exports = report::Exports::create(&out_dir, report::Set::Run)?;
+    let taps = Taps::create(scenario, &out_dir, opts.requests_csv)?;
     let mut stack = Stack::start(scenario, &out_dir).await?;
-    let measured = measure(scenario, &stack, &opts).await;
+    let measured = measure(scenario, &stack, &opts, taps).await;
     stack.stop().await;
-    let (recorder, end) = measured?;
+    let (recorder, tap, end) = measured?;
+    let class_counts = tap.finish().context("writing the streamed reports")?;
 
     let failover = match &stack.ledger {
         Some(ledger) => Some(join_ledger(scenario, &recorder, ledger)?),
         None => None,
     };
     let summary = summarize(scenario, &recorder, end, started, failover);
-    report::write_all(&out_dir, &summary).context("writing the reports")?;
+    let data = report::RunData::from_run(scenario, summary, &recorder, &class_counts);
+    exports.write(&data).context("writing the reports")?;
+    let summary = data.summary;
     if !opts.quiet {
         eprint!("{}", terminal::render(&summary));
         eprintln!("  reports:  {}", out_dir.display());
@@ -72,7 +80,8 @@ async fn measure(
     scenario: &Scenario,
     stack: &Stack,
     opts: &RunOptions,
-) -> anyhow::Result<(Recorder, DriveEnd)> {
+    taps: Taps,
+) -> anyhow::Result<(Recorder, Tap, DriveEnd)> {
     let target = Target::new(
         &stack.url,
         &stack.headers,
@@ -95,7 +104,28 @@ async fn measure(
         &weights,
         scenario.seed,
     );
-    Ok(drive(scenario, driver, schedule, &stack.clock, opts).await)
+    Ok(drive(scenario, driver, schedule, &stack.clock, opts, taps).await)
+}
+
+/// The live report outputs: latency.hlog (through the recorder's interval
+/// sink and the tap) and the tap itself (requests.csv, per-class counts).
+struct Taps {
+    hlog: report::hlog::Shared,
+    tap: Tap,
+}
+
+impl Taps {
+    fn create(scenario: &Scenario, dir: &Path, requests_csv: bool) -> anyhow::Result<Taps> {
+        let classes: Vec<String> = scenario.traffic.iter().map(|c| c.name.clone()).collect();
+        let streaming: Vec<bool> = scenario.traffic.iter().map(|c| c.stream).collect();
+        let hlog =
+            report::hlog::HlogState::create(&dir.join("latency.hlog"), &classes, &streaming)?;
+        let mut tap = Tap::new(classes).with_hlog(hlog.clone());
+        if requests_csv {
+            tap = tap.with_requests_csv(&dir.join("requests.csv"))?;
+        }
+        Ok(Taps { hlog, tap })
+    }
 }
 
 /// Joins the client's records with the providers' ledger.
@@ -136,7 +166,8 @@ async fn drive(
     schedule: Schedule,
     clock: &RunClock,
     opts: &RunOptions,
-) -> (Recorder, DriveEnd) {
+    taps: Taps,
+) -> (Recorder, Tap, DriveEnd) {
     let stage_ends: Vec<f64> = scenario
         .load
         .stages
@@ -148,15 +179,22 @@ async fn drive(
         .collect();
     let live = Arc::new(Live::default());
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut recorder =
-        Recorder::new(scenario.traffic.iter().map(|c| c.name.clone())).with_stages(stage_ends);
+    let mut recorder = Recorder::new(scenario.traffic.iter().map(|c| c.name.clone()))
+        .with_stages(stage_ends)
+        .with_sink(Box::new(report::hlog::Sink(taps.hlog.clone())));
     if !scenario.providers.is_empty() {
         recorder =
             recorder.keep_requests(scenario.providers.iter().map(|p| p.name.clone()).collect());
     }
     // A short lead so that setting up the tasks below does not count as lag.
-    let origin = clock.start(Instant::now() + Duration::from_millis(20));
-    let record = tokio::spawn(record(recorder, rx, live.clone(), origin));
+    let lead = Duration::from_millis(20);
+    let origin = clock.start(Instant::now() + lead);
+    let t0 = SystemTime::now() + lead;
+    let mut tap = taps.tap;
+    if let Err(e) = taps.hlog.lock().expect("not poisoned").begin(t0) {
+        tap.fail(e);
+    }
+    let record = tokio::spawn(record(recorder, tap, rx, live.clone(), origin));
     let (_never, never_rx) = watch::channel(false);
     let stop = opts.stop.clone().unwrap_or(never_rx);
     let progress = (!opts.quiet && std::io::stderr().is_terminal())
@@ -166,22 +204,26 @@ async fn drive(
         p.abort();
         eprint!("\r\x1b[2K");
     }
-    let recorder = record.await.expect("the recorder task does not panic");
-    (recorder, end)
+    let (recorder, tap) = record.await.expect("the recorder task does not panic");
+    (recorder, tap, end)
 }
 
 async fn record(
     mut rec: Recorder,
+    mut tap: Tap,
     mut rx: mpsc::UnboundedReceiver<RequestResult>,
     live: Arc<Live>,
     origin: Instant,
-) -> Recorder {
+) -> (Recorder, Tap) {
     let mut tick =
         tokio::time::interval_at(origin + Duration::from_secs(1), Duration::from_secs(1));
     loop {
         tokio::select! {
             r = rx.recv() => match r {
-                Some(r) => rec.record(&r),
+                Some(r) => {
+                    rec.record(&r);
+                    tap.record(&r);
+                }
                 None => break,
             },
             _ = tick.tick() => {
@@ -191,7 +233,7 @@ async fn record(
         }
     }
     rec.finish();
-    rec
+    (rec, tap)
 }
 
 async fn progress(live: Arc<Live>, origin: Instant, total: Duration) {
@@ -347,19 +389,8 @@ pub fn summarize(
     }
     Summary {
         schema_version: SCHEMA_VERSION,
-        slabench_version: env!("CARGO_PKG_VERSION"),
-        scenario: ScenarioInfo {
-            name: scenario.name.clone(),
-            seed: scenario.seed,
-            file: scenario.source.as_ref().map(|p| p.display().to_string()),
-            description: scenario.description.clone(),
-            duration_s: scenario.duration().as_secs_f64(),
-            gateway: match &scenario.gateway {
-                Gateway::Builtin(_) => "builtin".into(),
-                Gateway::External(_) => "external".into(),
-            },
-            started_at: humantime::format_rfc3339_seconds(started).to_string(),
-        },
+        slabench_version: env!("CARGO_PKG_VERSION").into(),
+        scenario: report::brief::scenario_info(scenario, started),
         verdict: crate::analysis::verdict::verdict(&checks),
         interrupted: end.interrupted,
         checks,
@@ -369,7 +400,10 @@ pub fn summarize(
             ok: n(Outcome::Ok),
             failed: counted - n(Outcome::Ok),
             cut_off,
-            by_outcome: Outcome::ALL.iter().map(|o| (o.name(), n(*o))).collect(),
+            by_outcome: Outcome::ALL
+                .iter()
+                .map(|o| (o.name().to_string(), n(*o)))
+                .collect(),
         },
         uptime: UptimeOut::new(
             &uptime,

@@ -2,12 +2,12 @@
 //! count, how much of it was spent, per-minute uptime, and the failure rate
 //! projected to downtime per 30 days.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::metrics::recorder::SecondRow;
 use crate::metrics::Outcome;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Minute {
     pub minute: u32,
     pub ok: u64,
@@ -17,12 +17,13 @@ pub struct Minute {
     pub down: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Budget {
     /// Failures the target allows for this run's counted requests.
     pub allowed_failures: f64,
     pub failures: u64,
     /// failures ÷ allowed_failures (1.0 = the whole budget).
+    #[serde(deserialize_with = "null_as_infinity")]
     pub spent: f64,
     pub per_minute: Vec<Minute>,
     pub down_minutes: u32,
@@ -30,6 +31,12 @@ pub struct Budget {
     pub projected_downtime_min_per_30d: f64,
     /// What the target allows per 30 days, in the same unit.
     pub allowed_downtime_min_per_30d: f64,
+}
+
+/// JSON has no infinity: serde_json writes an infinite `spent` (failures
+/// with no budget at all) as `null`, so `null` reads back as infinity.
+fn null_as_infinity<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
 }
 
 const MINUTES_PER_30D: f64 = 30.0 * 24.0 * 60.0;

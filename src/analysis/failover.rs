@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::metrics::histogram::{self, Percentiles};
 use crate::metrics::recorder::ClientRecord;
@@ -81,7 +81,7 @@ impl Joined {
 }
 
 /// How a request whose first attempt failed ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// Answered by another provider.
@@ -93,7 +93,7 @@ pub enum EventKind {
 }
 
 /// One failover event (failovers.csv has one row per event).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub seq: u64,
     pub class: String,
@@ -107,7 +107,7 @@ pub struct Event {
 }
 
 /// Per fault window and affected provider.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Window {
     pub provider: String,
     pub fault: String,
@@ -124,7 +124,7 @@ pub struct Window {
     pub p99_ms: f64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProviderStats {
     pub attempts: u64,
     pub first_attempts: u64,
@@ -136,7 +136,7 @@ pub struct ProviderStats {
 }
 
 /// cost_usd in summary.json: provider prices × the tokens in the ledger.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Cost {
     pub total: f64,
     pub per_1k_requests: f64,
@@ -148,7 +148,7 @@ pub struct Cost {
 }
 
 /// The failover section of summary.json, and what the reports draw.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// Requests whose first attempt failed (failover + retry + exhausted).
     pub events: u64,
@@ -192,7 +192,7 @@ fn first_events<S: serde::Serializer>(events: &[Event], s: S) -> Result<S::Ok, S
 
 /// One second of upstream traffic. Per provider: attempts received and first
 /// attempts (by arrival), answers served (by completion).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecondFlow {
     pub t: u32,
     /// Client requests meant to leave in this second.

@@ -1,9 +1,9 @@
 //! SLA checks and the verdict, and the one place verdicts become exit codes.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The run's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Verdict {
     Pass,
@@ -40,7 +40,7 @@ impl Verdict {
 pub const EXIT_USAGE: i32 = 2;
 
 /// What a failing check does to the verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckKind {
     /// An SLA check: failing it makes the run FAIL.
@@ -52,7 +52,7 @@ pub enum CheckKind {
 }
 
 /// One row of the verdict table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     pub name: String,
     pub kind: CheckKind,

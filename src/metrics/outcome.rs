@@ -3,9 +3,9 @@
 //! Request errors are measurements, never a reason to stop the run: every
 //! request ends in exactly one of these classes and is counted.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// 2xx with a well-formed answer (and, for streams, `[DONE]`).

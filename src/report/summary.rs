@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analysis::uptime::Uptime;
 use crate::analysis::{Check, Verdict};
@@ -15,10 +15,10 @@ use crate::metrics::histogram::Percentiles;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub schema_version: u32,
-    pub slabench_version: &'static str,
+    pub slabench_version: String,
     pub scenario: ScenarioInfo,
     pub verdict: Verdict,
     pub interrupted: bool,
@@ -36,7 +36,7 @@ pub struct Summary {
     pub baseline: Option<crate::baseline::Comparison>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioInfo {
     pub name: String,
     pub seed: u64,
@@ -47,9 +47,62 @@ pub struct ScenarioInfo {
     pub gateway: String,
     /// UTC start time, RFC 3339.
     pub started_at: String,
+    /// The scenario in brief, for the reports (additive; absent in files
+    /// written before it existed).
+    #[serde(default)]
+    pub traffic: Vec<TrafficInfo>,
+    #[serde(default)]
+    pub providers: Vec<ProviderInfo>,
+    #[serde(default)]
+    pub faults: Vec<FaultInfo>,
+    #[serde(default)]
+    pub sla_budgets_ms: BudgetsMs,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One traffic class as the scenario defines it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrafficInfo {
+    pub name: String,
+    pub weight: f64,
+    pub model: String,
+    pub prompt_tokens: u32,
+    pub max_tokens: u32,
+    pub stream: bool,
+    /// The class's own latency budgets, ms (the scenario-wide ones are in
+    /// `sla_budgets_ms` and apply to all classes together).
+    pub budgets_ms: BudgetsMs,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct BudgetsMs {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+/// One simulated provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderInfo {
+    pub name: String,
+    pub profile: String,
+    pub model: String,
+    pub region: String,
+    pub price_input_per_m: f64,
+    pub price_output_per_m: f64,
+}
+
+/// One fault on the timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultInfo {
+    /// `outage (503) on provider flash`.
+    pub label: String,
+    pub start_s: f64,
+    /// `null`: until the end of the run.
+    pub end_s: Option<f64>,
+    pub probability: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Generator {
     /// Mean rate the stages ask for over the span that was sent.
     pub target_rpm: f64,
@@ -61,14 +114,14 @@ pub struct Generator {
     pub stages: Vec<StageHealth>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Lag {
     pub p50: f64,
     pub p99: f64,
     pub max: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StageHealth {
     pub index: usize,
     /// `hold 600 rpm for 30s` / `ramp 0 → 600 rpm over 30s`.
@@ -80,7 +133,7 @@ pub struct StageHealth {
     pub sent: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Requests {
     /// Requests that count towards uptime (everything but cut off).
     pub counted: u64,
@@ -88,10 +141,10 @@ pub struct Requests {
     pub failed: u64,
     /// In flight when the run ended: reported, not counted.
     pub cut_off: u64,
-    pub by_outcome: BTreeMap<&'static str, u64>,
+    pub by_outcome: BTreeMap<String, u64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UptimeOut {
     pub ratio: f64,
     pub ci95: [f64; 2],
@@ -110,7 +163,7 @@ impl UptimeOut {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Latency {
     /// Latency of successful requests, from the intended send instant.
     pub all: Percentiles,
@@ -119,7 +172,7 @@ pub struct Latency {
     pub service: Percentiles,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClassLatency {
     #[serde(flatten)]
     pub latency: Percentiles,

@@ -101,6 +101,7 @@ pub fn quiet_into(dir: &std::path::Path) -> slabench::run::RunOptions {
         out: Some(dir.to_path_buf()),
         quiet: true,
         stop: None,
+        requests_csv: false,
     }
 }
 

@@ -1,0 +1,219 @@
+//! `RunData`: everything the reports show, in one value.
+//!
+//! It is built either from a live run (`RunData::from_run`) or read back
+//! from a run directory (`report::load`), so every exporter renders the same
+//! thing both ways: `slabench report` rebuilds the human outputs from
+//! summary.json, timeseries.csv and latency.hlog without running anything.
+
+use super::summary::Summary;
+use crate::analysis::failover::EventKind;
+use crate::metrics::histogram::{self, Hist};
+use crate::metrics::recorder::{Recorder, OUTCOMES};
+use crate::metrics::Outcome;
+use crate::scenario::Scenario;
+
+/// One run, ready to render.
+#[derive(Debug, Clone)]
+pub struct RunData {
+    pub summary: Summary,
+    /// Traffic class names, in scenario order (`Second::class_*` columns).
+    pub classes: Vec<String>,
+    /// Provider names (`Second::share` columns).
+    pub providers: Vec<String>,
+    /// One row per second since t=0.
+    pub timeline: Vec<Second>,
+    /// Whole-run histograms per traffic class, in `classes` order.
+    pub hists: Vec<ClassHists>,
+}
+
+/// Whole-run histograms of one traffic class (µs, the project's bounds).
+#[derive(Debug, Clone)]
+pub struct ClassHists {
+    /// Latency of successful requests, from the intended send instant.
+    pub latency: Hist,
+    /// Streaming classes: time to first token, and the mean time between
+    /// output tokens of each request (inter-token latency).
+    pub ttft: Option<Hist>,
+    pub itl: Option<Hist>,
+}
+
+impl Default for ClassHists {
+    fn default() -> Self {
+        ClassHists {
+            latency: histogram::new(),
+            ttft: None,
+            itl: None,
+        }
+    }
+}
+
+/// One second of the run (a row of timeseries.csv).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Second {
+    pub t: u32,
+    /// The rate the stages ask for, averaged over this second.
+    pub target_rpm: f64,
+    /// Requests meant to leave in this second that did.
+    pub sent: u64,
+    /// Completions in this second by outcome (`Outcome::index`).
+    pub outcomes: [u64; OUTCOMES],
+    /// Per traffic class: completions OK, and counted completions not OK.
+    pub class_ok: Vec<u64>,
+    pub class_errors: Vec<u64>,
+    /// Latency of the requests that completed OK in this second, ms.
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+    /// Share of this second's answers each provider served (sums to 1 when
+    /// any answer named its provider, else all 0).
+    pub share: Vec<f64>,
+    /// Upstream attempts that arrived in this second, and attempts ÷
+    /// requests sent; `None` without a ledger.
+    pub attempts: Option<u64>,
+    pub amplification: Option<f64>,
+    /// Failover events by the second their request was meant to leave.
+    pub failovers: u64,
+    pub retries: u64,
+    pub exhausted: u64,
+}
+
+impl Second {
+    pub fn achieved_rpm(&self) -> f64 {
+        self.sent as f64 * 60.0
+    }
+
+    pub fn ok(&self) -> u64 {
+        self.outcomes[Outcome::Ok.index()]
+    }
+
+    /// Counted completions that were not OK (everything but ok and cut off).
+    pub fn errors(&self) -> u64 {
+        Outcome::ALL
+            .iter()
+            .filter(|o| !o.is_ok() && o.counted())
+            .map(|o| self.outcomes[o.index()])
+            .sum()
+    }
+}
+
+/// Per second and traffic class: (ok, counted errors), by completion second.
+pub type ClassCounts = Vec<Vec<[u64; 2]>>;
+
+impl RunData {
+    /// Assembles the data of a live run.
+    pub fn from_run(
+        scenario: &Scenario,
+        summary: Summary,
+        rec: &Recorder,
+        class_counts: &ClassCounts,
+    ) -> RunData {
+        let classes: Vec<String> = scenario.traffic.iter().map(|c| c.name.clone()).collect();
+        let mut providers: Vec<String> =
+            scenario.providers.iter().map(|p| p.name.clone()).collect();
+        for p in &rec.providers {
+            if !providers.contains(p) {
+                providers.push(p.clone());
+            }
+        }
+        let column: Vec<usize> = rec
+            .providers
+            .iter()
+            .map(|p| providers.iter().position(|q| q == p).expect("added above"))
+            .collect();
+        let flows = summary.failover.as_ref().map(|f| &f.per_second[..]);
+        let len = rec
+            .timeline
+            .len()
+            .max(flows.map_or(0, <[_]>::len))
+            .max(class_counts.len());
+        let curve = crate::load::schedule::RateCurve::new(&scenario.load.stages);
+        let mut timeline: Vec<Second> = (0..len)
+            .map(|t| {
+                let mut s = Second {
+                    t: t as u32,
+                    target_rpm: curve.mean_rpm(t as f64, (t + 1) as f64),
+                    class_ok: vec![0; classes.len()],
+                    class_errors: vec![0; classes.len()],
+                    share: vec![0.0; providers.len()],
+                    ..Second::default()
+                };
+                if let Some(row) = rec.timeline.get(t) {
+                    s.sent = row.sent;
+                    s.outcomes = row.outcomes;
+                    (s.p50, s.p90, s.p99, s.max) = (
+                        row.latency.p50,
+                        row.latency.p90,
+                        row.latency.p99,
+                        row.latency.max,
+                    );
+                    let served: u64 = row.served_by.iter().sum();
+                    for (i, n) in row.served_by.iter().enumerate() {
+                        if served > 0 {
+                            s.share[column[i]] = *n as f64 / served as f64;
+                        }
+                    }
+                }
+                if let Some(counts) = class_counts.get(t) {
+                    for (c, [ok, err]) in counts.iter().enumerate().take(classes.len()) {
+                        s.class_ok[c] = *ok;
+                        s.class_errors[c] = *err;
+                    }
+                }
+                if let Some(flow) = flows.and_then(|f| f.get(t)) {
+                    s.attempts = Some(flow.attempts.values().map(|&n| u64::from(n)).sum());
+                    s.amplification = Some(flow.amplification);
+                }
+                s
+            })
+            .collect();
+        if let Some(report) = &summary.failover {
+            for e in &report.event_list {
+                if let Some(s) = timeline.get_mut(e.at_s.max(0.0) as usize) {
+                    match e.kind {
+                        EventKind::Failover => s.failovers += 1,
+                        EventKind::Retry => s.retries += 1,
+                        EventKind::Exhausted => s.exhausted += 1,
+                    }
+                }
+            }
+        }
+        let hists = scenario
+            .traffic
+            .iter()
+            .zip(&rec.classes)
+            .map(|(tc, c)| {
+                let streaming = tc.stream && !c.ttft.is_empty();
+                ClassHists {
+                    latency: c.ok_latency().cloned().unwrap_or_else(histogram::new),
+                    ttft: streaming.then(|| c.ttft.clone()),
+                    itl: streaming.then(|| c.tpot.clone()),
+                }
+            })
+            .collect();
+        RunData {
+            summary,
+            classes,
+            providers,
+            timeline,
+            hists,
+        }
+    }
+
+    /// Fault windows on the time axis: (label, start s, end s or None).
+    pub fn fault_windows(&self) -> Vec<(String, f64, Option<f64>)> {
+        self.summary
+            .scenario
+            .faults
+            .iter()
+            .map(|f| (f.label.clone(), f.start_s, f.end_s))
+            .collect()
+    }
+
+    /// Seconds on the time axis (at least 1).
+    pub fn span_s(&self) -> f64 {
+        (self.timeline.len() as f64)
+            .max(self.summary.scenario.duration_s.ceil())
+            .max(1.0)
+    }
+}

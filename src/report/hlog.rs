@@ -1,0 +1,269 @@
+//! latency.hlog: an HdrHistogram interval log, written as the run goes and
+//! readable by the standard HdrHistogram tools (HistogramLogProcessor,
+//! HdrHistogram Python/Go/Rust readers).
+//!
+//! Each second holds one untagged histogram (OK latency over all classes, so
+//! tools that ignore tags see the whole run) and one per traffic class,
+//! tagged with the class name. Streaming classes add `<class>.ttft` (time to
+//! first token) and `<class>.itl` (mean inter-token latency per request).
+//! Values are microseconds; timestamps are seconds since t=0 (`BaseTime`).
+//!
+//! The recorder closes per-class latency intervals through the
+//! `IntervalSink` hook; TTFT and ITL are recorded by the live tap into the
+//! same shared state and flushed with their class's latency interval. They
+//! are only ever recorded for OK requests, which always also land in the
+//! class's latency interval, so no TTFT sample waits for a flush that never
+//! comes.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{anyhow, Context};
+use base64::Engine;
+use hdrhistogram::serialization::interval_log::{
+    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry, Tag,
+};
+use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
+
+use super::data::ClassHists;
+use crate::metrics::histogram::{self, Hist};
+use crate::metrics::recorder::IntervalSink;
+
+/// The tag of a class: the name with the characters a tag may not hold
+/// (`,`, space, line breaks) replaced by `_`.
+pub fn tag(class: &str) -> String {
+    class.replace([',', ' ', '\r', '\n'], "_")
+}
+
+/// The log's writer and the TTFT/ITL intervals waiting for their flush.
+pub struct HlogState {
+    out: BufWriter<File>,
+    ser: V2DeflateSerializer,
+    tags: Vec<String>,
+    /// Open TTFT and ITL intervals per class (streaming classes only).
+    stream: Vec<Option<(Hist, Hist)>>,
+    /// The untagged all-classes interval being gathered, and its second.
+    all: Hist,
+    all_second: Option<u32>,
+    error: Option<anyhow::Error>,
+}
+
+/// A handle on the log, shared by the recorder's sink and the live tap.
+pub type Shared = Arc<Mutex<HlogState>>;
+
+impl HlogState {
+    /// Creates `path` (before the load, so a bad path fails early).
+    /// `streaming[i]` says whether class `i` gets TTFT and ITL histograms.
+    pub fn create(path: &Path, classes: &[String], streaming: &[bool]) -> anyhow::Result<Shared> {
+        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(Arc::new(Mutex::new(HlogState {
+            out: BufWriter::new(file),
+            ser: V2DeflateSerializer::new(),
+            tags: classes.iter().map(|c| tag(c)).collect(),
+            stream: streaming
+                .iter()
+                .map(|s| s.then(|| (histogram::new(), histogram::new())))
+                .collect(),
+            all: histogram::new(),
+            all_second: None,
+            error: None,
+        })))
+    }
+
+    /// Writes the header; `t0` is the wall-clock instant of t=0, the base
+    /// of every interval's timestamp.
+    pub fn begin(&mut self, t0: SystemTime) -> anyhow::Result<()> {
+        let mut builder = IntervalLogWriterBuilder::new();
+        builder
+            .add_comment("[Logged with slabench]")
+            .add_comment("[Histogram log format version 1.3]")
+            .add_comment("[Values in microseconds. Untagged: OK latency of all classes; Tag=<class>: OK latency per class; Tag=<class>.ttft / <class>.itl: streaming time to first token / inter-token latency]")
+            .with_start_time(t0)
+            .with_base_time(t0);
+        builder
+            .begin_log_with(&mut self.out, &mut self.ser)
+            .context("writing the latency.hlog header")?;
+        writeln!(
+            self.out,
+            "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
+        )
+        .context("writing the latency.hlog header")
+    }
+
+    /// Records a streaming request's TTFT and mean inter-token latency into
+    /// its class's open interval.
+    pub fn record_stream(&mut self, class: usize, ttft: Option<Duration>, itl: Option<Duration>) {
+        if let Some(Some((t, i))) = self.stream.get_mut(class) {
+            if let Some(d) = ttft {
+                histogram::record(t, d);
+            }
+            if let Some(d) = itl {
+                histogram::record(i, d);
+            }
+        }
+    }
+
+    fn write(&mut self, second: u32, tag: Option<&str>, h: &Hist) {
+        if self.error.is_some() || h.is_empty() {
+            return;
+        }
+        let result = IntervalLogWriterBuilder::new()
+            .begin_log_with(&mut self.out, &mut self.ser)
+            .map_err(anyhow::Error::from)
+            .and_then(|mut w| {
+                w.write_histogram(
+                    h,
+                    Duration::from_secs(u64::from(second)),
+                    Duration::from_secs(1),
+                    tag.and_then(Tag::new),
+                )
+                .map_err(|e| anyhow!("{e}"))
+            });
+        if let Err(e) = result {
+            self.error = Some(e.context("writing latency.hlog"));
+        }
+    }
+
+    fn flush_all(&mut self) {
+        if let Some(s) = self.all_second.take() {
+            let all = std::mem::replace(&mut self.all, histogram::new());
+            self.write(s, None, &all);
+        }
+    }
+
+    fn interval(&mut self, second: u32, class: usize, h: &Hist) {
+        if self.all_second.is_some_and(|s| s != second) {
+            self.flush_all();
+        }
+        self.all_second = Some(second);
+        self.all.add(h).expect("same bounds");
+        let tag = self.tags[class].clone();
+        self.write(second, Some(&tag), h);
+        if let Some(Some((ttft, itl))) = self.stream.get_mut(class) {
+            let (ttft, itl) = (
+                std::mem::replace(ttft, histogram::new()),
+                std::mem::replace(itl, histogram::new()),
+            );
+            self.write(second, Some(&format!("{tag}.ttft")), &ttft);
+            self.write(second, Some(&format!("{tag}.itl")), &itl);
+        }
+    }
+
+    /// Writes what is pending and flushes the file; reports the first error
+    /// of the run, if any.
+    pub fn finish(&mut self) -> anyhow::Result<()> {
+        self.flush_all();
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.out.flush().context("writing latency.hlog")
+    }
+}
+
+/// The recorder's hook into the log.
+pub struct Sink(pub Shared);
+
+impl IntervalSink for Sink {
+    fn interval(&mut self, second: u32, class: usize, hist: &Hist) {
+        self.0
+            .lock()
+            .expect("the log lock is not poisoned")
+            .interval(second, class, hist);
+    }
+}
+
+/// Reads a log back: whole-run histograms per class (summed over the
+/// intervals), in `classes` order.
+pub fn read(text: &[u8], classes: &[String]) -> anyhow::Result<Vec<ClassHists>> {
+    let index: HashMap<String, usize> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (tag(c), i))
+        .collect();
+    let mut out: Vec<ClassHists> = classes.iter().map(|_| ClassHists::default()).collect();
+    let mut de = Deserializer::new();
+    let mut bytes = Vec::new();
+    for entry in IntervalLogIterator::new(text) {
+        let LogEntry::Interval(h) = entry.map_err(|e| anyhow!("latency.hlog: {e:?}"))? else {
+            continue;
+        };
+        let Some(tag) = h.tag() else { continue };
+        let (name, part) = match tag.as_str().rsplit_once('.') {
+            Some((n, p @ ("ttft" | "itl"))) if index.contains_key(n) => (n, p),
+            _ => (tag.as_str(), "latency"),
+        };
+        let Some(&i) = index.get(name) else { continue };
+        bytes.clear();
+        base64::engine::general_purpose::STANDARD
+            .decode_vec(h.encoded_histogram(), &mut bytes)
+            .context("latency.hlog: bad base64")?;
+        let hist: Hist = de
+            .deserialize(&mut &bytes[..])
+            .map_err(|e| anyhow!("latency.hlog: {e:?}"))?;
+        let target = match part {
+            "ttft" => out[i].ttft.get_or_insert_with(histogram::new),
+            "itl" => out[i].itl.get_or_insert_with(histogram::new),
+            _ => &mut out[i].latency,
+        };
+        target.add(&hist).expect("same bounds");
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_and_reads_back_per_class_and_streaming_histograms() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("latency.hlog");
+        let classes = ["chat".to_string(), "long ctx".to_string()];
+        let log = HlogState::create(&path, &classes, &[false, true]).unwrap();
+        log.lock().unwrap().begin(SystemTime::UNIX_EPOCH).unwrap();
+        let mut sink = Sink(log.clone());
+        for second in 0..3u32 {
+            for class in 0..2 {
+                let mut h = histogram::new();
+                for v in 1..=100u64 {
+                    histogram::record_us(&mut h, v * 1000 * (class as u64 + 1));
+                }
+                if class == 1 {
+                    let mut l = log.lock().unwrap();
+                    l.record_stream(
+                        1,
+                        Some(Duration::from_millis(200)),
+                        Some(Duration::from_millis(20)),
+                    );
+                }
+                sink.interval(second, class, &h);
+            }
+        }
+        log.lock().unwrap().finish().unwrap();
+        let text = std::fs::read(&path).unwrap();
+        let s = String::from_utf8_lossy(&text);
+        assert!(s.starts_with("#[Logged with slabench]\n"), "{s}");
+        assert!(s.contains("#[BaseTime: 0.000 (seconds since epoch)]"));
+        assert!(s.contains("\nTag=long_ctx.ttft,1.000,1.000,"), "{s}");
+        // Untagged all-classes intervals: one per second.
+        assert_eq!(
+            s.lines()
+                .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+                .count(),
+            3
+        );
+        let hists = read(&text, &classes).unwrap();
+        assert_eq!(hists[0].latency.len(), 300);
+        assert_eq!(
+            hists[1].latency.value_at_quantile(1.0),
+            hists[1].latency.highest_equivalent(200_000)
+        );
+        assert!(hists[0].ttft.is_none());
+        assert_eq!(hists[1].ttft.as_ref().unwrap().len(), 3);
+        assert_eq!(hists[1].itl.as_ref().unwrap().len(), 3);
+    }
+}

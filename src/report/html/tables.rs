@@ -1,0 +1,313 @@
+//! The report's tables: verdict, generator health, scenario, classes,
+//! providers, cost and the baseline comparison.
+
+use std::fmt::Write as _;
+
+use super::esc;
+use crate::analysis::verdict::{fmt_ms, fmt_pct};
+use crate::baseline::Change;
+use crate::report::charts::spectrum::Mark;
+use crate::report::data::RunData;
+
+fn opt_s(x: Option<f64>) -> String {
+    x.map_or("—".into(), |v| format!("{v:.1} s"))
+}
+
+pub fn header(data: &RunData, h: &mut String) {
+    let s = &data.summary;
+    let sc = &s.scenario;
+    let _ = write!(
+        h,
+        "<header>\n<h1>slabench · {}</h1>\n<div class=\"verdict v-{v}\" id=\"verdict-badge\">{v}</div>\n",
+        esc(&sc.name),
+        v = s.verdict.as_str()
+    );
+    if let Some(d) = &sc.description {
+        let _ = writeln!(h, "<p>{}</p>", esc(d));
+    }
+    let _ = writeln!(
+        h,
+        "<p class=\"muted\">Started {} · seed {} · {:.0} s planned · gateway {}{}</p>\n</header>",
+        esc(&sc.started_at),
+        sc.seed,
+        sc.duration_s,
+        esc(&sc.gateway),
+        if s.interrupted {
+            " · <strong>interrupted</strong>: the run was stopped early"
+        } else {
+            ""
+        }
+    );
+}
+
+pub fn verdict(data: &RunData, h: &mut String) {
+    h.push_str("<h2 id=\"checks\">Verdict</h2>\n<table>\n<tr><th>Check</th><th>Kind</th><th>Target</th><th>Measured</th><th>Result</th></tr>\n");
+    for c in &data.summary.checks {
+        let (row, cell) = if c.pass {
+            ("", "<td class=\"pass\">✔ PASS</td>")
+        } else {
+            (" class=\"failed\"", "<td class=\"fail\">✘ FAIL</td>")
+        };
+        let kind = serde_json::to_value(c.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        let _ = writeln!(
+            h,
+            "<tr{row}><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>{cell}</tr>",
+            esc(&c.name),
+            esc(&kind),
+            esc(&c.target),
+            esc(&c.measured)
+        );
+    }
+    h.push_str("</table>\n<p class=\"muted\">Verdicts: PASS; FAIL (an SLA check failed); REGRESSION (worse than the baseline); INVALID (the generator could not hold the schedule, so the numbers cannot be trusted).</p>\n");
+}
+
+pub fn generator(data: &RunData, h: &mut String) {
+    let g = &data.summary.generator;
+    let r = &data.summary.requests;
+    let _ = write!(
+        h,
+        "<h2 id=\"generator\">Generator health</h2>\n<table>\n\
+         <tr><th>Target rate</th><th>Achieved rate</th><th>Sent</th><th>Dropped</th><th>Lag p50</th><th>Lag p99</th><th>Lag max</th><th>Cut off at the end</th></tr>\n\
+         <tr><td class=\"num\">{:.0} rpm</td><td class=\"num\">{:.0} rpm</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n</table>\n",
+        g.target_rpm, g.achieved_rpm, g.sent, g.dropped,
+        fmt_ms(g.lag_ms.p50), fmt_ms(g.lag_ms.p99), fmt_ms(g.lag_ms.max), r.cut_off
+    );
+    if g.stages.is_empty() {
+        return;
+    }
+    h.push_str("<table>\n<tr><th>Stage</th><th>Shape</th><th>From</th><th>To</th><th>Target</th><th>Achieved</th><th>Sent</th></tr>\n");
+    for st in &g.stages {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{:.0} s</td><td class=\"num\">{:.0} s</td><td class=\"num\">{:.0} rpm</td><td class=\"num\">{:.0} rpm</td><td class=\"num\">{}</td></tr>",
+            st.index + 1, esc(&st.shape), st.start_s, st.end_s, st.target_rpm, st.achieved_rpm, st.sent
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+pub fn scenario(data: &RunData, h: &mut String) {
+    let sc = &data.summary.scenario;
+    h.push_str("<h2 id=\"scenario\">Scenario</h2>\n<div class=\"grid\">\n");
+    let file = sc.file.as_deref().unwrap_or("(built in code)");
+    for (k, v) in [
+        ("File", esc(file)),
+        ("Seed", sc.seed.to_string()),
+        ("Planned duration", format!("{:.0} s", sc.duration_s)),
+        ("Gateway", esc(&sc.gateway)),
+        ("Uptime target", fmt_pct(data.summary.uptime.target)),
+    ] {
+        let _ = writeln!(h, "<div class=\"muted\">{k}</div><div>{v}</div>");
+    }
+    h.push_str("</div>\n");
+    if !sc.traffic.is_empty() {
+        h.push_str("<h3>Traffic classes</h3>\n<table>\n<tr><th>Class</th><th>Weight</th><th>Model</th><th>Prompt tokens</th><th>Max tokens</th><th>Streaming</th><th>Budgets</th></tr>\n");
+        for t in &sc.traffic {
+            let b = [
+                ("p50", t.budgets_ms.p50),
+                ("p95", t.budgets_ms.p95),
+                ("p99", t.budgets_ms.p99),
+            ]
+            .iter()
+            .filter_map(|(l, v)| v.map(|v| format!("{l} ≤ {}", fmt_ms(v))))
+            .collect::<Vec<_>>()
+            .join(", ");
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&t.name), t.weight, esc(&t.model), t.prompt_tokens, t.max_tokens,
+                if t.stream { "yes" } else { "no" },
+                if b.is_empty() { "—".into() } else { esc(&b) }
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    if !sc.providers.is_empty() {
+        h.push_str("<h3>Providers</h3>\n<table>\n<tr><th>Name</th><th>Profile</th><th>Model</th><th>Region</th><th>Price in / out (USD per M tokens)</th></tr>\n");
+        for p in &sc.providers {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{:.2} / {:.2}</td></tr>",
+                esc(&p.name), esc(&p.profile), esc(&p.model), esc(&p.region), p.price_input_per_m, p.price_output_per_m
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    if !sc.faults.is_empty() {
+        h.push_str("<h3>Faults</h3>\n<table>\n<tr><th>Fault</th><th>From</th><th>Until</th><th>Hits</th></tr>\n");
+        for f in &sc.faults {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td class=\"num\">{:.1} s</td><td class=\"num\">{}</td><td class=\"num\">{:.0}%</td></tr>",
+                esc(&f.label), f.start_s, f.end_s.map_or("end of run".into(), |e| format!("{e:.1} s")), f.probability * 100.0
+            );
+        }
+        h.push_str("</table>\n");
+    }
+}
+
+pub fn classes(data: &RunData, h: &mut String) {
+    let l = &data.summary.latency_ms;
+    h.push_str("<h2 id=\"classes\">Traffic classes</h2>\n<table>\n<tr><th>Class</th><th>Requests</th><th>OK</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th><th>TTFT p50 / p99</th><th>Tokens/s</th></tr>\n");
+    let mut rows: Vec<(&str, &crate::report::summary::ClassLatency)> = Vec::new();
+    for name in &data.classes {
+        if let Some(c) = l.classes.get(name) {
+            rows.push((name, c));
+        }
+    }
+    for (name, c) in rows {
+        let p = &c.latency;
+        let ttft = c.ttft.map_or("—".into(), |t| {
+            format!("{} / {}", fmt_ms(t.p50), fmt_ms(t.p99))
+        });
+        let tps = c.tokens_per_s.map_or("—".into(), |t| format!("{t:.0}"));
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{ttft}</td><td class=\"num\">{tps}</td></tr>",
+            esc(name), c.requests, c.ok, fmt_ms(p.p50), fmt_ms(p.p90), fmt_ms(p.p95), fmt_ms(p.p99), fmt_ms(p.p999), fmt_ms(p.max)
+        );
+    }
+    let a = &l.all;
+    let _ = writeln!(
+        h,
+        "<tr><th>all</th><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td></td><td></td></tr>\n</table>",
+        data.summary.requests.counted, data.summary.requests.ok,
+        fmt_ms(a.p50), fmt_ms(a.p90), fmt_ms(a.p95), fmt_ms(a.p99), fmt_ms(a.p999), fmt_ms(a.max)
+    );
+    let u = &data.summary.uptime;
+    let _ = writeln!(
+        h,
+        "<p>Uptime {} (95% CI {} – {}), target {}; error budget {:.0}% spent ({} failures of {:.1} allowed); {} minute(s) below target.</p>",
+        fmt_pct(u.ratio), fmt_pct(u.ci95[0]), fmt_pct(u.ci95[1]), fmt_pct(u.target),
+        u.error_budget.spent * 100.0, u.error_budget.failures, u.error_budget.allowed_failures, u.error_budget.down_minutes
+    );
+}
+
+pub fn providers(data: &RunData, h: &mut String) {
+    let Some(f) = &data.summary.failover else {
+        h.push_str("<h2 id=\"providers\">Providers</h2>\n<p class=\"note\">No provider ledger for this run (external target without simulated providers).</p>\n");
+        return;
+    };
+    h.push_str("<h2 id=\"providers\">Providers and failover</h2>\n<table>\n<tr><th>Provider</th><th>Attempts</th><th>First attempts</th><th>Failed attempts</th><th>Served</th><th>Tokens in / out</th></tr>\n");
+    for (name, p) in &f.providers {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{} / {}</td></tr>",
+            esc(name), p.attempts, p.first_attempts, p.failed_attempts, p.served, p.input_tokens, p.output_tokens
+        );
+    }
+    let _ = writeln!(
+        h,
+        "</table>\n<p>{} failover events: {} failovers, {} retries, {} exhausted; {} failed requests reached no provider. Amplification {:.3}× ({} attempts). Failed-over requests p99 {} against {} for the rest.</p>",
+        f.events, f.failovers, f.retries, f.exhausted, f.unreached, f.amplification, f.attempts,
+        fmt_ms(f.failover_latency_ms.p99), fmt_ms(f.normal_latency_ms.p99)
+    );
+    if f.windows.is_empty() {
+        return;
+    }
+    h.push_str("<table>\n<tr><th>Fault window</th><th>Provider</th><th>From</th><th>Until</th><th>Time to failover</th><th>Time to recover</th><th>Requests</th><th>Errors</th><th>p99</th></tr>\n");
+    for w in &f.windows {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{:.1} s</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            esc(&w.fault), esc(&w.provider), w.start_s, opt_s(w.end_s), opt_s(w.time_to_failover_s), opt_s(w.time_to_recover_s), w.requests, w.errors, fmt_ms(w.p99_ms)
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+pub fn cost(data: &RunData, h: &mut String) {
+    let Some(c) = &data.summary.cost_usd else {
+        return;
+    };
+    let _ = write!(
+        h,
+        "<h2 id=\"cost\">Cost</h2>\n<p>${:.4} in total, ${:.4} per 1,000 requests; failing over added ${:.4}.</p>\n<table>\n<tr><th>By provider</th><th>USD</th></tr>\n",
+        c.total, c.per_1k_requests, c.failover_added
+    );
+    for (k, v) in &c.by_provider {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td class=\"num\">{v:.4}</td></tr>",
+            esc(k)
+        );
+    }
+    h.push_str("<tr><th>By traffic class</th><th>USD</th></tr>\n");
+    for (k, v) in &c.by_class {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td class=\"num\">{v:.4}</td></tr>",
+            esc(k)
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+pub fn baseline(data: &RunData, h: &mut String) {
+    let Some(b) = &data.summary.baseline else {
+        return;
+    };
+    let _ = write!(
+        h,
+        "<h2 id=\"baseline\">Against the baseline</h2>\n<p>Baseline {} ({}, started {}); tolerance {:.0}%, floor {}.</p>\n<table>\n<tr><th>Metric</th><th>Baseline</th><th>This run</th><th>Change</th><th>Verdict</th><th>How</th></tr>\n",
+        esc(&b.baseline_file), esc(&b.baseline_scenario), esc(&b.baseline_started_at), b.tolerance * 100.0, fmt_ms(b.floor_ms)
+    );
+    for m in &b.metrics {
+        let (row, verdict) = match m.change {
+            Change::Regressed => (" class=\"failed\"", "<td class=\"fail\">✘ regressed</td>"),
+            Change::Improved => ("", "<td class=\"pass\">improved</td>"),
+            Change::WithinNoise => ("", "<td>within noise</td>"),
+        };
+        let _ = writeln!(
+            h,
+            "<tr{row}><td>{}</td><td class=\"num\">{:.2} {u}</td><td class=\"num\">{:.2} {u}</td><td class=\"num\">{:+.1}%</td>{verdict}<td>{}</td></tr>",
+            esc(&m.metric), m.baseline, m.candidate, m.relative_change * 100.0, esc(&m.detail), u = esc(&m.unit)
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+/// The amplification limit, from the SLA check's target (`<= 1.50x`).
+pub fn amplification_limit(data: &RunData) -> Option<f64> {
+    let c = data
+        .summary
+        .checks
+        .iter()
+        .find(|c| c.name == "upstream amplification")?;
+    c.target
+        .trim_start_matches("<=")
+        .trim()
+        .trim_end_matches('x')
+        .parse()
+        .ok()
+}
+
+/// The baseline's latency percentiles of `class`, as marks on its spectrum
+/// (`chat p99` in ms → (0.99, value)).
+pub fn baseline_marks(data: &RunData, class: &str) -> Vec<Mark> {
+    let Some(b) = &data.summary.baseline else {
+        return Vec::new();
+    };
+    b.metrics
+        .iter()
+        .filter(|m| m.class.as_deref() == Some(class) && m.unit == "ms")
+        .filter_map(|m| {
+            let q = match m.metric.rsplit(' ').next()? {
+                "p50" => 0.50,
+                "p90" => 0.90,
+                "p95" => 0.95,
+                "p99" => 0.99,
+                "p999" | "p99.9" => 0.999,
+                _ => return None,
+            };
+            Some(Mark {
+                label: format!("baseline {}", fmt_ms(m.baseline)),
+                q,
+                ms: m.baseline,
+            })
+        })
+        .collect()
+}

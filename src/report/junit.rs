@@ -1,0 +1,91 @@
+//! junit.xml: one test case per check, so CI systems (GitLab, Jenkins,
+//! GitHub test reporters) list every SLA check and show the failing ones.
+
+use std::io::Write;
+
+use super::data::RunData;
+use crate::analysis::CheckKind;
+
+/// Escapes text for XML attributes and content.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 forbids most control characters even escaped.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn kind(k: CheckKind) -> &'static str {
+    match k {
+        CheckKind::Sla => "sla",
+        CheckKind::Generator => "generator",
+        CheckKind::Baseline => "baseline",
+    }
+}
+
+/// Writes junit.xml.
+pub fn write(data: &RunData, out: &mut dyn Write) -> anyhow::Result<()> {
+    let s = &data.summary;
+    let failures = s.checks.iter().filter(|c| !c.pass).count();
+    let name = xml_escape(&format!("slabench: {}", s.scenario.name));
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(
+        out,
+        r#"<testsuites name="{name}" tests="{}" failures="{failures}" errors="0" time="{:.3}">"#,
+        s.checks.len(),
+        s.scenario.duration_s
+    )?;
+    writeln!(
+        out,
+        r#"  <testsuite name="{name}" tests="{}" failures="{failures}" errors="0" skipped="0" time="{:.3}" timestamp="{}">"#,
+        s.checks.len(),
+        s.scenario.duration_s,
+        xml_escape(&s.scenario.started_at)
+    )?;
+    writeln!(out, "    <properties>")?;
+    for (k, v) in [
+        ("verdict", s.verdict.as_str().to_string()),
+        ("seed", s.scenario.seed.to_string()),
+        ("gateway", s.scenario.gateway.clone()),
+        ("interrupted", s.interrupted.to_string()),
+        ("slabench_version", s.slabench_version.clone()),
+    ] {
+        writeln!(
+            out,
+            r#"      <property name="{k}" value="{}"/>"#,
+            xml_escape(&v)
+        )?;
+    }
+    writeln!(out, "    </properties>")?;
+    for c in &s.checks {
+        let case = format!(
+            r#"    <testcase classname="slabench.{}" name="{}" time="0""#,
+            kind(c.kind),
+            xml_escape(&c.name)
+        );
+        if c.pass {
+            writeln!(out, "{case}/>")?;
+            continue;
+        }
+        writeln!(out, "{case}>")?;
+        let msg = xml_escape(&format!("measured {}, target {}", c.measured, c.target));
+        writeln!(
+            out,
+            r#"      <failure message="{msg}" type="{}">{msg}</failure>"#,
+            kind(c.kind)
+        )?;
+        writeln!(out, "    </testcase>")?;
+    }
+    writeln!(out, "  </testsuite>")?;
+    writeln!(out, "</testsuites>")?;
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! summary.md: the verdict and the key numbers as Markdown tables, sized for
+//! a CI job summary (`cat summary.md >> $GITHUB_STEP_SUMMARY`).
+
+use std::fmt::Write as _;
+use std::io::Write;
+
+use super::data::RunData;
+use crate::analysis::verdict::{fmt_ms, fmt_pct};
+use crate::analysis::Verdict;
+use crate::baseline::Change;
+
+/// Escapes text from a scenario so it cannot break a table or inject markup.
+pub fn md_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '!' | '~' | '&' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn icon(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "✅",
+        Verdict::Fail => "❌",
+        Verdict::Regression => "📉",
+        Verdict::Invalid => "⚠️",
+    }
+}
+
+/// Renders summary.md.
+pub fn render(data: &RunData) -> String {
+    let s = &data.summary;
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "## {} slabench: {} — {}\n",
+        icon(s.verdict),
+        md_escape(&s.scenario.name),
+        s.verdict.as_str()
+    );
+    if let Some(d) = &s.scenario.description {
+        let _ = writeln!(md, "{}\n", md_escape(d));
+    }
+    let _ = writeln!(
+        md,
+        "Started {} · seed {} · {:.0} s planned · gateway {}{}\n",
+        md_escape(&s.scenario.started_at),
+        s.scenario.seed,
+        s.scenario.duration_s,
+        md_escape(&s.scenario.gateway),
+        if s.interrupted {
+            " · **interrupted**"
+        } else {
+            ""
+        }
+    );
+    md.push_str("| Check | Target | Measured | Result |\n|---|---|---|---|\n");
+    for c in &s.checks {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            md_escape(&c.name),
+            md_escape(&c.target),
+            md_escape(&c.measured),
+            if c.pass { "✅ pass" } else { "❌ **FAIL**" }
+        );
+    }
+    key_numbers(data, &mut md);
+    classes(data, &mut md);
+    baseline(data, &mut md);
+    md
+}
+
+fn key_numbers(data: &RunData, md: &mut String) {
+    let s = &data.summary;
+    let (g, r, l) = (&s.generator, &s.requests, &s.latency_ms.all);
+    md.push_str("\n| Key number | Value |\n|---|---|\n");
+    let mut row = |k: &str, v: String| {
+        let _ = writeln!(md, "| {k} | {v} |");
+    };
+    row(
+        "Requests",
+        format!(
+            "{} counted · {} ok · {} failed · {} cut off",
+            r.counted, r.ok, r.failed, r.cut_off
+        ),
+    );
+    row(
+        "Uptime",
+        format!(
+            "{} (95% CI {} – {}) · error budget {:.0}% spent",
+            fmt_pct(s.uptime.ratio),
+            fmt_pct(s.uptime.ci95[0]),
+            fmt_pct(s.uptime.ci95[1]),
+            s.uptime.error_budget.spent * 100.0
+        ),
+    );
+    row(
+        "Latency (all, OK)",
+        format!(
+            "p50 {} · p99 {} · max {}",
+            fmt_ms(l.p50),
+            fmt_ms(l.p99),
+            fmt_ms(l.max)
+        ),
+    );
+    row(
+        "Generator",
+        format!(
+            "target {:.0} rpm · achieved {:.0} rpm · lag p99 {} · dropped {}",
+            g.target_rpm,
+            g.achieved_rpm,
+            fmt_ms(g.lag_ms.p99),
+            g.dropped
+        ),
+    );
+    if let Some(f) = &s.failover {
+        row(
+            "Failover",
+            format!(
+                "{} events: {} failovers · {} retries · {} exhausted · amplification {:.3}x",
+                f.events, f.failovers, f.retries, f.exhausted, f.amplification
+            ),
+        );
+    }
+    if let Some(c) = &s.cost_usd {
+        row(
+            "Cost",
+            format!(
+                "${:.4} total · ${:.4} per 1k requests",
+                c.total, c.per_1k_requests
+            ),
+        );
+    }
+}
+
+fn classes(data: &RunData, md: &mut String) {
+    let s = &data.summary;
+    if s.latency_ms.classes.is_empty() {
+        return;
+    }
+    md.push_str("\n| Class | Requests | OK | p50 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    for name in &data.classes {
+        let Some(c) = s.latency_ms.classes.get(name) else {
+            continue;
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            md_escape(name),
+            c.requests,
+            c.ok,
+            fmt_ms(c.latency.p50),
+            fmt_ms(c.latency.p95),
+            fmt_ms(c.latency.p99),
+            fmt_ms(c.latency.max)
+        );
+    }
+}
+
+fn baseline(data: &RunData, md: &mut String) {
+    let Some(b) = &data.summary.baseline else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "\nAgainst baseline {} ({}, {}):\n\n| Metric | Baseline | This run | Change | |\n|---|---:|---:|---:|---|",
+        md_escape(&b.baseline_file),
+        md_escape(&b.baseline_scenario),
+        md_escape(&b.baseline_started_at)
+    );
+    for m in &b.metrics {
+        let verdict = match m.change {
+            Change::Regressed => "📉 **regressed**",
+            Change::Improved => "improved",
+            Change::WithinNoise => "within noise",
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {:.2} {u} | {:.2} {u} | {:+.1}% | {verdict} |",
+            md_escape(&m.metric),
+            m.baseline,
+            m.candidate,
+            m.relative_change * 100.0,
+            u = md_escape(&m.unit)
+        );
+    }
+}
+
+/// Writes summary.md.
+pub fn write(data: &RunData, out: &mut dyn Write) -> anyhow::Result<()> {
+    out.write_all(render(data).as_bytes())?;
+    Ok(())
+}
