@@ -118,6 +118,7 @@ fn join_ledger(
         faults: &scenario.faults,
         requests: rec.requests.as_deref().unwrap_or_default(),
         duration_s: rec.timeline.len() as u32,
+        account_dialects: rec.account_dialects,
     };
     let mut bad = None;
     let attempts = crate::providers::read_ledger(ledger)

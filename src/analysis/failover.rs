@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::account::{AccountReport, LedgerView, Tally};
 use crate::metrics::histogram::{self, Percentiles};
 use crate::metrics::recorder::ClientRecord;
 use crate::metrics::Outcome;
@@ -38,6 +39,8 @@ pub struct Input<'a> {
     pub requests: &'a [ClientRecord],
     /// Seconds the stages ran (timeline length).
     pub duration_s: u32,
+    /// Which gateways' accounts the client saw (`Recorder::account_dialects`).
+    pub account_dialects: u8,
 }
 
 /// The join of one request with its attempts.
@@ -47,6 +50,8 @@ struct Joined {
     first_provider: u16,
     first_ok: bool,
     attempts: u16,
+    /// Providers that received an attempt, as `LedgerView` bits.
+    providers: u64,
     /// The provider of the last successful attempt.
     served_by: u16,
     /// What all its attempts cost, and the tokens of the answer served.
@@ -60,6 +65,7 @@ impl Joined {
         first_provider: u16::MAX,
         first_ok: false,
         attempts: 0,
+        providers: 0,
         served_by: u16::MAX,
         cost: 0.0,
         served_tokens: (0, 0),
@@ -68,6 +74,7 @@ impl Joined {
     fn add(&mut self, a: &Attempt, cost: f64) {
         self.cost += cost;
         self.attempts = self.attempts.saturating_add(1);
+        self.providers |= LedgerView::bit(a.provider);
         if a.arrived_us < self.first_arrival_us {
             self.first_arrival_us = a.arrived_us;
             self.first_provider = a.provider;
@@ -172,6 +179,9 @@ pub struct Report {
     pub normal_latency_ms: Percentiles,
     pub providers: BTreeMap<String, ProviderStats>,
     pub windows: Vec<Window>,
+    /// The gateway's own account (response headers) against the ledger;
+    /// `null` when no answer carried one.
+    pub gateway_account: Option<AccountReport>,
     #[serde(skip)]
     pub cost: Cost,
     /// Events in request order; summary.json lists the first
@@ -279,11 +289,21 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
     let mut sent = 0u64;
     let mut by_class = vec![0.0; input.class_names.len()];
     let mut failover_added = 0.0;
+    let mut account = Tally::new(input.providers, input.account_dialects);
     for (seq, (rec, j)) in input.requests.iter().zip(&joined).enumerate() {
         if rec.is_missing() || rec.outcome == Outcome::Dropped {
             continue;
         }
         sent += 1;
+        account.add(
+            seq as u64,
+            rec,
+            &LedgerView {
+                attempts: j.attempts,
+                providers: j.providers,
+                served_by: j.served_by,
+            },
+        );
         let sec = (rec.intended_ms / 1000) as usize;
         if let Some(s) = sent_per_second.get_mut(sec) {
             *s += 1;
@@ -396,6 +416,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
         normal_latency_ms: Percentiles::of(&normal_h),
         providers: input.providers.iter().cloned().zip(providers).collect(),
         windows,
+        gateway_account: account.finish(),
         event_list: events,
         per_second: per_second(
             input.providers,
@@ -573,6 +594,7 @@ mod tests {
                 served_by: FLASH,
                 class: 0,
                 outcome: Outcome::Ok,
+                account: crate::metrics::recorder::AccountRecord::EMPTY,
             };
             match at {
                 _ if seq == 100 => {
@@ -637,6 +659,7 @@ mod tests {
             faults: &faults,
             requests: &recs,
             duration_s: 100,
+            account_dialects: 0,
         };
         let r = analyze(&input, atts);
         // flash: 699 plain + 2 (retry) + 50 (failed first) = 751 attempts × 100 in,
@@ -737,6 +760,7 @@ mod tests {
             faults: &faults,
             requests: &recs,
             duration_s: 100,
+            account_dialects: 0,
         };
         let r = analyze(&input, atts);
         assert_eq!(r.windows[0].time_to_failover_s, None);

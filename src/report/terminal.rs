@@ -142,6 +142,32 @@ fn render_failover(out: &mut String, f: &crate::analysis::failover::Report) {
             fmt_ms(w.p99_ms)
         );
     }
+    if let Some(a) = &f.gateway_account {
+        render_account(out, a);
+    }
+}
+
+/// The gateway's account against the ledger: totals, then each disagreement.
+fn render_account(out: &mut String, a: &crate::analysis::account::AccountReport) {
+    let _ = writeln!(
+        out,
+        "  gateway     {} says {} fallbacks, {} retries over {} requests; ledger: {} fallbacks, {} attempts{} · agrees on {}",
+        a.dialects.join("+"),
+        a.gateway_fallbacks,
+        a.gateway_retries,
+        a.requests,
+        a.ledger_fallbacks,
+        a.ledger_attempts,
+        if a.attempts_exact { "" } else { " (the gateway reports a lower bound)" },
+        a.agreeing
+    );
+    for e in &a.examples {
+        let _ = writeln!(
+            out,
+            "              {:?} (request {} at {:.1}s): gateway {} · ledger {}",
+            e.kind, e.seq, e.at_s, e.gateway, e.ledger
+        );
+    }
 }
 
 /// One live progress line: `[ 42s/120s] 49,870 rpm · errors 12 · p99 812 ms · in flight 640`.
