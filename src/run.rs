@@ -49,7 +49,7 @@ pub struct RunOutcome {
 pub async fn run(scenario: &Scenario, opts: RunOptions) -> anyhow::Result<RunOutcome> {
     let started = SystemTime::now();
     let out_dir = prepare_out_dir(scenario, opts.out.as_deref(), started)?;
-    let mut stack = Stack::start(scenario, &out_dir).await?;
+    let mut stack = Stack::start(scenario, &out_dir, opts.stop.clone()).await?;
     let measured = measure(scenario, &stack, &opts).await;
     stack.stop().await;
     let (recorder, end) = measured?;
