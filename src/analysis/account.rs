@@ -12,7 +12,9 @@
 //! Fallbacks on the ledger's side are the providers a request reached beyond
 //! the first. An attempt that no provider received (a refused connection)
 //! is not in the ledger, so a gateway can rightly report *more* than the
-//! ledger shows during a `refuse` outage; it can never rightly report less.
+//! ledger shows while a provider refuses connections: such requests are
+//! counted as `explained`, not as disagreements. A gateway can never rightly
+//! report less than the ledger shows.
 
 use serde::Serialize;
 
@@ -39,6 +41,17 @@ pub enum Disagreement {
 }
 
 impl Disagreement {
+    /// For people: `fallbacks no provider saw`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Disagreement::FallbacksUnreported => "fallbacks not in the gateway's account",
+            Disagreement::FallbacksUnseen => "fallbacks no provider saw",
+            Disagreement::AttemptsUnreported => "attempts not in the gateway's account",
+            Disagreement::AttemptsUnseen => "attempts no provider saw",
+            Disagreement::ServedBy => "another provider named as the server",
+        }
+    }
+
     const ALL: [Disagreement; 5] = [
         Disagreement::FallbacksUnreported,
         Disagreement::FallbacksUnseen,
@@ -117,6 +130,13 @@ pub struct AccountReport {
     pub requests_without_account: u64,
     /// Requests (with an account) where it agrees with the ledger.
     pub agreeing: u64,
+    /// Requests whose account claims attempts that no provider received,
+    /// while a provider refused connections: expected, so not disagreements.
+    pub explained_by_refused_connections: u64,
+    /// Of those, the requests whose first attempt the failover analysis
+    /// attributes to the refusing provider (0 when the gateway's fallbacks
+    /// are not attempts; see `refused_first_attempts`).
+    pub refused_first_attempts: u64,
     /// Totals over the requests with an account.
     pub gateway_fallbacks: u64,
     pub ledger_fallbacks: u64,
@@ -133,23 +153,98 @@ pub struct AccountReport {
 /// Accumulates the comparison request by request.
 pub struct Tally<'a> {
     providers: &'a [String],
+    refusals: &'a [Refusal],
     report: AccountReport,
 }
 
+/// A provider refusing connections (an outage `as = "refuse"`), from
+/// `start_s` to `end_s` on the run's clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Refusal {
+    pub provider: u16,
+    pub start_s: f64,
+    pub end_s: f64,
+}
+
+/// `[start, end]` of a request's life in seconds since t=0.
+fn life(rec: &ClientRecord) -> (f64, f64) {
+    let start = f64::from(rec.intended_ms) / 1000.0;
+    (start, start + f64::from(rec.latency_us) / 1e6)
+}
+
+/// The provider a request's first attempt went to when the ledger cannot
+/// show it: the gateway counts more fallbacks than the ledger has providers
+/// for, while a provider that never saw the request refused connections.
+fn refused_first(rec: &ClientRecord, ledger: &LedgerView, refusals: &[Refusal]) -> Option<u16> {
+    let reported = AccountRecord::get(rec.account.fallbacks)?;
+    if reported <= ledger.fallbacks() {
+        return None;
+    }
+    let (start, end) = life(rec);
+    refusals
+        .iter()
+        .find(|r| {
+            start < r.end_s
+                && end >= r.start_s
+                && ledger.providers & LedgerView::bit(r.provider) == 0
+        })
+        .map(|r| r.provider)
+}
+
+/// Requests (by number) whose first attempt went to a provider that refused
+/// the connection, as only the gateway's account can tell: the failover
+/// analysis counts those first attempts (and failovers), so that
+/// time-to-failover in a `refuse` outage is not read as zero just because
+/// refused attempts leave no trace at the provider.
+///
+/// Only when the account is a witness of attempts: a gateway that also
+/// reports fallbacks no provider saw while nothing refused connections
+/// counts hops without an attempt (LiteLLM: past a deployment in cooldown),
+/// so its extra fallbacks say nothing about refused attempts. Then: none.
+pub fn refused_first_attempts(
+    requests: &[ClientRecord],
+    ledger: impl Iterator<Item = LedgerView>,
+    refusals: &[Refusal],
+) -> Vec<(usize, u16)> {
+    let mut found = Vec::new();
+    if refusals.is_empty() {
+        return found;
+    }
+    for (seq, (rec, l)) in requests.iter().zip(ledger).enumerate() {
+        if rec.is_missing() || l.attempts == 0 {
+            continue;
+        }
+        match refused_first(rec, &l, refusals) {
+            Some(p) => found.push((seq, p)),
+            None => {
+                let extra =
+                    AccountRecord::get(rec.account.fallbacks).is_some_and(|f| f > l.fallbacks());
+                if extra {
+                    return Vec::new();
+                }
+            }
+        }
+    }
+    found
+}
+
 impl<'a> Tally<'a> {
-    pub fn new(providers: &'a [String], dialects: u8) -> Self {
+    pub fn new(providers: &'a [String], dialects: u8, refusals: &'a [Refusal]) -> Self {
         let dialects: Vec<Dialect> = Dialect::ALL
             .into_iter()
             .filter(|d| dialects & d.bit() != 0)
             .collect();
         Tally {
             providers,
+            refusals,
             report: AccountReport {
                 attempts_exact: !dialects.is_empty() && dialects == [Dialect::Builtin],
                 dialects: dialects.iter().map(|d| d.name()).collect(),
                 requests: 0,
                 requests_without_account: 0,
                 agreeing: 0,
+                explained_by_refused_connections: 0,
+                refused_first_attempts: 0,
                 gateway_fallbacks: 0,
                 ledger_fallbacks: 0,
                 gateway_retries: 0,
@@ -190,7 +285,10 @@ impl<'a> Tally<'a> {
                 std::cmp::Ordering::Equal => {}
             }
         }
-        if let Some(n) = attempts {
+        // With the fallbacks in disagreement, the attempts are too; only
+        // when they agree does a difference in attempts say something new
+        // (retries hidden, or claimed and never made).
+        if let Some(n) = attempts.filter(|_| found.is_empty()) {
             let seen = u32::from(ledger.attempts);
             // A lower bound (retries of earlier hops are not in LiteLLM's or
             // Portkey's headers) is only contradicted by fewer attempts; but
@@ -209,13 +307,30 @@ impl<'a> Tally<'a> {
         {
             found.push(Disagreement::ServedBy);
         }
+        let unseen_only = found.iter().all(|k| {
+            matches!(
+                k,
+                Disagreement::FallbacksUnseen | Disagreement::AttemptsUnseen
+            )
+        });
         if found.is_empty() {
             r.agreeing += 1;
+        } else if unseen_only && self.during_refusals(rec) {
+            self.report.explained_by_refused_connections += 1;
+            return;
         }
         for kind in found {
             self.report.disagreements.bump(kind);
             self.example(seq, rec, ledger, kind);
         }
+    }
+
+    /// Whether the request was in flight while a provider refused connections.
+    fn during_refusals(&self, rec: &ClientRecord) -> bool {
+        let (start, end) = life(rec);
+        self.refusals
+            .iter()
+            .any(|r| start < r.end_s && end >= r.start_s)
     }
 
     fn example(&mut self, seq: u64, rec: &ClientRecord, ledger: &LedgerView, kind: Disagreement) {
@@ -238,8 +353,11 @@ impl<'a> Tally<'a> {
         self.report.examples.push(example);
     }
 
-    /// The report, or `None` when no answer carried an account.
-    pub fn finish(mut self) -> Option<AccountReport> {
+    /// The report, or `None` when no answer carried an account;
+    /// `refused_first` is how many first attempts were attributed to a
+    /// refusing provider.
+    pub fn finish(mut self, refused_first: usize) -> Option<AccountReport> {
+        self.report.refused_first_attempts = refused_first as u64;
         let order = |e: &Example| Disagreement::ALL.iter().position(|k| *k == e.kind);
         self.report.examples.sort_by_key(|e| (order(e), e.seq));
         (self.report.requests > 0).then_some(self.report)
@@ -330,11 +448,55 @@ mod tests {
     }
 
     const NONE: u8 = AccountRecord::NONE;
+    /// flash (0) refuses connections from 30 s to 40 s.
+    const REFUSING: [Refusal; 1] = [Refusal {
+        provider: 0,
+        start_s: 30.0,
+        end_s: 40.0,
+    }];
+
+    #[test]
+    fn refused_first_attempts_only_from_a_gateway_whose_hops_are_attempts() {
+        let mut in_window = rec(1, 0, NONE, 1);
+        in_window.intended_ms = 35_000;
+        let agrees = rec(0, 0, NONE, 0);
+        let requests = [agrees, in_window];
+        let views = [ledger(1, &[0], 0), ledger(1, &[1], 1)];
+        let found = refused_first_attempts(&requests, views.into_iter(), &REFUSING);
+        assert_eq!(found, [(1, 0)]);
+        // The same gateway also reports a fallback no provider saw at 5 s,
+        // when nothing refused: its hops are not attempts; nothing is inferred.
+        let mut skipped = rec(1, 0, NONE, 1);
+        skipped.intended_ms = 5_000;
+        let requests = [agrees, in_window, skipped];
+        let views = [ledger(1, &[0], 0), ledger(1, &[1], 1), ledger(1, &[1], 1)];
+        assert!(refused_first_attempts(&requests, views.into_iter(), &REFUSING).is_empty());
+    }
+
+    #[test]
+    fn a_refused_first_attempt_is_found_through_the_account() {
+        // 1 fallback reported, only qwen in the ledger, at 35 s: flash refused it.
+        let mut r = rec(1, 0, NONE, 1);
+        r.intended_ms = 35_000;
+        assert_eq!(refused_first(&r, &ledger(1, &[1], 1), &REFUSING), Some(0));
+        // Before the refusal: no.
+        r.intended_ms = 20_000;
+        assert_eq!(refused_first(&r, &ledger(1, &[1], 1), &REFUSING), None);
+        // The ledger accounts for the fallback: no.
+        r.intended_ms = 35_000;
+        assert_eq!(refused_first(&r, &ledger(2, &[0, 1], 1), &REFUSING), None);
+        // No account: no.
+        let r = ClientRecord {
+            account: AccountRecord::EMPTY,
+            ..r
+        };
+        assert_eq!(refused_first(&r, &ledger(1, &[1], 1), &REFUSING), None);
+    }
 
     #[test]
     fn finds_what_a_gateway_leaves_out_or_adds() {
         let names = ["flash".to_string(), "qwen".into(), "r1".into()];
-        let mut t = Tally::new(&names, Dialect::LiteLlm.bit());
+        let mut t = Tally::new(&names, Dialect::LiteLlm.bit(), &REFUSING);
         // Agrees: first call served by flash.
         t.add(0, &rec(0, 0, NONE, 0), &ledger(1, &[0], 0));
         // Says 0 fallbacks; the ledger shows 2 attempts at 2 providers.
@@ -349,43 +511,52 @@ mod tests {
         t.add(4, &rec(0, 0, NONE, 2), &ledger(1, &[1], 1));
         // No account, but reached a provider.
         t.add(5, &rec(NONE, NONE, NONE, NONE), &ledger(1, &[0], 0));
-        let r = t.finish().unwrap();
+        // 0 fallbacks, 0 retries: exactly one attempt; flash got two.
+        t.add(7, &rec(0, 0, NONE, 0), &ledger(2, &[0], 0));
+        // Like request 3, but at 35 s, while flash refused connections.
+        let mut refused = rec(1, 0, NONE, 1);
+        refused.intended_ms = 35_000;
+        t.add(6, &refused, &ledger(1, &[1], 1));
+        let r = t.finish(0).unwrap();
         assert_eq!(r.dialects, ["litellm"]);
         assert!(!r.attempts_exact);
         assert_eq!(
             (r.requests, r.requests_without_account, r.agreeing),
-            (5, 1, 2)
+            (7, 1, 2)
         );
+        assert_eq!(r.explained_by_refused_connections, 1);
         assert_eq!(
             r.disagreements,
             Disagreements {
                 fallbacks_unreported: 1,
                 fallbacks_unseen: 1,
                 attempts_unreported: 1,
-                attempts_unseen: 1,
+                attempts_unseen: 0,
                 served_by: 1,
             }
         );
-        assert_eq!((r.gateway_fallbacks, r.ledger_fallbacks), (2, 2));
+        assert_eq!((r.gateway_fallbacks, r.ledger_fallbacks), (3, 2));
         assert_eq!(
             (r.gateway_attempts, r.ledger_attempts),
-            (1 + 1 + 2 + 2 + 1, 8)
+            (1 + 1 + 2 + 2 + 1 + 1 + 2, 11)
         );
         let e = &r.examples[0];
         assert_eq!((e.seq, e.kind), (1, Disagreement::FallbacksUnreported));
         assert_eq!(e.gateway, "0 fallbacks, 0 retries; served by qwen");
         assert_eq!(e.ledger, "2 attempts at flash, qwen; served by qwen");
-        assert_eq!(r.examples.len(), 5);
+        // In kind order: request 1, 3, 7, 4.
+        let seqs: Vec<u64> = r.examples.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [1, 3, 7, 4]);
     }
 
     #[test]
     fn an_exact_list_is_held_to_the_count() {
         let names = ["flash".to_string(), "qwen".into()];
-        let mut t = Tally::new(&names, Dialect::Builtin.bit());
+        let mut t = Tally::new(&names, Dialect::Builtin.bit(), &[]);
         t.add(0, &rec(1, 0, 2, 1), &ledger(2, &[0, 1], 1));
         t.add(1, &rec(1, 0, 2, 1), &ledger(3, &[0, 1], 1));
         t.add(2, &rec(1, 1, 3, 1), &ledger(2, &[0, 1], 1));
-        let r = t.finish().unwrap();
+        let r = t.finish(0).unwrap();
         assert!(r.attempts_exact);
         assert_eq!(r.agreeing, 1);
         assert_eq!(r.disagreements.attempts_unreported, 1);
@@ -399,8 +570,8 @@ mod tests {
     #[test]
     fn no_account_no_report() {
         let names = ["flash".to_string()];
-        let mut t = Tally::new(&names, 0);
+        let mut t = Tally::new(&names, 0, &[]);
         t.add(0, &rec(NONE, NONE, NONE, NONE), &ledger(1, &[0], 0));
-        assert_eq!(t.finish(), None);
+        assert_eq!(t.finish(0), None);
     }
 }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::account::{AccountReport, LedgerView, Tally};
+use super::account::{refused_first_attempts, AccountReport, LedgerView, Refusal, Tally};
 use crate::metrics::histogram::{self, Percentiles};
 use crate::metrics::recorder::ClientRecord;
 use crate::metrics::Outcome;
@@ -289,21 +289,24 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
     let mut sent = 0u64;
     let mut by_class = vec![0.0; input.class_names.len()];
     let mut failover_added = 0.0;
-    let mut account = Tally::new(input.providers, input.account_dialects);
+    let refusals = refusals(input.faults, input.duration_s);
+    let mut account = Tally::new(input.providers, input.account_dialects, &refusals);
+    let refused = refused_first_attempts(input.requests, joined.iter().map(view), &refusals);
+    let mut refused_iter = refused.iter().peekable();
     for (seq, (rec, j)) in input.requests.iter().zip(&joined).enumerate() {
         if rec.is_missing() || rec.outcome == Outcome::Dropped {
             continue;
         }
         sent += 1;
-        account.add(
-            seq as u64,
-            rec,
-            &LedgerView {
-                attempts: j.attempts,
-                providers: j.providers,
-                served_by: j.served_by,
-            },
-        );
+        account.add(seq as u64, rec, &view(j));
+        let mut j = *j;
+        if let Some(&(_, p)) = refused_iter.next_if(|(s, _)| *s == seq) {
+            // The first attempt went to `p`, which refused it: the ledger
+            // cannot show it, the gateway's account does.
+            j.first_provider = p;
+            j.first_arrival_us = i64::from(rec.intended_ms) * 1000;
+            j.first_ok = false;
+        }
         let sec = (rec.intended_ms / 1000) as usize;
         if let Some(s) = sent_per_second.get_mut(sec) {
             *s += 1;
@@ -416,7 +419,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
         normal_latency_ms: Percentiles::of(&normal_h),
         providers: input.providers.iter().cloned().zip(providers).collect(),
         windows,
-        gateway_account: account.finish(),
+        gateway_account: account.finish(refused.len()),
         event_list: events,
         per_second: per_second(
             input.providers,
@@ -426,6 +429,31 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
             &served_per_second,
         ),
     }
+}
+
+/// What the ledger holds for one request, for the account comparison.
+fn view(j: &Joined) -> LedgerView {
+    LedgerView {
+        attempts: j.attempts,
+        providers: j.providers,
+        served_by: j.served_by,
+    }
+}
+
+/// Every provider refusing connections, and when.
+fn refusals(faults: &[Fault], duration_s: u32) -> Vec<Refusal> {
+    faults
+        .iter()
+        .filter(|f| matches!(f.kind, crate::scenario::FaultKind::OutageRefuse))
+        .flat_map(|f| {
+            let end_s = f.end().map_or(f64::from(duration_s), |e| e.as_secs_f64());
+            f.providers.iter().map(move |&p| Refusal {
+                provider: p as u16,
+                start_s: f.start.as_secs_f64(),
+                end_s,
+            })
+        })
+        .collect()
 }
 
 /// Counts one for `provider` in the second of `us` (ignored outside the timeline).

@@ -64,7 +64,8 @@ pub struct Account {
     pub dialect: Option<Dialect>,
     /// Attempts that reached a provider, when the gateway lists them all
     /// (built-in gateway: its `connect` failures are left out, since no
-    /// provider, and so no ledger, saw them).
+    /// provider, and so no ledger, saw them; they still count as hops in
+    /// `fallbacks` and `retries`).
     pub attempts: Option<u32>,
     /// Moves to another provider, deployment or target.
     pub fallbacks: Option<u32>,
@@ -135,21 +136,22 @@ fn portkey_fallbacks(path: &str) -> u32 {
         .sum()
 }
 
-/// `flash:503,flash:timeout,qwen:200` → attempts, fallbacks and retries,
-/// counting only the attempts that reached a provider.
+/// `flash:503,flash:timeout,qwen:200` → attempts, fallbacks and retries.
+/// Fallbacks and retries count every hop, like LiteLLM's and Portkey's;
+/// attempts only those that reached a provider (not `connect` failures),
+/// so that they compare with the ledger.
 fn builtin_attempts(list: &str) -> Account {
-    let mut reached = list
+    let mut entries = list
         .split(',')
-        .filter_map(|entry| entry.trim().rsplit_once(':'))
-        .filter(|(_, outcome)| *outcome != "connect")
-        .map(|(provider, _)| provider);
+        .filter_map(|entry| entry.trim().rsplit_once(':'));
+    let reaches = |outcome: &str| u32::from(outcome != "connect");
     let (mut attempts, mut fallbacks, mut retries) = (0, 0, 0);
-    let mut last = reached.next();
-    if last.is_some() {
-        attempts = 1;
-    }
-    for p in reached {
-        attempts += 1;
+    let mut last = entries.next().map(|(p, outcome)| {
+        attempts += reaches(outcome);
+        p
+    });
+    for (p, outcome) in entries {
+        attempts += reaches(outcome);
         if Some(p) == last {
             retries += 1;
         } else {
@@ -232,9 +234,11 @@ mod tests {
             (crate::gateway::SERVED_BY_HEADER, "r1"),
         ]))
         .unwrap();
+        // flash refused (no provider saw it), qwen twice, r1: 3 attempts
+        // reached a provider; 2 fallbacks and 1 retry in all.
         assert_eq!(
             (a.attempts, a.fallbacks, a.retries),
-            (Some(3), Some(1), Some(1))
+            (Some(3), Some(2), Some(1))
         );
         assert_eq!(a.served_by.as_deref(), Some("r1"));
     }

@@ -161,11 +161,27 @@ fn render_account(out: &mut String, a: &crate::analysis::account::AccountReport)
         if a.attempts_exact { "" } else { " (the gateway reports a lower bound)" },
         a.agreeing
     );
+    let d = &a.disagreements;
+    let _ = writeln!(
+        out,
+        "              disagreements: fallbacks unreported {} · fallbacks no provider saw {} · attempts unreported {} · attempts no provider saw {} · served-by {} · explained by refused connections {} ({} first attempts attributed to the refusing provider)",
+        d.fallbacks_unreported,
+        d.fallbacks_unseen,
+        d.attempts_unreported,
+        d.attempts_unseen,
+        d.served_by,
+        a.explained_by_refused_connections,
+        a.refused_first_attempts
+    );
     for e in &a.examples {
         let _ = writeln!(
             out,
-            "              {:?} (request {} at {:.1}s): gateway {} · ledger {}",
-            e.kind, e.seq, e.at_s, e.gateway, e.ledger
+            "              {} (request {} at {:.1}s): gateway {} · ledger {}",
+            e.kind.label(),
+            e.seq,
+            e.at_s,
+            e.gateway,
+            e.ledger
         );
     }
 }
