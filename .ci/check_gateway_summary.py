@@ -33,15 +33,15 @@ def ports(scenario_file):
 
 
 def bound(port):
-    """Whether something still listens on `port`. SO_REUSEADDR, as servers
-    set it: connections in TIME_WAIT after a clean stop do not count."""
+    """Whether something still listens on `port` (a connection is accepted).
+    Not "bindable": TIME_WAIT leftovers of a clean stop do not count."""
     with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.settimeout(1)
         try:
-            s.bind(("127.0.0.1", port))
-            return False
-        except OSError:
+            s.connect(("127.0.0.1", port))
             return True
+        except OSError:
+            return False
 
 
 GATEWAY, RUN_DIR = sys.argv[1], Path(sys.argv[2])

@@ -54,8 +54,12 @@ fn read_pid(path: &Path) -> u32 {
     panic!("{} was never written", path.display());
 }
 
+/// Nothing listens on `port` (a connection is refused). Not "bindable":
+/// parallel tests' client sockets may hold the number as their local port.
 fn port_is_free(port: u16) -> bool {
-    TcpListener::bind(("127.0.0.1", port)).is_ok()
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1))
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
 }
 
 #[tokio::test]
@@ -275,6 +279,16 @@ async fn a_run_through_a_started_gateway_catches_its_hidden_retries() {
     assert!(e.ledger.starts_with("2 attempts at flash"), "{}", e.ledger);
     // amplification 2x: the ledger sees the hidden retry too.
     assert!(f.amplification > 1.9, "{}", f.amplification);
+
+    // summary.json with a gateway account is still valid against the schema.
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/summary.schema.json")).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+    let v = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(doc["failover"]["gateway_account"]["examples"][0]["kind"] == "attempts_unreported");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -295,4 +309,73 @@ async fn a_gateway_that_fails_to_start_leaves_no_provider_running() {
     assert!(msg.contains("unknown option --confg"), "{msg}");
     assert!(port_is_free(p_port), "the provider still holds its port");
     assert!(dir.path().join(LOG_FILE).exists());
+}
+
+/// `slabench run` as a user runs it, stopped by `signal` once the started
+/// gateway is up: the run ends, writes an interrupted summary, and leaves
+/// neither the gateway nor the providers holding their ports.
+fn interrupted_run_stops_the_gateway(signal: libc::c_int) {
+    let (gw_port, p_port) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let command = format!(
+        "[\"python3\", \"{}\", \"{gw_port}\", \"http://127.0.0.1:{p_port}\"]",
+        root.join("tests/fixtures/fake_gateway.py").display()
+    );
+    let profile = root.join("mock-providers/deepseek-v4-flash.toml");
+    let text = scenario_text(gw_port, p_port, &command)
+        .replace("for = \"4s\"", "for = \"60s\"")
+        .replace(
+            "\"deepseek-v4-flash\"",
+            &format!("{:?}", profile.display().to_string()),
+        );
+    let file = dir.path().join("started.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = dir.path().join("out");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_slabench"))
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let log = out.join(LOG_FILE);
+    let started = Instant::now();
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("listening")) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the gateway never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(45) {
+            let _ = child.kill();
+            panic!("slabench did not stop after the signal");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(matches!(status.code(), Some(0 | 1)), "{status:?}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["interrupted"], true);
+    assert!(port_is_free(gw_port), "the gateway still holds its port");
+    assert!(port_is_free(p_port), "a provider still holds its port");
+}
+
+#[test]
+fn ctrl_c_stops_the_started_gateway() {
+    interrupted_run_stops_the_gateway(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_stops_the_started_gateway() {
+    interrupted_run_stops_the_gateway(libc::SIGTERM);
 }
