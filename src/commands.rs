@@ -51,9 +51,12 @@ async fn run(args: RunArgs) -> i32 {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let quiet = args.quiet;
     tokio::spawn(async move {
-        // First Ctrl-C: stop sending, let in-flight requests finish briefly,
-        // write everything. The generator treats a second one as "now".
-        while tokio::signal::ctrl_c().await.is_ok() {
+        // First Ctrl-C (or SIGTERM, e.g. a CI job's timeout): stop sending,
+        // let in-flight requests finish briefly, write everything, stop the
+        // gateway process and the providers. The generator treats a second
+        // one as "now".
+        let mut term = terminate_signal();
+        while interrupted(&mut term).await {
             if !quiet {
                 eprintln!("\ninterrupted: stopping new sends and writing what was measured");
             }
@@ -73,6 +76,32 @@ async fn run(args: RunArgs) -> i32 {
             EXIT_USAGE
         }
     }
+}
+
+#[cfg(unix)]
+type Terminate = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Terminate = ();
+
+#[cfg(unix)]
+fn terminate_signal() -> Terminate {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok()
+}
+
+#[cfg(not(unix))]
+fn terminate_signal() -> Terminate {}
+
+/// Waits for Ctrl-C or SIGTERM; false when signals cannot be received.
+async fn interrupted(term: &mut Terminate) -> bool {
+    #[cfg(unix)]
+    if let Some(term) = term.as_mut() {
+        return tokio::select! {
+            r = tokio::signal::ctrl_c() => r.is_ok(),
+            t = term.recv() => t.is_some(),
+        };
+    }
+    let _ = term;
+    tokio::signal::ctrl_c().await.is_ok()
 }
 
 fn validate(paths: &[std::path::PathBuf]) -> i32 {

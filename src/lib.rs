@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod gateway;
+pub mod gateway_process;
 pub mod lifecycle;
 pub mod load;
 pub mod metrics;

@@ -1,17 +1,19 @@
 //! The system under test, started and stopped around a run: simulated
-//! providers first, then the gateway (built in, or later an external process),
-//! then a bounded readiness probe. `Stack::stop` always runs, on success, on
-//! error and after an interrupt, so that no port is left bound and the
-//! providers' ledger is flushed.
+//! providers first, then the gateway (built in, or an external process from
+//! [`crate::gateway_process`]), then a bounded readiness probe. `Stack::stop`
+//! always runs, on success, on error and after an interrupt, so that no port
+//! is left bound and the providers' ledger is flushed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio::sync::watch;
 
 use crate::clock::RunClock;
 use crate::gateway::BuiltinGatewayServer;
+use crate::gateway_process::GatewayChild;
 use crate::providers::ProviderSet;
 use crate::scenario::{Gateway, Scenario};
 
@@ -28,11 +30,19 @@ pub struct Stack {
     pub ledger: Option<PathBuf>,
     providers: Option<ProviderSet>,
     gateway: Option<BuiltinGatewayServer>,
+    /// The external gateway's process, when slabench started it.
+    process: Option<GatewayChild>,
 }
 
 impl Stack {
-    /// Starts what `scenario` needs. On failure, whatever was started is stopped.
-    pub async fn start(scenario: &Scenario, out_dir: &Path) -> anyhow::Result<Stack> {
+    /// Starts what `scenario` needs; an external gateway's log goes to
+    /// `out_dir`. On failure, whatever was started is stopped. `stop` turning
+    /// true (Ctrl-C) ends a wait for the gateway's readiness with an error.
+    pub async fn start(
+        scenario: &Scenario,
+        out_dir: &Path,
+        stop: Option<watch::Receiver<bool>>,
+    ) -> anyhow::Result<Stack> {
         let clock = Arc::new(RunClock::new());
         let mut stack = Stack {
             clock: clock.clone(),
@@ -41,8 +51,9 @@ impl Stack {
             ledger: None,
             providers: None,
             gateway: None,
+            process: None,
         };
-        match stack.start_parts(scenario, out_dir).await {
+        match stack.start_parts(scenario, out_dir, stop).await {
             Ok(()) => Ok(stack),
             Err(e) => {
                 stack.stop().await;
@@ -51,7 +62,12 @@ impl Stack {
         }
     }
 
-    async fn start_parts(&mut self, scenario: &Scenario, out_dir: &Path) -> anyhow::Result<()> {
+    async fn start_parts(
+        &mut self,
+        scenario: &Scenario,
+        out_dir: &Path,
+        stop: Option<watch::Receiver<bool>>,
+    ) -> anyhow::Result<()> {
         let mut upstreams = Vec::new();
         if !scenario.providers.is_empty() {
             let ledger = out_dir.join("ledger.bin");
@@ -73,6 +89,10 @@ impl Stack {
             Gateway::External(g) => {
                 self.url = g.url.clone();
                 self.headers = g.headers.clone();
+                if let Some(spec) = &g.process {
+                    let addr = host_port(&g.url)?;
+                    self.process = Some(GatewayChild::start(spec, out_dir, &addr, stop).await?);
+                }
             }
         }
         Ok(())
@@ -92,12 +112,25 @@ impl Stack {
         if let Some(gw) = self.gateway.take() {
             gw.shutdown().await;
         }
+        if let Some(mut process) = self.process.take() {
+            process.stop().await;
+        }
         if let Some(set) = self.providers.take() {
             if let Err(e) = set.shutdown().await {
                 eprintln!("warning: stopping the providers: {e:#}");
             }
         }
     }
+}
+
+/// `host:port` of a base URL, for a plain TCP readiness probe.
+fn host_port(url: &str) -> anyhow::Result<String> {
+    let u = reqwest::Url::parse(url).with_context(|| format!("parsing the gateway URL {url}"))?;
+    let host = u.host_str().context("the gateway URL has no host")?;
+    let port = u
+        .port_or_known_default()
+        .context("the gateway URL has no port")?;
+    Ok(format!("{host}:{port}"))
 }
 
 /// Polls `url` until it answers 2xx, for at most `timeout`.

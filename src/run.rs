@@ -54,7 +54,7 @@ pub async fn run(scenario: &Scenario, opts: RunOptions) -> anyhow::Result<RunOut
     // Every output file exists before the load starts: a bad path fails now.
     let exports = report::Exports::create(&out_dir, report::Set::Run)?;
     let taps = Taps::create(scenario, &out_dir, opts.requests_csv)?;
-    let mut stack = Stack::start(scenario, &out_dir).await?;
+    let mut stack = Stack::start(scenario, &out_dir, opts.stop.clone()).await?;
     let measured = measure(scenario, &stack, &opts, taps).await;
     stack.stop().await;
     let (recorder, tap, end) = measured?;
@@ -148,6 +148,7 @@ fn join_ledger(
         faults: &scenario.faults,
         requests: rec.requests.as_deref().unwrap_or_default(),
         duration_s: rec.timeline.len() as u32,
+        account_dialects: rec.account_dialects,
     };
     let mut bad = None;
     let attempts = crate::providers::read_ledger(ledger)

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::account::{refused_first_attempts, AccountReport, LedgerView, Refusal, Tally};
 use crate::metrics::histogram::{self, Percentiles};
 use crate::metrics::recorder::ClientRecord;
 use crate::metrics::Outcome;
@@ -38,6 +39,8 @@ pub struct Input<'a> {
     pub requests: &'a [ClientRecord],
     /// Seconds the stages ran (timeline length).
     pub duration_s: u32,
+    /// Which gateways' accounts the client saw (`Recorder::account_dialects`).
+    pub account_dialects: u8,
 }
 
 /// The join of one request with its attempts.
@@ -47,6 +50,8 @@ struct Joined {
     first_provider: u16,
     first_ok: bool,
     attempts: u16,
+    /// Providers that received an attempt, as `LedgerView` bits.
+    providers: u64,
     /// The provider of the last successful attempt.
     served_by: u16,
     /// What all its attempts cost, and the tokens of the answer served.
@@ -60,6 +65,7 @@ impl Joined {
         first_provider: u16::MAX,
         first_ok: false,
         attempts: 0,
+        providers: 0,
         served_by: u16::MAX,
         cost: 0.0,
         served_tokens: (0, 0),
@@ -68,6 +74,7 @@ impl Joined {
     fn add(&mut self, a: &Attempt, cost: f64) {
         self.cost += cost;
         self.attempts = self.attempts.saturating_add(1);
+        self.providers |= LedgerView::bit(a.provider);
         if a.arrived_us < self.first_arrival_us {
             self.first_arrival_us = a.arrived_us;
             self.first_provider = a.provider;
@@ -173,6 +180,9 @@ pub struct Report {
     pub normal_latency_ms: Percentiles,
     pub providers: BTreeMap<String, ProviderStats>,
     pub windows: Vec<Window>,
+    /// The gateway's own account (response headers) against the ledger;
+    /// `null` when no answer carried one.
+    pub gateway_account: Option<AccountReport>,
     #[serde(skip)]
     pub cost: Cost,
     /// Events in request order; summary.json lists the first
@@ -280,11 +290,24 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
     let mut sent = 0u64;
     let mut by_class = vec![0.0; input.class_names.len()];
     let mut failover_added = 0.0;
+    let refusals = refusals(input.faults, input.duration_s);
+    let mut account = Tally::new(input.providers, input.account_dialects, &refusals);
+    let refused = refused_first_attempts(input.requests, joined.iter().map(view), &refusals);
+    let mut refused_iter = refused.iter().peekable();
     for (seq, (rec, j)) in input.requests.iter().zip(&joined).enumerate() {
         if rec.is_missing() || rec.outcome == Outcome::Dropped {
             continue;
         }
         sent += 1;
+        account.add(seq as u64, rec, &view(j));
+        let mut j = *j;
+        if let Some(&(_, p)) = refused_iter.next_if(|(s, _)| *s == seq) {
+            // The first attempt went to `p`, which refused it: the ledger
+            // cannot show it, the gateway's account does.
+            j.first_provider = p;
+            j.first_arrival_us = i64::from(rec.intended_ms) * 1000;
+            j.first_ok = false;
+        }
         let sec = (rec.intended_ms / 1000) as usize;
         if let Some(s) = sent_per_second.get_mut(sec) {
             *s += 1;
@@ -397,6 +420,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
         normal_latency_ms: Percentiles::of(&normal_h),
         providers: input.providers.iter().cloned().zip(providers).collect(),
         windows,
+        gateway_account: account.finish(refused.len()),
         event_list: events,
         per_second: per_second(
             input.providers,
@@ -406,6 +430,31 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
             &served_per_second,
         ),
     }
+}
+
+/// What the ledger holds for one request, for the account comparison.
+fn view(j: &Joined) -> LedgerView {
+    LedgerView {
+        attempts: j.attempts,
+        providers: j.providers,
+        served_by: j.served_by,
+    }
+}
+
+/// Every provider refusing connections, and when.
+fn refusals(faults: &[Fault], duration_s: u32) -> Vec<Refusal> {
+    faults
+        .iter()
+        .filter(|f| matches!(f.kind, crate::scenario::FaultKind::OutageRefuse))
+        .flat_map(|f| {
+            let end_s = f.end().map_or(f64::from(duration_s), |e| e.as_secs_f64());
+            f.providers.iter().map(move |&p| Refusal {
+                provider: p as u16,
+                start_s: f.start.as_secs_f64(),
+                end_s,
+            })
+        })
+        .collect()
 }
 
 /// Counts one for `provider` in the second of `us` (ignored outside the timeline).
@@ -575,6 +624,7 @@ mod tests {
                 served_by: FLASH,
                 class: 0,
                 outcome: Outcome::Ok,
+                account: crate::metrics::recorder::AccountRecord::EMPTY,
             };
             match at {
                 _ if seq == 100 => {
@@ -639,6 +689,7 @@ mod tests {
             faults: &faults,
             requests: &recs,
             duration_s: 100,
+            account_dialects: 0,
         };
         let r = analyze(&input, atts);
         // flash: 699 plain + 2 (retry) + 50 (failed first) = 751 attempts × 100 in,
@@ -739,6 +790,7 @@ mod tests {
             faults: &faults,
             requests: &recs,
             duration_s: 100,
+            account_dialects: 0,
         };
         let r = analyze(&input, atts);
         assert_eq!(r.windows[0].time_to_failover_s, None);

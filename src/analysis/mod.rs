@@ -1,5 +1,6 @@
 //! Failover analysis, uptime, cost and the SLA verdict.
 
+pub mod account;
 pub mod budget;
 pub mod failover;
 pub mod sla;

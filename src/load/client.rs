@@ -12,6 +12,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use tokio::time::Instant;
 
+use super::account::{self, Account};
 use super::sse::SseParser;
 use crate::metrics::Outcome;
 use crate::openai::{self, ChatChunk, ChatCompletion};
@@ -121,6 +122,7 @@ struct Answer {
     input_tokens: u32,
     output_tokens: u32,
     served_by: Option<String>,
+    account: Option<Account>,
 }
 
 /// Sends one request and measures it. Never fails: errors are outcomes.
@@ -153,6 +155,7 @@ pub async fn send(
         input_tokens: answer.input_tokens,
         output_tokens: answer.output_tokens,
         served_by: answer.served_by,
+        account: answer.account,
     };
     (outcome, measured)
 }
@@ -173,6 +176,8 @@ pub struct Measured {
     pub output_tokens: u32,
     /// The provider that served it, when the answer says so.
     pub served_by: Option<String>,
+    /// What the gateway says it did, when its headers say so.
+    pub account: Option<Account>,
 }
 
 async fn exchange(
@@ -197,6 +202,7 @@ async fn exchange(
     };
     answer.status = response.status().as_u16();
     answer.served_by = served_by_header(response.headers());
+    answer.account = account::read(response.headers());
     if !response.status().is_success() {
         // Read the error body so the connection can be reused; its content
         // does not change the outcome.

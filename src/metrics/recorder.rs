@@ -9,6 +9,7 @@
 
 use super::histogram::{self, Hist, Percentiles};
 use super::Outcome;
+use crate::load::account::{Account, Dialect};
 use crate::load::client::RequestResult;
 
 pub const OUTCOMES: usize = Outcome::ALL.len();
@@ -49,6 +50,57 @@ impl ClassStats {
     }
 }
 
+/// The gateway's own account of one request (see `load::account`), kept
+/// compactly (4 bytes); each field is `NONE` where the gateway said nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// Attempts that reached a provider, when the gateway lists them exactly.
+    pub attempts: u8,
+    pub fallbacks: u8,
+    pub retries: u8,
+    /// The provider the gateway says answered (index into the names given to
+    /// [`Recorder::keep_requests`]), `UNKNOWN` for a name that is none of them.
+    pub served_by: u8,
+}
+
+impl AccountRecord {
+    pub const NONE: u8 = u8::MAX;
+    pub const UNKNOWN: u8 = u8::MAX - 1;
+    /// Counts saturate below the sentinels.
+    const MAX_COUNT: u32 = u8::MAX as u32 - 2;
+    pub const EMPTY: AccountRecord = AccountRecord {
+        attempts: Self::NONE,
+        fallbacks: Self::NONE,
+        retries: Self::NONE,
+        served_by: Self::NONE,
+    };
+
+    fn new(a: &Account, providers: &[String]) -> Self {
+        let n = |v: Option<u32>| v.map_or(Self::NONE, |v| v.min(Self::MAX_COUNT) as u8);
+        AccountRecord {
+            attempts: n(a.attempts),
+            fallbacks: n(a.fallbacks),
+            retries: n(a.retries),
+            served_by: a.served_by.as_deref().map_or(Self::NONE, |name| {
+                providers
+                    .iter()
+                    .position(|p| p == name)
+                    .filter(|&i| i < usize::from(Self::UNKNOWN))
+                    .map_or(Self::UNKNOWN, |i| i as u8)
+            }),
+        }
+    }
+
+    /// Whether the gateway said anything about this request.
+    pub fn is_reported(&self) -> bool {
+        *self != Self::EMPTY
+    }
+
+    pub fn get(v: u8) -> Option<u32> {
+        (v != Self::NONE).then_some(u32::from(v))
+    }
+}
+
 /// The client's view of one request, kept compactly (16 bytes) for the
 /// join with the providers' ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +114,7 @@ pub struct ClientRecord {
     pub served_by: u16,
     pub class: u8,
     pub outcome: Outcome,
+    pub account: AccountRecord,
 }
 
 impl ClientRecord {
@@ -73,6 +126,7 @@ impl ClientRecord {
         served_by: Self::NONE,
         class: u8::MAX,
         outcome: Outcome::Dropped,
+        account: AccountRecord::EMPTY,
     };
 
     pub fn is_missing(&self) -> bool {
@@ -121,6 +175,8 @@ pub struct Recorder {
     pub requests: Option<Vec<ClientRecord>>,
     /// Provider names for `ClientRecord::served_by`.
     request_providers: Vec<String>,
+    /// Which gateways' accounts were seen (`Dialect::bit`s).
+    pub account_dialects: u8,
     interval: Hist,
     /// The open interval per traffic class.
     class_interval: Vec<Hist>,
@@ -148,6 +204,7 @@ impl Recorder {
             stage_ends: Vec::new(),
             requests: None,
             request_providers: Vec::new(),
+            account_dialects: 0,
             interval: histogram::new(),
             open_second: 0,
         }
@@ -299,12 +356,20 @@ impl Recorder {
                 .as_deref()
                 .and_then(|name| self.request_providers.iter().position(|p| p == name))
                 .map_or(ClientRecord::NONE, |i| i as u16);
+        let account = match &r.m.account {
+            Some(a) => {
+                self.account_dialects |= a.dialect.map_or(0, Dialect::bit);
+                AccountRecord::new(a, &self.request_providers)
+            }
+            None => AccountRecord::EMPTY,
+        };
         records[seq] = ClientRecord {
             intended_ms: r.intended.as_millis().min(u128::from(u32::MAX)) as u32,
             latency_us: r.m.latency.as_micros().min(u128::from(u32::MAX)) as u32,
             served_by,
             class: r.class.min(254) as u8,
             outcome: r.outcome,
+            account,
         };
     }
 
@@ -429,6 +494,40 @@ mod tests {
             "{p99:?}"
         );
         assert!((p99[1][1] - 107.0).abs() < 0.1, "{p99:?}");
+    }
+
+    #[test]
+    fn client_records_stay_small_and_keep_the_gateways_account() {
+        assert_eq!(std::mem::size_of::<ClientRecord>(), 16);
+        let mut rec = Recorder::new(["x".to_string(), "y".to_string()])
+            .keep_requests(vec!["a".into(), "b".into()]);
+        let mut r = result(0, 0, 10, Outcome::Ok);
+        r.m.account = Some(Account {
+            dialect: Some(Dialect::LiteLlm),
+            fallbacks: Some(1),
+            retries: Some(300),
+            served_by: Some("b".into()),
+            ..Account::default()
+        });
+        rec.record(&r);
+        let mut r = result(1, 5, 10, Outcome::Ok);
+        r.m.account = Some(Account {
+            served_by: Some("some-hash".into()),
+            ..Account::default()
+        });
+        rec.record(&r);
+        let reqs = rec.requests.as_ref().unwrap();
+        assert_eq!(
+            reqs[0].account,
+            AccountRecord {
+                attempts: AccountRecord::NONE,
+                fallbacks: 1,
+                retries: 253,
+                served_by: 1
+            }
+        );
+        assert_eq!(reqs[1].account.served_by, AccountRecord::UNKNOWN);
+        assert_eq!(rec.account_dialects, Dialect::LiteLlm.bit());
     }
 
     #[test]

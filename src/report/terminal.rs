@@ -142,6 +142,48 @@ fn render_failover(out: &mut String, f: &crate::analysis::failover::Report) {
             fmt_ms(w.p99_ms)
         );
     }
+    if let Some(a) = &f.gateway_account {
+        render_account(out, a);
+    }
+}
+
+/// The gateway's account against the ledger: totals, then each disagreement.
+fn render_account(out: &mut String, a: &crate::analysis::account::AccountReport) {
+    let _ = writeln!(
+        out,
+        "  gateway     {} says {} fallbacks, {} retries over {} requests; ledger: {} fallbacks, {} attempts{} · agrees on {}",
+        a.dialects.join("+"),
+        a.gateway_fallbacks,
+        a.gateway_retries,
+        a.requests,
+        a.ledger_fallbacks,
+        a.ledger_attempts,
+        if a.attempts_exact { "" } else { " (the gateway reports a lower bound)" },
+        a.agreeing
+    );
+    let d = &a.disagreements;
+    let _ = writeln!(
+        out,
+        "              disagreements: fallbacks unreported {} · fallbacks no provider saw {} · attempts unreported {} · attempts no provider saw {} · served-by {} · explained by refused connections {} ({} first attempts attributed to the refusing provider)",
+        d.fallbacks_unreported,
+        d.fallbacks_unseen,
+        d.attempts_unreported,
+        d.attempts_unseen,
+        d.served_by,
+        a.explained_by_refused_connections,
+        a.refused_first_attempts
+    );
+    for e in &a.examples {
+        let _ = writeln!(
+            out,
+            "              {} (request {} at {:.1}s): gateway {} · ledger {}",
+            e.kind.label(),
+            e.seq,
+            e.at_s,
+            e.gateway,
+            e.ledger
+        );
+    }
 }
 
 /// One live progress line: `[ 42s/120s] 49,870 rpm · errors 12 · p99 812 ms · in flight 640`.
