@@ -16,7 +16,7 @@
 //! counted as `explained`, not as disagreements. A gateway can never rightly
 //! report less than the ledger shows.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::load::account::Dialect;
 use crate::metrics::recorder::{AccountRecord, ClientRecord};
@@ -25,7 +25,7 @@ use crate::metrics::recorder::{AccountRecord, ClientRecord};
 pub const EXAMPLES_PER_KIND: usize = 3;
 
 /// How one request's account disagrees with the ledger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Disagreement {
     /// The ledger shows more providers than the gateway's fallbacks account for.
@@ -83,7 +83,7 @@ impl LedgerView {
 }
 
 /// Counts of each disagreement.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Disagreements {
     pub fallbacks_unreported: u64,
     pub fallbacks_unseen: u64,
@@ -105,7 +105,7 @@ impl Disagreements {
 }
 
 /// One request where the gateway's account and the ledger disagree.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Example {
     pub seq: u64,
     pub at_s: f64,
@@ -117,10 +117,10 @@ pub struct Example {
 }
 
 /// `failover.gateway_account` in summary.json.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountReport {
     /// Whose headers were read: `litellm`, `portkey`, `builtin`.
-    pub dialects: Vec<&'static str>,
+    pub dialects: Vec<String>,
     /// Whether the gateway lists every attempt (else its figures are a lower
     /// bound: LiteLLM and Portkey report retries of the last hop only).
     pub attempts_exact: bool,
@@ -239,7 +239,7 @@ impl<'a> Tally<'a> {
             refusals,
             report: AccountReport {
                 attempts_exact: !dialects.is_empty() && dialects == [Dialect::Builtin],
-                dialects: dialects.iter().map(|d| d.name()).collect(),
+                dialects: dialects.iter().map(|d| d.name().to_string()).collect(),
                 requests: 0,
                 requests_without_account: 0,
                 agreeing: 0,

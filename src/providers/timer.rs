@@ -135,18 +135,25 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn wakes_on_time_in_deadline_order() {
+    async fn wakes_never_early_and_never_stalls() {
         let start = Instant::now();
-        let lateness: Vec<_> =
+        let early: Vec<bool> =
             futures_util::future::join_all((0..50u64).rev().map(|i| async move {
                 let deadline = start + Duration::from_micros(3_000 + i * 700);
                 sleep_until(deadline).await;
-                Instant::now() - deadline
+                Instant::now() < deadline
             }))
             .await;
-        let worst = lateness.iter().max().unwrap();
-        // Generous for a loaded test machine; tokio alone is often 1-2 ms late.
-        assert!(*worst < Duration::from_millis(5), "{worst:?}");
+        assert!(
+            early.iter().all(|e| !e),
+            "a sleeper woke before its deadline"
+        );
+        // Precision is measured by `cargo bench --bench providers` (a fixed
+        // 100 ms provider's p99); here only what holds on a loaded machine.
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the timer thread stalled"
+        );
         sleep_until(start).await; // in the past: returns at once
     }
 }

@@ -364,6 +364,7 @@ fn summary(
             untagged_attempts: 0,
             unmatched_attempts: 0,
             served_by_disagreements: 0,
+            gateway_account: None,
             failover_latency_ms: Percentiles::default(),
             normal_latency_ms: Percentiles::of(&all),
             providers: providers
