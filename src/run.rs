@@ -47,6 +47,16 @@ pub struct RunOutcome {
 
 /// Runs `scenario` and writes its outputs.
 pub async fn run(scenario: &Scenario, opts: RunOptions) -> anyhow::Result<RunOutcome> {
+    run_gated(scenario, opts, &crate::baseline::RunGate::default()).await
+}
+
+/// [`run`], comparing with and saving baselines as `gate` says (prepare it
+/// before the run, so that a refused baseline costs no load).
+pub async fn run_gated(
+    scenario: &Scenario,
+    opts: RunOptions,
+    gate: &crate::baseline::RunGate,
+) -> anyhow::Result<RunOutcome> {
     let started = SystemTime::now();
     let out_dir = prepare_out_dir(scenario, opts.out.as_deref(), started)?;
     let mut stack = Stack::start(scenario, &out_dir).await?;
@@ -58,7 +68,8 @@ pub async fn run(scenario: &Scenario, opts: RunOptions) -> anyhow::Result<RunOut
         Some(ledger) => Some(join_ledger(scenario, &recorder, ledger)?),
         None => None,
     };
-    let summary = summarize(scenario, &recorder, end, started, failover);
+    let mut summary = summarize(scenario, &recorder, end, started, failover);
+    gate.apply(scenario, &recorder, &mut summary, &out_dir)?;
     report::write_all(&out_dir, &summary).context("writing the reports")?;
     if !opts.quiet {
         eprint!("{}", terminal::render(&summary));
