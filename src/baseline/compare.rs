@@ -2,8 +2,9 @@
 //!
 //! A latency metric (each class's p50 and p99, from the stored histograms)
 //! regresses only when three things hold: the change exceeds the relative
-//! tolerance, it exceeds the absolute floor, and the 95% bootstrap interval
-//! of the per-second difference excludes zero. The first two say the change
+//! tolerance, it exceeds the absolute floor, and the bootstrap interval of
+//! the per-second difference (95% family-wise over the latency metrics)
+//! excludes zero. The first two say the change
 //! matters; the third says it is not the runner's noise. Improvements mirror
 //! this. Uptime uses the failure ratio with the tolerance and Newcombe's
 //! interval; time to failover, measured in 1 s steps, must move by more than
@@ -17,6 +18,8 @@ use super::{Change, Comparison, MetricComparison};
 use crate::analysis::verdict::{fmt_ms, fmt_pct, Check, CheckKind};
 use crate::metrics::histogram::{quantile_ms, Hist};
 
+/// Family-wise false-alarm rate of the latency noise tests.
+pub const FAMILY_ALPHA: f64 = 0.05;
 /// Time to failover is measured in steps of this many seconds.
 pub const FAILOVER_STEP_S: f64 = 1.0;
 
@@ -29,6 +32,15 @@ pub fn compare(
     gate: GateSettings,
 ) -> Comparison {
     let mut metrics = Vec::new();
+    // The gate asks "did anything regress?" over all latency metrics at
+    // once, so each gets its share of a 5% family-wise error (Bonferroni):
+    // a scenario with many classes does not cry wolf more often.
+    let compared = baseline
+        .classes
+        .iter()
+        .filter(|b| candidate.classes.iter().any(|c| c.name == b.name))
+        .count();
+    let alpha = FAMILY_ALPHA / (2 * compared).max(1) as f64;
     for (i, class) in baseline.classes.iter().enumerate() {
         let Some(j) = candidate.classes.iter().position(|c| c.name == class.name) else {
             continue;
@@ -43,7 +55,7 @@ pub fn compare(
                 hist: (&bh, &ch),
                 seconds: (b, c),
             };
-            metrics.push(latency(&class.name, label, q, sides, gate));
+            metrics.push(latency(&class.name, label, q, sides, gate, alpha));
         }
     }
     metrics.push(uptime(baseline, candidate, gate));
@@ -70,7 +82,7 @@ pub fn checks(c: &Comparison) -> Vec<Check> {
         .map(|m| Check {
             name: format!("baseline: {}", m.metric),
             kind: CheckKind::Baseline,
-            target: format!("≈ {}", show(m.baseline, &m.unit)),
+            target: format!("baseline {}", show(m.baseline, &m.unit)),
             measured: show(m.candidate, &m.unit),
             pass: false,
         })
@@ -83,7 +95,14 @@ struct Side<'a> {
     seconds: (&'a Vec<f64>, &'a Vec<f64>),
 }
 
-fn latency(class: &str, label: &str, q: f64, s: Side, gate: GateSettings) -> MetricComparison {
+fn latency(
+    class: &str,
+    label: &str,
+    q: f64,
+    s: Side,
+    gate: GateSettings,
+    alpha: f64,
+) -> MetricComparison {
     let metric = format!("{class} {label}");
     let (b, c) = (quantile_ms(s.hist.0, q), quantile_ms(s.hist.1, q));
     let mut m = MetricComparison {
@@ -107,7 +126,7 @@ fn latency(class: &str, label: &str, q: f64, s: Side, gate: GateSettings) -> Met
     }
     let with_data = |xs: &[f64]| xs.iter().copied().filter(|v| *v > 0.0).collect::<Vec<_>>();
     let (bs, cs) = (with_data(s.seconds.0), with_data(s.seconds.1));
-    let ci = stats::bootstrap_mean_diff(&bs, &cs, stats::seed_for(&metric));
+    let ci = stats::bootstrap_mean_diff(&bs, &cs, stats::seed_for(&metric), alpha);
     let allowance = (gate.tolerance * b).max(gate.floor_ms);
     let d = c - b;
     let moved = format!(
@@ -125,7 +144,8 @@ fn latency(class: &str, label: &str, q: f64, s: Side, gate: GateSettings) -> Met
     );
     let noise = match ci {
         Some(i) => format!(
-            "per-second {label} difference 95% CI [{}, {}] over {}/{} s",
+            "per-second {label} difference {:.1}% CI [{}, {}] over {}/{} s",
+            (1.0 - alpha) * 100.0,
             signed_ms(i.low),
             signed_ms(i.high),
             bs.len(),

@@ -92,7 +92,7 @@ fn twenty_percent_slower_regresses_with_numbers() {
     assert_eq!(change(&c, "chat p99"), Change::Regressed);
     let p99 = &c.metrics[1];
     assert!((p99.relative_change - 0.2).abs() < 0.01, "{p99:?}");
-    assert!(p99.detail.contains("95% CI"), "{}", p99.detail);
+    assert!(p99.detail.contains("97.5% CI"), "{}", p99.detail);
     assert!(p99.detail.contains("+20.0%"), "{}", p99.detail);
     let failing = checks(&c);
     assert_eq!(failing.len(), 2);

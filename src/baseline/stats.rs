@@ -15,7 +15,7 @@ pub const RESAMPLES: usize = 2000;
 /// Seconds with data each run needs before the bootstrap can judge noise.
 pub const MIN_SECONDS: usize = 5;
 
-/// A two-sided 95% interval.
+/// A two-sided interval.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Interval {
     pub low: f64,
@@ -28,11 +28,16 @@ impl Interval {
     }
 }
 
-/// 95% percentile-bootstrap interval for mean(candidate) − mean(baseline),
-/// resampling each series' values (seconds) with replacement. `None` when
-/// either series has fewer than [`MIN_SECONDS`] values. Deterministic in
-/// `seed`.
-pub fn bootstrap_mean_diff(baseline: &[f64], candidate: &[f64], seed: u64) -> Option<Interval> {
+/// Percentile-bootstrap interval at confidence 1 − `alpha` for
+/// mean(candidate) − mean(baseline), resampling each series' values
+/// (seconds) with replacement. `None` when either series has fewer than
+/// [`MIN_SECONDS`] values. Deterministic in `seed`.
+pub fn bootstrap_mean_diff(
+    baseline: &[f64],
+    candidate: &[f64],
+    seed: u64,
+    alpha: f64,
+) -> Option<Interval> {
     if baseline.len() < MIN_SECONDS || candidate.len() < MIN_SECONDS {
         return None;
     }
@@ -48,8 +53,8 @@ pub fn bootstrap_mean_diff(baseline: &[f64], candidate: &[f64], seed: u64) -> Op
         .collect();
     diffs.sort_by(f64::total_cmp);
     Some(Interval {
-        low: nearest_rank(&diffs, 0.025),
-        high: nearest_rank(&diffs, 0.975),
+        low: nearest_rank(&diffs, alpha / 2.0),
+        high: nearest_rank(&diffs, 1.0 - alpha / 2.0),
     })
 }
 
@@ -87,17 +92,17 @@ mod tests {
     fn bootstrap_separates_a_shift_from_noise() {
         // Ten seconds alternating 100/110 ms; the candidate the same, or +20%.
         let base: Vec<f64> = (0..10).map(|i| 100.0 + 10.0 * (i % 2) as f64).collect();
-        let same = bootstrap_mean_diff(&base, &base, 1).unwrap();
+        let same = bootstrap_mean_diff(&base, &base, 1, 0.05).unwrap();
         assert!(!same.excludes_zero(), "{same:?}");
         assert!(same.low >= -10.0 && same.high <= 10.0, "{same:?}");
         let slower: Vec<f64> = base.iter().map(|v| v * 1.2).collect();
-        let shift = bootstrap_mean_diff(&base, &slower, 1).unwrap();
+        let shift = bootstrap_mean_diff(&base, &slower, 1, 0.05).unwrap();
         assert!(
             shift.low > 0.0 && shift.low <= 21.0 && shift.high >= 21.0,
             "{shift:?}"
         );
         let faster: Vec<f64> = base.iter().map(|v| v * 0.8).collect();
-        assert!(bootstrap_mean_diff(&base, &faster, 1).unwrap().high < 0.0);
+        assert!(bootstrap_mean_diff(&base, &faster, 1, 0.05).unwrap().high < 0.0);
     }
 
     #[test]
@@ -105,10 +110,10 @@ mod tests {
         let a = [1.0, 5.0, 2.0, 8.0, 3.0, 4.0];
         let b = [2.0, 6.0, 1.0, 9.0, 3.0, 7.0];
         assert_eq!(
-            bootstrap_mean_diff(&a, &b, 42),
-            bootstrap_mean_diff(&a, &b, 42)
+            bootstrap_mean_diff(&a, &b, 42, 0.05),
+            bootstrap_mean_diff(&a, &b, 42, 0.05)
         );
-        assert_eq!(bootstrap_mean_diff(&a[..4], &b, 42), None);
+        assert_eq!(bootstrap_mean_diff(&a[..4], &b, 42, 0.05), None);
     }
 
     #[test]
@@ -117,7 +122,7 @@ mod tests {
         let base = [100.0, 102.0, 98.0, 101.0, 99.0, 100.0, 103.0, 97.0];
         let mut cand = base;
         cand[3] = 500.0;
-        let i = bootstrap_mean_diff(&base, &cand, 7).unwrap();
+        let i = bootstrap_mean_diff(&base, &cand, 7, 0.05).unwrap();
         assert!(!i.excludes_zero(), "{i:?}");
     }
 
