@@ -115,6 +115,14 @@ async fn slower_regresses_same_is_noise_faster_is_no_failure() {
         .checks
         .iter()
         .any(|c| c.name == "baseline: chat p99" && !c.pass));
+    // summary.json carries the comparison, valid against the schema.
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/summary.schema.json")).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(slower.out_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["baseline"]["metrics"][1]["change"], "regressed");
+    assert!(jsonschema::validator_for(&schema).unwrap().is_valid(&doc));
     let table = slabench::report::terminal::render(&slower.summary);
     assert!(table.contains("REGRESSED chat p99: "), "{table}");
 
