@@ -12,6 +12,9 @@ Examples:
   slabench validate scenarios/*.toml          check scenarios without running
   slabench mock scenarios/peak.toml           serve the scenario's providers by hand
   slabench report reports/peak-20250101T120000Z  rebuild report.html, summary.md, junit.xml
+  slabench run scenarios/smoke.toml --save-baseline reports/baselines/smoke.json
+  slabench run scenarios/smoke.toml --baseline reports/baselines/smoke.json
+  slabench compare reports/baselines/smoke.json reports/smoke-20250101T000000Z
 
 Exit codes:
   0  PASS        every SLA check passed
@@ -44,6 +47,8 @@ pub enum Command {
         #[arg(long, default_value = "reports/mock-ledger.bin")]
         ledger: PathBuf,
     },
+    /// Compare a run with a baseline; exit 4 when a metric regressed.
+    Compare(CompareArgs),
     /// Serve the built-in reference gateway in front of a scenario's providers until Ctrl-C.
     Gateway {
         scenario: PathBuf,
@@ -74,6 +79,53 @@ pub struct RunArgs {
     /// Also write requests.csv: one row per request, streamed to disk as the run goes.
     #[arg(long)]
     pub requests_csv: bool,
+    /// Compare with this baseline file (or run directory); exit 4 on a regression.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Also save this run as a baseline file (commit it under reports/baselines/).
+    #[arg(long, value_name = "FILE")]
+    pub save_baseline: Option<PathBuf>,
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+/// Overrides of the scenario's `[gate]`.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct GateArgs {
+    /// Relative slack before a slower metric counts, e.g. 10% or 0.1 [default: [gate] tolerance, 10%].
+    #[arg(long, value_name = "RATIO", value_parser = parse_tolerance)]
+    pub tolerance: Option<f64>,
+    /// Absolute slack: smaller latency changes never count, e.g. 5ms [default: [gate] floor, 5ms].
+    #[arg(long, value_name = "DURATION", value_parser = parse_floor)]
+    pub floor: Option<std::time::Duration>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The baseline: a file written by --save-baseline, or a run directory.
+    pub baseline: PathBuf,
+    /// The candidate: another baseline file, or a run directory (its baseline.json).
+    pub candidate: PathBuf,
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+fn parse_tolerance(s: &str) -> Result<f64, String> {
+    let v = match s.trim().strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
+        None => s.trim().parse::<f64>(),
+    }
+    .map_err(|_| format!("{s:?} is not a ratio; write 10% or 0.1"))?;
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("{s:?} must be >= 0"))
+    }
+}
+
+fn parse_floor(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration ({e}); write e.g. 5ms"))
 }
 
 #[cfg(test)]
@@ -84,5 +136,14 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn gate_flags_parse_ratios_and_durations() {
+        assert_eq!(parse_tolerance("10%"), Ok(0.1));
+        assert_eq!(parse_tolerance("0.25"), Ok(0.25));
+        assert!(parse_tolerance("-1").is_err() && parse_tolerance("ten").is_err());
+        assert_eq!(parse_floor("5ms"), Ok(std::time::Duration::from_millis(5)));
+        assert!(parse_floor("5").is_err());
     }
 }

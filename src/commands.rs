@@ -24,6 +24,7 @@ pub fn main(cli: Cli) -> i32 {
             Command::Run(args) => run(args).await,
             Command::Validate { scenarios } => validate(&scenarios),
             Command::Mock { scenario, ledger } => mock(&scenario, &ledger).await,
+            Command::Compare(args) => compare(&args),
             Command::Gateway {
                 scenario,
                 providers,
@@ -48,6 +49,19 @@ async fn run(args: RunArgs) -> i32 {
     if let Some(seed) = args.seed {
         sc.seed = seed;
     }
+    let gate = match crate::baseline::RunGate::prepare(
+        &sc,
+        args.baseline.as_deref(),
+        args.save_baseline.clone(),
+        args.gate.tolerance,
+        args.gate.floor,
+    ) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_USAGE;
+        }
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let quiet = args.quiet;
     tokio::spawn(async move {
@@ -69,7 +83,7 @@ async fn run(args: RunArgs) -> i32 {
         stop: Some(stop_rx),
         requests_csv: args.requests_csv,
     };
-    match crate::run::run(&sc, opts).await {
+    match crate::run::run_gated(&sc, opts, &gate).await {
         Ok(outcome) => outcome.summary.verdict.exit_code(),
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -102,6 +116,34 @@ async fn interrupted(term: &mut Terminate) -> bool {
     }
     let _ = term;
     tokio::signal::ctrl_c().await.is_ok()
+}
+
+/// `slabench compare`: prints the table; 4 on a regression, 2 on a refusal.
+fn compare(args: &crate::cli::CompareArgs) -> i32 {
+    match crate::baseline::compare_files(
+        &args.baseline,
+        &args.candidate,
+        args.gate.tolerance,
+        args.gate.floor,
+    ) {
+        Ok(c) => {
+            print!("{}", crate::baseline::render::terminal(&c));
+            let regressed = c.regressed();
+            println!(
+                "\n  verdict: {}",
+                if regressed { "REGRESSION" } else { "PASS" }
+            );
+            if regressed {
+                crate::analysis::Verdict::Regression.exit_code()
+            } else {
+                0
+            }
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            EXIT_USAGE
+        }
+    }
 }
 
 fn validate(paths: &[std::path::PathBuf]) -> i32 {

@@ -49,6 +49,16 @@ pub struct RunOutcome {
 
 /// Runs `scenario` and writes its outputs.
 pub async fn run(scenario: &Scenario, opts: RunOptions) -> anyhow::Result<RunOutcome> {
+    run_gated(scenario, opts, &crate::baseline::RunGate::default()).await
+}
+
+/// [`run`], comparing with and saving baselines as `gate` says (prepare it
+/// before the run, so that a refused baseline costs no load).
+pub async fn run_gated(
+    scenario: &Scenario,
+    opts: RunOptions,
+    gate: &crate::baseline::RunGate,
+) -> anyhow::Result<RunOutcome> {
     let started = SystemTime::now();
     let out_dir = prepare_out_dir(scenario, opts.out.as_deref(), started)?;
     // Every output file exists before the load starts: a bad path fails now.
@@ -64,7 +74,8 @@ pub async fn run(scenario: &Scenario, opts: RunOptions) -> anyhow::Result<RunOut
         Some(ledger) => Some(join_ledger(scenario, &recorder, ledger)?),
         None => None,
     };
-    let summary = summarize(scenario, &recorder, end, started, failover);
+    let mut summary = summarize(scenario, &recorder, end, started, failover);
+    gate.apply(scenario, &recorder, &mut summary, &out_dir)?;
     let data = report::RunData::from_run(scenario, summary, &recorder, &class_counts);
     exports.write(&data).context("writing the reports")?;
     let summary = data.summary;

@@ -150,6 +150,9 @@ pub struct SecondRow {
     /// Per traffic class: p99 (ms) of the requests that completed OK in this
     /// second, 0 when none did. The baseline gate's noise test uses these.
     pub class_p99: Vec<f64>,
+    /// Per traffic class: p50 (ms) likewise, for the gate's p50 noise test.
+    #[serde(default)]
+    pub class_p50: Vec<f64>,
 }
 
 /// Receives each closed one-second interval histogram per traffic class
@@ -290,10 +293,16 @@ impl Recorder {
             .iter()
             .map(|h| histogram::quantile_ms(h, 0.99))
             .collect();
+        let class_p50: Vec<f64> = self
+            .class_interval
+            .iter()
+            .map(|h| histogram::quantile_ms(h, 0.50))
+            .collect();
         let open = self.open_second;
         let row = self.row(open);
         row.latency = p;
         row.class_p99 = class_p99;
+        row.class_p50 = class_p50;
         if let Some(sink) = self.sink.as_mut() {
             for (class, h) in self
                 .class_interval

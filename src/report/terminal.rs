@@ -86,6 +86,9 @@ pub fn render(s: &Summary) -> String {
             row("  ttft", t);
         }
     }
+    if let Some(c) = &s.baseline {
+        out.push_str(&crate::baseline::render::terminal(c));
+    }
     let width = s
         .checks
         .iter()
