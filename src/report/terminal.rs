@@ -142,7 +142,7 @@ fn render_failover(out: &mut String, f: &crate::analysis::failover::Report) {
             w.start_s,
             w.errors,
             w.requests,
-            fmt_ms(w.p99_ms)
+            window_p99(w)
         );
     }
     if let Some(a) = &f.gateway_account {
@@ -186,6 +186,15 @@ fn render_account(out: &mut String, a: &crate::analysis::account::AccountReport)
             e.gateway,
             e.ledger
         );
+    }
+}
+
+/// A window's p99, or a dash when no request in it succeeded.
+pub fn window_p99(w: &crate::analysis::failover::Window) -> String {
+    if w.errors >= w.requests {
+        "—".into()
+    } else {
+        fmt_ms(w.p99_ms)
     }
 }
 

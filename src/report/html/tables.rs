@@ -213,7 +213,7 @@ pub fn providers(data: &RunData, h: &mut String) {
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td class=\"num\">{:.1} s</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            esc(&w.fault), esc(&w.provider), w.start_s, opt_s(w.end_s), opt_s(w.time_to_failover_s), opt_s(w.time_to_recover_s), w.requests, w.errors, fmt_ms(w.p99_ms)
+            esc(&w.fault), esc(&w.provider), w.start_s, opt_s(w.end_s), opt_s(w.time_to_failover_s), opt_s(w.time_to_recover_s), w.requests, w.errors, crate::report::terminal::window_p99(w)
         );
     }
     h.push_str("</table>\n");
