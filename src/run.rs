@@ -443,31 +443,14 @@ fn stage_health(
     curve: &crate::load::schedule::RateCurve,
     sent: &[u64],
 ) -> Vec<report::summary::StageHealth> {
-    use crate::scenario::Stage;
+    let stages = &scenario.load.stages;
     let mut t = 0.0;
-    let mut prev = 0.0;
-    scenario
-        .load
-        .stages
+    stages
         .iter()
+        .zip(crate::scenario::describe_stages(stages))
         .enumerate()
-        .map(|(i, s)| {
+        .map(|(i, (s, shape))| {
             let len = s.duration().as_secs_f64();
-            let shape = match s {
-                Stage::Hold { rpm, duration } => format!(
-                    "hold {rpm} rpm for {}",
-                    humantime::format_duration(*duration)
-                ),
-                Stage::Ramp { from, to, duration } => format!(
-                    "ramp {} → {to} rpm over {}",
-                    from.unwrap_or(prev),
-                    humantime::format_duration(*duration)
-                ),
-            };
-            prev = match s {
-                Stage::Hold { rpm, .. } => *rpm,
-                Stage::Ramp { to, .. } => *to,
-            };
             let n = sent.get(i).copied().unwrap_or(0);
             let h = report::summary::StageHealth {
                 index: i,

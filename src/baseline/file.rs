@@ -24,7 +24,7 @@ use super::error::BaselineError;
 use crate::metrics::histogram::Hist;
 use crate::metrics::recorder::Recorder;
 use crate::report::summary::Summary;
-use crate::scenario::{Arrival, Scenario, Stage};
+use crate::scenario::{Arrival, Scenario};
 
 /// Bumped when a field the comparison reads changes meaning or shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -101,32 +101,7 @@ pub struct WindowRecord {
 
 impl Fingerprint {
     pub fn of(sc: &Scenario) -> Self {
-        let mut prev = 0.0;
-        let stages = sc
-            .load
-            .stages
-            .iter()
-            .map(|s| {
-                let shown = match s {
-                    Stage::Hold { rpm, duration } => {
-                        format!(
-                            "hold {rpm} rpm for {}",
-                            humantime::format_duration(*duration)
-                        )
-                    }
-                    Stage::Ramp { from, to, duration } => format!(
-                        "ramp {} → {to} rpm over {}",
-                        from.unwrap_or(prev),
-                        humantime::format_duration(*duration)
-                    ),
-                };
-                prev = match s {
-                    Stage::Hold { rpm, .. } => *rpm,
-                    Stage::Ramp { to, .. } => *to,
-                };
-                shown
-            })
-            .collect();
+        let stages = crate::scenario::describe_stages(&sc.load.stages);
         let arrival = match sc.load.arrival {
             Arrival::Constant => "constant",
             Arrival::Poisson => "poisson",
@@ -351,6 +326,7 @@ pub fn decode(s: &str) -> Result<Hist, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Stage;
     use std::time::Duration;
 
     #[test]

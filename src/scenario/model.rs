@@ -358,4 +358,38 @@ impl Stage {
             Stage::Hold { duration, .. } | Stage::Ramp { duration, .. } => *duration,
         }
     }
+
+    /// The rate at the end of the stage (where the next ramp starts from).
+    pub fn end_rpm(&self) -> f64 {
+        match self {
+            Stage::Hold { rpm, .. } => *rpm,
+            Stage::Ramp { to, .. } => *to,
+        }
+    }
+}
+
+/// Each stage in words: `hold 600 rpm for 30s`, `ramp 0 → 600 rpm over 30s`
+/// (a ramp's start resolved from the stage before it).
+pub fn describe_stages(stages: &[Stage]) -> Vec<String> {
+    let mut prev = 0.0;
+    stages
+        .iter()
+        .map(|s| {
+            let shown = match s {
+                Stage::Hold { rpm, duration } => {
+                    format!(
+                        "hold {rpm} rpm for {}",
+                        humantime::format_duration(*duration)
+                    )
+                }
+                Stage::Ramp { from, to, duration } => format!(
+                    "ramp {} → {to} rpm over {}",
+                    from.unwrap_or(prev),
+                    humantime::format_duration(*duration)
+                ),
+            };
+            prev = s.end_rpm();
+            shown
+        })
+        .collect()
 }

@@ -36,6 +36,21 @@ pub fn color(i: usize) -> RGBColor {
 }
 
 /// Draws into a fresh SVG of the standard size and returns it.
+/// Every chart's frame: the caption, margins and label areas, ready for its axes.
+pub fn frame<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    title: &str,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(title, (FONT, 22))
+        .margin(12)
+        .margin_right(36)
+        .x_label_area_size(44)
+        .y_label_area_size(80);
+    builder
+}
+
 pub fn svg(
     draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> anyhow::Result<()>,
 ) -> anyhow::Result<String> {

@@ -6,7 +6,9 @@
 
 use plotters::prelude::*;
 
-use super::{color, err, fmt_ms_axis, fmt_percentile, legend, no_data, svg, ERROR_RED, FONT, GREY};
+use super::{
+    color, err, fmt_ms_axis, fmt_percentile, frame, legend, no_data, svg, ERROR_RED, FONT, GREY,
+};
 use crate::metrics::histogram::Hist;
 use crate::report::summary::BudgetsMs;
 
@@ -63,12 +65,7 @@ fn draw(
         .fold(0.0, f64::max)
         * 1.12;
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 22))
-            .margin(12)
-            .margin_right(36)
-            .x_label_area_size(44)
-            .y_label_area_size(80)
+        let mut chart = frame(root, title)
             .build_cartesian_2d((1.0..X_MAX).log_scale(), 0.0..top.max(0.01))
             .map_err(err)?;
         chart

@@ -5,7 +5,9 @@
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::{color, err, fmt_ms_axis, fmt_t, legend, no_data, svg, t_desc, ERROR_RED, FONT, GREY};
+use super::{
+    color, err, fmt_ms_axis, fmt_t, frame, legend, no_data, svg, t_desc, ERROR_RED, FONT, GREY,
+};
 use crate::metrics::Outcome;
 use crate::report::data::{RunData, Second};
 
@@ -121,12 +123,7 @@ pub fn latency(data: &RunData) -> anyhow::Result<String> {
     let hi = (rows.iter().map(|s| s.max.max(s.p99)).fold(0.0, f64::max) * 1.4).max(lo * 2.0);
     let span = data.span_s();
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(TITLE, (FONT, 22))
-            .margin(12)
-            .margin_right(36)
-            .x_label_area_size(44)
-            .y_label_area_size(80)
+        let mut chart = frame(root, TITLE)
             .build_cartesian_2d(
                 0.0..span,
                 (lo..hi)
@@ -165,12 +162,7 @@ pub fn throughput(data: &RunData) -> anyhow::Result<String> {
         * 1.15;
     let span = data.span_s();
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(TITLE, (FONT, 22))
-            .margin(12)
-            .margin_right(36)
-            .x_label_area_size(44)
-            .y_label_area_size(80)
+        let mut chart = frame(root, TITLE)
             .build_cartesian_2d(0.0..span, 0.0..hi)
             .map_err(err)?;
         mesh!(chart, span, "requests per minute", &|y| format!("{y:.0}"))?;
@@ -211,12 +203,7 @@ pub fn outcomes(data: &RunData) -> anyhow::Result<String> {
     let hi = data.timeline.iter().map(total).fold(1.0, f64::max) * 1.15;
     let span = data.span_s();
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(TITLE, (FONT, 22))
-            .margin(12)
-            .margin_right(36)
-            .x_label_area_size(44)
-            .y_label_area_size(80)
+        let mut chart = frame(root, TITLE)
             .build_cartesian_2d(0.0..span, 0.0..hi)
             .map_err(err)?;
         mesh!(chart, span, "requests per second", &|y| format!("{y:.0}"))?;
@@ -284,12 +271,7 @@ pub fn served_by(data: &RunData) -> anyhow::Result<String> {
         .filter(|s| s.share.iter().any(|x| *x > 0.0))
         .collect();
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(TITLE, (FONT, 22))
-            .margin(12)
-            .margin_right(36)
-            .x_label_area_size(44)
-            .y_label_area_size(80)
+        let mut chart = frame(root, TITLE)
             .right_y_label_area_size(70)
             .build_cartesian_2d(0.0..span, 0.0..TOP)
             .map_err(err)?
@@ -404,12 +386,7 @@ pub fn amplification(data: &RunData, limit: Option<f64>) -> anyhow::Result<Strin
         * 1.15;
     let span = data.span_s();
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(TITLE, (FONT, 22))
-            .margin(12)
-            .margin_right(36)
-            .x_label_area_size(44)
-            .y_label_area_size(80)
+        let mut chart = frame(root, TITLE)
             .build_cartesian_2d(0.0..span, 0.0..hi)
             .map_err(err)?;
         mesh!(chart, span, "attempts per request", &|y| format!("{y:.2}×"))?;
@@ -453,12 +430,7 @@ pub fn error_budget(data: &RunData) -> anyhow::Result<String> {
     let lo = if lo < 0.0 { lo * 1.1 } else { -5.0 };
     let span = data.span_s();
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(TITLE, (FONT, 22))
-            .margin(12)
-            .margin_right(36)
-            .x_label_area_size(44)
-            .y_label_area_size(80)
+        let mut chart = frame(root, TITLE)
             .build_cartesian_2d(0.0..span, lo..105.0)
             .map_err(err)?;
         mesh!(chart, span, "budget left", &|y| format!("{y:.0}%"))?;
