@@ -63,6 +63,20 @@ impl GatewayChild {
         stop: Option<watch::Receiver<bool>>,
     ) -> anyhow::Result<GatewayChild> {
         let log = dir.join(LOG_FILE);
+        // Something already listening on the gateway's port would answer the
+        // readiness probe and take the load while the new process dies with
+        // "address in use": the run would measure the wrong process.
+        let probe = tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(fallback_addr),
+        )
+        .await;
+        if matches!(probe, Ok(Ok(_))) {
+            anyhow::bail!(
+                "something is already listening on {fallback_addr}, the gateway's address; \
+                 stop it (a gateway left from an earlier run?) or give this gateway another port"
+            );
+        }
         let mut gw = spawn(spec, &log)?;
         let started = tokio::time::Instant::now();
         let outcome = gw.wait_ready(spec, fallback_addr, stop).await;
@@ -130,7 +144,7 @@ impl GatewayChild {
         tokio::select! {
             ready = probe => ready.map_err(|_| NotReady::TimedOut),
             status = self.child.wait() => Err(status.map_or(NotReady::TimedOut, NotReady::Exited)),
-            _ = stop.wait_for(|s| *s) => Err(NotReady::Interrupted),
+            Ok(_) = stop.wait_for(|s| *s) => Err(NotReady::Interrupted),
         }
     }
 

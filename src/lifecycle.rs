@@ -135,8 +135,10 @@ fn host_port(url: &str) -> anyhow::Result<String> {
 
 /// Polls `url` until it answers 2xx, for at most `timeout`.
 pub async fn wait_ready(url: &str, timeout: Duration) -> anyhow::Result<()> {
+    // Readiness URLs are loopback (validated): never through a proxy.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
+        .no_proxy()
         .build()?;
     let deadline = tokio::time::Instant::now() + timeout;
     loop {

@@ -140,6 +140,33 @@ async fn without_a_ready_url_a_listening_port_is_ready() {
 }
 
 #[tokio::test]
+async fn a_port_already_in_use_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    // Another process's listener holds the gateway's port.
+    let squatter = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = squatter.local_addr().unwrap().to_string();
+    let marker = dir.path().join("started");
+    let spec = sh(
+        &format!("touch {}; sleep 30", marker.display()),
+        dir.path(),
+        None,
+        Duration::from_secs(5),
+    );
+    let err = GatewayChild::start(&spec, dir.path(), &addr, None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("already listening") && err.contains(&addr),
+        "{err}"
+    );
+    assert!(
+        !marker.exists(),
+        "the gateway command must not have been started"
+    );
+}
+
+#[tokio::test]
 async fn an_interrupt_ends_the_wait_and_stops_the_process() {
     let dir = tempfile::tempdir().unwrap();
     let spec = sh(

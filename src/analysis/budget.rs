@@ -69,7 +69,7 @@ pub fn budget(timeline: &[SecondRow], ok: u64, counted: u64, target: f64) -> Bud
         } else {
             1.0
         };
-        m.down = m.counted > 0 && m.ratio < target;
+        m.down = m.counted > 0 && !super::sla::meets(m.ratio, target);
     }
     let failures = counted - ok;
     let allowed = (1.0 - target) * counted as f64;

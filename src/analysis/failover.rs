@@ -120,6 +120,10 @@ pub struct Window {
     pub fault: String,
     pub start_s: f64,
     pub end_s: Option<f64>,
+    /// The provider's usual share of first attempts (before the window, or
+    /// after it for a fault from t=0); `None`/0: it had no traffic to move.
+    #[serde(default)]
+    pub usual_first_share: Option<f64>,
     /// From the window's start until first attempts stopped going to the provider.
     pub time_to_failover_s: Option<f64>,
     /// From the window's end until the provider's share of first attempts
@@ -336,6 +340,11 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
                 p.served += 1;
             }
         }
+        if !rec.outcome.counted() {
+            // Cut off by the end of the run: reported, not counted, and not
+            // an event (its last attempt may still have been under way).
+            continue;
+        }
         let latency = std::time::Duration::from_micros(u64::from(rec.latency_us));
         if j.first_ok && j.attempts == 1 {
             if rec.outcome.is_ok() {
@@ -526,6 +535,7 @@ fn windows(input: &Input, first: &[Vec<u32>]) -> Vec<Window> {
                 fault: fault_label(fault),
                 start_s: start,
                 end_s: end,
+                usual_first_share: usual,
                 time_to_failover_s: ttf,
                 time_to_recover_s: ttr,
                 requests,
@@ -765,6 +775,34 @@ mod tests {
         assert_eq!(s50.served["qwen"], 10);
         let served: u32 = r.per_second.iter().flat_map(|s| s.served.values()).sum();
         assert_eq!(served, 997);
+    }
+
+    #[test]
+    fn a_fault_on_a_provider_without_first_attempts_has_nothing_to_move() {
+        let (recs, atts) = synthetic();
+        let providers = ["flash".to_string(), "qwen".to_string()];
+        // qwen only takes first attempts from 45 s on; a fault at 10–20 s finds none.
+        let fault = Fault {
+            providers: vec![1],
+            target_label: "provider qwen".into(),
+            start: Duration::from_secs(10),
+            ..outage()
+        };
+        let faults = [fault];
+        let input = Input {
+            providers: &providers,
+            prices: &[],
+            class_names: &[],
+            faults: &faults,
+            requests: &recs,
+            duration_s: 100,
+            account_dialects: 0,
+        };
+        let w = &analyze(&input, atts).windows[0];
+        assert_eq!(
+            (w.usual_first_share, w.time_to_failover_s),
+            (Some(0.0), None)
+        );
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub fn checks(scenario: &Scenario, m: &Measured) -> Vec<Check> {
             kind: CheckKind::Sla,
             target: format!(">= {}", fmt_pct(scenario.sla.uptime)),
             measured: fmt_pct(m.uptime.ratio),
-            pass: m.uptime.counted > 0 && m.uptime.ratio >= scenario.sla.uptime,
+            pass: m.uptime.counted > 0 && meets(m.uptime.ratio, scenario.sla.uptime),
         },
     ];
     budget_checks(&mut out, "all", &scenario.sla.budgets, m.all);
@@ -90,7 +90,16 @@ fn failover_checks(out: &mut Vec<Check>, scenario: &Scenario, r: &super::failove
         let limit = max.as_secs_f64();
         // Only outages call for a failover; a latency spike or a squeeze may
         // legitimately keep traffic where it is.
-        for w in r.windows.iter().filter(|w| w.fault.starts_with("outage")) {
+        // A provider with no first attempts before the fault (a fallback
+        // that only takes overflow) has nothing to fail over from.
+        let had_traffic =
+            |w: &&super::failover::Window| w.usual_first_share.is_some_and(|u| u > 0.0);
+        for w in r
+            .windows
+            .iter()
+            .filter(|w| w.fault.starts_with("outage"))
+            .filter(had_traffic)
+        {
             out.push(Check {
                 name: format!("time to failover: {}", w.fault),
                 kind: CheckKind::Sla,
@@ -110,5 +119,22 @@ fn failover_checks(out: &mut Vec<Check>, scenario: &Scenario, r: &super::failove
             measured: format!("{:.3}x", r.amplification),
             pass: r.amplification <= max,
         });
+    }
+}
+
+/// `ratio >= target`, forgiving the rounding of a parsed percentage
+/// ("99.9%" is 0.9990000000000001): exactly 999 of 1,000 meets 99.9%.
+pub fn meets(ratio: f64, target: f64) -> bool {
+    ratio >= target - 1e-12
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uptime_exactly_at_a_parsed_percentage_target_meets_it() {
+        let target = 99.9 / 100.0; // how "99.9%" parses: 0.9990000000000001
+        assert!(super::meets(999.0 / 1000.0, target));
+        assert!(super::meets(99_900.0 / 100_000.0, target));
+        assert!(!super::meets(998.0 / 1000.0, target));
     }
 }

@@ -89,7 +89,14 @@ impl Target {
                 .with_context(|| format!("header {k:?} has a value that is not valid in HTTP"))?;
             map.insert(name, value);
         }
-        let client = reqwest::Client::builder()
+        let url = format!("{}/v1/chat/completions", base.trim_end_matches('/'));
+        let mut builder = reqwest::Client::builder();
+        if reqwest::Url::parse(&url).is_ok_and(|u| crate::scenario::is_loopback_url(&u)) {
+            // An HTTP_PROXY in the environment must not carry loopback load
+            // away: the proxy cannot reach this machine's 127.0.0.1.
+            builder = builder.no_proxy();
+        }
+        let client = builder
             .pool_max_idle_per_host(pool)
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
@@ -98,7 +105,7 @@ impl Target {
             .context("building the HTTP client")?;
         Ok(Target {
             client,
-            url: format!("{}/v1/chat/completions", base.trim_end_matches('/')),
+            url,
             headers: map,
             timeout,
         })

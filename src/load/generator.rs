@@ -106,12 +106,16 @@ pub async fn drive(
     } else {
         driver.drain
     };
-    let grace_end = Instant::now() + grace;
+    let mut grace_end = Instant::now() + grace;
     while live.in_flight.load(Ordering::Acquire) > 0 && Instant::now() < grace_end {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(5)) => {}
-            // An interrupt during the drain ends the drain.
-            _ = stop.wait_for(|s| *s), if !interrupted => { interrupted = true; break; }
+            // An interrupt during the drain shortens it to the interrupt grace.
+            // (A closed channel is not an interrupt.)
+            Ok(_) = stop.wait_for(|s| *s), if !interrupted => {
+                interrupted = true;
+                grace_end = grace_end.min(Instant::now() + driver.interrupt_grace);
+            }
         }
     }
     let _ = cut_tx.send(true);

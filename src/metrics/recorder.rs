@@ -276,7 +276,9 @@ impl Recorder {
             }
             row.served_by[p] += 1;
         }
-        if r.outcome.is_ok() {
+        // A result for a second already closed (it arrived late) is in the
+        // totals and its row's counts, but not in a later second's percentiles.
+        if r.outcome.is_ok() && done >= self.open_second {
             histogram::record(&mut self.interval, r.m.latency);
             histogram::record(&mut self.class_interval[r.class], r.m.latency);
         }

@@ -377,6 +377,7 @@ fn summary(
                 fault: fault_label,
                 start_s: fs,
                 end_s: Some(fe),
+                usual_first_share: Some(0.8),
                 time_to_failover_s: Some(1.0),
                 time_to_recover_s: Some(2.0),
                 requests: (fe - fs) as u64 * shape.rps,

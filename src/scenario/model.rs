@@ -393,3 +393,13 @@ pub fn describe_stages(stages: &[Stage]) -> Vec<String> {
         })
         .collect()
 }
+
+/// Whether `url`'s host is loopback (`127.0.0.0/8`, `::1` or `localhost`).
+pub fn is_loopback_url(url: &reqwest::Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => bare.eq_ignore_ascii_case("localhost"),
+    }
+}

@@ -4,7 +4,6 @@
 //! Header values and interpolated values are secrets: no message here ever
 //! prints them, only key names and variable names.
 
-use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -83,12 +82,7 @@ fn parse_url(ctx: &Ctx, at: &FieldPath, raw: &str, url: &str) -> Result<Url, Sce
 }
 
 fn is_loopback(url: &Url) -> bool {
-    let host = url.host_str().unwrap_or_default();
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    match bare.parse::<IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => bare.eq_ignore_ascii_case("localhost"),
-    }
+    super::super::is_loopback_url(url)
 }
 
 fn headers(
