@@ -85,6 +85,11 @@ async fn run(args: RunArgs) -> i32 {
     };
     match crate::run::run_gated(&sc, opts, &gate).await {
         Ok(outcome) => outcome.summary.verdict.exit_code(),
+        // Its own text already reads "error: …\n  help: …".
+        Err(e) if e.is::<crate::baseline::BaselineError>() => {
+            eprintln!("{e}");
+            EXIT_USAGE
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             EXIT_USAGE

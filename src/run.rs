@@ -71,11 +71,13 @@ pub async fn run_gated(
     let class_counts = tap.finish().context("writing the streamed reports")?;
 
     let failover = match &stack.ledger {
-        Some(ledger) => Some(join_ledger(scenario, &recorder, ledger)?),
+        Some(ledger) => Some(join_ledger(scenario, &recorder, ledger, opts.quiet)),
         None => None,
     };
     let mut summary = summarize(scenario, &recorder, end, started, failover);
-    gate.apply(scenario, &recorder, &mut summary, &out_dir)?;
+    // The reports are written even when saving the baseline fails: the
+    // measurements must not be lost to a baseline problem.
+    let gated = gate.apply(scenario, &recorder, &mut summary, &out_dir);
     let data = report::RunData::from_run(scenario, summary, &recorder, &class_counts);
     exports.write(&data).context("writing the reports")?;
     let summary = data.summary;
@@ -83,6 +85,7 @@ pub async fn run_gated(
         eprint!("{}", terminal::render(&summary));
         eprintln!("  reports:  {}", out_dir.display());
     }
+    gated?;
     Ok(RunOutcome { summary, out_dir })
 }
 
@@ -140,11 +143,14 @@ impl Taps {
 }
 
 /// Joins the client's records with the providers' ledger.
+/// A damaged ledger (a full disk, a provider task that died) does not cost
+/// the run: the attempts read so far are joined and the error is recorded.
 fn join_ledger(
     scenario: &Scenario,
     rec: &Recorder,
     ledger: &Path,
-) -> anyhow::Result<failover::Report> {
+    quiet: bool,
+) -> failover::Report {
     let names: Vec<String> = scenario.providers.iter().map(|p| p.name.clone()).collect();
     let prices: Vec<(f64, f64)> = scenario
         .providers
@@ -161,14 +167,21 @@ fn join_ledger(
         duration_s: rec.timeline.len() as u32,
         account_dialects: rec.account_dialects,
     };
-    let mut bad = None;
-    let attempts = crate::providers::read_ledger(ledger)
-        .filter_map(|a| a.map_err(|e| bad.get_or_insert(e).to_string()).ok());
-    let report = failover::analyze(&input, attempts);
+    let mut bad: Option<anyhow::Error> = None;
+    let attempts =
+        crate::providers::read_ledger(ledger).map_while(|a| a.map_err(|e| bad = Some(e)).ok());
+    let mut report = failover::analyze(&input, attempts);
     if let Some(e) = bad {
-        return Err(e.context(format!("reading the ledger {}", ledger.display())));
+        let msg = format!(
+            "reading the ledger {}: {e:#}; the analysis covers the attempts before it",
+            ledger.display()
+        );
+        if !quiet {
+            eprintln!("warning: {msg}");
+        }
+        report.ledger_error = Some(msg);
     }
-    Ok(report)
+    report
 }
 
 /// Drives the schedule from a fresh t=0 and records every result.
@@ -469,4 +482,71 @@ fn stage_health(
             h
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::ledger::{Attempt, AttemptOutcome};
+    use crate::providers::ledger_writer::LedgerWriter;
+
+    #[test]
+    fn a_damaged_ledger_keeps_what_was_read_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.bin");
+        let writer = LedgerWriter::create(&path, 1).unwrap();
+        let sink = writer.sink();
+        for seq in 0..2 {
+            sink.record(Attempt {
+                tag: Some(seq),
+                provider: 0,
+                arrived_us: 1000,
+                answered_us: 2000,
+                outcome: AttemptOutcome::Ok,
+                status: 200,
+                input_tokens: 10,
+                output_tokens: 5,
+                stream: false,
+            });
+        }
+        drop(sink);
+        writer.finish().unwrap();
+        // A torn last record, as a full disk leaves it.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(&[7, 7, 7]);
+        std::fs::write(&path, bytes).unwrap();
+
+        let mut sc = crate::providers::testing::scenario(1, 1);
+        sc.traffic = vec![crate::scenario::TrafficClass {
+            name: "c".into(),
+            weight: 1.0,
+            model: "default".into(),
+            prompt_tokens: 10,
+            max_tokens: 5,
+            stream: false,
+            budgets: Default::default(),
+        }];
+        let mut rec = Recorder::new(["c".to_string()]).keep_requests(vec!["p0".into()]);
+        for seq in 0..2 {
+            let mut r = RequestResult::unanswered(
+                seq,
+                0,
+                Duration::ZERO,
+                crate::metrics::Outcome::Ok,
+                Duration::from_millis(5),
+            );
+            r.m.served_by = Some("p0".into());
+            rec.record(&r);
+        }
+        let report = join_ledger(&sc, &rec, &path, true);
+        assert_eq!(report.attempts, 2);
+        assert!(
+            report
+                .ledger_error
+                .as_deref()
+                .is_some_and(|e| e.contains("ledger.bin")),
+            "{:?}",
+            report.ledger_error
+        );
+    }
 }

@@ -24,7 +24,7 @@ fn scenario(scale: f64) -> Scenario {
         duration: Duration::from_secs(5),
     }];
     // A debug build shares 2 cores with other builds here.
-    sc.load.max_lag_p99 = Duration::from_millis(200);
+    sc.load.max_lag_p99 = Duration::from_secs(1);
     sc.traffic = vec![TrafficClass {
         name: "chat".into(),
         weight: 1.0,
@@ -246,4 +246,48 @@ fn baselines_that_do_not_fit_are_refused_with_the_fix() {
     let out = slabench(&["compare", "no/such/file.json", good.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("cannot read the baseline no/such/file.json"));
+}
+
+#[test]
+fn a_save_path_that_cannot_be_written_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = RunGate::prepare(
+        &scenario(1.0),
+        None,
+        Some(dir.path().to_path_buf()),
+        None,
+        None,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("it is a directory"), "{err}");
+    // A fresh path in a new folder is fine, and probing it leaves no file behind.
+    let fresh = dir.path().join("baselines/new.json");
+    RunGate::prepare(&scenario(1.0), None, Some(fresh.clone()), None, None).unwrap();
+    assert!(!fresh.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_run_is_not_saved_as_a_baseline_but_keeps_its_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("partial.json");
+    let sc = scenario(1.0);
+    let gate = RunGate::prepare(&sc, None, Some(save.clone()), None, None).unwrap();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut opts = common::fake::quiet_into(&dir.path().join("run"));
+    opts.stop = Some(rx);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let _ = tx.send(true);
+    });
+    let err = slabench::run::run_gated(&sc, opts, &gate)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("was interrupted"), "{err}");
+    assert!(!save.exists(), "a partial run must not become the baseline");
+    for file in ["summary.json", "report.html", "summary.md", "junit.xml"] {
+        assert!(
+            dir.path().join("run").join(file).exists(),
+            "{file} was not written"
+        );
+    }
 }

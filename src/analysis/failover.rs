@@ -195,6 +195,10 @@ pub struct Report {
     pub event_list: Vec<Event>,
     /// Upstream flows per second since t=0.
     pub per_second: Vec<SecondFlow>,
+    /// Set when the ledger could not be read to its end: the analysis
+    /// covers the attempts before the damage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_error: Option<String>,
 }
 
 /// How many events summary.json lists.
@@ -431,6 +435,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
         windows,
         gateway_account: account.finish(refused.len()),
         event_list: events,
+        ledger_error: None,
         per_second: per_second(
             input.providers,
             &sent_per_second,

@@ -31,6 +31,8 @@ pub enum BaselineError {
         file: PathBuf,
         source: std::io::Error,
     },
+    #[error("error: not saving {} as a baseline: the run {why}\n  help: a baseline must be a complete, valid run; run the scenario again to the end on a quiet machine", file.display())]
+    Unfit { file: PathBuf, why: &'static str },
 }
 
 fn read_help(file: &std::path::Path) -> String {

@@ -42,6 +42,9 @@ impl RunGate {
             }
             None => None,
         };
+        if let Some(file) = &save {
+            writable(file)?;
+        }
         Ok(RunGate {
             against,
             save,
@@ -66,10 +69,6 @@ impl RunGate {
         out_dir: &Path,
     ) -> anyhow::Result<()> {
         let this_run = Baseline::of_run(scenario, rec, summary)?;
-        this_run.save(&out_dir.join(RUN_FILE))?;
-        if let Some(file) = &self.save {
-            this_run.save(file)?;
-        }
         if let Some((base, file)) = &self.against {
             let gate = self.settings.unwrap_or(this_run.gate);
             let cmp = compare::compare(base, file, &this_run, gate);
@@ -77,8 +76,54 @@ impl RunGate {
             summary.verdict = crate::analysis::verdict::verdict(&summary.checks);
             summary.baseline = Some(cmp);
         }
+        this_run.save(&out_dir.join(RUN_FILE))?;
+        if let Some(file) = &self.save {
+            // A partial or untrustworthy run would become the yardstick of
+            // every later pull request.
+            let why = if summary.interrupted {
+                Some("was interrupted")
+            } else if summary.verdict == crate::analysis::Verdict::Invalid {
+                Some("is INVALID (the generator could not hold the schedule)")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(BaselineError::Unfit {
+                    file: file.clone(),
+                    why,
+                }
+                .into());
+            }
+            this_run.save(file)?;
+        }
         Ok(())
     }
+}
+
+/// Fails now, before any load, if `file` cannot be written later.
+fn writable(file: &Path) -> Result<(), BaselineError> {
+    let err = |source| BaselineError::Write {
+        file: file.to_path_buf(),
+        source,
+    };
+    if file.is_dir() {
+        return Err(err(std::io::Error::other(
+            "it is a directory; name a file such as reports/baselines/smoke.json",
+        )));
+    }
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let existed = file.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(file)
+        .map_err(err)?;
+    if !existed {
+        let _ = std::fs::remove_file(file);
+    }
+    Ok(())
 }
 
 /// Refuses a baseline recorded for a scenario that is not comparable.

@@ -387,6 +387,7 @@ fn summary(
             cost: cost.clone(),
             event_list: events,
             per_second: flows,
+            ledger_error: None,
         }),
         cost_usd: Some(cost),
         baseline: None,
