@@ -104,6 +104,12 @@ async fn slower_regresses_same_is_noise_faster_is_no_failure() {
 
     assert_eq!(slower.summary.verdict, Verdict::Regression);
     assert_eq!(slower.summary.verdict.exit_code(), 4);
+    // The report draws the baseline's whole spectrum over the run's.
+    let html = std::fs::read_to_string(slower.out_dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("chat, baseline"),
+        "no baseline curve in report.html"
+    );
     let regressed = changes(&slower);
     assert!(
         regressed.contains(&("chat p50".into(), Change::Regressed))

@@ -35,6 +35,8 @@ fn x_of(q: f64) -> f64 {
 pub struct Curve<'a> {
     pub label: String,
     pub hist: &'a Hist,
+    /// Drawn grey and dashed beneath the others (a baseline).
+    pub muted: bool,
 }
 
 /// A point to mark on a spectrum: (label, percentile 0..1, ms).
@@ -80,7 +82,15 @@ fn draw(
             .bold_line_style(RGBColor(215, 215, 215))
             .draw()
             .map_err(err)?;
-        for (i, (c, pts)) in curves.iter().enumerate() {
+        for (c, pts) in curves.iter().filter(|(c, _)| c.muted) {
+            let style = GREY.stroke_width(2);
+            chart
+                .draw_series(DashedLineSeries::new(pts.clone(), 7, 4, style))
+                .map_err(err)?
+                .label(c.label.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        }
+        for (i, (c, pts)) in curves.iter().filter(|(c, _)| !c.muted).enumerate() {
             let style = color(i).stroke_width(2);
             chart
                 .draw_series(LineSeries::new(pts.clone(), style))
@@ -127,11 +137,13 @@ fn draw(
     })
 }
 
-/// The latency spectrum of one traffic class with its budgets.
+/// The latency spectrum of one traffic class with its budgets, and the
+/// baseline's: its whole curve when its histogram is at hand, else its marks.
 pub fn class(
     name: &str,
     hist: &Hist,
     budgets: &BudgetsMs,
+    baseline_curve: Option<&Hist>,
     baseline: &[Mark],
 ) -> anyhow::Result<String> {
     let marks: Vec<Mark> = [
@@ -148,14 +160,28 @@ pub fn class(
         })
     })
     .collect();
+    let mut curves = vec![Curve {
+        label: format!("{name} (OK, from intended send)"),
+        hist,
+        muted: false,
+    }];
+    if let Some(b) = baseline_curve {
+        curves.push(Curve {
+            label: format!("{name}, baseline"),
+            hist: b,
+            muted: true,
+        });
+    }
+    let marks_of_baseline = if baseline_curve.is_some() {
+        &[][..]
+    } else {
+        baseline
+    };
     draw(
         &format!("Latency spectrum: {name}"),
-        &[Curve {
-            label: format!("{name} (OK, from intended send)"),
-            hist,
-        }],
+        &curves,
         &marks,
-        baseline,
+        marks_of_baseline,
     )
 }
 
