@@ -679,6 +679,23 @@ mod tests {
         (recs, atts)
     }
 
+    /// 100 s, no prices, no class names, no gateway account.
+    fn plain_input<'a>(
+        providers: &'a [String],
+        faults: &'a [Fault],
+        recs: &'a [ClientRecord],
+    ) -> Input<'a> {
+        Input {
+            providers,
+            prices: &[],
+            class_names: &[],
+            faults,
+            requests: recs,
+            duration_s: 100,
+            account_dialects: 0,
+        }
+    }
+
     fn outage() -> Fault {
         Fault {
             providers: vec![0],
@@ -794,15 +811,7 @@ mod tests {
             ..outage()
         };
         let faults = [fault];
-        let input = Input {
-            providers: &providers,
-            prices: &[],
-            class_names: &[],
-            faults: &faults,
-            requests: &recs,
-            duration_s: 100,
-            account_dialects: 0,
-        };
+        let input = plain_input(&providers, &faults, &recs);
         let w = &analyze(&input, atts).windows[0];
         assert_eq!(
             (w.usual_first_share, w.time_to_failover_s),
@@ -826,15 +835,7 @@ mod tests {
         }
         let providers = ["flash".to_string(), "qwen".to_string()];
         let faults = [outage()];
-        let input = Input {
-            providers: &providers,
-            prices: &[],
-            class_names: &[],
-            faults: &faults,
-            requests: &recs,
-            duration_s: 100,
-            account_dialects: 0,
-        };
+        let input = plain_input(&providers, &faults, &recs);
         let r = analyze(&input, atts);
         assert_eq!(r.windows[0].time_to_failover_s, None);
         assert_eq!(

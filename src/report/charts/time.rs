@@ -67,6 +67,24 @@ macro_rules! mesh {
     }};
 }
 
+/// A linear time chart with its axes, grid and shaded fault windows: the
+/// common start of the throughput, outcome, amplification and budget charts.
+/// (A macro for the same reason as `mesh!`: plotters' drawing area is
+/// invariant in its backend's lifetime, which a function signature cannot
+/// leave to inference.)
+macro_rules! linear_time_chart {
+    ($root:expr, $title:expr, $data:expr, ($lo:expr, $hi:expr), $y_desc:expr, $y_fmt:expr) => {{
+        let (lo, hi): (f64, f64) = ($lo, $hi);
+        let span = $data.span_s();
+        let mut chart = frame($root, $title)
+            .build_cartesian_2d(0.0..span, lo..hi)
+            .map_err(err)?;
+        mesh!(chart, span, $y_desc, $y_fmt)?;
+        shade_faults(&mut chart, $data, lo, hi)?;
+        chart
+    }};
+}
+
 /// Runs of consecutive seconds where `f` has a value, as line segments.
 fn segments(rows: &[Second], f: impl Fn(&Second) -> Option<f64>) -> Vec<Vec<(f64, f64)>> {
     let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
@@ -160,13 +178,11 @@ pub fn throughput(data: &RunData) -> anyhow::Result<String> {
         .map(|s| s.target_rpm.max(s.achieved_rpm()))
         .fold(1.0, f64::max)
         * 1.15;
-    let span = data.span_s();
     svg(|root| {
-        let mut chart = frame(root, TITLE)
-            .build_cartesian_2d(0.0..span, 0.0..hi)
-            .map_err(err)?;
-        mesh!(chart, span, "requests per minute", &|y| format!("{y:.0}"))?;
-        shade_faults(&mut chart, data, 0.0, hi)?;
+        let mut chart =
+            linear_time_chart!(root, TITLE, data, (0.0, hi), "requests per minute", &|y| {
+                format!("{y:.0}")
+            });
         let achieved = segments(&data.timeline, |s| Some(s.achieved_rpm()));
         line(
             &mut chart,
@@ -201,13 +217,11 @@ pub fn outcomes(data: &RunData) -> anyhow::Result<String> {
     }
     let total = |s: &Second| present.iter().map(|o| s.outcomes[o.index()]).sum::<u64>() as f64;
     let hi = data.timeline.iter().map(total).fold(1.0, f64::max) * 1.15;
-    let span = data.span_s();
     svg(|root| {
-        let mut chart = frame(root, TITLE)
-            .build_cartesian_2d(0.0..span, 0.0..hi)
-            .map_err(err)?;
-        mesh!(chart, span, "requests per second", &|y| format!("{y:.0}"))?;
-        shade_faults(&mut chart, data, 0.0, hi)?;
+        let mut chart =
+            linear_time_chart!(root, TITLE, data, (0.0, hi), "requests per second", &|y| {
+                format!("{y:.0}")
+            });
         // Stacked: draw the cumulative tops from the highest down, so each
         // layer covers the one above it only where it is.
         for (k, o) in present.iter().enumerate().rev() {
@@ -386,11 +400,10 @@ pub fn amplification(data: &RunData, limit: Option<f64>) -> anyhow::Result<Strin
         * 1.15;
     let span = data.span_s();
     svg(|root| {
-        let mut chart = frame(root, TITLE)
-            .build_cartesian_2d(0.0..span, 0.0..hi)
-            .map_err(err)?;
-        mesh!(chart, span, "attempts per request", &|y| format!("{y:.2}×"))?;
-        shade_faults(&mut chart, data, 0.0, hi)?;
+        let mut chart =
+            linear_time_chart!(root, TITLE, data, (0.0, hi), "attempts per request", &|y| {
+                format!("{y:.2}×")
+            });
         let segs = segments(&data.timeline, |s| s.amplification.filter(|_| s.sent > 0));
         line(&mut chart, segs, color(0).stroke_width(2), "amplification")?;
         if let Some(limit) = limit {
@@ -430,11 +443,9 @@ pub fn error_budget(data: &RunData) -> anyhow::Result<String> {
     let lo = if lo < 0.0 { lo * 1.1 } else { -5.0 };
     let span = data.span_s();
     svg(|root| {
-        let mut chart = frame(root, TITLE)
-            .build_cartesian_2d(0.0..span, lo..105.0)
-            .map_err(err)?;
-        mesh!(chart, span, "budget left", &|y| format!("{y:.0}%"))?;
-        shade_faults(&mut chart, data, lo, 105.0)?;
+        let mut chart = linear_time_chart!(root, TITLE, data, (lo, 105.0), "budget left", &|y| {
+            format!("{y:.0}%")
+        });
         let style = ERROR_RED.stroke_width(1);
         chart
             .draw_series(DashedLineSeries::new(
