@@ -66,6 +66,7 @@ async fn bench(secs: u64) {
                     quiet: true,
                     stop: None,
                     requests_csv: false,
+                    allow_unreachable: false,
                 },
             )
             .await

@@ -20,8 +20,13 @@ Exit codes:
   0  PASS        every SLA check passed
   1  FAIL        an SLA check failed
   2  ERROR       bad usage, a bad scenario, or a run that could not start
-  3  INVALID     the generator could not hold the schedule; numbers untrusted
-  4  REGRESSION  worse than the stored baseline";
+  3  INVALID     numbers untrusted: the generator could not hold the schedule,
+                 or slabench itself failed (an internal error)
+  4  REGRESSION  worse than the stored baseline
+  5  INTERRUPTED stopped (Ctrl-C, SIGTERM) before the schedule ended; what was
+                 measured is written, but it is not a verdict on the scenario
+  6  UNMEASURED  a check could not be measured (e.g. a class got no request)
+The worst decides: INVALID, INTERRUPTED, FAIL, UNMEASURED, REGRESSION, PASS.";
 
 #[derive(Debug, Parser)]
 #[command(name = "slabench", version, about = "Load-test an LLM API gateway and verify its SLA", after_help = AFTER_HELP)]
@@ -79,6 +84,10 @@ pub struct RunArgs {
     /// Also write requests.csv: one row per request, streamed to disk as the run goes.
     #[arg(long)]
     pub requests_csv: bool,
+    /// Run even when the target refuses the preflight connection (a gateway
+    /// expected to come up later); by default that is an error (exit 2).
+    #[arg(long)]
+    pub allow_unreachable: bool,
     /// Compare with this baseline file (or run directory); exit 4 on a regression.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,

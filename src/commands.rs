@@ -69,10 +69,23 @@ async fn run(args: RunArgs) -> i32 {
         // let in-flight requests finish briefly, write everything, stop the
         // gateway process and the providers. The generator treats a second
         // one as "now".
+        // A second one cuts in-flight requests at once; a third exits
+        // without writing anything more.
         let mut term = terminate_signal();
+        let mut count = 0;
         while interrupted(&mut term).await {
-            if !quiet {
-                eprintln!("\ninterrupted: stopping new sends and writing what was measured");
+            count += 1;
+            match count {
+                1 if !quiet => eprintln!(
+                    "\ninterrupted: stopping new sends and writing what was measured \
+                     (again: cut in-flight requests; a third time: exit at once)"
+                ),
+                1 => {}
+                2 => eprintln!("\ninterrupted again: cutting in-flight requests now"),
+                _ => {
+                    eprintln!("\ninterrupted a third time: exiting without writing the reports");
+                    std::process::exit(crate::analysis::Verdict::Interrupted.exit_code());
+                }
             }
             let _ = stop_tx.send(true);
         }
@@ -82,6 +95,7 @@ async fn run(args: RunArgs) -> i32 {
         quiet: args.quiet,
         stop: Some(stop_rx),
         requests_csv: args.requests_csv,
+        allow_unreachable: args.allow_unreachable,
     };
     match crate::run::run_gated(&sc, opts, &gate).await {
         Ok(outcome) => outcome.summary.verdict.exit_code(),
@@ -90,10 +104,23 @@ async fn run(args: RunArgs) -> i32 {
             eprintln!("{e}");
             EXIT_USAGE
         }
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            EXIT_USAGE
-        }
+        Err(e) => match e.downcast::<crate::run::RunError>() {
+            Ok(crate::run::RunError::InterruptedBeforeLoad) => {
+                eprintln!("interrupted before the load started; nothing was measured");
+                crate::analysis::Verdict::Interrupted.exit_code()
+            }
+            Ok(unreachable @ crate::run::RunError::Unreachable { .. }) => {
+                eprintln!(
+                    "error: {unreachable}\n  help: start the gateway, fix [gateway] url, or pass \
+                     --allow-unreachable to run and measure the failures anyway"
+                );
+                EXIT_USAGE
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                EXIT_USAGE
+            }
+        },
     }
 }
 

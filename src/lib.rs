@@ -9,6 +9,7 @@ pub mod baseline;
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod crash;
 pub mod gateway;
 pub mod gateway_process;
 pub mod lifecycle;

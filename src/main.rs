@@ -8,5 +8,14 @@ use slabench::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    ExitCode::from(slabench::commands::main(cli) as u8)
+    // A panic is slabench's own failure: recorded (a run that met one is
+    // INVALID), and one that reaches here exits INVALID, not 101.
+    slabench::crash::install();
+    match std::panic::catch_unwind(|| slabench::commands::main(cli)) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(_) => {
+            eprintln!("error: slabench stopped on an internal error (above); please report it");
+            ExitCode::from(slabench::analysis::Verdict::Invalid.exit_code() as u8)
+        }
+    }
 }

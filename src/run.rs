@@ -38,6 +38,19 @@ pub struct RunOptions {
     pub stop: Option<watch::Receiver<bool>>,
     /// Also write requests.csv, one row per request, streamed as the run goes.
     pub requests_csv: bool,
+    /// Run even when the preflight request cannot reach the target at all.
+    pub allow_unreachable: bool,
+}
+
+/// Why a run ended without a verdict (the caller maps these to exit codes).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Stopped before t=0: nothing was measured.
+    #[error("interrupted before the load started; nothing was measured")]
+    InterruptedBeforeLoad,
+    /// The preflight request could not reach the target at all.
+    #[error("the target {url} cannot be reached: {detail}")]
+    Unreachable { url: String, detail: String },
 }
 
 /// What a finished run produced.
@@ -59,22 +72,49 @@ pub async fn run_gated(
     opts: RunOptions,
     gate: &crate::baseline::RunGate,
 ) -> anyhow::Result<RunOutcome> {
+    crate::crash::install();
+    let panics_before = crate::crash::mark();
     let started = SystemTime::now();
     let out_dir = prepare_out_dir(scenario, opts.out.as_deref(), started)?;
     // Every output file exists before the load starts: a bad path fails now.
     let exports = report::Exports::create(&out_dir, report::Set::Run)?;
     let taps = Taps::create(scenario, &out_dir, opts.requests_csv)?;
-    let mut stack = Stack::start(scenario, &out_dir, opts.stop.clone()).await?;
+    let mut stack = match Stack::start(scenario, &out_dir, opts.stop.clone()).await {
+        Ok(stack) => stack,
+        Err(_) if stopped(&opts) => return Err(RunError::InterruptedBeforeLoad.into()),
+        Err(e) => return Err(e),
+    };
     let measured = measure(scenario, &stack, &opts, taps).await;
     stack.stop().await;
-    let (recorder, tap, end) = measured?;
+    let Measurement {
+        recorder,
+        tap,
+        end,
+        host,
+    } = measured?;
     let class_counts = tap.finish().context("writing the streamed reports")?;
 
+    let mut facts = run_facts(scenario, &end, &host);
     let failover = match &stack.ledger {
-        Some(ledger) => Some(join_ledger(scenario, &recorder, ledger, opts.quiet)),
+        Some(ledger) => {
+            let cancel = opts.stop.clone();
+            let report = join_ledger(scenario, &recorder, &end, ledger, opts.quiet, cancel);
+            if report
+                .ledger_error
+                .as_deref()
+                .is_some_and(|e| e.contains(JOIN_INTERRUPTED))
+            {
+                facts
+                    .interrupted
+                    .get_or_insert_with(|| "interrupted during the analysis".into());
+            }
+            Some(report)
+        }
         None => None,
     };
-    let mut summary = summarize(scenario, &recorder, end, started, failover);
+    facts.internal_errors = crate::crash::since(panics_before);
+    let mut summary = summarize(scenario, &recorder, end, started, failover, &facts);
+    summary.generator.host = Some(host);
     // The reports are written even when saving the baseline fails: the
     // measurements must not be lost to a baseline problem.
     let gated = gate.apply(scenario, &recorder, &mut summary, &out_dir);
@@ -89,13 +129,27 @@ pub async fn run_gated(
     Ok(RunOutcome { summary, out_dir })
 }
 
+/// Whether the run was told to stop.
+fn stopped(opts: &RunOptions) -> bool {
+    opts.stop.as_ref().is_some_and(|s| *s.borrow())
+}
+
+/// What the load phase produced.
+struct Measurement {
+    recorder: Recorder,
+    tap: Tap,
+    end: DriveEnd,
+    /// The CPU slabench got and the machine's load during the load.
+    host: crate::metrics::host::HostUsage,
+}
+
 /// Preflight, then the load from t=0.
 async fn measure(
     scenario: &Scenario,
     stack: &Stack,
     opts: &RunOptions,
     taps: Taps,
-) -> anyhow::Result<(Recorder, Tap, DriveEnd)> {
+) -> anyhow::Result<Measurement> {
     let target = Target::new(
         &stack.url,
         &stack.headers,
@@ -103,13 +157,18 @@ async fn measure(
         scenario.load.max_in_flight,
     )?;
     let plans: Vec<ClassPlan> = scenario.traffic.iter().map(ClassPlan::new).collect();
-    preflight(&target, &plans[0], opts.quiet).await;
+    preflight(&target, &plans[0], opts.allow_unreachable).await?;
+    if stopped(opts) {
+        return Err(RunError::InterruptedBeforeLoad.into());
+    }
     let driver = Arc::new(Driver {
         target,
         plans,
         max_in_flight: scenario.load.max_in_flight,
         drain: scenario.load.drain,
-        interrupt_grace: scenario.load.drain.min(Duration::from_secs(3)),
+        // Ctrl-C is honoured within a second: in-flight requests get at
+        // most that long to finish.
+        interrupt_grace: scenario.load.drain.min(Duration::from_secs(1)),
     });
     let weights: Vec<f64> = scenario.traffic.iter().map(|c| c.weight).collect();
     let schedule = Schedule::new(
@@ -118,8 +177,48 @@ async fn measure(
         &weights,
         scenario.seed,
     );
-    Ok(drive(scenario, driver, schedule, &stack.clock, opts, taps).await)
+    let before = crate::metrics::host::Sample::now();
+    let (recorder, tap, end) = drive(scenario, driver, schedule, &stack.clock, opts, taps).await;
+    let host =
+        crate::metrics::host::HostUsage::between(&before, &crate::metrics::host::Sample::now());
+    Ok(Measurement {
+        recorder,
+        tap,
+        end,
+        host,
+    })
 }
+
+/// How the run went, beside what it measured.
+fn run_facts(
+    scenario: &Scenario,
+    end: &DriveEnd,
+    host: &crate::metrics::host::HostUsage,
+) -> sla::RunFacts {
+    let (limit, _) = scenario.lag_limit();
+    sla::RunFacts {
+        interrupted: end
+            .interrupted
+            .then(|| format!("interrupted at {:.1} s", end.send_span.as_secs_f64())),
+        internal_errors: Vec::new(),
+        gave_up: end.gave_up.map(|g| {
+            format!(
+                "every send was more than {} ms late for {} s from t={:.1} s (the last one by {:.1} s): \
+                 the rate is more than this machine can send; {}",
+                generator::BEHIND_LAG.as_millis(),
+                generator::GIVE_UP_AFTER.as_secs(),
+                g.at.saturating_sub(generator::GIVE_UP_AFTER).as_secs_f64(),
+                g.lag.as_secs_f64(),
+                host.explain()
+            )
+        }),
+        lag_limit_ms: limit.as_secs_f64() * 1000.0,
+        generator_context: Some(host.explain()),
+    }
+}
+
+/// Marks a ledger join cut short by an interrupt.
+const JOIN_INTERRUPTED: &str = "interrupted while reading the ledger";
 
 /// The live report outputs: latency.hlog (through the recorder's interval
 /// sink and the tap) and the tap itself (requests.csv, per-class counts).
@@ -148,8 +247,10 @@ impl Taps {
 fn join_ledger(
     scenario: &Scenario,
     rec: &Recorder,
+    end: &DriveEnd,
     ledger: &Path,
     quiet: bool,
+    cancel: Option<watch::Receiver<bool>>,
 ) -> failover::Report {
     let names: Vec<String> = scenario.providers.iter().map(|p| p.name.clone()).collect();
     let prices: Vec<(f64, f64)> = scenario
@@ -165,12 +266,36 @@ fn join_ledger(
         faults: &scenario.faults,
         requests: rec.requests.as_deref().unwrap_or_default(),
         duration_s: rec.timeline.len() as u32,
+        sent_until_s: end.send_span.as_secs_f64(),
         account_dialects: rec.account_dialects,
     };
     let mut bad: Option<anyhow::Error> = None;
-    let attempts =
-        crate::providers::read_ledger(ledger).map_while(|a| a.map_err(|e| bad = Some(e)).ok());
+    // The ledger is the long part of the analysis (one record per attempt):
+    // an interrupt stops the read, and the analysis covers what was read.
+    // Only a signal from now on counts: the one that ended the load (if
+    // any) has been seen.
+    let mut cancel = cancel;
+    if let Some(c) = cancel.as_mut() {
+        c.borrow_and_update();
+    }
+    let mut cancelled = false;
+    let attempts = crate::providers::read_ledger(ledger)
+        .enumerate()
+        .map_while(|(i, a)| {
+            if i % 4096 == 0
+                && cancel
+                    .as_ref()
+                    .is_some_and(|c| c.has_changed().unwrap_or(false))
+            {
+                cancelled = true;
+                return None;
+            }
+            a.map_err(|e| bad = Some(e)).ok()
+        });
     let mut report = failover::analyze(&input, attempts);
+    if cancelled {
+        bad.get_or_insert_with(|| anyhow::anyhow!("{JOIN_INTERRUPTED}"));
+    }
     if let Some(e) = bad {
         let msg = format!(
             "reading the ledger {}: {e:#}; the analysis covers the attempts before it",
@@ -203,7 +328,7 @@ async fn drive(
         })
         .collect();
     let live = Arc::new(Live::default());
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel(generator::RESULT_QUEUE);
     let mut recorder = Recorder::new(scenario.traffic.iter().map(|c| c.name.clone()))
         .with_stages(stage_ends)
         .with_sink(Box::new(report::hlog::Sink(taps.hlog.clone())));
@@ -236,7 +361,7 @@ async fn drive(
 async fn record(
     mut rec: Recorder,
     mut tap: Tap,
-    mut rx: mpsc::UnboundedReceiver<RequestResult>,
+    mut rx: mpsc::Receiver<RequestResult>,
     live: Arc<Live>,
     origin: Instant,
 ) -> (Recorder, Tap) {
@@ -285,9 +410,17 @@ async fn progress(live: Arc<Live>, origin: Instant, total: Duration) {
     }
 }
 
-/// One request before t=0, so that a gateway that is not there is reported
-/// plainly. It is not counted; the run goes on and measures what happens.
-async fn preflight(target: &Target, plan: &ClassPlan, quiet: bool) {
+/// One request before t=0. A target that cannot be reached at all (no
+/// connection) is a misconfiguration, not an SLA verdict: the run stops
+/// with the URL and the error, unless `allow_unreachable`. Any answer, even
+/// an error status, means the target is there; the run goes on and
+/// measures. Warnings print even with `--quiet`: they explain the verdict.
+async fn preflight(
+    target: &Target,
+    plan: &ClassPlan,
+    allow_unreachable: bool,
+) -> anyhow::Result<()> {
+    use crate::metrics::Outcome;
     let now = Instant::now();
     let timing = crate::load::client::Timing {
         intended_at: now,
@@ -295,12 +428,31 @@ async fn preflight(target: &Target, plan: &ClassPlan, quiet: bool) {
     };
     let (outcome, m) =
         crate::load::client::send(target, u64::MAX, plan.body(u64::MAX), plan.stream, timing).await;
-    if !outcome.is_ok() && !quiet {
-        eprintln!(
-            "warning: preflight request to {} failed ({outcome}, status {}); running anyway",
-            target.url, m.status
-        );
+    if outcome.is_ok() {
+        return Ok(());
     }
+    // Only a refused connection (or no route, no name) means nothing is
+    // there; a timeout may be a gateway that hangs, which is for the run to
+    // measure.
+    let unreachable = outcome == Outcome::Refused;
+    let detail = if unreachable {
+        "the connection was refused (nothing listens there, or the host cannot be reached)"
+            .to_string()
+    } else {
+        format!("{outcome}, status {}", m.status)
+    };
+    if unreachable && !allow_unreachable {
+        return Err(RunError::Unreachable {
+            url: target.url.clone(),
+            detail,
+        }
+        .into());
+    }
+    eprintln!(
+        "warning: preflight request to {} failed ({detail}); running anyway",
+        target.url
+    );
+    Ok(())
 }
 
 /// Creates the output directory now, so that a bad path fails before any load.
@@ -315,7 +467,7 @@ fn prepare_out_dir(
             let stamp = humantime::format_rfc3339_seconds(started)
                 .to_string()
                 .replace([':', '-'], "");
-            PathBuf::from("reports").join(format!("{}-{stamp}", sanitize(&scenario.name)))
+            PathBuf::from("reports").join(format!("{}-{stamp}", dir_name(&scenario.name)))
         }
     };
     std::fs::create_dir_all(&dir)
@@ -327,8 +479,11 @@ fn prepare_out_dir(
     Ok(dir)
 }
 
-fn sanitize(name: &str) -> String {
+/// The scenario's name as a directory name: ASCII letters, digits, `-` and
+/// `_`, at most 64 characters (file systems refuse names over 255 bytes).
+fn dir_name(name: &str) -> String {
     name.chars()
+        .take(64)
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
@@ -346,6 +501,7 @@ pub fn summarize(
     end: DriveEnd,
     started: SystemTime,
     failover: Option<crate::analysis::failover::Report>,
+    facts: &sla::RunFacts,
 ) -> Summary {
     use crate::metrics::Outcome;
     use report::summary::*;
@@ -366,18 +522,30 @@ pub fn summarize(
             all: &all,
             classes: class_hists.clone(),
             failover: failover.as_ref(),
+            run: facts,
         },
     );
     let curve = crate::load::schedule::RateCurve::new(&scenario.load.stages);
     let span = end.send_span.as_secs_f64();
     let sent = counts.iter().sum::<u64>() - n(Outcome::Dropped);
+    let achieved_rpm = if span > 0.0 {
+        sent as f64 / span * 60.0
+    } else {
+        0.0
+    };
+    let (lag_limit, lag_limit_from) = scenario.lag_limit();
     let generator = Generator {
         target_rpm: curve.mean_rpm(0.0, span),
-        achieved_rpm: if span > 0.0 {
-            sent as f64 / span * 60.0
-        } else {
-            0.0
-        },
+        achieved_rpm,
+        lag_limit_ms: lag_limit.as_secs_f64() * 1000.0,
+        lag_limit_from: lag_limit_from.into(),
+        gave_up: end.gave_up.map(|g| GaveUpOut {
+            at_s: g.at.as_secs_f64(),
+            lag_ms: g.lag.as_secs_f64() * 1000.0,
+            held_rpm: achieved_rpm,
+            target_rpm: curve.mean_rpm(0.0, span),
+        }),
+        host: None,
         sent,
         dropped: n(Outcome::Dropped),
         lag_ms: Lag {
@@ -417,7 +585,8 @@ pub fn summarize(
         slabench_version: env!("CARGO_PKG_VERSION").into(),
         scenario: report::brief::scenario_info(scenario, started),
         verdict: crate::analysis::verdict::verdict(&checks),
-        interrupted: end.interrupted,
+        interrupted: facts.interrupted.is_some(),
+        internal_errors: facts.internal_errors.clone(),
         checks,
         generator,
         requests: Requests {
@@ -425,6 +594,7 @@ pub fn summarize(
             ok: n(Outcome::Ok),
             failed: counted - n(Outcome::Ok),
             cut_off,
+            in_flight_at_interrupt: end.in_flight_at_interrupt,
             by_outcome: Outcome::ALL
                 .iter()
                 .map(|o| (o.name().to_string(), n(*o)))
@@ -538,7 +708,7 @@ mod tests {
             r.m.served_by = Some("p0".into());
             rec.record(&r);
         }
-        let report = join_ledger(&sc, &rec, &path, true);
+        let report = join_ledger(&sc, &rec, &DriveEnd::default(), &path, true, None);
         assert_eq!(report.attempts, 2);
         assert!(
             report

@@ -24,7 +24,7 @@ fn scenario(scale: f64) -> Scenario {
         duration: Duration::from_secs(5),
     }];
     // A debug build shares 2 cores with other builds here.
-    sc.load.max_lag_p99 = Duration::from_secs(1);
+    sc.load.max_lag_p99 = Some(Duration::from_secs(1));
     sc.traffic = vec![TrafficClass {
         name: "chat".into(),
         weight: 1.0,

@@ -160,19 +160,28 @@ async fn timeouts_refusals_and_the_in_flight_cap() {
     let p50 = s.latency_ms.all.p50;
     assert_eq!(p50, 0.0, "no successful request, so no ok latency");
 
-    // Nothing listens on this port: connection refused.
+    // Nothing listens on this port: a misconfiguration, refused before any
+    // load, not an SLA verdict.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let s = slabench::run::run(
-        &scenario(&format!("http://127.0.0.1:{port}"), 600.0, 1),
-        quiet_into(dir.path()),
-    )
-    .await
-    .unwrap()
-    .summary;
+    let nobody = scenario(&format!("http://127.0.0.1:{port}"), 600.0, 1);
+    let err = slabench::run::run(&nobody, quiet_into(dir.path()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.downcast_ref::<slabench::run::RunError>(),
+            Some(slabench::run::RunError::Unreachable { url, .. }) if url.contains(&port.to_string())
+        ),
+        "{err:#}"
+    );
+    // Asked to run anyway, every request is measured as refused.
+    let mut opts = quiet_into(dir.path());
+    opts.allow_unreachable = true;
+    let s = slabench::run::run(&nobody, opts).await.unwrap().summary;
     assert_eq!(s.requests.by_outcome["refused"], 10);
 
     // A cap of 2 in flight against a slow server: later sends are dropped and the run is INVALID.
@@ -210,6 +219,15 @@ async fn an_interrupt_stops_sending_and_still_writes_the_summary() {
         .unwrap()
         .summary;
     assert!(s.interrupted);
+    assert_eq!(s.verdict, Verdict::Interrupted);
+    assert_eq!(s.verdict.exit_code(), 5);
+    assert!(s.requests.in_flight_at_interrupt.is_some());
+    let completed = s
+        .checks
+        .iter()
+        .find(|c| c.name == slabench::analysis::verdict::COMPLETED_CHECK)
+        .expect("a failing run-completed check");
+    assert!(!completed.pass && completed.measured.starts_with("interrupted at 0."));
     assert!(
         (4..=12).contains(&s.generator.sent),
         "sent {}",
@@ -219,4 +237,5 @@ async fn an_interrupt_stops_sending_and_still_writes_the_summary() {
     let written: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
     assert_eq!(written["interrupted"], true);
+    assert_eq!(written["verdict"], "INTERRUPTED");
 }

@@ -355,7 +355,9 @@ fn interrupted_run_stops_the_gateway(signal: libc::c_int) {
         .replace(
             "\"deepseek-v4-flash\"",
             &format!("{:?}", profile.display().to_string()),
-        );
+        )
+        // A fault window the interrupted run never reaches.
+        + "\n[[faults]]\nprovider = \"flash\"\nkind = \"outage\"\nas = \"5xx\"\nstart = \"40s\"\nduration = \"5s\"\n\n[sla]\nmax_time_to_failover = \"5s\"\n";
     let file = dir.path().join("started.toml");
     std::fs::write(&file, text).unwrap();
     let out = dir.path().join("out");
@@ -389,10 +391,32 @@ fn interrupted_run_stops_the_gateway(signal: libc::c_int) {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(matches!(status.code(), Some(0 | 1)), "{status:?}");
+    // An interrupted run is never green: its own verdict and exit code.
+    assert_eq!(status.code(), Some(5), "{status:?}");
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["interrupted"], true);
+    assert_eq!(summary["verdict"], "INTERRUPTED");
+    // Every request sent is accounted for: counted, or cut off at the interrupt.
+    let r = &summary["requests"];
+    let sent = summary["generator"]["sent"].as_u64().unwrap();
+    assert!(sent > 0);
+    assert_eq!(
+        r["counted"].as_u64().unwrap() + r["cut_off"].as_u64().unwrap(),
+        sent + summary["generator"]["dropped"].as_u64().unwrap()
+    );
+    assert!(r["in_flight_at_interrupt"].is_u64(), "{r}");
+    // The fault window the run never reached is not judged as a failure.
+    let windows = summary["failover"]["windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 1);
+    assert_eq!(windows[0]["reach"], "not_reached");
+    let checks = summary["checks"].as_array().unwrap();
+    let ttf = checks
+        .iter()
+        .find(|c| c["name"].as_str().unwrap().starts_with("time to failover"))
+        .expect("a time-to-failover check");
+    assert_eq!(ttf["state"], "not_reached", "{ttf}");
+    assert_eq!(ttf["pass"], false);
     assert!(port_is_free(gw_port), "the gateway still holds its port");
     assert!(port_is_free(p_port), "a provider still holds its port");
 }

@@ -123,6 +123,7 @@ async fn report_html_loads_cleanly_in_a_headless_browser() {
         quiet: true,
         stop: None,
         requests_csv: true,
+        allow_unreachable: false,
     };
     let outcome = slabench::run::run(&sc, opts).await.unwrap();
     let sent = outcome.summary.generator.sent;

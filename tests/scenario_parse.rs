@@ -38,7 +38,7 @@ fn smallest_scenario_gets_the_documented_defaults() {
             arrival: Arrival::Constant,
             timeout: secs(60),
             max_in_flight: 10_000,
-            max_lag_p99: ms(5),
+            max_lag_p99: None,
             drain: secs(60),
         }
     );
@@ -255,7 +255,7 @@ floor = "10ms"
             arrival: Arrival::Poisson,
             timeout: secs(20),
             max_in_flight: 500,
-            max_lag_p99: ms(10),
+            max_lag_p99: Some(ms(10)),
             drain: secs(5),
         }
     );

@@ -52,15 +52,23 @@ async fn real_summaries_validate_against_the_schema() {
         .local_addr()
         .unwrap()
         .port();
-    let out = slabench::run::run(
-        &scenario(&format!("http://127.0.0.1:{port}"), 600.0, 1),
-        quiet_into(dir.path()),
-    )
-    .await
-    .unwrap();
+    let mut opts = quiet_into(dir.path());
+    opts.allow_unreachable = true;
+    let mut nobody = scenario(&format!("http://127.0.0.1:{port}"), 600.0, 1);
+    nobody.sla.budgets.p99 = Some(Duration::from_secs(1));
+    let out = slabench::run::run(&nobody, opts).await.unwrap();
     let doc = serde_json::to_value(&out.summary).unwrap();
     assert_valid(&v, &doc);
     assert_eq!(doc["verdict"], "FAIL");
+    // The latency budget over no successful request is not measured, not 0 ms.
+    let p99 = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "all latency p99")
+        .unwrap();
+    assert_eq!(p99["state"], "not_measured", "{p99}");
+    assert_eq!(p99["pass"], false);
 
     // And the schema does reject a broken document.
     let mut broken = doc.clone();

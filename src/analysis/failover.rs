@@ -39,6 +39,10 @@ pub struct Input<'a> {
     pub requests: &'a [ClientRecord],
     /// Seconds the stages ran (timeline length).
     pub duration_s: u32,
+    /// When the last send left (seconds since t=0): less than the planned
+    /// duration when the run was interrupted or the generator gave up.
+    /// Windows that start after it were not reached.
+    pub sent_until_s: f64,
     /// Which gateways' accounts the client saw (`Recorder::account_dialects`).
     pub account_dialects: u8,
 }
@@ -133,6 +137,23 @@ pub struct Window {
     pub requests: u64,
     pub errors: u64,
     pub p99_ms: f64,
+    /// Whether the run's sends covered the window; absent in older files.
+    #[serde(default)]
+    pub reach: Reach,
+}
+
+/// How much of a fault window the run's sends covered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reach {
+    /// The sends went on past the window's end (or the run's end, for a
+    /// window without one).
+    #[default]
+    Complete,
+    /// The run stopped inside the window.
+    CutShort,
+    /// The run stopped before the window began: nothing in it was measured.
+    NotReached,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -510,19 +531,31 @@ fn mean_share(first: &[Vec<u32>], a: usize, b: usize, p: usize) -> Option<f64> {
 
 fn windows(input: &Input, first: &[Vec<u32>]) -> Vec<Window> {
     let mut out = Vec::new();
+    // Every loop below is bounded by the timeline, whatever the scenario's
+    // fault windows say.
+    let seconds = first.len();
     for fault in input.faults {
         let start = fault.start.as_secs_f64();
         let end = fault.end().map(|e| e.as_secs_f64());
+        let reach = if start >= input.sent_until_s {
+            Reach::NotReached
+        } else if end.map_or(input.sent_until_s < f64::from(input.duration_s), |e| {
+            e > input.sent_until_s
+        }) {
+            Reach::CutShort
+        } else {
+            Reach::Complete
+        };
         let (s0, s1) = (
-            start.floor() as usize,
-            end.map_or(first.len(), |e| e.ceil() as usize),
+            (start.floor() as usize).min(seconds),
+            end.map_or(seconds, |e| (e.ceil() as usize).min(seconds)),
         );
         let (requests, errors, p99_ms) = window_requests(input.requests, start, end);
         for &p in &fault.providers {
             // The provider's usual share: before the fault, or, for a fault
             // from t=0, after it.
             let usual = mean_share(first, s0.saturating_sub(30), s0, p)
-                .or_else(|| mean_share(first, s1, s1 + 30, p));
+                .or_else(|| mean_share(first, s1, s1.saturating_add(30), p));
             let ttf = usual.filter(|u| *u > 0.0).and_then(|u| {
                 (s0..s1)
                     .find(|&s| share(first, s, p).is_some_and(|x| x < u * GONE_SHARE))
@@ -530,7 +563,7 @@ fn windows(input: &Input, first: &[Vec<u32>]) -> Vec<Window> {
             });
             // Recovery is only meaningful after traffic left.
             let ttr = match (usual, end, ttf) {
-                (Some(u), Some(e), Some(_)) if u > 0.0 => (s1..first.len())
+                (Some(u), Some(e), Some(_)) if u > 0.0 => (s1..seconds)
                     .find(|&s| share(first, s, p).is_some_and(|x| x >= u * BACK_SHARE))
                     .map(|s| (s as f64 - e).max(0.0)),
                 _ => None,
@@ -546,6 +579,7 @@ fn windows(input: &Input, first: &[Vec<u32>]) -> Vec<Window> {
                 requests,
                 errors,
                 p99_ms,
+                reach,
             });
         }
     }
@@ -692,6 +726,7 @@ mod tests {
             faults,
             requests: recs,
             duration_s: 100,
+            sent_until_s: 100.0,
             account_dialects: 0,
         }
     }
@@ -721,6 +756,7 @@ mod tests {
             faults: &faults,
             requests: &recs,
             duration_s: 100,
+            sent_until_s: 100.0,
             account_dialects: 0,
         };
         let r = analyze(&input, atts);

@@ -7,4 +7,4 @@ pub mod sla;
 pub mod uptime;
 pub mod verdict;
 
-pub use verdict::{Check, CheckKind, Verdict};
+pub use verdict::{Check, CheckKind, CheckState, Verdict};

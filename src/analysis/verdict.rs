@@ -1,4 +1,9 @@
 //! SLA checks and the verdict, and the one place verdicts become exit codes.
+//!
+//! A check is data with a reason: what was measured, against what, and, when
+//! it could not be measured, why (`state`). Only a measured check can pass;
+//! a check that was not measured, a run that was cut short and a crash
+//! inside slabench each have a verdict of their own, and none of them exits 0.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,20 +14,30 @@ pub enum Verdict {
     Pass,
     /// Worse than the stored baseline.
     Regression,
+    /// A check could not be measured (e.g. a traffic class that got no
+    /// request): nothing failed, but nothing proves the SLA either.
+    Unmeasured,
     /// An SLA check failed.
     Fail,
-    /// The harness could not hold the schedule: the numbers cannot be trusted.
+    /// The run was stopped (Ctrl-C, SIGTERM) before its schedule ended: what
+    /// it measured is written, but it covers only part of the scenario.
+    Interrupted,
+    /// The numbers cannot be trusted: the generator could not hold the
+    /// schedule, or slabench itself failed (an internal error).
     Invalid,
 }
 
 impl Verdict {
-    /// Exit codes: 0 PASS · 1 FAIL · 2 usage/scenario error · 3 INVALID · 4 REGRESSION.
+    /// Exit codes: 0 PASS · 1 FAIL · 2 usage/scenario error · 3 INVALID ·
+    /// 4 REGRESSION · 5 INTERRUPTED · 6 UNMEASURED.
     pub fn exit_code(self) -> i32 {
         match self {
             Verdict::Pass => 0,
             Verdict::Fail => 1,
             Verdict::Invalid => 3,
             Verdict::Regression => 4,
+            Verdict::Interrupted => 5,
+            Verdict::Unmeasured => 6,
         }
     }
 
@@ -32,6 +47,8 @@ impl Verdict {
             Verdict::Fail => "FAIL",
             Verdict::Invalid => "INVALID",
             Verdict::Regression => "REGRESSION",
+            Verdict::Interrupted => "INTERRUPTED",
+            Verdict::Unmeasured => "UNMEASURED",
         }
     }
 }
@@ -49,6 +66,35 @@ pub enum CheckKind {
     Generator,
     /// Baseline comparison: failing it makes the run a REGRESSION.
     Baseline,
+    /// The run itself: it ran its whole schedule (failing: INTERRUPTED) and
+    /// slabench met no internal error (failing: INVALID).
+    Run,
+}
+
+/// Whether a check could be measured at all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckState {
+    /// Measured: `pass` says whether the target was met.
+    #[default]
+    Measured,
+    /// Nothing to measure: e.g. a traffic class that got no request. Never
+    /// a pass; the run is UNMEASURED unless something worse happened.
+    NotMeasured,
+    /// The run ended (interrupted, or the generator gave up) before the
+    /// part of the schedule this check is about. Never a pass.
+    NotReached,
+}
+
+impl CheckState {
+    /// `NOT MEASURED`, `NOT REACHED`; `None` when measured.
+    pub fn label(self) -> Option<&'static str> {
+        match self {
+            CheckState::Measured => None,
+            CheckState::NotMeasured => Some("NOT MEASURED"),
+            CheckState::NotReached => Some("NOT REACHED"),
+        }
+    }
 }
 
 /// One row of the verdict table.
@@ -60,7 +106,14 @@ pub struct Check {
     pub target: String,
     /// Human-readable measured value.
     pub measured: String,
+    /// True only for a measured check that met its target.
     pub pass: bool,
+    /// Whether it could be measured; absent in files written before it existed.
+    #[serde(default)]
+    pub state: CheckState,
+    /// Why it failed or could not be measured, in words a CI user can act on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 impl Check {
@@ -72,9 +125,89 @@ impl Check {
             target: format!("<= {}", fmt_ms(limit)),
             measured: fmt_ms(measured),
             pass: measured <= limit,
+            state: CheckState::Measured,
+            why: None,
         }
     }
+
+    /// A measured check.
+    pub fn measured(
+        name: impl Into<String>,
+        kind: CheckKind,
+        target: impl Into<String>,
+        measured: impl Into<String>,
+        pass: bool,
+    ) -> Self {
+        Check {
+            name: name.into(),
+            kind,
+            target: target.into(),
+            measured: measured.into(),
+            pass,
+            state: CheckState::Measured,
+            why: None,
+        }
+    }
+
+    /// A check that could not be measured (`state` other than measured).
+    pub fn unmeasured(
+        name: impl Into<String>,
+        kind: CheckKind,
+        target: impl Into<String>,
+        state: CheckState,
+        why: impl Into<String>,
+    ) -> Self {
+        debug_assert_ne!(state, CheckState::Measured);
+        Check {
+            name: name.into(),
+            kind,
+            target: target.into(),
+            measured: "-".into(),
+            pass: false,
+            state,
+            why: Some(why.into()),
+        }
+    }
+
+    /// With a reason attached.
+    pub fn because(mut self, why: impl Into<String>) -> Self {
+        self.why = Some(why.into());
+        self
+    }
+
+    /// `PASS`, `FAIL`, `NOT MEASURED`, `NOT REACHED`.
+    pub fn result_label(&self) -> &'static str {
+        match self.state.label() {
+            Some(l) => l,
+            None if self.pass => "PASS",
+            None => "FAIL",
+        }
+    }
+
+    /// What this check does to the verdict; `None` when it passed.
+    pub fn verdict(&self) -> Option<Verdict> {
+        if self.state != CheckState::Measured {
+            return Some(Verdict::Unmeasured);
+        }
+        if self.pass {
+            return None;
+        }
+        Some(match self.kind {
+            CheckKind::Generator => Verdict::Invalid,
+            CheckKind::Sla => Verdict::Fail,
+            CheckKind::Baseline => Verdict::Regression,
+            // The run-completion check fails when the run was interrupted;
+            // an internal error is a `Run` check too, named as such.
+            CheckKind::Run if self.name == INTERNAL_ERROR_CHECK => Verdict::Invalid,
+            CheckKind::Run => Verdict::Interrupted,
+        })
+    }
 }
+
+/// The name of the check that fails when slabench met an internal error.
+pub const INTERNAL_ERROR_CHECK: &str = "slabench internal errors";
+/// The name of the check that fails when the run was interrupted.
+pub const COMPLETED_CHECK: &str = "run completed its schedule";
 
 /// `850 ms`, `2.50 s`.
 pub fn fmt_ms(ms: f64) -> String {
@@ -87,21 +220,27 @@ pub fn fmt_ms(ms: f64) -> String {
     }
 }
 
+/// A percentile of a latency set: `fmt_ms`, or a dash when the set is
+/// empty (a percentile of nothing is not 0 ms).
+pub fn fmt_latency(p: &crate::metrics::histogram::Percentiles, ms: f64) -> String {
+    if p.count == 0 {
+        "—".into()
+    } else {
+        fmt_ms(ms)
+    }
+}
+
 /// `99.950%`.
 pub fn fmt_pct(ratio: f64) -> String {
     format!("{:.3}%", ratio * 100.0)
 }
 
-/// The verdict of a set of checks: INVALID over FAIL over REGRESSION over PASS.
+/// The verdict of a set of checks, the worst one deciding: INVALID over
+/// INTERRUPTED over FAIL over UNMEASURED over REGRESSION over PASS.
 pub fn verdict(checks: &[Check]) -> Verdict {
     checks
         .iter()
-        .filter(|c| !c.pass)
-        .map(|c| match c.kind {
-            CheckKind::Generator => Verdict::Invalid,
-            CheckKind::Sla => Verdict::Fail,
-            CheckKind::Baseline => Verdict::Regression,
-        })
+        .filter_map(Check::verdict)
         .max()
         .unwrap_or(Verdict::Pass)
 }
@@ -111,13 +250,7 @@ mod tests {
     use super::*;
 
     fn check(kind: CheckKind, pass: bool) -> Check {
-        Check {
-            name: "c".into(),
-            kind,
-            target: String::new(),
-            measured: String::new(),
-            pass,
-        }
+        Check::measured("c", kind, "", "", pass)
     }
 
     #[test]
@@ -145,11 +278,43 @@ mod tests {
             Verdict::Fail,
             Verdict::Invalid,
             Verdict::Regression,
+            Verdict::Interrupted,
+            Verdict::Unmeasured,
         ]
         .iter()
         .map(|v| v.exit_code())
         .collect();
-        assert_eq!(codes, [0, 1, 3, 4]);
+        assert_eq!(codes, [0, 1, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn nothing_unmeasured_or_cut_short_passes() {
+        use CheckKind::*;
+        let not_reached =
+            Check::unmeasured("ttf", Sla, "<= 1 s", CheckState::NotReached, "interrupted");
+        assert!(!not_reached.pass);
+        assert_eq!(not_reached.result_label(), "NOT REACHED");
+        assert_eq!(
+            verdict(&[check(Sla, true), not_reached.clone()]),
+            Verdict::Unmeasured
+        );
+        // A failure outranks a check that could not be measured.
+        assert_eq!(
+            verdict(&[check(Sla, false), not_reached.clone()]),
+            Verdict::Fail
+        );
+        let interrupted =
+            Check::measured(COMPLETED_CHECK, Run, "all stages", "stopped at 3 s", false);
+        assert_eq!(
+            verdict(&[check(Sla, false), not_reached, interrupted.clone()]),
+            Verdict::Interrupted
+        );
+        let crashed = Check::measured(INTERNAL_ERROR_CHECK, Run, "none", "1 panic", false);
+        assert_eq!(verdict(&[interrupted, crashed]), Verdict::Invalid);
+        // A state other than measured never counts as a pass, whatever `pass` says.
+        let mut forged = Check::measured("x", Sla, "", "", true);
+        forged.state = CheckState::NotMeasured;
+        assert_eq!(verdict(&[forged]), Verdict::Unmeasured);
     }
 
     #[test]

@@ -79,12 +79,14 @@ pub fn checks(c: &Comparison) -> Vec<Check> {
     c.metrics
         .iter()
         .filter(|m| m.change == Change::Regressed)
-        .map(|m| Check {
-            name: format!("baseline: {}", m.metric),
-            kind: CheckKind::Baseline,
-            target: format!("baseline {}", show(m.baseline, &m.unit)),
-            measured: show(m.candidate, &m.unit),
-            pass: false,
+        .map(|m| {
+            Check::measured(
+                format!("baseline: {}", m.metric),
+                CheckKind::Baseline,
+                format!("baseline {}", show(m.baseline, &m.unit)),
+                show(m.candidate, &m.unit),
+                false,
+            )
         })
         .collect()
 }

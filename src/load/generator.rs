@@ -11,6 +11,11 @@
 //! At the end of the schedule (or on interrupt) in-flight requests get a
 //! grace period; whatever is still running then is cut off: reported, and not
 //! counted towards uptime.
+//!
+//! Memory and time stay bounded whatever the scenario asks: results go
+//! through a bounded channel (a full one makes the send thread wait, which
+//! shows as lag), and a generator that stays far behind its schedule gives
+//! up within seconds instead of queueing sends it can never make.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -47,11 +52,39 @@ pub struct Driver {
 }
 
 /// How the drive ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DriveEnd {
     pub interrupted: bool,
     /// When the last send left or would have (seconds since t=0).
     pub send_span: Duration,
+    /// Requests in flight when the interrupt stopped the sends.
+    pub in_flight_at_interrupt: Option<u64>,
+    /// Set when the generator fell behind for good and stopped early.
+    pub gave_up: Option<GaveUp>,
+}
+
+/// The generator stayed behind its schedule and stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GaveUp {
+    /// When it stopped (since t=0).
+    pub at: Duration,
+    /// How late the send it gave up on was.
+    pub lag: Duration,
+}
+
+/// A send later than this counts as "behind".
+pub const BEHIND_LAG: Duration = Duration::from_millis(250);
+/// Behind without a break for this long, the generator gives up.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(3);
+/// Results waiting for the recorder, at most.
+pub const RESULT_QUEUE: usize = 65_536;
+
+/// How the send loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SendEnd {
+    Done,
+    Interrupted,
+    GaveUp(GaveUp),
 }
 
 /// Runs the schedule from `origin` (t=0). Results go to `results`; `stop`
@@ -60,7 +93,7 @@ pub async fn drive(
     driver: Arc<Driver>,
     schedule: Schedule,
     origin: Instant,
-    results: mpsc::UnboundedSender<RequestResult>,
+    results: mpsc::Sender<RequestResult>,
     live: Arc<Live>,
     mut stop: watch::Receiver<bool>,
 ) -> DriveEnd {
@@ -91,30 +124,55 @@ pub async fn drive(
             let _ = done_tx.send(sender.run(schedule));
         })
         .expect("spawning the send thread");
-    let mut interrupted = done_rx.await.unwrap_or(true);
+    // A send thread that died (it cannot panic by design, but if it did the
+    // panic hook has recorded it) ends the sends like an interrupt.
+    let ended = done_rx.await.unwrap_or(SendEnd::Interrupted);
     watcher.abort();
-    let send_span = if interrupted {
-        Instant::now()
-            .saturating_duration_since(origin)
-            .min(planned)
-    } else {
-        planned
+    let mut interrupted = ended == SendEnd::Interrupted;
+    let gave_up = match ended {
+        SendEnd::GaveUp(g) => Some(g),
+        _ => None,
     };
+    let send_span = match ended {
+        SendEnd::Done => planned,
+        SendEnd::Interrupted => Instant::now()
+            .saturating_duration_since(origin)
+            .min(planned),
+        SendEnd::GaveUp(g) => g.at.min(planned),
+    };
+    let mut in_flight_at_interrupt =
+        interrupted.then(|| live.in_flight.load(Ordering::Acquire) as u64);
 
-    let grace = if interrupted {
+    let grace = if interrupted || gave_up.is_some() {
         driver.interrupt_grace
     } else {
         driver.drain
     };
     let mut grace_end = Instant::now() + grace;
+    // An interrupt that arrived as the sends ended counts; later ones are
+    // seen through `changed` below.
+    if *stop.borrow_and_update() && !interrupted {
+        interrupted = true;
+        in_flight_at_interrupt = Some(live.in_flight.load(Ordering::Acquire) as u64);
+        grace_end = grace_end.min(Instant::now() + driver.interrupt_grace);
+    }
+    let mut signals = u32::from(interrupted);
     while live.in_flight.load(Ordering::Acquire) > 0 && Instant::now() < grace_end {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(5)) => {}
-            // An interrupt during the drain shortens it to the interrupt grace.
-            // (A closed channel is not an interrupt.)
-            Ok(_) = stop.wait_for(|s| *s), if !interrupted => {
-                interrupted = true;
-                grace_end = grace_end.min(Instant::now() + driver.interrupt_grace);
+            // An interrupt during the drain shortens it to the interrupt
+            // grace; the next one ends it at once. (A closed channel is not
+            // an interrupt.)
+            Ok(_) = stop.changed() => {
+                if *stop.borrow_and_update() {
+                    signals += 1;
+                    if !interrupted {
+                        interrupted = true;
+                        in_flight_at_interrupt = Some(live.in_flight.load(Ordering::Acquire) as u64);
+                    }
+                    let grace = if signals > 1 { Duration::ZERO } else { driver.interrupt_grace };
+                    grace_end = grace_end.min(Instant::now() + grace);
+                }
             }
         }
     }
@@ -126,6 +184,8 @@ pub async fn drive(
     DriveEnd {
         interrupted,
         send_span,
+        in_flight_at_interrupt,
+        gave_up,
     }
 }
 
@@ -134,7 +194,7 @@ struct Sender {
     driver: Arc<Driver>,
     handle: tokio::runtime::Handle,
     origin: Instant,
-    results: mpsc::UnboundedSender<RequestResult>,
+    results: mpsc::Sender<RequestResult>,
     live: Arc<Live>,
     cut: watch::Receiver<bool>,
     stop: Arc<AtomicBool>,
@@ -144,15 +204,16 @@ struct Sender {
 const STOP_POLL: Duration = Duration::from_millis(20);
 
 impl Sender {
-    /// Sends the whole schedule; returns whether it was interrupted.
-    fn run(self, schedule: Schedule) -> bool {
+    /// Sends the whole schedule, unless interrupted or hopelessly behind.
+    fn run(self, schedule: Schedule) -> SendEnd {
         let origin = self.origin.into_std();
         let mut schedule = schedule.peekable();
+        let mut behind = Behind::default();
         while let Some(next) = schedule.peek() {
             let deadline = origin + next.at;
             loop {
                 if self.stop.load(Ordering::Acquire) {
-                    return true;
+                    return SendEnd::Interrupted;
                 }
                 let now = std::time::Instant::now();
                 if now >= deadline {
@@ -161,11 +222,22 @@ impl Sender {
                 std::thread::sleep((deadline - now).min(STOP_POLL));
             }
             let now = std::time::Instant::now();
+            let mut burst = 0u32;
             while let Some(a) = schedule.next_if(|a| origin + a.at <= now) {
+                let lag = now.saturating_duration_since(origin + a.at);
+                if let Some(g) = behind.update(now.saturating_duration_since(origin), lag) {
+                    return SendEnd::GaveUp(g);
+                }
                 self.launch(a);
+                // A burst of due sends can be long when far behind: look at
+                // the stop flag now and then inside it too.
+                burst = burst.wrapping_add(1);
+                if burst % 1024 == 0 && self.stop.load(Ordering::Acquire) {
+                    return SendEnd::Interrupted;
+                }
             }
         }
-        false
+        SendEnd::Done
     }
 
     fn launch(&self, a: super::schedule::Scheduled) {
@@ -181,7 +253,8 @@ impl Sender {
             live.dropped.fetch_add(1, Ordering::Relaxed);
             let r =
                 RequestResult::unanswered(a.seq, a.class, a.at, Outcome::Dropped, Duration::ZERO);
-            let _ = results.send(r);
+            // Waits when the recorder is behind: bounded memory, visible lag.
+            let _ = results.blocking_send(r);
             return;
         }
         live.in_flight.fetch_add(1, Ordering::AcqRel);
@@ -213,8 +286,56 @@ impl Sender {
         if !result.outcome.is_ok() {
             live.errors.fetch_add(1, Ordering::Relaxed);
         }
-        let _ = results.send(result);
+        let _ = results.send(result).await;
         live.in_flight.fetch_sub(1, Ordering::AcqRel);
     });
+    }
+}
+
+/// Tracks how long the sends have been late without a break.
+#[derive(Debug, Default)]
+struct Behind {
+    /// Since when (on the run clock) every send was later than [`BEHIND_LAG`].
+    since: Option<Duration>,
+}
+
+impl Behind {
+    /// Takes one send's lag at `now` (since t=0); gives up after
+    /// [`GIVE_UP_AFTER`] behind without a break.
+    fn update(&mut self, now: Duration, lag: Duration) -> Option<GaveUp> {
+        if lag <= BEHIND_LAG {
+            self.since = None;
+            return None;
+        }
+        let since = *self.since.get_or_insert(now);
+        (now.saturating_sub(since) >= GIVE_UP_AFTER).then_some(GaveUp { at: now, lag })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn gives_up_only_after_being_behind_without_a_break() {
+        let mut b = Behind::default();
+        // A stall of two seconds, then caught up: no give-up.
+        assert_eq!(b.update(ms(1000), ms(300)), None);
+        assert_eq!(b.update(ms(3000), ms(2000)), None);
+        assert_eq!(b.update(ms(3100), ms(10)), None);
+        // Behind again from 5 s; still behind at 7.9 s and at 8 s.
+        assert_eq!(b.update(ms(5000), ms(400)), None);
+        assert_eq!(b.update(ms(7900), ms(3000)), None);
+        assert_eq!(
+            b.update(ms(8000), ms(3100)),
+            Some(GaveUp {
+                at: ms(8000),
+                lag: ms(3100)
+            })
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Latency recording (HdrHistogram), per-second timeline, outcome classes.
 
 pub mod histogram;
+pub mod host;
 pub mod outcome;
 pub mod recorder;
 

@@ -204,6 +204,7 @@ fn message_texts(content: &serde_json::Value) -> Vec<&str> {
 
 async fn chat(ctx: Arc<ProviderCtx>, conn: Arc<ConnCtl>, req: Request<Incoming>) -> Response<Body> {
     let arrived = Instant::now();
+    crate::crash::failpoint("provider.answer");
     let mut rec = Recorder::new(ctx.clone(), arrived);
     let header_tag = header_tag(&req);
     rec.set_tag(header_tag);

@@ -56,7 +56,7 @@ pub fn scenario(seed: u64, providers: usize) -> Scenario {
             arrival: Arrival::Constant,
             timeout: Duration::from_secs(10),
             max_in_flight: 1000,
-            max_lag_p99: Duration::from_millis(5),
+            max_lag_p99: Some(Duration::from_millis(5)),
             drain: Duration::from_secs(1),
         },
         traffic: vec![],

@@ -29,6 +29,7 @@ fn kind(k: CheckKind) -> &'static str {
         CheckKind::Sla => "sla",
         CheckKind::Generator => "generator",
         CheckKind::Baseline => "baseline",
+        CheckKind::Run => "run",
     }
 }
 
@@ -77,11 +78,24 @@ pub fn write(data: &RunData, out: &mut dyn Write) -> anyhow::Result<()> {
             continue;
         }
         writeln!(out, "{case}>")?;
-        let msg = xml_escape(&format!("measured {}, target {}", c.measured, c.target));
+        // A check that was not measured is a failure too: never a pass,
+        // and not a skip, which CI reporters show as harmless.
+        let mut msg = match c.state.label() {
+            Some(l) => format!("{l}, target {}", c.target),
+            None => format!("measured {}, target {}", c.measured, c.target),
+        };
+        if let Some(why) = &c.why {
+            msg.push_str(": ");
+            msg.push_str(why);
+        }
+        let msg = xml_escape(&msg);
+        let ty = match c.state.label() {
+            Some(_) => "not_measured",
+            None => kind(c.kind),
+        };
         writeln!(
             out,
-            r#"      <failure message="{msg}" type="{}">{msg}</failure>"#,
-            kind(c.kind)
+            r#"      <failure message="{msg}" type="{ty}">{msg}</failure>"#
         )?;
         writeln!(out, "    </testcase>")?;
     }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use super::data::RunData;
-use crate::analysis::verdict::{fmt_ms, fmt_pct};
+use crate::analysis::verdict::{fmt_latency, fmt_ms, fmt_pct};
 use crate::analysis::Verdict;
 use crate::baseline::Change;
 
@@ -31,6 +31,8 @@ fn icon(v: Verdict) -> &'static str {
         Verdict::Fail => "❌",
         Verdict::Regression => "📉",
         Verdict::Invalid => "⚠️",
+        Verdict::Interrupted => "⏹️",
+        Verdict::Unmeasured => "❔",
     }
 }
 
@@ -61,6 +63,16 @@ pub fn render(data: &RunData) -> String {
             ""
         }
     );
+    if let Some(m) = s.verdict_meaning() {
+        let _ = writeln!(md, "> **{}**: {}\n", s.verdict.as_str(), md_escape(m));
+    }
+    for e in &s.internal_errors {
+        let _ = writeln!(
+            md,
+            "> **Internal error in slabench** (not the gateway): {}\n",
+            md_escape(e)
+        );
+    }
     md.push_str("| Check | Target | Measured | Result |\n|---|---|---|---|\n");
     for c in &s.checks {
         let _ = writeln!(
@@ -69,7 +81,23 @@ pub fn render(data: &RunData) -> String {
             md_escape(&c.name),
             md_escape(&c.target),
             md_escape(&c.measured),
-            if c.pass { "✅ pass" } else { "❌ **FAIL**" }
+            match (c.state.label(), c.pass) {
+                (Some(l), _) => format!(
+                    "❔ **{l}**{}",
+                    c.why
+                        .as_deref()
+                        .map(|w| format!(": {}", md_escape(w)))
+                        .unwrap_or_default()
+                ),
+                (None, true) => "✅ pass".to_string(),
+                (None, false) => format!(
+                    "❌ **FAIL**{}",
+                    c.why
+                        .as_deref()
+                        .map(|w| format!(": {}", md_escape(w)))
+                        .unwrap_or_default()
+                ),
+            }
         );
     }
     key_numbers(data, &mut md);
@@ -95,20 +123,23 @@ fn key_numbers(data: &RunData, md: &mut String) {
     row(
         "Uptime",
         format!(
-            "{} (95% CI {} – {}) · error budget {:.0}% spent",
+            "{} (95% CI {} – {}) · error budget {:.0}% spent{}",
             fmt_pct(s.uptime.ratio),
             fmt_pct(s.uptime.ci95[0]),
             fmt_pct(s.uptime.ci95[1]),
-            s.uptime.error_budget.spent * 100.0
+            s.uptime.error_budget.spent * 100.0,
+            s.interrupt_note()
+                .map(|n| format!(" · **{}**", md_escape(&n)))
+                .unwrap_or_default()
         ),
     );
     row(
         "Latency (all, OK)",
         format!(
             "p50 {} · p99 {} · max {}",
-            fmt_ms(l.p50),
-            fmt_ms(l.p99),
-            fmt_ms(l.max)
+            fmt_latency(l, l.p50),
+            fmt_latency(l, l.p99),
+            fmt_latency(l, l.max)
         ),
     );
     row(
@@ -157,10 +188,10 @@ fn classes(data: &RunData, md: &mut String) {
             md_escape(name),
             c.requests,
             c.ok,
-            fmt_ms(c.latency.p50),
-            fmt_ms(c.latency.p95),
-            fmt_ms(c.latency.p99),
-            fmt_ms(c.latency.max)
+            fmt_latency(&c.latency, c.latency.p50),
+            fmt_latency(&c.latency, c.latency.p95),
+            fmt_latency(&c.latency, c.latency.p99),
+            fmt_latency(&c.latency, c.latency.max)
         );
     }
 }

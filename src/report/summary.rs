@@ -13,7 +13,10 @@ use crate::analysis::uptime::Uptime;
 use crate::analysis::{Check, Verdict};
 use crate::metrics::histogram::Percentiles;
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: `verdict` may be INTERRUPTED or UNMEASURED, `checks[].state` says
+/// whether a check was measured, `failover.windows[].reach` whether the run
+/// reached a window. Version 1 files are still read.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
@@ -22,6 +25,9 @@ pub struct Summary {
     pub scenario: ScenarioInfo,
     pub verdict: Verdict,
     pub interrupted: bool,
+    /// Panics inside slabench during the run (each makes it INVALID).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub internal_errors: Vec<String>,
     pub checks: Vec<Check>,
     pub generator: Generator,
     pub requests: Requests,
@@ -34,6 +40,32 @@ pub struct Summary {
     pub cost_usd: Option<crate::analysis::failover::Cost>,
     /// The comparison with a stored baseline; `null` without `--baseline`.
     pub baseline: Option<crate::baseline::Comparison>,
+}
+
+impl Summary {
+    /// What the interrupt left uncounted, for the uptime line of every
+    /// output: `interrupted with 37 requests in flight, 12 unanswered (not counted)`.
+    pub fn interrupt_note(&self) -> Option<String> {
+        let n = self.requests.in_flight_at_interrupt?;
+        Some(format!(
+            "interrupted with {n} request(s) in flight, {} never answered (not counted)",
+            self.requests.cut_off
+        ))
+    }
+
+    /// The verdict in words, for verdicts other than PASS and FAIL.
+    pub fn verdict_meaning(&self) -> Option<&'static str> {
+        match self.verdict {
+            Verdict::Pass | Verdict::Fail | Verdict::Regression => None,
+            Verdict::Interrupted => {
+                Some("the run was stopped before its schedule ended; the numbers cover only the part that ran")
+            }
+            Verdict::Unmeasured => {
+                Some("a check could not be measured, so the SLA is not proven")
+            }
+            Verdict::Invalid => Some("the numbers cannot be trusted; see the checks above"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -111,7 +143,31 @@ pub struct Generator {
     pub sent: u64,
     pub dropped: u64,
     pub lag_ms: Lag,
+    /// The lag p99 above which the run is INVALID, and where it comes from
+    /// (`load.max_lag_p99`, or derived from the budgets).
+    #[serde(default)]
+    pub lag_limit_ms: f64,
+    #[serde(default)]
+    pub lag_limit_from: String,
     pub stages: Vec<StageHealth>,
+    /// Set when the generator fell behind for good and stopped early.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gave_up: Option<GaveUpOut>,
+    /// The CPU slabench got and how busy the machine was during the load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<crate::metrics::host::HostUsage>,
+}
+
+/// The generator stopped early because it could not keep up.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GaveUpOut {
+    /// When it stopped, seconds since t=0.
+    pub at_s: f64,
+    /// How late the send it gave up on was.
+    pub lag_ms: f64,
+    /// What it did send per minute until then, and what the stages asked.
+    pub held_rpm: f64,
+    pub target_rpm: f64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -141,6 +197,10 @@ pub struct Requests {
     pub failed: u64,
     /// In flight when the run ended: reported, not counted.
     pub cut_off: u64,
+    /// In flight when an interrupt stopped the sends (those not answered
+    /// within the interrupt grace are in `cut_off`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_flight_at_interrupt: Option<u64>,
     pub by_outcome: BTreeMap<String, u64>,
 }
 

@@ -194,20 +194,20 @@ fn summary(
     };
     let mut checks = vec![
         Check::at_most_ms("generator schedule lag p99", CheckKind::Generator, 1.2, 5.0),
-        Check {
-            name: "uptime".into(),
-            kind: CheckKind::Sla,
-            target: ">= 99.900%".into(),
-            measured: crate::analysis::verdict::fmt_pct(ratio),
-            pass: ratio >= 0.999,
-        },
-        Check {
-            name: "upstream amplification".into(),
-            kind: CheckKind::Sla,
-            target: "<= 1.50x".into(),
-            measured: "1.030x".into(),
-            pass: true,
-        },
+        Check::measured(
+            "uptime",
+            CheckKind::Sla,
+            ">= 99.900%",
+            crate::analysis::verdict::fmt_pct(ratio),
+            ratio >= 0.999,
+        ),
+        Check::measured(
+            "upstream amplification",
+            CheckKind::Sla,
+            "<= 1.50x",
+            "1.030x",
+            true,
+        ),
     ];
     for (c, name) in classes.iter().enumerate() {
         checks.push(Check::at_most_ms(
@@ -291,6 +291,7 @@ fn summary(
         },
         verdict: crate::analysis::verdict::verdict(&checks),
         interrupted: false,
+        internal_errors: Vec::new(),
         checks,
         generator: Generator {
             target_rpm: shape.rps as f64 * 60.0,
@@ -302,6 +303,10 @@ fn summary(
                 p99: 1.2,
                 max: 4.0,
             },
+            lag_limit_ms: 5.0,
+            lag_limit_from: "the default".into(),
+            gave_up: None,
+            host: None,
             stages: vec![StageHealth {
                 index: 0,
                 shape: format!("hold {} rpm for {}s", shape.rps * 60, shape.seconds),
@@ -317,6 +322,7 @@ fn summary(
             ok,
             failed,
             cut_off: 0,
+            in_flight_at_interrupt: None,
             by_outcome: Outcome::ALL
                 .iter()
                 .map(|o| {
@@ -383,6 +389,7 @@ fn summary(
                 requests: (fe - fs) as u64 * shape.rps,
                 errors: failed,
                 p99_ms: 1500.0,
+                reach: Default::default(),
             }],
             cost: cost.clone(),
             event_list: events,

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::summary::Summary;
-use crate::analysis::verdict::fmt_ms;
+use crate::analysis::verdict::{fmt_latency, fmt_ms};
 
 /// The end-of-run table: verdict and checks first, then the numbers behind them.
 pub fn render(s: &Summary) -> String {
@@ -17,6 +17,12 @@ pub fn render(s: &Summary) -> String {
         s.scenario.seed,
         if s.interrupted { " · INTERRUPTED" } else { "" }
     );
+    for e in &s.internal_errors {
+        let _ = writeln!(
+            out,
+            "  INTERNAL ERROR (a bug in slabench, not the gateway): {e}"
+        );
+    }
     let _ = writeln!(
         out,
         "  generator   target {:.0} rpm, achieved {:.0} rpm · sent {} · dropped {} · lag p50 {} p99 {} max {}",
@@ -43,13 +49,26 @@ pub fn render(s: &Summary) -> String {
         r.cut_off,
         outcomes.join(", ")
     );
+    if let Some(g) = &g.gave_up {
+        let _ = writeln!(
+            out,
+            "  GAVE UP     at {:.1} s: held {:.0} of {:.0} rpm; the last send was {} late",
+            g.at_s,
+            g.held_rpm,
+            g.target_rpm,
+            fmt_ms(g.lag_ms)
+        );
+    }
     let _ = writeln!(
         out,
-        "  uptime      {:.3}% (95% CI {:.3}–{:.3}%) · target {:.3}%",
+        "  uptime      {:.3}% (95% CI {:.3}–{:.3}%) · target {:.3}%{}",
         s.uptime.ratio * 100.0,
         s.uptime.ci95[0] * 100.0,
         s.uptime.ci95[1] * 100.0,
-        s.uptime.target * 100.0
+        s.uptime.target * 100.0,
+        s.interrupt_note()
+            .map(|n| format!(" · {n}"))
+            .unwrap_or_default()
     );
     if let Some(f) = &s.failover {
         render_failover(&mut out, f);
@@ -72,11 +91,11 @@ pub fn render(s: &Summary) -> String {
             "  {:<14} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
             name,
             p.count,
-            fmt_ms(p.p50),
-            fmt_ms(p.p90),
-            fmt_ms(p.p99),
-            fmt_ms(p.p999),
-            fmt_ms(p.max)
+            fmt_latency(p, p.p50),
+            fmt_latency(p, p.p90),
+            fmt_latency(p, p.p99),
+            fmt_latency(p, p.p999),
+            fmt_latency(p, p.max)
         );
     };
     row("all", &s.latency_ms.all);
@@ -96,9 +115,18 @@ pub fn render(s: &Summary) -> String {
         .max()
         .unwrap_or(5)
         .max(5);
+    let col = |f: fn(&crate::analysis::Check) -> &str| {
+        s.checks
+            .iter()
+            .map(|c| f(c).chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(12)
+    };
+    let (tw, mw) = (col(|c| &c.target), col(|c| &c.measured));
     let _ = writeln!(
         out,
-        "\n  {:<w$} {:>12} {:>12}  result",
+        "\n  {:<w$} {:>tw$} {:>mw$}  result",
         "check",
         "target",
         "measured",
@@ -107,15 +135,25 @@ pub fn render(s: &Summary) -> String {
     for c in &s.checks {
         let _ = writeln!(
             out,
-            "  {:<w$} {:>12} {:>12}  {}",
+            "  {:<w$} {:>tw$} {:>mw$}  {}",
             c.name,
             c.target,
             c.measured,
-            if c.pass { "PASS" } else { "FAIL" },
+            c.result_label(),
             w = width
         );
+        if let (false, Some(why)) = (c.pass, &c.why) {
+            let _ = writeln!(out, "    ↳ {why}");
+        }
     }
-    let _ = writeln!(out, "\n  verdict: {}", s.verdict.as_str());
+    let _ = writeln!(
+        out,
+        "\n  verdict: {}{}",
+        s.verdict.as_str(),
+        s.verdict_meaning()
+            .map(|m| format!(" ({m})"))
+            .unwrap_or_default()
+    );
     out
 }
 
@@ -127,9 +165,21 @@ fn render_failover(out: &mut String, f: &crate::analysis::failover::Report) {
     );
     for w in &f.windows {
         let end = w.end_s.map_or("end".to_string(), |e| format!("{e:.0}s"));
-        let left = match w.time_to_failover_s {
-            Some(t) => format!("first attempts left {} after {t:.0} s", w.provider),
-            None => format!("first attempts stayed on {}", w.provider),
+        if w.reach == crate::analysis::failover::Reach::NotReached {
+            let _ = writeln!(
+                out,
+                "              {} {:.0}s–{end}: not reached (the run stopped before it)",
+                w.fault, w.start_s
+            );
+            continue;
+        }
+        let left = match (w.time_to_failover_s, w.reach) {
+            (Some(t), _) => format!("first attempts left {} after {t:.0} s", w.provider),
+            (None, crate::analysis::failover::Reach::CutShort) => format!(
+                "the run stopped inside the window with first attempts still on {}",
+                w.provider
+            ),
+            (None, _) => format!("first attempts stayed on {}", w.provider),
         };
         let back = match w.time_to_recover_s {
             Some(t) => format!(", back {t:.0} s after the end"),

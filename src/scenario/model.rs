@@ -43,7 +43,8 @@ pub struct Load {
     /// A send that would exceed this many requests in flight is counted as dropped.
     pub max_in_flight: usize,
     /// Generator validity: schedule lag p99 above this makes the run INVALID.
-    pub max_lag_p99: Duration,
+    /// `None`: derived from the SLA budgets ([`Scenario::lag_limit`]).
+    pub max_lag_p99: Option<Duration>,
     /// After the last stage, how long in-flight requests may still finish
     /// before they are cut off (and not counted).
     pub drain: Duration,
@@ -346,11 +347,40 @@ impl Default for Gate {
 }
 
 impl Scenario {
-    /// Total planned duration of the stages.
+    /// Total planned duration of the stages (saturating: validation keeps
+    /// it far below the limit, and arithmetic on it must never panic).
     pub fn duration(&self) -> Duration {
-        self.load.stages.iter().map(Stage::duration).sum()
+        self.load
+            .stages
+            .iter()
+            .fold(Duration::ZERO, |t, s| t.saturating_add(s.duration()))
+    }
+
+    /// The schedule-lag p99 above which the run is INVALID, and where the
+    /// limit comes from. An explicit `load.max_lag_p99` wins; otherwise the
+    /// larger of 5 ms and 1% of the tightest latency budget. Latency is
+    /// measured from the intended send instant, so lag cannot hide latency:
+    /// the limit only has to keep the *shape* of the load honest, and 1% of
+    /// a budget of seconds is far inside any budget's precision.
+    pub fn lag_limit(&self) -> (Duration, &'static str) {
+        if let Some(explicit) = self.load.max_lag_p99 {
+            return (explicit, "load.max_lag_p99");
+        }
+        let budgets = std::iter::once(&self.sla.budgets)
+            .chain(self.traffic.iter().map(|c| &c.budgets))
+            .flat_map(|b| [b.p50, b.p95, b.p99])
+            .flatten();
+        match budgets.min() {
+            Some(tightest) if tightest / 100 > MIN_LAG_LIMIT => {
+                (tightest / 100, "1% of the tightest latency budget")
+            }
+            _ => (MIN_LAG_LIMIT, "the default"),
+        }
     }
 }
+
+/// The smallest derived schedule-lag limit.
+pub const MIN_LAG_LIMIT: Duration = Duration::from_millis(5);
 
 impl Stage {
     pub fn duration(&self) -> Duration {

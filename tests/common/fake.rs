@@ -23,7 +23,7 @@ pub fn scenario(url: &str, rpm: f64, secs: u64) -> Scenario {
             max_in_flight: 1000,
             // Generator accuracy is the engine benchmark's job; a loaded CI
             // machine must not turn these verdicts into INVALID.
-            max_lag_p99: Duration::from_secs(1),
+            max_lag_p99: Some(Duration::from_secs(1)),
             drain: Duration::from_secs(5),
         },
         traffic: vec![class("default", false)],
@@ -102,6 +102,7 @@ pub fn quiet_into(dir: &std::path::Path) -> slabench::run::RunOptions {
         quiet: true,
         stop: None,
         requests_csv: false,
+        allow_unreachable: false,
     }
 }
 

@@ -43,6 +43,9 @@ h3 { font-size: 1rem; margin: 1.2rem 0 0.4rem; }
            border-radius: 6px; color: #fff; margin: 6px 0; }
 .v-PASS { background: var(--pass); } .v-FAIL { background: var(--fail); }
 .v-REGRESSION { background: #bc4c00; } .v-INVALID { background: var(--warn); }
+.v-INTERRUPTED, .v-UNMEASURED { background: #57606a; }
+.unmeasured { color: #57606a; font-weight: 700; }
+.alert { border-left: 4px solid var(--fail); padding: 4px 10px; background: #fff5f5; }
 table { border-collapse: collapse; margin: 0.4rem 0 0.8rem; font-size: 0.92rem; }
 th, td { border: 1px solid var(--line); padding: 4px 10px; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; }

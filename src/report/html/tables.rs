@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::esc;
-use crate::analysis::verdict::{fmt_ms, fmt_pct};
+use crate::analysis::verdict::{fmt_latency, fmt_ms, fmt_pct};
 use crate::baseline::Change;
 use crate::report::charts::spectrum::Mark;
 use crate::report::data::RunData;
@@ -38,15 +38,40 @@ pub fn header(data: &RunData, h: &mut String) {
             ""
         }
     );
+    if let Some(m) = s.verdict_meaning() {
+        let _ = writeln!(
+            h,
+            "<p class=\"alert\">{} — {}</p>",
+            s.verdict.as_str(),
+            esc(m)
+        );
+    }
+    for e in &s.internal_errors {
+        let _ = writeln!(
+            h,
+            "<p class=\"alert\">Internal error in slabench (a bug in slabench, not in the gateway): <code>{}</code></p>",
+            esc(e)
+        );
+    }
 }
 
 pub fn verdict(data: &RunData, h: &mut String) {
     h.push_str("<h2 id=\"checks\">Verdict</h2>\n<table>\n<tr><th>Check</th><th>Kind</th><th>Target</th><th>Measured</th><th>Result</th></tr>\n");
     for c in &data.summary.checks {
-        let (row, cell) = if c.pass {
-            ("", "<td class=\"pass\">✔ PASS</td>")
-        } else {
-            (" class=\"failed\"", "<td class=\"fail\">✘ FAIL</td>")
+        let (row, cell) = match (c.state.label(), c.pass) {
+            (Some(l), _) => (
+                " class=\"failed\"",
+                format!("<td class=\"unmeasured\">? {l}</td>"),
+            ),
+            (None, true) => ("", "<td class=\"pass\">✔ PASS</td>".to_string()),
+            (None, false) => (
+                " class=\"failed\"",
+                "<td class=\"fail\">✘ FAIL</td>".to_string(),
+            ),
+        };
+        let why = match (&c.why, c.pass) {
+            (Some(w), false) => format!("<br><span class=\"muted\">{}</span>", esc(w)),
+            _ => String::new(),
         };
         let kind = serde_json::to_value(c.kind)
             .ok()
@@ -54,14 +79,14 @@ pub fn verdict(data: &RunData, h: &mut String) {
             .unwrap_or_default();
         let _ = writeln!(
             h,
-            "<tr{row}><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>{cell}</tr>",
+            "<tr{row}><td>{}{why}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>{cell}</tr>",
             esc(&c.name),
             esc(&kind),
             esc(&c.target),
             esc(&c.measured)
         );
     }
-    h.push_str("</table>\n<p class=\"muted\">Verdicts: PASS; FAIL (an SLA check failed); REGRESSION (worse than the baseline); INVALID (the generator could not hold the schedule, so the numbers cannot be trusted).</p>\n");
+    h.push_str("</table>\n<p class=\"muted\">Verdicts: PASS; FAIL (an SLA check failed); REGRESSION (worse than the baseline); UNMEASURED (a check could not be measured); INTERRUPTED (the run was stopped before its schedule ended); INVALID (the generator could not hold the schedule, or slabench itself failed, so the numbers cannot be trusted). A check that was not measured or not reached is never a pass.</p>\n");
 }
 
 pub fn generator(data: &RunData, h: &mut String) {
@@ -75,6 +100,22 @@ pub fn generator(data: &RunData, h: &mut String) {
         g.target_rpm, g.achieved_rpm, g.sent, g.dropped,
         fmt_ms(g.lag_ms.p50), fmt_ms(g.lag_ms.p99), fmt_ms(g.lag_ms.max), r.cut_off
     );
+    if let Some(gu) = &g.gave_up {
+        let _ = writeln!(
+            h,
+            "<p class=\"alert\">The generator gave up at {:.1} s: it held {:.0} of {:.0} rpm, and its last send was {} late.</p>",
+            gu.at_s, gu.held_rpm, gu.target_rpm, fmt_ms(gu.lag_ms)
+        );
+    }
+    if let Some(host) = &g.host {
+        let _ = writeln!(
+            h,
+            "<p class=\"muted\">Lag limit {} ({}). During the load {}.</p>",
+            fmt_ms(g.lag_limit_ms),
+            esc(&g.lag_limit_from),
+            esc(&host.explain())
+        );
+    }
     if g.stages.is_empty() {
         return;
     }
@@ -161,13 +202,13 @@ pub fn classes(data: &RunData, h: &mut String) {
     for (name, c) in rows {
         let p = &c.latency;
         let ttft = c.ttft.map_or("—".into(), |t| {
-            format!("{} / {}", fmt_ms(t.p50), fmt_ms(t.p99))
+            format!("{} / {}", fmt_latency(&t, t.p50), fmt_latency(&t, t.p99))
         });
         let tps = c.tokens_per_s.map_or("—".into(), |t| format!("{t:.0}"));
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{ttft}</td><td class=\"num\">{tps}</td></tr>",
-            esc(name), c.requests, c.ok, fmt_ms(p.p50), fmt_ms(p.p90), fmt_ms(p.p95), fmt_ms(p.p99), fmt_ms(p.p999), fmt_ms(p.max)
+            esc(name), c.requests, c.ok, fmt_latency(p, p.p50), fmt_latency(p, p.p90), fmt_latency(p, p.p95), fmt_latency(p, p.p99), fmt_latency(p, p.p999), fmt_latency(p, p.max)
         );
     }
     let a = &l.all;
@@ -175,7 +216,7 @@ pub fn classes(data: &RunData, h: &mut String) {
         h,
         "<tr><th>all</th><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td></td><td></td></tr>\n</table>",
         data.summary.requests.counted, data.summary.requests.ok,
-        fmt_ms(a.p50), fmt_ms(a.p90), fmt_ms(a.p95), fmt_ms(a.p99), fmt_ms(a.p999), fmt_ms(a.max)
+        fmt_latency(a, a.p50), fmt_latency(a, a.p90), fmt_latency(a, a.p95), fmt_latency(a, a.p99), fmt_latency(a, a.p999), fmt_latency(a, a.max)
     );
     let u = &data.summary.uptime;
     let _ = writeln!(
@@ -184,6 +225,13 @@ pub fn classes(data: &RunData, h: &mut String) {
         fmt_pct(u.ratio), fmt_pct(u.ci95[0]), fmt_pct(u.ci95[1]), fmt_pct(u.target),
         u.error_budget.spent * 100.0, u.error_budget.failures, u.error_budget.allowed_failures, u.error_budget.down_minutes
     );
+    if let Some(n) = data.summary.interrupt_note() {
+        let _ = writeln!(
+            h,
+            "<p class=\"alert\">Uptime covers answered requests only: {}.</p>",
+            esc(&n)
+        );
+    }
 }
 
 pub fn providers(data: &RunData, h: &mut String) {
@@ -203,7 +251,7 @@ pub fn providers(data: &RunData, h: &mut String) {
         h,
         "</table>\n<p>{} failover events: {} failovers, {} retries, {} exhausted; {} failed requests reached no provider. Amplification {:.3}× ({} attempts). Failed-over requests p99 {} against {} for the rest.</p>",
         f.events, f.failovers, f.retries, f.exhausted, f.unreached, f.amplification, f.attempts,
-        fmt_ms(f.failover_latency_ms.p99), fmt_ms(f.normal_latency_ms.p99)
+        fmt_latency(&f.failover_latency_ms, f.failover_latency_ms.p99), fmt_latency(&f.normal_latency_ms, f.normal_latency_ms.p99)
     );
     if f.windows.is_empty() {
         return;

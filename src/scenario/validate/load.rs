@@ -74,11 +74,14 @@ pub(super) fn load(ctx: &Ctx, raw: Option<&RawLoad>) -> Result<Load, ScenarioErr
         },
         timeout,
         max_in_flight: max_in_flight as usize,
-        max_lag_p99: ctx.positive_duration_or(
-            &at.key("max_lag_p99"),
-            &raw.max_lag_p99,
-            Duration::from_millis(5),
-        )?,
+        max_lag_p99: match &raw.max_lag_p99 {
+            None => None,
+            Some(_) => Some(ctx.positive_duration_or(
+                &at.key("max_lag_p99"),
+                &raw.max_lag_p99,
+                Duration::ZERO,
+            )?),
+        },
         drain: ctx.duration_or(&at.key("drain"), &raw.drain, timeout)?,
     })
 }
