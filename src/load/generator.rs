@@ -224,8 +224,12 @@ impl Sender {
             let now = std::time::Instant::now();
             let mut burst = 0u32;
             while let Some(a) = schedule.next_if(|a| origin + a.at <= now) {
-                let lag = now.saturating_duration_since(origin + a.at);
-                if let Some(g) = behind.update(now.saturating_duration_since(origin), lag) {
+                // Lateness against the real clock, not the burst's start:
+                // far behind, a burst is long, and its last sends are late
+                // by the whole burst.
+                let at = std::time::Instant::now();
+                let lag = at.saturating_duration_since(origin + a.at);
+                if let Some(g) = behind.update(at.saturating_duration_since(origin), lag) {
                     return SendEnd::GaveUp(g);
                 }
                 self.launch(a);
