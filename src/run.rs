@@ -61,7 +61,9 @@ pub async fn run_gated(
 ) -> anyhow::Result<RunOutcome> {
     let started = SystemTime::now();
     let out_dir = prepare_out_dir(scenario, opts.out.as_deref(), started)?;
-    // Every output file exists before the load starts: a bad path fails now.
+    let needs = report::space::estimate(scenario, opts.requests_csv);
+    report::space::check_space(&out_dir, &needs)?;
+    // A bad path or a disk too small fails now, before any load.
     let exports = report::Exports::create(&out_dir, report::Set::Run)?;
     let taps = Taps::create(scenario, &out_dir, opts.requests_csv)?;
     let mut stack = Stack::start(scenario, &out_dir, opts.stop.clone()).await?;

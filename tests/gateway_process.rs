@@ -256,6 +256,9 @@ fn scenario_text(gateway_port: u16, provider_port: u16, command: &str) -> String
         r#"
 name = "started-gateway"
 [load]
+# Generator accuracy is the engine benchmark's job: a loaded machine must
+# not turn these runs INVALID.
+max_lag_p99 = "1s"
 stages = [{{ hold_rpm = 240, for = "4s" }}]
 timeout = "10s"
 drain = "10s"
@@ -344,6 +347,16 @@ async fn a_gateway_that_fails_to_start_leaves_no_provider_running() {
     assert!(msg.contains("unknown option --confg"), "{msg}");
     assert!(port_is_free(p_port), "the provider still holds its port");
     assert!(dir.path().join(LOG_FILE).exists());
+    // A failed start leaves no empty report that could pass for a result.
+    for name in [
+        "summary.json",
+        "report.html",
+        "timeseries.csv",
+        "latency.hlog",
+        "junit.xml",
+    ] {
+        assert!(!dir.path().join(name).exists(), "{name} was left behind");
+    }
 }
 
 /// `slabench run` as a user runs it, stopped by `signal` once the started

@@ -165,6 +165,7 @@ pub fn run_data(shape: &Shape) -> RunData {
         providers,
         timeline,
         hists,
+        notes: Vec::new(),
     }
 }
 
