@@ -114,8 +114,8 @@ impl GatewayChild {
                 .map(crate::ports::held_by)
                 .unwrap_or_default();
             anyhow::bail!(
-                "something is already listening on {fallback_addr}, the gateway's address \
-                 (gateway.url){holder}; stop it (a gateway left from an earlier run?) or give \
+                "something is already listening on {fallback_addr}, the gateway's address in \
+                 gateway.url{holder}; stop it (a gateway left from an earlier run?) or give \
                  this gateway another port"
             );
         }
