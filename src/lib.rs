@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod load;
 pub mod metrics;
 pub mod openai;
+pub mod ports;
 pub mod providers;
 pub mod report;
 pub mod run;

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::clock::RunClock;
 use crate::gateway::BuiltinGatewayServer;
-use crate::gateway_process::GatewayChild;
+use crate::gateway_process::{GatewayChild, GatewayExit};
 use crate::providers::ProviderSet;
 use crate::scenario::{Gateway, Scenario};
 
@@ -32,6 +32,8 @@ pub struct Stack {
     gateway: Option<BuiltinGatewayServer>,
     /// The external gateway's process, when slabench started it.
     process: Option<GatewayChild>,
+    /// Its exit before the stop, kept once `stop` has taken the process.
+    process_exit: Option<GatewayExit>,
 }
 
 impl Stack {
@@ -52,6 +54,7 @@ impl Stack {
             providers: None,
             gateway: None,
             process: None,
+            process_exit: None,
         };
         match stack.start_parts(scenario, out_dir, stop).await {
             Ok(()) => Ok(stack),
@@ -106,6 +109,25 @@ impl Stack {
             .unwrap_or_default()
     }
 
+    /// The started gateway process's exit, if it exited on its own (a crash
+    /// during the load), with when, its status and the log's last lines;
+    /// `None` without a started process, while it runs, and when it only
+    /// exited because [`Stack::stop`] stopped it. Also answers after `stop`.
+    pub fn gateway_exit(&self) -> Option<GatewayExit> {
+        match &self.process {
+            Some(p) => p.exited(),
+            None => self.process_exit.clone(),
+        }
+    }
+
+    /// A receiver that turns `Some` when the started gateway process exits
+    /// (`None` without one), to notice a crash while the load goes on. It
+    /// also sees the exit that `stop` causes: use [`Stack::gateway_exit`]
+    /// after the stop.
+    pub fn gateway_exit_watch(&self) -> Option<watch::Receiver<Option<GatewayExit>>> {
+        self.process.as_ref().map(GatewayChild::exit_watch)
+    }
+
     /// Stops the gateway, then the providers (flushing the ledger). Errors
     /// are reported, not returned: the run's measurements still get written.
     pub async fn stop(&mut self) {
@@ -114,6 +136,7 @@ impl Stack {
         }
         if let Some(mut process) = self.process.take() {
             process.stop().await;
+            self.process_exit = process.exited();
         }
         if let Some(set) = self.providers.take() {
             if let Err(e) = set.shutdown().await {

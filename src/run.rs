@@ -76,7 +76,9 @@ pub async fn run_gated(
     let panics_before = crate::crash::mark();
     let started = SystemTime::now();
     let out_dir = prepare_out_dir(scenario, opts.out.as_deref(), started)?;
-    // Every output file exists before the load starts: a bad path fails now.
+    let needs = report::space::estimate(scenario, opts.requests_csv);
+    report::space::check_space(&out_dir, &needs)?;
+    // A bad path or a disk too small fails now, before any load.
     let exports = report::Exports::create(&out_dir, report::Set::Run)?;
     let taps = Taps::create(scenario, &out_dir, opts.requests_csv)?;
     let mut stack = match Stack::start(scenario, &out_dir, opts.stop.clone()).await {
@@ -86,15 +88,30 @@ pub async fn run_gated(
     };
     let measured = measure(scenario, &stack, &opts, taps).await;
     stack.stop().await;
+    let gateway_exit = stack.gateway_exit().map(|e| {
+        let origin = stack.clock.origin().map(|o| o.into_std());
+        report::summary::GatewayExitOut {
+            at_s: origin.map_or(0.0, |o| {
+                if e.at >= o {
+                    e.at.duration_since(o).as_secs_f64()
+                } else {
+                    -o.duration_since(e.at).as_secs_f64()
+                }
+            }),
+            status: e.status,
+            log_tail: e.log_tail,
+        }
+    });
     let Measurement {
         recorder,
         tap,
         end,
         host,
     } = measured?;
-    let class_counts = tap.finish().context("writing the streamed reports")?;
+    let streamed = tap.finish().context("writing the streamed reports")?;
 
     let mut facts = run_facts(scenario, &end, &host);
+    facts.gateway_exit = gateway_exit.as_ref().map(|e| e.headline());
     let failover = match &stack.ledger {
         Some(ledger) => {
             let cancel = opts.stop.clone();
@@ -115,16 +132,21 @@ pub async fn run_gated(
     facts.internal_errors = crate::crash::since(panics_before);
     let mut summary = summarize(scenario, &recorder, end, started, failover, &facts);
     summary.generator.host = Some(host);
+    summary.gateway_exit = gateway_exit;
+    summary.output_problems = streamed.problems.iter().map(|n| n.to_string()).collect();
     // The reports are written even when saving the baseline fails: the
     // measurements must not be lost to a baseline problem.
     let gated = gate.apply(scenario, &recorder, &mut summary, &out_dir);
-    let data = report::RunData::from_run(scenario, summary, &recorder, &class_counts);
-    exports.write(&data).context("writing the reports")?;
+    let data = report::RunData::from_run(scenario, summary, &recorder, &streamed);
+    let written = exports.write(&data);
     let summary = data.summary;
+    // The verdict is shown even when a report could not be written; the
+    // error (which files are good, how to rebuild the rest) follows.
     if !opts.quiet {
         eprint!("{}", terminal::render(&summary));
         eprintln!("  reports:  {}", out_dir.display());
     }
+    written.context("writing the reports")?;
     gated?;
     Ok(RunOutcome { summary, out_dir })
 }
@@ -201,6 +223,7 @@ fn run_facts(
             .interrupted
             .then(|| format!("interrupted at {:.1} s", end.send_span.as_secs_f64())),
         internal_errors: Vec::new(),
+        gateway_exit: None,
         gave_up: end.gave_up.map(|g| {
             format!(
                 "every send was more than {} ms late for {} s from t={:.1} s (the last one by {:.1} s): \
@@ -587,6 +610,8 @@ pub fn summarize(
         verdict: crate::analysis::verdict::verdict(&checks),
         interrupted: facts.interrupted.is_some(),
         internal_errors: facts.internal_errors.clone(),
+        gateway_exit: None,
+        output_problems: Vec::new(),
         checks,
         generator,
         requests: Requests {

@@ -160,6 +160,12 @@ async fn a_port_already_in_use_is_refused_before_anything_starts() {
         err.contains("already listening") && err.contains(&addr),
         "{err}"
     );
+    // The holder is named: here, this test process.
+    assert!(
+        err.contains(&format!("held by pid {}", std::process::id())),
+        "{err}"
+    );
+    assert!(err.contains("gateway.url"), "{err}");
     assert!(
         !marker.exists(),
         "the gateway command must not have been started"
@@ -206,7 +212,9 @@ async fn stop_ends_the_whole_process_group_and_frees_the_port() {
         .unwrap();
     let child = read_pid(&dir.path().join("child.pid"));
     assert!(alive(gw.pid()) && alive(child));
+    assert_eq!(gw.exited(), None);
     gw.stop().await;
+    assert_eq!(gw.exited(), None, "an exit caused by stop is no crash");
     assert!(!alive(gw.pid()), "the launcher survived");
     assert!(!alive(child), "the server it started survived");
     assert!(port_is_free(port));
@@ -248,6 +256,9 @@ fn scenario_text(gateway_port: u16, provider_port: u16, command: &str) -> String
         r#"
 name = "started-gateway"
 [load]
+# Generator accuracy is the engine benchmark's job: a loaded machine must
+# not turn these runs INVALID.
+max_lag_p99 = "1s"
 stages = [{{ hold_rpm = 240, for = "4s" }}]
 timeout = "10s"
 drain = "10s"
@@ -336,6 +347,16 @@ async fn a_gateway_that_fails_to_start_leaves_no_provider_running() {
     assert!(msg.contains("unknown option --confg"), "{msg}");
     assert!(port_is_free(p_port), "the provider still holds its port");
     assert!(dir.path().join(LOG_FILE).exists());
+    // A failed start leaves no empty report that could pass for a result.
+    for name in [
+        "summary.json",
+        "report.html",
+        "timeseries.csv",
+        "latency.hlog",
+        "junit.xml",
+    ] {
+        assert!(!dir.path().join(name).exists(), "{name} was left behind");
+    }
 }
 
 /// `slabench run` as a user runs it, stopped by `signal` once the started
@@ -429,4 +450,216 @@ fn ctrl_c_stops_the_started_gateway() {
 #[test]
 fn sigterm_stops_the_started_gateway() {
     interrupted_run_stops_the_gateway(libc::SIGTERM);
+}
+
+/// A gateway that serves for a second, then dies with a last word.
+fn dies_after_a_second(port: u16, dir: &Path) -> GatewayProcess {
+    let script = format!(
+        "import http.server, os, threading\n\
+         s = http.server.HTTPServer(('127.0.0.1', {port}), http.server.SimpleHTTPRequestHandler)\n\
+         def die():\n    print('fatal: out of memory', flush=True)\n    os._exit(4)\n\
+         threading.Timer(1.0, die).start()\n\
+         s.serve_forever()\n"
+    );
+    GatewayProcess {
+        command: vec!["python3".into(), "-c".into(), script],
+        env: vec![],
+        cwd: Some(dir.to_path_buf()),
+        ready_url: Some(format!("http://127.0.0.1:{port}/")),
+        ready_timeout: Duration::from_secs(20),
+    }
+}
+
+#[tokio::test]
+async fn a_gateway_that_exits_mid_run_is_reported_with_status_and_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut gw = GatewayChild::start(
+        &dies_after_a_second(port, dir.path()),
+        dir.path(),
+        "127.0.0.1:1",
+        None,
+    )
+    .await
+    .unwrap();
+    let ready = Instant::now();
+    assert_eq!(gw.exited(), None, "it is still serving");
+    let mut watch = gw.exit_watch();
+    let exit = tokio::time::timeout(Duration::from_secs(10), watch.wait_for(Option::is_some))
+        .await
+        .expect("the exit is reported within seconds")
+        .unwrap()
+        .clone()
+        .unwrap();
+    assert_eq!(exit.status, "exit status 4");
+    assert!(exit.at >= ready && exit.at <= Instant::now());
+    assert_eq!(
+        exit.log_tail.last().map(String::as_str),
+        Some("fatal: out of memory"),
+        "{:?}",
+        exit.log_tail
+    );
+    assert_eq!(gw.exited().as_ref(), Some(&exit));
+    gw.stop().await;
+    assert_eq!(
+        gw.exited(),
+        Some(exit),
+        "a crash before the stop stays reported"
+    );
+    assert!(port_is_free(port));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stack_reports_its_gateways_crash_after_the_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let spec = dies_after_a_second(port, dir.path());
+    let text = format!(
+        "[load]\nstages = [{{ hold_rpm = 60, for = \"10s\" }}]\n\n[[traffic]]\nmodel = \"m\"\n\n\
+         [gateway]\nurl = \"http://127.0.0.1:{port}\"\ncommand = {:?}\nready_url = \"http://127.0.0.1:{port}/\"\n",
+        spec.command
+    );
+    let sc = common::parse(&text).unwrap();
+    let mut stack = slabench::lifecycle::Stack::start(&sc, dir.path(), None)
+        .await
+        .unwrap();
+    assert_eq!(stack.gateway_exit(), None);
+    let mut watch = stack.gateway_exit_watch().expect("a started process");
+    tokio::time::timeout(Duration::from_secs(10), watch.wait_for(Option::is_some))
+        .await
+        .expect("the exit is reported within seconds")
+        .unwrap();
+    stack.stop().await;
+    let exit = stack.gateway_exit().expect("the crash outlives the stop");
+    assert_eq!(exit.status, "exit status 4");
+    assert!(
+        exit.log_tail.iter().any(|l| l.contains("out of memory")),
+        "{:?}",
+        exit.log_tail
+    );
+}
+
+/// `slabench run` of a scenario whose gateway is `command`, in the background.
+fn spawn_run(dir: &Path, gw_port: u16, command: &str, secs: u32) -> std::process::Child {
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[load]\nmax_lag_p99 = \"1s\"\nstages = [{{ hold_rpm = 60, for = \"{secs}s\" }}]\n\n\
+             [[traffic]]\nmodel = \"m\"\n\n[gateway]\nurl = \"http://127.0.0.1:{gw_port}\"\n\
+             command = {command}\nready_url = \"http://127.0.0.1:{gw_port}/\"\nready_timeout = \"20s\"\n"
+        ),
+    )
+    .unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_slabench"))
+        .args(["run", "--quiet", "--out"])
+        .arg(dir.join("out"))
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn sigkill_of_slabench_ends_a_forking_gateway_that_ignores_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // A wrapper shell that ignores SIGTERM (so does the server it starts, as
+    // an ignored signal is inherited) and forks the server, as `npx` does.
+    let script = format!(
+        "trap '' TERM; cd {dir}; echo $$ > gw.pid; \
+         python3 -m http.server {port} --bind 127.0.0.1 & echo $! > child.pid; wait; wait",
+        dir = dir.path().display()
+    );
+    let mut slabench = spawn_run(
+        dir.path(),
+        port,
+        &format!("[\"sh\", \"-c\", {script:?}]"),
+        60,
+    );
+    let started = Instant::now();
+    while port_is_free(port) || !dir.path().join("child.pid").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the gateway never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (wrapper, server) = (
+        read_pid(&dir.path().join("gw.pid")),
+        read_pid(&dir.path().join("child.pid")),
+    );
+    assert!(alive(wrapper) && alive(server));
+    slabench.kill().unwrap(); // SIGKILL: no handler, no cleanup in slabench
+    slabench.wait().unwrap();
+    let killed = Instant::now();
+    // SIGTERM is ignored, so the group goes at SIGKILL after the grace period.
+    let bound = slabench::gateway_process::STOP_GRACE + Duration::from_secs(5);
+    while alive(wrapper) || alive(server) || !port_is_free(port) {
+        assert!(
+            killed.elapsed() < bound,
+            "the gateway outlived slabench: wrapper {} server {} port free {}",
+            alive(wrapper),
+            alive(server),
+            port_is_free(port)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sigkill_of_slabench_stops_a_well_behaved_gateway_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let script = format!(
+        "cd {dir}; python3 -m http.server {port} --bind 127.0.0.1 & echo $! > child.pid; wait",
+        dir = dir.path().display()
+    );
+    let mut slabench = spawn_run(
+        dir.path(),
+        port,
+        &format!("[\"sh\", \"-c\", {script:?}]"),
+        60,
+    );
+    let started = Instant::now();
+    while port_is_free(port) || !dir.path().join("child.pid").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the gateway never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let server = read_pid(&dir.path().join("child.pid"));
+    slabench.kill().unwrap();
+    slabench.wait().unwrap();
+    let killed = Instant::now();
+    while alive(server) || !port_is_free(port) {
+        // SIGTERM suffices here: well within the grace period.
+        assert!(
+            killed.elapsed() < slabench::gateway_process::STOP_GRACE,
+            "the server outlived slabench"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_provider_port_in_use_names_the_field_and_the_holder() {
+    let squatter = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = squatter.local_addr().unwrap().port();
+    let sc = common::parse(&scenario_text(free_port(), port, "[\"true\"]")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let err = slabench::run::run(&sc, common::fake::quiet_into(dir.path()))
+        .await
+        .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains(&format!("providers[0].port = {port}")),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!("held by pid {}", std::process::id())),
+        "{msg}"
+    );
 }

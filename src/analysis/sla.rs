@@ -33,6 +33,9 @@ pub struct RunFacts {
     pub internal_errors: Vec<String>,
     /// Why the generator gave up before the end of the schedule.
     pub gave_up: Option<String>,
+    /// The started gateway process exited during the run: `exited at 12.3 s
+    /// (exit status 1)`. A gateway that dies fails its SLA.
+    pub gateway_exit: Option<String>,
     /// The effective schedule-lag limit and where it came from.
     pub lag_limit_ms: f64,
     /// Why the generator's checks failed, in terms a CI user can act on
@@ -94,6 +97,18 @@ fn run_checks(run: &RunFacts) -> Vec<Check> {
                 "slabench itself failed (a bug in slabench, not in the gateway): {}",
                 run.internal_errors.join("; ")
             )),
+        );
+    }
+    if let Some(how) = &run.gateway_exit {
+        out.push(
+            Check::measured(
+                "gateway process stayed up",
+                CheckKind::Sla,
+                "until the end",
+                how.clone(),
+                false,
+            )
+            .because("the gateway under test exited during the run; its last log lines are in the report and gateway.log"),
         );
     }
     if let Some(how) = &run.interrupted {

@@ -67,7 +67,14 @@ impl BuiltinGatewayServer {
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, cfg.port))
             .await
             .with_context(|| {
-                format!("built-in gateway: cannot listen on 127.0.0.1:{}", cfg.port)
+                let holder = match cfg.port {
+                    0 => String::new(),
+                    port => crate::ports::held_by(port),
+                };
+                format!(
+                    "built-in gateway: cannot listen on 127.0.0.1:{} (gateway.port){holder}",
+                    cfg.port
+                )
             })?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);

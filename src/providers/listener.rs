@@ -36,9 +36,16 @@ pub fn bind(port: u16) -> anyhow::Result<std::net::TcpListener> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None).context("creating a socket")?;
     socket.set_reuse_address(true)?;
-    socket
-        .bind(&addr.into())
-        .with_context(|| format!("binding {addr}"))?;
+    if let Err(e) = socket.bind(&addr.into()) {
+        if e.kind() == std::io::ErrorKind::AddrInUse && port != 0 {
+            anyhow::bail!(
+                "{addr} is already in use{}; stop that process (a gateway or provider left \
+                 from an earlier run?) or pin another port",
+                crate::ports::held_by(port)
+            );
+        }
+        return Err(e).with_context(|| format!("binding {addr}"));
+    }
     socket.listen(4096)?;
     socket.set_nonblocking(true)?;
     Ok(socket.into())

@@ -64,8 +64,15 @@ impl ProviderSet {
         let listeners = scenario
             .providers
             .iter()
-            .map(|p| {
-                listener::bind(p.port).with_context(|| format!("starting provider {}", p.name))
+            .enumerate()
+            .map(|(i, p)| {
+                listener::bind(p.port).with_context(|| match p.port {
+                    0 => format!("starting provider {}", p.name),
+                    port => format!(
+                        "starting provider {} (providers[{i}].port = {port})",
+                        p.name
+                    ),
+                })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let ledger = LedgerWriter::create(ledger_path, scenario.providers.len())?;

@@ -152,7 +152,7 @@ pub fn read_timeseries(text: &str) -> anyhow::Result<(Vec<Second>, Vec<String>, 
         let get = |i: usize| -> anyhow::Result<f64> {
             let v = f.get(i).map(String::as_str).unwrap_or("");
             v.parse::<f64>()
-                .with_context(|| format!("timeseries.csv row {}: {:?} is not a number", n + 2, v))
+                .with_context(|| format!("timeseries.csv line {}: {:?} is not a number", n + 2, v))
         };
         let opt = |i: Option<usize>| -> Option<f64> {
             i.and_then(|i| f.get(i)).and_then(|v| v.parse::<f64>().ok())

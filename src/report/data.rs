@@ -22,8 +22,39 @@ pub struct RunData {
     pub providers: Vec<String>,
     /// One row per second since t=0.
     pub timeline: Vec<Second>,
-    /// Whole-run histograms per traffic class, in `classes` order.
+    /// Whole-run histograms per traffic class, in `classes` order; empty
+    /// when latency.hlog could not be read (the spectra are left out).
     pub hists: Vec<ClassHists>,
+    /// What is missing or damaged in this run's files, and what that left
+    /// out: streamed files whose writing failed during the run, or inputs
+    /// `slabench report` could not read.
+    pub notes: Vec<Note>,
+}
+
+/// A file that is missing, damaged or incomplete, and what it costs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// The file's name in the run directory.
+    pub file: String,
+    /// What is wrong with it ("line 7: \"x\" is not a number").
+    pub problem: String,
+    /// What that left out or means ("the time charts are left out").
+    pub consequence: String,
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}; {}", self.file, self.problem, self.consequence)
+    }
+}
+
+/// What the live tap hands over at the end of a run: the per-class counts,
+/// and the streamed files whose writing failed (the run goes on without
+/// them; the summary and the other reports are complete).
+#[derive(Debug, Default)]
+pub struct Streamed {
+    pub counts: ClassCounts,
+    pub problems: Vec<Note>,
 }
 
 /// Whole-run histograms of one traffic class (µs, the project's bounds).
@@ -106,8 +137,9 @@ impl RunData {
         scenario: &Scenario,
         summary: Summary,
         rec: &Recorder,
-        class_counts: &ClassCounts,
+        streamed: &Streamed,
     ) -> RunData {
+        let class_counts = &streamed.counts;
         let classes: Vec<String> = scenario.traffic.iter().map(|c| c.name.clone()).collect();
         let mut providers: Vec<String> =
             scenario.providers.iter().map(|p| p.name.clone()).collect();
@@ -197,6 +229,7 @@ impl RunData {
             providers,
             timeline,
             hists,
+            notes: streamed.problems.clone(),
         }
     }
 

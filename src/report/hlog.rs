@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -41,7 +41,9 @@ pub fn tag(class: &str) -> String {
 
 /// The log's writer and the TTFT/ITL intervals waiting for their flush.
 pub struct HlogState {
-    out: BufWriter<File>,
+    path: PathBuf,
+    /// Opened by `begin`, at t=0: a run that fails to start leaves no file.
+    out: Option<BufWriter<File>>,
     ser: V2DeflateSerializer,
     tags: Vec<String>,
     /// Open TTFT and ITL intervals per class (streaming classes only).
@@ -56,12 +58,14 @@ pub struct HlogState {
 pub type Shared = Arc<Mutex<HlogState>>;
 
 impl HlogState {
-    /// Creates `path` (before the load, so a bad path fails early).
-    /// `streaming[i]` says whether class `i` gets TTFT and ITL histograms.
+    /// Prepares the log at `path`; the file is created by `begin` (the
+    /// directory's writability is checked when the run's exports are
+    /// prepared, before the load). `streaming[i]` says whether class `i`
+    /// gets TTFT and ITL histograms.
     pub fn create(path: &Path, classes: &[String], streaming: &[bool]) -> anyhow::Result<Shared> {
-        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
         Ok(Arc::new(Mutex::new(HlogState {
-            out: BufWriter::new(file),
+            path: path.to_path_buf(),
+            out: None,
             ser: V2DeflateSerializer::new(),
             tags: classes.iter().map(|c| tag(c)).collect(),
             stream: streaming
@@ -77,6 +81,9 @@ impl HlogState {
     /// Writes the header; `t0` is the wall-clock instant of t=0, the base
     /// of every interval's timestamp.
     pub fn begin(&mut self, t0: SystemTime) -> anyhow::Result<()> {
+        let file = File::create(&self.path)
+            .with_context(|| format!("creating {}", self.path.display()))?;
+        let out = self.out.insert(BufWriter::new(file));
         let mut builder = IntervalLogWriterBuilder::new();
         builder
             .add_comment("[Logged with slabench]")
@@ -85,10 +92,10 @@ impl HlogState {
             .with_start_time(t0)
             .with_base_time(t0);
         builder
-            .begin_log_with(&mut self.out, &mut self.ser)
+            .begin_log_with(&mut *out, &mut self.ser)
             .context("writing the latency.hlog header")?;
         writeln!(
-            self.out,
+            out,
             "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
         )
         .context("writing the latency.hlog header")
@@ -108,11 +115,14 @@ impl HlogState {
     }
 
     fn write(&mut self, second: u32, tag: Option<&str>, h: &Hist) {
+        let Some(out) = self.out.as_mut() else {
+            return;
+        };
         if self.error.is_some() || h.is_empty() {
             return;
         }
         let result = IntervalLogWriterBuilder::new()
-            .begin_log_with(&mut self.out, &mut self.ser)
+            .begin_log_with(out, &mut self.ser)
             .map_err(anyhow::Error::from)
             .and_then(|mut w| {
                 w.write_histogram(
@@ -160,7 +170,10 @@ impl HlogState {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        self.out.flush().context("writing latency.hlog")
+        match self.out.as_mut() {
+            Some(out) => out.flush().context("writing latency.hlog"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -177,7 +190,7 @@ impl IntervalSink for Sink {
 }
 
 /// Reads a log back: whole-run histograms per class (summed over the
-/// intervals), in `classes` order.
+/// intervals), in `classes` order. An error names the line that is damaged.
 pub fn read(text: &[u8], classes: &[String]) -> anyhow::Result<Vec<ClassHists>> {
     let index: HashMap<String, usize> = classes
         .iter()
@@ -187,8 +200,29 @@ pub fn read(text: &[u8], classes: &[String]) -> anyhow::Result<Vec<ClassHists>> 
     let mut out: Vec<ClassHists> = classes.iter().map(|_| ClassHists::default()).collect();
     let mut de = Deserializer::new();
     let mut bytes = Vec::new();
-    for entry in IntervalLogIterator::new(text) {
-        let LogEntry::Interval(h) = entry.map_err(|e| anyhow!("latency.hlog: {e:?}"))? else {
+    let line_at = |offset: usize| {
+        text[..offset.min(text.len())]
+            .split(|&b| b == b'\n')
+            .count()
+    };
+    let mut intervals = IntervalLogIterator::new(text).peekable();
+    if intervals.peek().is_none() {
+        // An empty or header-only log: a run without an OK request has none.
+        anyhow::ensure!(
+            text.starts_with(b"#"),
+            "it is empty, or not an HdrHistogram interval log"
+        );
+    }
+    for entry in intervals {
+        let entry = entry.map_err(|e| match e {
+            hdrhistogram::serialization::interval_log::LogIteratorError::ParseError { offset } => {
+                anyhow!(
+                    "line {}: not an interval log line (damaged or cut short)",
+                    line_at(offset)
+                )
+            }
+        })?;
+        let LogEntry::Interval(h) = entry else {
             continue;
         };
         let Some(tag) = h.tag() else { continue };
@@ -197,19 +231,34 @@ pub fn read(text: &[u8], classes: &[String]) -> anyhow::Result<Vec<ClassHists>> 
             _ => (tag.as_str(), "latency"),
         };
         let Some(&i) = index.get(name) else { continue };
+        let at = || {
+            let encoded = h.encoded_histogram().as_bytes();
+            let offset = text
+                .windows(encoded.len().max(1))
+                .position(|w| w == encoded)
+                .unwrap_or(0);
+            format!(
+                "line {} (Tag={}, {:.3} s)",
+                line_at(offset),
+                tag.as_str(),
+                h.start_timestamp().as_secs_f64()
+            )
+        };
         bytes.clear();
         base64::engine::general_purpose::STANDARD
             .decode_vec(h.encoded_histogram(), &mut bytes)
-            .context("latency.hlog: bad base64")?;
+            .with_context(|| format!("{}: the histogram is not valid base64", at()))?;
         let hist: Hist = de
             .deserialize(&mut &bytes[..])
-            .map_err(|e| anyhow!("latency.hlog: {e:?}"))?;
+            .map_err(|e| anyhow!("{}: the histogram cannot be decoded ({e:?})", at()))?;
         let target = match part {
             "ttft" => out[i].ttft.get_or_insert_with(histogram::new),
             "itl" => out[i].itl.get_or_insert_with(histogram::new),
             _ => &mut out[i].latency,
         };
-        target.add(&hist).expect("same bounds");
+        target
+            .add(&hist)
+            .map_err(|e| anyhow!("{}: the histogram's bounds differ ({e:?})", at()))?;
     }
     Ok(out)
 }

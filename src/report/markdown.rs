@@ -73,6 +73,22 @@ pub fn render(data: &RunData) -> String {
             md_escape(e)
         );
     }
+    if let Some(e) = &s.gateway_exit {
+        let _ = writeln!(
+            md,
+            "> **The gateway process {}**. Last lines of gateway.log:\n",
+            md_escape(&e.headline())
+        );
+        md.push_str("~~~text\n");
+        for l in &e.log_tail {
+            // A fence inside the log must not end the block.
+            let _ = writeln!(md, "{}", l.replace('~', "-"));
+        }
+        md.push_str("~~~\n\n");
+    }
+    for p in &s.output_problems {
+        let _ = writeln!(md, "> **Output incomplete**: {}\n", md_escape(p));
+    }
     md.push_str("| Check | Target | Measured | Result |\n|---|---|---|---|\n");
     for c in &s.checks {
         let _ = writeln!(

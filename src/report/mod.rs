@@ -1,17 +1,23 @@
 //! Reports: terminal, JSON, CSV, hlog, HTML, JUnit, Markdown.
 //!
 //! Every file written after the run is an [`Exporter`] over one [`RunData`].
-//! [`Exports::create`] opens all of a run's files before the load starts,
-//! so a bad path fails early (hyperfine's `ExportManager`); the files that
-//! grow during the run (latency.hlog, requests.csv) are written by the
-//! [`live::Tap`] and [`hlog`] as the run goes.
+//! [`Exports::create`] checks before the load starts that the run directory
+//! takes files, so a bad path fails early (hyperfine's `ExportManager`
+//! opens its files up front; here nothing is created yet, so a run that
+//! fails to start leaves no empty report behind). [`Exports::write`] writes
+//! each file under a temporary name and renames it ([`atomic`]),
+//! summary.json first: a file is complete or absent, and a failure says
+//! which files are good. The files that grow during the run (latency.hlog,
+//! requests.csv) are written by the [`live::Tap`] and [`hlog`] as the run
+//! goes; a write error there is kept as a [`data::Note`], not fatal.
+//! [`space`] checks free space against what the run will write.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+pub mod atomic;
 pub mod brief;
 pub mod charts;
 pub mod csv;
@@ -22,11 +28,12 @@ pub mod junit;
 pub mod live;
 pub mod load;
 pub mod markdown;
+pub mod space;
 pub mod summary;
 pub mod synthetic;
 pub mod terminal;
 
-pub use data::RunData;
+pub use data::{Note, RunData};
 
 /// One output file rendered from a run's data.
 pub trait Exporter {
@@ -88,7 +95,7 @@ impl Exporter for Html {
         "report.html"
     }
     fn write(&self, data: &RunData, out: &mut dyn Write) -> anyhow::Result<()> {
-        out.write_all(html::render(data).as_bytes())?;
+        out.write_all(with_notes(html::render(data), &data.notes).as_bytes())?;
         Ok(())
     }
 }
@@ -134,44 +141,138 @@ impl Set {
     }
 }
 
-/// The exporters of a run with their files, opened up front.
+/// The exporters of a run and the directory they write into.
 pub struct Exports {
-    items: Vec<(Box<dyn Exporter>, PathBuf, File)>,
+    dir: PathBuf,
+    set: Set,
 }
 
 impl Exports {
-    /// Creates (truncates) every file of `set` in `dir`.
+    /// Checks that `dir` takes files (creates and removes a probe), so a bad
+    /// path fails before the load. Creates none of the reports.
     pub fn create(dir: &Path, set: Set) -> anyhow::Result<Exports> {
-        let items = set
-            .exporters()
-            .into_iter()
-            .map(|e| {
-                let path = dir.join(e.file_name());
-                let file =
-                    File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-                Ok((e, path, file))
-            })
-            .collect::<anyhow::Result<_>>()?;
-        Ok(Exports { items })
+        let probe = atomic::temp_name(&dir.join("slabench-write-test"));
+        std::fs::write(&probe, b"x")
+            .with_context(|| format!("the output directory {} is not writable", dir.display()))?;
+        let _ = std::fs::remove_file(&probe);
+        Ok(Exports {
+            dir: dir.to_path_buf(),
+            set,
+        })
     }
 
-    /// Renders every file from `data`.
+    /// Renders every file from `data`, each atomically, summary.json first.
+    /// All are tried; on any failure the error ([`WriteError`]) says which
+    /// files are complete and which are not.
     pub fn write(self, data: &RunData) -> anyhow::Result<()> {
-        for (exporter, path, file) in self.items {
-            let mut out = BufWriter::with_capacity(256 * 1024, file);
-            exporter
-                .write(data, &mut out)
-                .and_then(|()| out.flush().map_err(Into::into))
-                .with_context(|| format!("writing {}", path.display()))?;
+        let mut outcome = WriteError {
+            dir: self.dir.clone(),
+            written: Vec::new(),
+            failed: Vec::new(),
+            incomplete: data.notes.clone(),
+            rebuild: self.set == Set::Run,
+        };
+        for exporter in self.set.exporters() {
+            let name = exporter.file_name();
+            match atomic::write_file(&self.dir.join(name), |out| exporter.write(data, out)) {
+                Ok(()) => outcome.written.push(name),
+                Err(e) => outcome.failed.push((name, format!("{e:#}"))),
+            }
+        }
+        if outcome.failed.is_empty() {
+            return Ok(());
+        }
+        Err(outcome.into())
+    }
+}
+
+/// Some reports could not be written: which, why, and which are good.
+#[derive(Debug, thiserror::Error)]
+pub struct WriteError {
+    pub dir: PathBuf,
+    /// Written completely.
+    pub written: Vec<&'static str>,
+    /// Not written (nothing under their names), with the error.
+    pub failed: Vec<(&'static str, String)>,
+    /// Streamed files that are incomplete.
+    pub incomplete: Vec<Note>,
+    /// After a run (not after `slabench report`): say how to rebuild.
+    rebuild: bool,
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |v: &[&str]| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        writeln!(
+            f,
+            "some reports in {} could not be written:",
+            self.dir.display()
+        )?;
+        for (name, e) in &self.failed {
+            writeln!(f, "  {name}: not written ({e})")?;
+        }
+        for n in &self.incomplete {
+            writeln!(f, "  {}: incomplete ({})", n.file, n.problem)?;
+        }
+        write!(f, "  complete: {}", names(&self.written))?;
+        let rebuildable = ["report.html", "junit.xml", "summary.md"];
+        let missing: Vec<&str> = self
+            .failed
+            .iter()
+            .map(|(n, _)| *n)
+            .filter(|n| rebuildable.contains(n))
+            .collect();
+        if self.rebuild && self.written.contains(&"summary.json") && !missing.is_empty() {
+            write!(
+                f,
+                "\n  summary.json holds the run's results: once there is space, \
+                 `slabench report {}` rebuilds {}",
+                self.dir.display(),
+                missing.join(", ")
+            )?;
         }
         Ok(())
     }
 }
 
+/// The page with `notes` (missing or damaged files) shown before the
+/// charts they concern.
+fn with_notes(page: String, notes: &[Note]) -> String {
+    if notes.is_empty() {
+        return page;
+    }
+    let mut block = String::from("<div id=\"data-notes\">\n");
+    for n in notes {
+        block.push_str(&format!(
+            "<p class=\"note\">warning: {}</p>\n",
+            html::esc(&n.to_string())
+        ));
+    }
+    block.push_str("</div>\n");
+    let at = page
+        .find("<h2 id=\"charts\">")
+        .or_else(|| page.rfind("</body>"))
+        .unwrap_or(page.len());
+    let mut page = page;
+    page.insert_str(at, &block);
+    page
+}
+
 /// Rebuilds report.html, summary.md and junit.xml in `dir` from its
 /// summary.json, timeseries.csv and latency.hlog (`slabench report`).
+/// Missing or damaged inputs are warned about on stderr (and noted in
+/// report.html), with what was left out.
 pub fn rebuild(dir: &Path) -> anyhow::Result<RunData> {
     let data = load::run_dir(dir)?;
+    for n in &data.notes {
+        eprintln!("warning: {n}");
+    }
     Exports::create(dir, Set::Rebuild)?.write(&data)?;
     Ok(data)
 }

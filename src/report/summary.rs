@@ -28,6 +28,13 @@ pub struct Summary {
     /// Panics inside slabench during the run (each makes it INVALID).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub internal_errors: Vec<String>,
+    /// The started gateway process exited on its own during the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_exit: Option<GatewayExitOut>,
+    /// Streamed outputs (latency.hlog, requests.csv) that could not be
+    /// written completely, and what that left out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output_problems: Vec<String>,
     pub checks: Vec<Check>,
     pub generator: Generator,
     pub requests: Requests,
@@ -156,6 +163,24 @@ pub struct Generator {
     /// The CPU slabench got and how busy the machine was during the load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<crate::metrics::host::HostUsage>,
+}
+
+/// A gateway process that died during the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GatewayExitOut {
+    /// Seconds since t=0 (negative: before the load began).
+    pub at_s: f64,
+    /// `exit status 1`, `killed by signal 9 (SIGKILL)`.
+    pub status: String,
+    /// The last lines of gateway.log when it exited.
+    pub log_tail: Vec<String>,
+}
+
+impl GatewayExitOut {
+    /// `exited at 12.3 s (exit status 1)`.
+    pub fn headline(&self) -> String {
+        format!("exited at {:.1} s ({})", self.at_s, self.status)
+    }
 }
 
 /// The generator stopped early because it could not keep up.

@@ -165,6 +165,7 @@ pub fn run_data(shape: &Shape) -> RunData {
         providers,
         timeline,
         hists,
+        notes: Vec::new(),
     }
 }
 
@@ -292,6 +293,8 @@ fn summary(
         verdict: crate::analysis::verdict::verdict(&checks),
         interrupted: false,
         internal_errors: Vec::new(),
+        gateway_exit: None,
+        output_problems: Vec::new(),
         checks,
         generator: Generator {
             target_rpm: shape.rps as f64 * 60.0,

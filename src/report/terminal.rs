@@ -23,6 +23,19 @@ pub fn render(s: &Summary) -> String {
             "  INTERNAL ERROR (a bug in slabench, not the gateway): {e}"
         );
     }
+    if let Some(e) = &s.gateway_exit {
+        let _ = writeln!(
+            out,
+            "  GATEWAY DIED {}; last lines of gateway.log:",
+            e.headline()
+        );
+        for l in &e.log_tail {
+            let _ = writeln!(out, "    | {l}");
+        }
+    }
+    for p in &s.output_problems {
+        let _ = writeln!(out, "  OUTPUT      {p}");
+    }
     let _ = writeln!(
         out,
         "  generator   target {:.0} rpm, achieved {:.0} rpm · sent {} · dropped {} · lag p50 {} p99 {} max {}",

@@ -46,6 +46,17 @@ pub fn header(data: &RunData, h: &mut String) {
             esc(m)
         );
     }
+    if let Some(e) = &s.gateway_exit {
+        let _ = writeln!(
+            h,
+            "<div class=\"alert\"><p>The gateway process {}. Last lines of gateway.log:</p><pre>{}</pre></div>",
+            esc(&e.headline()),
+            esc(&e.log_tail.join("\n"))
+        );
+    }
+    for p in &s.output_problems {
+        let _ = writeln!(h, "<p class=\"alert\">Output incomplete: {}</p>", esc(p));
+    }
     for e in &s.internal_errors {
         let _ = writeln!(
             h,
