@@ -69,5 +69,9 @@ async fn a_billion_rpm_gives_up_within_seconds_in_bounded_memory() {
         .expect("a failing keep-up check");
     assert!(!check.pass && check.why.as_deref().is_some_and(|w| w.contains("cores")));
     let rss = peak_rss_mb();
-    assert!(rss < 400.0, "peak RSS {rss:.0} MB");
+    eprintln!(
+        "gave up at {:.1} s holding {:.0} rpm; peak RSS {rss:.0} MB",
+        gave_up.at_s, gave_up.held_rpm
+    );
+    assert!(rss < 200.0, "peak RSS {rss:.0} MB");
 }
