@@ -262,7 +262,7 @@ impl Fault {
 
     /// End of the window, if it has one.
     pub fn end(&self) -> Option<Duration> {
-        self.duration.map(|d| self.start + d)
+        self.duration.map(|d| self.start.saturating_add(d))
     }
 }
 
@@ -348,7 +348,12 @@ impl Default for Gate {
 impl Scenario {
     /// Total planned duration of the stages.
     pub fn duration(&self) -> Duration {
-        self.load.stages.iter().map(Stage::duration).sum()
+        // Validation bounds the total at 7 days; a scenario built in code
+        // saturates instead of panicking.
+        self.load
+            .stages
+            .iter()
+            .fold(Duration::ZERO, |t, s| t.saturating_add(s.duration()))
     }
 }
 

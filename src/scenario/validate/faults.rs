@@ -8,6 +8,11 @@ use super::super::raw::{RawFault, RawFaultKind, RawMalformation, RawOutageAs};
 use super::super::units::show;
 use super::super::{Fault, FaultKind, Load, Malformation, Provider};
 
+/// The largest `latency_spike` multiplier: a 7-day ttft cap × 1000 still
+/// fits every clock the providers use, and a thousandfold spike is already
+/// a hang in all but name.
+const MAX_MULTIPLIER: f64 = 1000.0;
+
 const KINDS: &str = "outage, error_burst, latency_spike, rate_limit, malformed, stream_stall, stream_cut, stream_error, slow_first_token";
 
 pub(super) fn faults(
@@ -17,7 +22,11 @@ pub(super) fn faults(
     load: &Load,
 ) -> Result<Vec<Fault>, ScenarioError> {
     let at = FieldPath::root().key("faults");
-    let run: Duration = load.stages.iter().map(|s| s.duration()).sum();
+    // Validated stages last at most 7 days together; saturate all the same.
+    let run = load
+        .stages
+        .iter()
+        .fold(Duration::ZERO, |t, s| t.saturating_add(s.duration()));
     raw.iter()
         .enumerate()
         .map(|(i, f)| fault(ctx, &at.index(i), f, providers, run))
@@ -189,11 +198,11 @@ fn kind(
                 None => 1.0,
                 Some(m) => {
                     let m = ctx.finite(&at.key("multiplier"), m)?;
-                    if m <= 0.0 {
+                    if m <= 0.0 || m > MAX_MULTIPLIER {
                         return Err(ctx.err(
                             &at.key("multiplier"),
-                            format_args!("must be > 0; got {m}"),
-                            "latencies are multiplied by this; 3 makes them three times as long",
+                            format_args!("must be in (0, 1000]; got {m}"),
+                            "latencies are multiplied by this; 3 makes them three times as long (at most 1000)",
                         ));
                     }
                     m
@@ -225,6 +234,7 @@ fn kind(
                     "to refuse everything use kind = \"outage\" instead",
                 ));
             }
+            ctx.max_rpm(&at.key("rpm"), rpm)?;
             FaultKind::RateLimitSqueeze { rpm }
         }
         RawFaultKind::Malformed => FaultKind::Malformed(match f.what {
