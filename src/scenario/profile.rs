@@ -10,7 +10,7 @@ use super::path::FieldPath;
 use super::raw::{RawCount, RawDist, RawLatency, RawProfile};
 use super::units::{show, MAX_DURATION};
 use super::validate::file_stem;
-use super::validate::{MAX_MODEL, MAX_NAME};
+use super::validate::{Num, MAX_MODEL, MAX_NAME};
 use super::{CountDist, LatencyDist, ProviderProfile, RateLimit};
 
 /// The highest price, USD per million tokens (today's dearest models cost
@@ -59,7 +59,7 @@ fn profile(ctx: &Ctx, raw: RawProfile) -> Result<ProviderProfile, ScenarioError>
         if !(0.0..=MAX_PRICE).contains(&v) {
             return Err(ctx.err(
                 &at,
-                format_args!("must be in [0, 1000000]; got {v}"),
+                format_args!("must be in [0, 1000000]; got {}", Num(v)),
                 "USD per million tokens, e.g. 0.25",
             ));
         }
@@ -87,7 +87,7 @@ fn profile(ctx: &Ctx, raw: RawProfile) -> Result<ProviderProfile, ScenarioError>
     if !(MIN_TOKENS_PER_S..=MAX_TOKENS_PER_S).contains(&tokens_per_s) {
         return Err(ctx.err(
             &tps_at,
-            format_args!("must be in [0.01, 1000000]; got {tokens_per_s}"),
+            format_args!("must be in [0.01, 1000000]; got {}", Num(tokens_per_s)),
             "the output speed in tokens per second, e.g. tokens_per_s = 100 (at least 0.01, so that an answer ends within the run)",
         ));
     }
@@ -97,7 +97,7 @@ fn profile(ctx: &Ctx, raw: RawProfile) -> Result<ProviderProfile, ScenarioError>
     if speed_jitter >= 1.0 {
         return Err(ctx.err(
             &speed_at.key("jitter"),
-            format_args!("must be below 1; got {speed_jitter}"),
+            format_args!("must be below 1; got {}", Num(speed_jitter)),
             "the speed varies uniformly by ± this share; 1 would allow a speed of zero",
         ));
     }
@@ -291,7 +291,7 @@ fn rate_limit(
     if rpm <= 0.0 {
         return Err(ctx.err(
             &rpm_at,
-            format_args!("must be > 0; got {rpm}"),
+            format_args!("must be > 0; got {}", Num(rpm)),
             "leave [rate_limit] out for an unlimited provider",
         ));
     }
@@ -303,7 +303,7 @@ fn rate_limit(
             if !(1.0..=MAX_BURST).contains(&b) {
                 return Err(ctx.err(
                     &at.key("burst"),
-                    format_args!("must be in [1, 10000000]; got {b}"),
+                    format_args!("must be in [1, 10000000]; got {}", Num(b)),
                     "the bucket size in requests; below 1 no request would ever pass",
                 ));
             }

@@ -7,6 +7,7 @@ use super::super::path::FieldPath;
 use super::super::raw::{RawFault, RawFaultKind, RawMalformation, RawOutageAs};
 use super::super::units::show;
 use super::super::{Fault, FaultKind, Load, Malformation, Provider};
+use super::Num;
 
 /// The largest `latency_spike` multiplier: a 7-day ttft cap × 1000 still
 /// fits every clock the providers use, and a thousandfold spike is already
@@ -59,7 +60,7 @@ fn fault(
         .ratio(&at.key("probability"), &f.probability, false)?
         .unwrap_or(1.0);
     if kind == FaultKind::OutageRefuse && probability < 1.0 {
-        return Err(ctx.err(&at.key("probability"), format_args!("must be 1 for an outage as \"refuse\"; got {probability}"), "refusing connections is per port, all or nothing; for a partial outage use as = \"5xx\" or as = \"reset\""));
+        return Err(ctx.err(&at.key("probability"), format_args!("must be 1 for an outage as \"refuse\"; got {}", Num(probability)), "refusing connections is per port, all or nothing; for a partial outage use as = \"5xx\" or as = \"reset\""));
     }
     Ok(Fault {
         providers: targets,
@@ -201,7 +202,7 @@ fn kind(
                     if m <= 0.0 || m > MAX_MULTIPLIER {
                         return Err(ctx.err(
                             &at.key("multiplier"),
-                            format_args!("must be in (0, 1000]; got {m}"),
+                            format_args!("must be in (0, 1000]; got {}", Num(m)),
                             "latencies are multiplied by this; 3 makes them three times as long (at most 1000)",
                         ));
                     }
@@ -230,7 +231,7 @@ fn kind(
             if rpm <= 0.0 {
                 return Err(ctx.err(
                     &at.key("rpm"),
-                    format_args!("must be > 0; got {rpm}"),
+                    format_args!("must be > 0; got {}", Num(rpm)),
                     "to refuse everything use kind = \"outage\" instead",
                 ));
             }

@@ -7,6 +7,7 @@ use super::super::path::FieldPath;
 use super::super::raw::{RawArrival, RawLoad, RawStage};
 use super::super::units::MAX_DURATION;
 use super::super::{Arrival, Load, Stage};
+use super::Num;
 
 /// The highest rate any field takes: 10,000,000 RPM (about 167,000
 /// requests per second). That is beyond what one machine can send (the
@@ -167,7 +168,7 @@ fn hold(ctx: &Ctx, at: &FieldPath, s: &RawStage, rpm: f64) -> Result<Stage, Scen
     if rpm <= 0.0 {
         return Err(ctx.err(
             &rpm_at,
-            format_args!("must be > 0; got {rpm}"),
+            format_args!("must be > 0; got {}", Num(rpm)),
             "a hold stage sends at a positive rate; use ramp_to_rpm = 0 to stop",
         ));
     }
@@ -214,7 +215,7 @@ fn non_negative_rate(ctx: &Ctx, at: &FieldPath, rpm: f64) -> Result<f64, Scenari
     if rpm < 0.0 {
         return Err(ctx.err(
             at,
-            format_args!("must be >= 0; got {rpm}"),
+            format_args!("must be >= 0; got {}", Num(rpm)),
             "rates are requests per minute; 0 stops sending",
         ));
     }
@@ -228,7 +229,7 @@ impl Ctx<'_> {
         if rpm > MAX_RPM {
             return Err(self.err(
                 at,
-                format_args!("must be at most 10000000 (10 million RPM); got {rpm}"),
+                format_args!("must be at most 10000000 (10 million RPM); got {}", Num(rpm)),
                 "rates are requests per minute; 10 million RPM is far beyond what one machine can send or a provider can take",
             ));
         }

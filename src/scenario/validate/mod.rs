@@ -28,6 +28,21 @@ const MAX_AMPLIFICATION: f64 = 10_000.0;
 /// times slower gates nothing.
 const MAX_TOLERANCE: f64 = 10.0;
 
+/// A number in a message: plain when it reads well, else in scientific
+/// notation (`1e300`, not three hundred digits).
+pub(crate) struct Num(pub f64);
+
+impl std::fmt::Display for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let a = self.0.abs();
+        if a != 0.0 && a.is_finite() && !(1e-6..1e15).contains(&a) {
+            write!(f, "{:e}", self.0)
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
 /// The environment lookup used for `${VAR}`.
 pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -123,10 +138,10 @@ fn sla(ctx: &Ctx, raw: Option<&RawSla>) -> Result<Sla, ScenarioError> {
             let at = at.key("max_amplification");
             let a = ctx.finite(&at, a)?;
             if a < 1.0 {
-                return Err(ctx.err(&at, format_args!("must be >= 1; got {a}"), "every request reaches a provider at least once, so 1.0 means no retries or failovers at all"));
+                return Err(ctx.err(&at, format_args!("must be >= 1; got {}", Num(a)), "every request reaches a provider at least once, so 1.0 means no retries or failovers at all"));
             }
             if a > MAX_AMPLIFICATION {
-                return Err(ctx.err(&at, format_args!("must be at most {MAX_AMPLIFICATION}; got {a}"), "the limit on provider attempts per client request, e.g. 1.5; a limit this high would check nothing"));
+                return Err(ctx.err(&at, format_args!("must be at most {MAX_AMPLIFICATION}; got {}", Num(a)), "the limit on provider attempts per client request, e.g. 1.5; a limit this high would check nothing"));
             }
             Some(a)
         }
@@ -159,7 +174,7 @@ fn gate(ctx: &Ctx, raw: Option<&RawGate>) -> Result<Gate, ScenarioError> {
             if !(v.is_finite() && (0.0..=MAX_TOLERANCE).contains(&v)) {
                 return Err(ctx.err(
                     &at,
-                    format_args!("must be in [0, 10] (0% to 1000%); got {v}"),
+                    format_args!("must be in [0, 10] (0% to 1000%); got {}", Num(v)),
                     "the relative slack before a slower run counts as a regression, e.g. \"10%\"",
                 ));
             }

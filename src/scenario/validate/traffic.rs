@@ -6,6 +6,7 @@ use super::super::raw::{RawBudgets, RawTraffic};
 use super::super::TrafficClass;
 use super::budgets;
 use super::names::{MAX_MODEL, MAX_NAME};
+use super::Num;
 
 pub(super) fn traffic(
     ctx: &Ctx,
@@ -95,14 +96,14 @@ fn class(ctx: &Ctx, at: &FieldPath, t: &RawTraffic) -> Result<TrafficClass, Scen
     if weight < 0.0 {
         return Err(ctx.err(
             &at.key("weight"),
-            format_args!("must be > 0; got {weight}"),
+            format_args!("must be > 0; got {}", Num(weight)),
             "weights are relative shares of the traffic, e.g. 80, 15 and 5",
         ));
     }
     if weight > MAX_WEIGHT {
         return Err(ctx.err(
             &at.key("weight"),
-            format_args!("must be at most 1000000000; got {weight}"),
+            format_args!("must be at most 1000000000; got {}", Num(weight)),
             "weights are relative shares of the traffic, e.g. 80, 15 and 5; scale them down together",
         ));
     }
