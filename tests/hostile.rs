@@ -166,3 +166,29 @@ fn hostile_but_valid_files_run_to_a_verdict() {
         );
     }
 }
+
+#[test]
+fn profiles_resolve_relative_to_the_scenario_from_any_working_directory() {
+    let abs = root().join("scenarios/smoke.toml");
+    let cases: [(&str, &str); 4] = [
+        ("scenarios", "smoke.toml"),
+        ("scenarios", "./smoke.toml"),
+        ("tests", "../scenarios/smoke.toml"),
+        ("/", abs.to_str().unwrap()),
+    ];
+    for (cwd, file) in cases {
+        let dir = root().join(cwd);
+        let out = Command::new(env!("CARGO_BIN_EXE_slabench"))
+            .args(["validate", file])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "validate {file} in {}:\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
