@@ -254,11 +254,12 @@ ACCEPT = {
     "region-fault": BASE + '[[faults]]\nregion = "us-east"\nkind = "outage"\nas = "hang"\nstart = "1s"\n',
 }
 
-# Accepted files that also run for about a second.
+# Accepted files that also run for about a second. A generous lag limit,
+# so that a machine busy with other builds does not make the run INVALID.
 RUN = {
-    "run-unicode": 'name = "läuft 🚀"\n[load]\ntimeout = "5s"\ndrain = "2s"\nstages = [{ hold_rpm = 120, for = "1s" }]\n[[traffic]]\nname = "чат"\nmodel = "default"\n' + PROV,
-    "run-stacked-spikes": '[load]\ntimeout = "5s"\ndrain = "1s"\nstages = [{ hold_rpm = 120, for = "1s" }]\n' + TRAFFIC + PROV + '[gateway.policy]\nattempt_timeout = "1s"\n' + ''.join('[[faults]]\nprovider = "flash"\nkind = "latency_spike"\nmultiplier = 1000\nadd = "7d"\n' for _ in range(3)),
-    "run-extreme-weights": '[load]\ntimeout = "5s"\ndrain = "2s"\nstages = [{ hold_rpm = 120, for = "1s" }]\n[[traffic]]\nname = "a"\nmodel = "default"\nweight = 1e9\n[[traffic]]\nname = "b"\nmodel = "default"\nweight = 1e9\nmax_tokens = 1\nprompt_tokens = 0\n' + PROV,
+    "run-unicode": 'name = "läuft 🚀"\n[load]\ntimeout = "5s"\nmax_lag_p99 = "1s"\ndrain = "2s"\nstages = [{ hold_rpm = 120, for = "1s" }]\n[[traffic]]\nname = "чат"\nmodel = "default"\n' + PROV,
+    "run-stacked-spikes": '[load]\ntimeout = "5s"\nmax_lag_p99 = "1s"\ndrain = "1s"\nstages = [{ hold_rpm = 120, for = "1s" }]\n' + TRAFFIC + PROV + '[gateway.policy]\nattempt_timeout = "1s"\n' + ''.join('[[faults]]\nprovider = "flash"\nkind = "latency_spike"\nmultiplier = 1000\nadd = "7d"\n' for _ in range(3)),
+    "run-extreme-weights": '[load]\ntimeout = "5s"\nmax_lag_p99 = "1s"\ndrain = "2s"\nstages = [{ hold_rpm = 120, for = "1s" }]\n[[traffic]]\nname = "a"\nmodel = "default"\nweight = 1e9\n[[traffic]]\nname = "b"\nmodel = "default"\nweight = 1e9\nmax_tokens = 1\nprompt_tokens = 0\n' + PROV,
 }
 
 
