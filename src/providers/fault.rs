@@ -82,7 +82,9 @@ pub enum Shape {
 impl Plan {
     /// When token `i` is out, from arrival.
     pub fn token_at(&self, i: u32) -> Duration {
-        self.ttft + Duration::from_secs_f64(f64::from(i) / self.tokens_per_s)
+        self.ttft
+            .saturating_add(capped_secs(f64::from(i) / self.tokens_per_s))
+            .min(LONGEST)
     }
 
     /// When the last token is out (the first-token time when there are none).
@@ -237,7 +239,12 @@ pub fn decide(
 fn plan(profile: &ProviderProfile, hits: &Hits, draws: &Draws, req: RequestInfo) -> Plan {
     let m = hits.latency_multiplier;
     let base_ttft = sample::latency(&profile.ttft, draws.ttft_z, draws.ttft_u);
-    let mut ttft = base_ttft.mul_f64(m) + hits.latency_add;
+    // Overlapping spikes multiply (1000 × 1000 × ...), so the product may
+    // reach infinity even when each multiplier is in range.
+    let m = if m.is_nan() { 1.0 } else { m.min(MAX_FACTOR) };
+    let mut ttft = capped_secs(base_ttft.as_secs_f64() * m)
+        .saturating_add(hits.latency_add)
+        .min(LONGEST);
     let mut tokens_per_s = sample::speed(profile.tokens_per_s, profile.speed_jitter, draws.speed);
     if m > 0.0 {
         tokens_per_s /= m;
@@ -269,6 +276,23 @@ fn plan(profile: &ProviderProfile, hits: &Hits, draws: &Draws, req: RequestInfo)
         output_tokens,
         shape,
     }
+}
+
+/// No plan waits longer than this (about 100 years): longer is a hang in all
+/// but name, and every `Instant + wait` the server makes stays representable.
+pub const LONGEST: Duration = Duration::from_secs(100 * 365 * 86_400);
+/// The largest combined latency factor of overlapping spikes.
+const MAX_FACTOR: f64 = 1e9;
+
+/// `secs` as a duration in `[0, LONGEST]`; NaN counts as 0, infinity as
+/// `LONGEST`. `Duration::from_secs_f64` would panic on either.
+fn capped_secs(secs: f64) -> Duration {
+    if secs.is_nan() || secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(secs)
+        .unwrap_or(LONGEST)
+        .min(LONGEST)
 }
 
 /// Where a stream fault strikes among `chunks` chunks: after at least one and

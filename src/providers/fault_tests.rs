@@ -174,6 +174,23 @@ fn latency_spike_multiplies_and_adds() {
 }
 
 #[test]
+fn overlapping_spikes_saturate_instead_of_panicking() {
+    // Each multiplier is in range (at most 1000), but ten overlapping
+    // spikes multiply to 1e30: Duration::mul_f64 would panic.
+    let spike = FaultKind::LatencySpike {
+        multiplier: 1000.0,
+        add: S(7 * 86_400),
+    };
+    let h = hits(&vec![spike; 10]);
+    let p = answer(decide(&profile(), &h, &draws(), STREAM, None));
+    // The combined factor is capped at 1e9 (the profile's ttft is 100 ms),
+    // the adds sum to 70 days, and every time stays at most LONGEST.
+    assert_eq!(p.ttft, S(100_000_000 + 70 * 86_400));
+    assert!(p.finish_at() > p.ttft && p.finish_at() <= LONGEST);
+    assert_eq!(p.token_at(u32::MAX), LONGEST);
+}
+
+#[test]
 fn slow_first_token_only_touches_streams() {
     let h = hits(&[FaultKind::SlowFirstToken { delay: S(2) }]);
     assert_eq!(

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 
 use super::error::{suggest, Ctx, ScenarioError};
+use super::locate::path_at;
 use super::path::{FieldPath, Seg};
 use super::units::{DURATION_HELP, RATIO_HELP};
 
@@ -74,6 +75,25 @@ fn convert(ctx: &Ctx, e: serde_path_to_error::Error<toml::de::Error>) -> Scenari
         return ctx.err_span(&path, span, message, Some(REFERENCE.into()));
     }
     if path.is_root() {
+        // A bad value (a number out of range, a control character in a
+        // string) has a position but no path: find the field it is in.
+        let bad_value = [
+            "number",
+            "floating-point",
+            "integer",
+            "string",
+            "escape",
+            "unicode",
+        ]
+        .iter()
+        .any(|w| msg.contains(w));
+        if let Some(at) = span
+            .as_ref()
+            .filter(|_| bad_value)
+            .and_then(|s| path_at(ctx.src, s.start))
+        {
+            return lexical(ctx, at, span, &msg);
+        }
         let what = if msg.is_empty() {
             "expected a value"
         } else {
@@ -89,6 +109,32 @@ fn convert(ctx: &Ctx, e: serde_path_to_error::Error<toml::de::Error>) -> Scenari
         format!("{path}: {msg}"),
         Some(REFERENCE.into()),
     )
+}
+
+/// A value the TOML parser refused, now with the field it belongs to.
+fn lexical(
+    ctx: &Ctx,
+    at: FieldPath,
+    span: Option<std::ops::Range<usize>>,
+    msg: &str,
+) -> ScenarioError {
+    let (message, help) = if msg.contains("floating-point") || msg.contains("too large") {
+        (
+            format!("{at} is a number out of range ({msg})"),
+            "write a finite number within each field's range (floats stop near 1.8e308, integers at 9223372036854775807); see docs/scenario-reference.md",
+        )
+    } else if msg.contains("string") {
+        (
+            format!("{at} is not a valid TOML string ({msg})"),
+            "strings may not hold control characters (escape sequences, NUL, raw line breaks in \"...\"); remove them, or write them as \\uXXXX if you must",
+        )
+    } else {
+        (
+            format!("{at}: invalid TOML: {msg}"),
+            "fix the TOML syntax here (quotes around strings, commas between inline-table entries, one definition per key); see https://toml.io",
+        )
+    };
+    ctx.err_span(&at, span, message, Some(help.into()))
 }
 
 /// serde names the offending key first and the valid ones after it, each in

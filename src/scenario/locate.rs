@@ -74,6 +74,60 @@ pub fn locate_key(src: &str, path: &FieldPath) -> Option<Range<usize>> {
     key_span.or_else(|| locate(src, path))
 }
 
+/// The field path of the value written at byte `offset`, when `src` (after a
+/// lexical repair) parses: used for errors the TOML parser reports with a
+/// position but no path, such as `1e309` or a control character inside a
+/// string. The token at `offset` is replaced by a harmless `0`, so that the
+/// rest of the document can be walked.
+pub fn path_at(src: &str, offset: usize) -> Option<FieldPath> {
+    // Later tokens may be just as bad: repair those too, a few at most.
+    let mut patched = patch_token(src, offset)?;
+    let mut tries = 0;
+    let doc = loop {
+        match ImDocument::parse(patched.clone()) {
+            Ok(doc) => break doc,
+            Err(e) if tries < 16 => {
+                let at = e.span()?.start;
+                if at == offset {
+                    return None;
+                }
+                patched = patch_token(&patched, at)?;
+                tries += 1;
+            }
+            Err(_) => return None,
+        }
+    };
+    let mut path = FieldPath::root();
+    let mut node = Node::Table(doc.as_table());
+    while let Some((seg, next)) = node.child_containing(offset) {
+        path.push(seg);
+        node = next;
+    }
+    (!path.is_root()).then_some(path)
+}
+
+/// `src` with the token at `offset` (a number, or else one character)
+/// replaced by `0` and spaces, keeping every other byte where it was.
+fn patch_token(src: &str, offset: usize) -> Option<String> {
+    let bytes = src.as_bytes();
+    if offset >= bytes.len() || !src.is_char_boundary(offset) {
+        return None;
+    }
+    let number_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'-');
+    let end = if number_char(bytes[offset]) {
+        (offset..bytes.len())
+            .find(|&i| !number_char(bytes[i]))
+            .unwrap_or(bytes.len())
+    } else {
+        offset + src[offset..].chars().next()?.len_utf8()
+    };
+    let mut patched = bytes.to_vec();
+    for (i, b) in patched[offset..end].iter_mut().enumerate() {
+        *b = if i == 0 { b'0' } else { b' ' };
+    }
+    String::from_utf8(patched).ok()
+}
+
 #[derive(Clone, Copy)]
 enum Node<'a> {
     Table(&'a Table),
@@ -90,6 +144,68 @@ impl<'a> Node<'a> {
             Node::Item(i) => i.as_table_like(),
             Node::Value(v) => v.as_inline_table().map(|t| t as &dyn TableLike),
         }
+    }
+
+    /// The child whose written span (key through value) holds `offset`.
+    fn child_containing(self, offset: usize) -> Option<(Seg, Node<'a>)> {
+        let inside = |span: Option<Range<usize>>| span.is_some_and(|s| s.contains(&offset));
+        match self {
+            Node::Item(Item::ArrayOfTables(a)) => {
+                // A table of an array of tables has no span of its own
+                // beyond its header: pick the last one that starts before.
+                let i = a
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| t.span().is_some_and(|s| s.start <= offset))
+                    .map(|(i, _)| i)
+                    .last()?;
+                return Some((Seg::Index(i), Node::Table(a.get(i)?)));
+            }
+            Node::Item(Item::Value(Value::Array(a))) | Node::Value(Value::Array(a)) => {
+                let i = a.iter().position(|v| inside(v.span()))?;
+                return Some((Seg::Index(i), Node::Value(a.get(i)?)));
+            }
+            _ => {}
+        }
+        let table = self.table_like()?;
+        let mut best: Option<(usize, Seg, Node<'a>)> = None;
+        for (key, item) in table.iter() {
+            let (k, _) = table.get_key_value(key)?;
+            let key_start = k.span().map(|s| s.start);
+            let hit = match item {
+                Item::Value(v) => {
+                    inside(v.span())
+                        || v.span()
+                            .zip(key_start)
+                            .is_some_and(|(v, k)| (k..v.end).contains(&offset))
+                }
+                Item::Table(t) => t.span().is_some_and(|s| s.start <= offset) || inside(k.span()),
+                Item::ArrayOfTables(a) => a
+                    .iter()
+                    .any(|t| t.span().is_some_and(|s| s.start <= offset)),
+                Item::None => false,
+            };
+            if !hit {
+                continue;
+            }
+            // Tables and arrays of tables are matched by where they begin:
+            // the latest beginning before `offset` holds it.
+            let start = match item {
+                Item::Value(v) => v.span().map_or(0, |s| s.start),
+                Item::Table(t) => t.span().map_or(0, |s| s.start),
+                Item::ArrayOfTables(a) => a
+                    .iter()
+                    .filter_map(|t| t.span().map(|s| s.start))
+                    .filter(|&s| s <= offset)
+                    .max()
+                    .unwrap_or(0),
+                Item::None => 0,
+            };
+            if best.as_ref().map_or(true, |(b, _, _)| start >= *b) {
+                best = Some((start, Seg::Key(key.to_string()), Node::Item(item)));
+            }
+        }
+        best.map(|(_, seg, node)| (seg, node))
     }
 
     fn child(self, seg: &Seg) -> Option<Step<'a>> {
@@ -149,6 +265,19 @@ mod tests {
         let p = FieldPath::root().key("traffic").index(1).key("weight");
         assert_eq!(at(SRC, &p), Some((9, 1)));
         assert_eq!(at(SRC, &FieldPath::root().key("sla")), None);
+    }
+
+    #[test]
+    fn finds_the_path_of_a_token_the_parser_refused() {
+        let src = "name = \"x\"\n[load]\nstages = [\n  { hold_rpm = 1e309, for = \"1s\" },\n]\n[[traffic]]\nmodel = \"a\"\n[[traffic]]\nmodel = \"b\u{1b}\"\nweight = 99999999999999999999\n";
+        let at = |needle: &str| src.find(needle).unwrap();
+        let path = |o| path_at(src, o).map(|p| p.to_string());
+        assert_eq!(
+            path(at("1e309")).as_deref(),
+            Some("load.stages[0].hold_rpm")
+        );
+        assert_eq!(path(at("\u{1b}")).as_deref(), Some("traffic[1].model"));
+        assert_eq!(path(at("9999")).as_deref(), Some("traffic[1].weight"));
     }
 
     #[test]

@@ -263,7 +263,7 @@ impl Fault {
 
     /// End of the window, if it has one.
     pub fn end(&self) -> Option<Duration> {
-        self.duration.map(|d| self.start + d)
+        self.duration.map(|d| self.start.saturating_add(d))
     }
 }
 
@@ -350,6 +350,8 @@ impl Scenario {
     /// Total planned duration of the stages (saturating: validation keeps
     /// it far below the limit, and arithmetic on it must never panic).
     pub fn duration(&self) -> Duration {
+        // Validation bounds the total at 7 days; a scenario built in code
+        // saturates instead of panicking.
         self.load
             .stages
             .iter()

@@ -8,9 +8,20 @@ use super::de::parse;
 use super::error::{Ctx, ScenarioError};
 use super::path::FieldPath;
 use super::raw::{RawCount, RawDist, RawLatency, RawProfile};
-use super::units::show;
+use super::units::{show, MAX_DURATION};
 use super::validate::file_stem;
+use super::validate::{Num, MAX_MODEL, MAX_NAME};
 use super::{CountDist, LatencyDist, ProviderProfile, RateLimit};
+
+/// The highest price, USD per million tokens (today's dearest models cost
+/// well under 1000); it keeps cost sums finite.
+const MAX_PRICE: f64 = 1_000_000.0;
+/// Output speed bounds: an answer of the largest `max_tokens` at the
+/// slowest speed (with jitter) still ends within years, not never.
+const MIN_TOKENS_PER_S: f64 = 0.01;
+const MAX_TOKENS_PER_S: f64 = 1_000_000.0;
+/// The largest token bucket, in requests (like rates, at most 10 million).
+const MAX_BURST: f64 = 10_000_000.0;
 
 /// Reads and validates one provider profile.
 pub fn load_profile(path: &Path) -> Result<ProviderProfile, ScenarioError> {
@@ -26,10 +37,15 @@ pub fn load_profile(path: &Path) -> Result<ProviderProfile, ScenarioError> {
 fn profile(ctx: &Ctx, raw: RawProfile) -> Result<ProviderProfile, ScenarioError> {
     let root = FieldPath::root();
     let name = raw.name.unwrap_or_else(|| file_stem(ctx.file));
+    // Whether the name suits a provider is checked where a scenario uses
+    // it (and may rename it); here it only has to print.
+    ctx.display_name(&root.key("name"), &name, MAX_NAME, "profile")?;
     let model = raw.model.unwrap_or_else(|| name.clone());
+    ctx.display_name(&root.key("model"), &model, MAX_MODEL, "model")?;
     let Some(region) = raw.region else {
         return Err(ctx.err(&root.key("region"), "is required", "the provider's region, e.g. region = \"us-east\"; region faults hit every provider in it"));
     };
+    ctx.display_name(&root.key("region"), &region, MAX_NAME, "region")?;
     let price = |key: &str, v: Option<f64>| -> Result<f64, ScenarioError> {
         let at = root.key(key);
         let v = v.ok_or_else(|| {
@@ -40,10 +56,10 @@ fn profile(ctx: &Ctx, raw: RawProfile) -> Result<ProviderProfile, ScenarioError>
             )
         })?;
         let v = ctx.finite(&at, v)?;
-        if v < 0.0 {
+        if !(0.0..=MAX_PRICE).contains(&v) {
             return Err(ctx.err(
                 &at,
-                format_args!("must be >= 0; got {v}"),
+                format_args!("must be in [0, 1000000]; got {}", Num(v)),
                 "USD per million tokens, e.g. 0.25",
             ));
         }
@@ -68,11 +84,11 @@ fn profile(ctx: &Ctx, raw: RawProfile) -> Result<ProviderProfile, ScenarioError>
             )
         })?,
     )?;
-    if tokens_per_s <= 0.0 {
+    if !(MIN_TOKENS_PER_S..=MAX_TOKENS_PER_S).contains(&tokens_per_s) {
         return Err(ctx.err(
             &tps_at,
-            format_args!("must be > 0; got {tokens_per_s}"),
-            "the output speed in tokens per second, e.g. tokens_per_s = 100",
+            format_args!("must be in [0.01, 1000000]; got {}", Num(tokens_per_s)),
+            "the output speed in tokens per second, e.g. tokens_per_s = 100 (at least 0.01, so that an answer ends within the run)",
         ));
     }
     let speed_jitter = ctx
@@ -81,7 +97,7 @@ fn profile(ctx: &Ctx, raw: RawProfile) -> Result<ProviderProfile, ScenarioError>
     if speed_jitter >= 1.0 {
         return Err(ctx.err(
             &speed_at.key("jitter"),
-            format_args!("must be below 1; got {speed_jitter}"),
+            format_args!("must be below 1; got {}", Num(speed_jitter)),
             "the speed varies uniformly by ± this share; 1 would allow a speed of zero",
         ));
     }
@@ -192,7 +208,11 @@ fn latency(
             if p50.is_zero() || p99 <= p50 {
                 return Err(ctx.err(&at.key("p99"), format_args!("({}) must be above p50 ({}), and p50 above 0", show(p99), show(p50)), "a lognormal is given by its median and a longer tail, e.g. p50 = \"200ms\", p99 = \"600ms\""));
             }
-            let cap = ctx.duration(&at.key("cap"), &l.cap)?.unwrap_or(p99 * 10);
+            // p99 is at most 7 days, so 10 × p99 cannot overflow; the
+            // default is still held to the 7-day limit of written caps.
+            let cap = ctx
+                .duration(&at.key("cap"), &l.cap)?
+                .unwrap_or_else(|| p99.saturating_mul(10).min(MAX_DURATION));
             if cap < p99 {
                 return Err(ctx.err(
                     &at.key("cap"),
@@ -271,18 +291,19 @@ fn rate_limit(
     if rpm <= 0.0 {
         return Err(ctx.err(
             &rpm_at,
-            format_args!("must be > 0; got {rpm}"),
+            format_args!("must be > 0; got {}", Num(rpm)),
             "leave [rate_limit] out for an unlimited provider",
         ));
     }
+    ctx.max_rpm(&rpm_at, rpm)?;
     let burst = match r.burst {
         None => (rpm / 60.0).max(1.0),
         Some(b) => {
             let b = ctx.finite(&at.key("burst"), b)?;
-            if b < 1.0 {
+            if !(1.0..=MAX_BURST).contains(&b) {
                 return Err(ctx.err(
                     &at.key("burst"),
-                    format_args!("must be >= 1; got {b}"),
+                    format_args!("must be in [1, 10000000]; got {}", Num(b)),
                     "the bucket size in requests; below 1 no request would ever pass",
                 ));
             }

@@ -68,9 +68,98 @@ impl<'de> Deserialize<'de> for RawRatio {
     }
 }
 
-/// `"1m30s"` → 90 s (humantime syntax, fractions such as `"1.5s"` allowed).
+/// The longest duration any field takes: 7 days. A week covers any soak
+/// test one run is meant for, and keeps every sum the runner makes (stages,
+/// `start + duration`, `now + cool_off`, a ttft × a latency multiplier) far
+/// from overflowing `Duration`, `Instant` and the millisecond counters of
+/// the request log.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Units, largest first: a duration lists each at most once, in this order.
+const UNITS: &[(&[&str], u128)] = &[
+    (&["d", "day", "days"], 86_400_000_000_000),
+    (&["h", "hr", "hour", "hours"], 3_600_000_000_000),
+    (&["m", "min", "mins", "minute", "minutes"], 60_000_000_000),
+    (&["s", "sec", "secs", "second", "seconds"], 1_000_000_000),
+    (&["ms", "msec", "millis"], 1_000_000),
+    (&["us", "µs", "usec"], 1_000),
+    (&["ns", "nsec"], 1),
+];
+
+/// `"1m30s"` → 90 s. The grammar is strict so that a value means one thing:
+/// one or more `<number><unit>` parts (a number is digits with an optional
+/// fraction, `"1.5s"`), optionally separated by spaces, each unit at most
+/// once and largest first (`"1h30m"`, not `"30m1h"` or `"1h1h"`). Units:
+/// d, h, m, s, ms, us (µs), ns, and their long names (`"2 minutes"`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim()).map_err(|e| e.to_string())
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err("it is empty".into());
+    }
+    let mut total: u128 = 0;
+    let mut last_unit = None::<usize>;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, tail) = rest.split_at(digits);
+        if number.is_empty() {
+            return Err(format!("expected a number at \"{rest}\""));
+        }
+        let tail = tail.trim_start();
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let (unit, after) = tail.split_at(unit_len);
+        if unit.is_empty() {
+            return Err(format!("\"{number}\" has no unit"));
+        }
+        let Some(u) = UNITS.iter().position(|(names, _)| names.contains(&unit)) else {
+            return Err(format!(
+                "unknown unit \"{unit}\" (use d, h, m, s, ms, us or ns)"
+            ));
+        };
+        if let Some(prev) = last_unit {
+            if u == prev {
+                return Err(format!("the unit \"{unit}\" appears twice"));
+            }
+            if u < prev {
+                return Err(format!(
+                    "\"{unit}\" comes after a smaller unit; write the largest unit first"
+                ));
+            }
+        }
+        last_unit = Some(u);
+        total = total
+            .checked_add(part_nanos(number, UNITS[u].1)?)
+            .ok_or("it is far too long")?;
+        rest = after.trim_start();
+    }
+    let secs = u64::try_from(total / 1_000_000_000).map_err(|_| "it is far too long")?;
+    Ok(Duration::new(secs, (total % 1_000_000_000) as u32))
+}
+
+/// `"1.5"` of a unit of `unit_ns` nanoseconds, exactly (fractions below 1 ns
+/// are dropped).
+fn part_nanos(number: &str, unit_ns: u128) -> Result<u128, String> {
+    let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+    if int.is_empty() || frac.contains('.') || (number.contains('.') && frac.is_empty()) {
+        return Err(format!("\"{number}\" is not a number"));
+    }
+    // 20 digits already exceed any duration; longer ones would overflow.
+    if int.len() > 20 {
+        return Err("it is far too long".into());
+    }
+    let too_long = || "it is far too long".to_string();
+    let whole: u128 = int.parse().map_err(|_| too_long())?;
+    let mut nanos = whole.checked_mul(unit_ns).ok_or_else(too_long)?;
+    // Only the first 18 fraction digits can matter for units up to a day.
+    let frac = &frac[..frac.len().min(18)];
+    if !frac.is_empty() {
+        let f: u128 = frac.parse().map_err(|_| too_long())?;
+        nanos += f * unit_ns / 10u128.pow(frac.len() as u32);
+    }
+    Ok(nanos)
 }
 
 /// `0.5` → 0.5, `"50%"` → 0.5. Range checks are the caller's.
@@ -104,13 +193,21 @@ impl Ctx<'_> {
         let Some(RawDuration(s)) = raw else {
             return Ok(None);
         };
-        parse_duration(s).map(Some).map_err(|e| {
+        let d = parse_duration(s).map_err(|e| {
             self.err(
                 at,
                 format_args!("is not a duration ({e}); got \"{s}\""),
                 DURATION_HELP,
             )
-        })
+        })?;
+        if d > MAX_DURATION {
+            return Err(self.err(
+                at,
+                format_args!("must be at most 7d; got \"{s}\""),
+                "every duration is at most 7 days (\"7d\"); a week covers any soak one run is meant for",
+            ));
+        }
+        Ok(Some(d))
     }
 
     /// An optional duration with a default.
@@ -187,6 +284,34 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("30").is_err());
+        assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2 minutes"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1d2h"), Ok(Duration::from_secs(93_600)));
+        assert_eq!(parse_duration("0.5us"), Ok(Duration::from_nanos(500)));
+    }
+
+    #[test]
+    fn rejects_repeated_and_out_of_order_units_and_overflow() {
+        for bad in [
+            "1h1h",
+            "30m1h",
+            "1s1m",
+            "1.5.5s",
+            ".5s",
+            "1.s",
+            "-1s",
+            "1e3s",
+            "s",
+            "",
+            "1 x",
+            "99999999999999999999999s",
+            "18446744073709551616d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
+        }
+        // The largest values still parse (range checks are the caller's).
+        assert!(parse_duration("20000000000000000000s").is_err());
+        assert!(parse_duration("1000000000000d").is_ok());
     }
 
     #[test]

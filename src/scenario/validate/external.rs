@@ -64,6 +64,19 @@ fn expand(ctx: &Ctx, at: &FieldPath, template: &str, env: Env) -> Result<String,
 }
 
 fn parse_url(ctx: &Ctx, at: &FieldPath, raw: &str, url: &str) -> Result<Url, ScenarioError> {
+    // The URL parser silently drops tabs and line breaks; a URL is printed
+    // in reports, so refuse every control character instead.
+    if let Some((i, c)) = super::names::unprintable(url, false) {
+        return Err(ctx.err(
+            at,
+            format_args!(
+                "has the unprintable character U+{:04X} at position {}",
+                c as u32,
+                i + 1
+            ),
+            URL_HELP,
+        ));
+    }
     let parsed = Url::parse(url).map_err(|e| {
         ctx.err(
             at,
@@ -131,27 +144,73 @@ fn process(
     if command.first().map_or(true, |c| c.trim().is_empty()) {
         return Err(ctx.err(&at.key("command"), "is empty", "write the program and its arguments, e.g. command = [\"litellm\", \"--config\", \"config.yaml\"]"));
     }
+    for (i, arg) in command.iter().enumerate() {
+        no_nul(ctx, &at.key("command").index(i), arg)?;
+    }
     let mut vars = Vec::new();
     for (name, template) in g.env.iter().flatten() {
-        vars.push((
-            name.clone(),
-            expand(ctx, &at.key("env").key(name), template, env)?,
-        ));
+        let var_at = at.key("env").key(name);
+        if name.is_empty() || name.contains(['=', '\0']) {
+            return Err(ctx.err_at_key(
+                &var_at,
+                format!("{var_at} is not a valid environment variable name"),
+                "a variable name is not empty and has no `=` or NUL, e.g. LITELLM_LOG".into(),
+            ));
+        }
+        let value = expand(ctx, &var_at, template, env)?;
+        if value.contains('\0') {
+            return Err(ctx.err(
+                &var_at,
+                "has a NUL character (the value is not shown)",
+                "an environment value cannot hold NUL; remove it (and from the variables it uses)",
+            ));
+        }
+        vars.push((name.clone(), value));
     }
     let dir = ctx.file.parent().unwrap_or(Path::new(""));
+    let cwd = match &g.cwd {
+        None => None,
+        Some(c) => {
+            let cwd_at = at.key("cwd");
+            no_nul(ctx, &cwd_at, c)?;
+            let path = dir.join(c);
+            if !path.is_dir() {
+                return Err(ctx.err(&cwd_at, format_args!("is \"{c}\", but {} is not a directory", path.display()), "cwd is the folder the gateway command starts in, relative to the scenario file"));
+            }
+            Some(path)
+        }
+    };
+    let path_var = vars
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .or_else(|| env("PATH"));
+    check_program(
+        ctx,
+        &at.key("command").index(0),
+        &command[0],
+        cwd.as_deref(),
+        path_var.as_deref(),
+    )?;
+    let allow_non_loopback = g.allow_non_loopback.unwrap_or(false);
     let ready_url = match &g.ready_url {
         None => None,
         Some(raw) => {
             let at = at.key("ready_url");
             let url = expand(ctx, &at, raw, env)?;
-            parse_url(ctx, &at, raw, &url)?;
+            let parsed = parse_url(ctx, &at, raw, &url)?;
+            if !allow_non_loopback && !is_loopback(&parsed) {
+                let host = parsed.host_str().unwrap_or_default();
+                return Err(ctx.err(&at, format_args!("points at {host}, which is not a loopback address"), "the readiness probe goes to the gateway slabench starts, on this machine; use 127.0.0.1, or set allow_non_loopback = true in [gateway]"));
+            }
             Some(url)
         }
     };
     Ok(Some(GatewayProcess {
         command: command.clone(),
         env: vars,
-        cwd: g.cwd.as_ref().map(|c| dir.join(c)),
+        cwd,
         ready_url,
         ready_timeout: ctx.positive_duration_or(
             &at.key("ready_timeout"),
@@ -159,4 +218,75 @@ fn process(
             Duration::from_secs(60),
         )?,
     }))
+}
+
+fn no_nul(ctx: &Ctx, at: &FieldPath, value: &str) -> Result<(), ScenarioError> {
+    if value.contains('\0') {
+        return Err(ctx.err(
+            at,
+            "has a NUL character",
+            "a process argument or path cannot hold NUL (\\u0000); remove it",
+        ));
+    }
+    Ok(())
+}
+
+/// The gateway program must exist before anything starts, found the way
+/// starting it would: a name with a `/` relative to the process's working
+/// directory (`cwd` when set), a bare name on `PATH` (the one in `env` when
+/// it sets one). When the environment has no `PATH` at all (an injected one
+/// in tests), bare names cannot be checked and are left to the start.
+fn check_program(
+    ctx: &Ctx,
+    at: &FieldPath,
+    program: &str,
+    cwd: Option<&Path>,
+    path_var: Option<&str>,
+) -> Result<(), ScenarioError> {
+    let base = cwd.unwrap_or(Path::new(""));
+    if program.contains('/') {
+        let file = base.join(program);
+        if is_executable(&file) {
+            return Ok(());
+        }
+        let why = if file.exists() {
+            "is not an executable file"
+        } else {
+            "does not exist"
+        };
+        return Err(ctx.err(
+            at,
+            format_args!("is \"{program}\", but {} {why}", file.display()),
+            "a program path with a / is relative to cwd (or to where slabench runs, without cwd); give the right path, or a name found on PATH",
+        ));
+    }
+    let Some(path_var) = path_var else {
+        return Ok(());
+    };
+    let found = std::env::split_paths(path_var)
+        .map(|d| base.join(d).join(program))
+        .any(|f| is_executable(&f));
+    if found {
+        return Ok(());
+    }
+    Err(ctx.err(
+        at,
+        format_args!("is \"{program}\", which is not an executable on PATH"),
+        format!("install {program} (or put it on PATH), or give its path, e.g. command = [\"/usr/local/bin/{program}\", ...]"),
+    ))
+}
+
+fn is_executable(file: &Path) -> bool {
+    let Ok(meta) = std::fs::metadata(file) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.is_file() && meta.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        meta.is_file()
+    }
 }

@@ -7,6 +7,12 @@ use super::super::path::FieldPath;
 use super::super::raw::{RawFault, RawFaultKind, RawMalformation, RawOutageAs};
 use super::super::units::show;
 use super::super::{Fault, FaultKind, Load, Malformation, Provider};
+use super::Num;
+
+/// The largest `latency_spike` multiplier: a 7-day ttft cap × 1000 still
+/// fits every clock the providers use, and a thousandfold spike is already
+/// a hang in all but name.
+const MAX_MULTIPLIER: f64 = 1000.0;
 
 const KINDS: &str = "outage, error_burst, latency_spike, rate_limit, malformed, stream_stall, stream_cut, stream_error, slow_first_token";
 
@@ -17,7 +23,11 @@ pub(super) fn faults(
     load: &Load,
 ) -> Result<Vec<Fault>, ScenarioError> {
     let at = FieldPath::root().key("faults");
-    let run: Duration = load.stages.iter().map(|s| s.duration()).sum();
+    // Validated stages last at most 7 days together; saturate all the same.
+    let run = load
+        .stages
+        .iter()
+        .fold(Duration::ZERO, |t, s| t.saturating_add(s.duration()));
     raw.iter()
         .enumerate()
         .map(|(i, f)| fault(ctx, &at.index(i), f, providers, run))
@@ -50,7 +60,7 @@ fn fault(
         .ratio(&at.key("probability"), &f.probability, false)?
         .unwrap_or(1.0);
     if kind == FaultKind::OutageRefuse && probability < 1.0 {
-        return Err(ctx.err(&at.key("probability"), format_args!("must be 1 for an outage as \"refuse\"; got {probability}"), "refusing connections is per port, all or nothing; for a partial outage use as = \"5xx\" or as = \"reset\""));
+        return Err(ctx.err(&at.key("probability"), format_args!("must be 1 for an outage as \"refuse\"; got {}", Num(probability)), "refusing connections is per port, all or nothing; for a partial outage use as = \"5xx\" or as = \"reset\""));
     }
     Ok(Fault {
         providers: targets,
@@ -189,11 +199,11 @@ fn kind(
                 None => 1.0,
                 Some(m) => {
                     let m = ctx.finite(&at.key("multiplier"), m)?;
-                    if m <= 0.0 {
+                    if m <= 0.0 || m > MAX_MULTIPLIER {
                         return Err(ctx.err(
                             &at.key("multiplier"),
-                            format_args!("must be > 0; got {m}"),
-                            "latencies are multiplied by this; 3 makes them three times as long",
+                            format_args!("must be in (0, 1000]; got {}", Num(m)),
+                            "latencies are multiplied by this; 3 makes them three times as long (at most 1000)",
                         ));
                     }
                     m
@@ -221,10 +231,11 @@ fn kind(
             if rpm <= 0.0 {
                 return Err(ctx.err(
                     &at.key("rpm"),
-                    format_args!("must be > 0; got {rpm}"),
+                    format_args!("must be > 0; got {}", Num(rpm)),
                     "to refuse everything use kind = \"outage\" instead",
                 ));
             }
+            ctx.max_rpm(&at.key("rpm"), rpm)?;
             FaultKind::RateLimitSqueeze { rpm }
         }
         RawFaultKind::Malformed => FaultKind::Malformed(match f.what {

@@ -151,6 +151,7 @@ fn routes(
     let names: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
     for (model, list) in raw {
         let at = at.key(model);
+        ctx.display_name(&at, model, super::MAX_MODEL, "model of this route")?;
         if list.is_empty() {
             return Err(ctx.err(
                 &at,

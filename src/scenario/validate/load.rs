@@ -5,7 +5,19 @@ use std::time::Duration;
 use super::super::error::{Ctx, ScenarioError};
 use super::super::path::FieldPath;
 use super::super::raw::{RawArrival, RawLoad, RawStage};
+use super::super::units::MAX_DURATION;
 use super::super::{Arrival, Load, Stage};
+use super::Num;
+
+/// The highest rate any field takes: 10,000,000 RPM (about 167,000
+/// requests per second). That is beyond what one machine can send (the
+/// engine benchmark holds 60,000 RPM on 2 cores), so a higher value is a
+/// typo, and the cap keeps every rate × duration product finite and small.
+pub(crate) const MAX_RPM: f64 = 10_000_000.0;
+/// The most requests the stages may ask for in one run. The run keeps a
+/// 16-byte record per request for the join with the providers' ledger, so
+/// this bounds that memory at about 3.2 GB.
+pub(crate) const MAX_REQUESTS: f64 = 200_000_000.0;
 
 const STAGE_HELP: &str =
     "a stage is { hold_rpm = 600, for = \"1m\" } or { ramp_to_rpm = 600, over = \"30s\" }";
@@ -48,6 +60,31 @@ pub(super) fn load(ctx: &Ctx, raw: Option<&RawLoad>) -> Result<Load, ScenarioErr
         }
         stages.push(stage);
     }
+    let mut run = Duration::ZERO;
+    for (i, st) in stages.iter().enumerate() {
+        run = run
+            .checked_add(st.duration())
+            .filter(|d| *d <= MAX_DURATION)
+            .ok_or_else(|| {
+                let at = stages_at.index(i).key(match st {
+                    Stage::Hold { .. } => "for",
+                    Stage::Ramp { .. } => "over",
+                });
+                ctx.err(
+                    &at,
+                    "makes the stages last longer than 7 days in total",
+                    "a run lasts at most 7 days (\"7d\"); shorten the stages, or split the soak into several runs",
+                )
+            })?;
+    }
+    let expected = expected_requests(&stages);
+    if expected > MAX_REQUESTS {
+        return Err(ctx.err(
+            &stages_at,
+            format_args!("ask for about {expected:.0} requests; at most {MAX_REQUESTS:.0} are allowed in one run"),
+            "the run keeps a small record of every request in memory; lower the rates or shorten the stages",
+        ));
+    }
     if peak <= 0.0 {
         return Err(ctx.err(
             &stages_at,
@@ -86,6 +123,21 @@ pub(super) fn load(ctx: &Ctx, raw: Option<&RawLoad>) -> Result<Load, ScenarioErr
     })
 }
 
+/// The expected number of requests of the stages (the area under the rate).
+fn expected_requests(stages: &[Stage]) -> f64 {
+    let mut prev = 0.0;
+    let mut total = 0.0;
+    for s in stages {
+        let minutes = s.duration().as_secs_f64() / 60.0;
+        total += match *s {
+            Stage::Hold { rpm, .. } => rpm * minutes,
+            Stage::Ramp { from, to, .. } => (from.unwrap_or(prev) + to) / 2.0 * minutes,
+        };
+        prev = s.end_rpm();
+    }
+    total
+}
+
 fn stage(ctx: &Ctx, at: &FieldPath, s: &RawStage) -> Result<Stage, ScenarioError> {
     match (s.hold_rpm, s.ramp_to_rpm) {
         (Some(_), Some(_)) => Err(ctx.err(
@@ -119,10 +171,11 @@ fn hold(ctx: &Ctx, at: &FieldPath, s: &RawStage, rpm: f64) -> Result<Stage, Scen
     if rpm <= 0.0 {
         return Err(ctx.err(
             &rpm_at,
-            format_args!("must be > 0; got {rpm}"),
+            format_args!("must be > 0; got {}", Num(rpm)),
             "a hold stage sends at a positive rate; use ramp_to_rpm = 0 to stop",
         ));
     }
+    ctx.max_rpm(&rpm_at, rpm)?;
     let duration = ctx
         .positive_duration(&at.key("for"), &s.for_)?
         .ok_or_else(|| {
@@ -165,9 +218,24 @@ fn non_negative_rate(ctx: &Ctx, at: &FieldPath, rpm: f64) -> Result<f64, Scenari
     if rpm < 0.0 {
         return Err(ctx.err(
             at,
-            format_args!("must be >= 0; got {rpm}"),
+            format_args!("must be >= 0; got {}", Num(rpm)),
             "rates are requests per minute; 0 stops sending",
         ));
     }
+    ctx.max_rpm(at, rpm)?;
     Ok(rpm)
+}
+
+impl Ctx<'_> {
+    /// A rate (RPM) at most [`MAX_RPM`].
+    pub fn max_rpm(&self, at: &FieldPath, rpm: f64) -> Result<(), ScenarioError> {
+        if rpm > MAX_RPM {
+            return Err(self.err(
+                at,
+                format_args!("must be at most 10000000 (10 million RPM); got {}", Num(rpm)),
+                "rates are requests per minute; 10 million RPM is far beyond what one machine can send or a provider can take",
+            ));
+        }
+        Ok(())
+    }
 }

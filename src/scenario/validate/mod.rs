@@ -6,8 +6,11 @@ mod external;
 mod faults;
 mod gateway;
 mod load;
+mod names;
 mod providers;
 mod traffic;
+
+pub(crate) use names::{MAX_MODEL, MAX_NAME};
 
 use std::path::Path;
 use std::time::Duration;
@@ -17,6 +20,28 @@ use super::path::FieldPath;
 use super::raw::{RawBudgets, RawGate, RawScenario, RawSla};
 use super::units::show;
 use super::{Budgets, Gate, Scenario, Sla};
+
+/// The highest `sla.max_amplification` (attempts per request); higher
+/// limits check nothing.
+const MAX_AMPLIFICATION: f64 = 10_000.0;
+/// The highest `gate.tolerance` (1000%): a gate that lets a run get eleven
+/// times slower gates nothing.
+const MAX_TOLERANCE: f64 = 10.0;
+
+/// A number in a message: plain when it reads well, else in scientific
+/// notation (`1e300`, not three hundred digits).
+pub(crate) struct Num(pub f64);
+
+impl std::fmt::Display for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let a = self.0.abs();
+        if a != 0.0 && a.is_finite() && !(1e-6..1e15).contains(&a) {
+            write!(f, "{:e}", self.0)
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
 
 /// The environment lookup used for `${VAR}`.
 pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -31,9 +56,36 @@ pub(crate) fn scenario(ctx: &Ctx, raw: RawScenario, env: Env) -> Result<Scenario
                 "name the scenario, or leave name out to use the file name",
             ));
         }
-        Some(n) => n,
-        None => file_stem(ctx.file),
+        Some(n) => {
+            ctx.display_name(&root.key("name"), &n, names::MAX_NAME, "scenario")?;
+            n
+        }
+        None => {
+            let stem = file_stem(ctx.file);
+            if names::unprintable(&stem, false).is_some() || stem.chars().count() > names::MAX_NAME
+            {
+                return Err(ctx.err(
+                    &root.key("name"),
+                    format_args!(
+                        "is not set, and the file name {} is no usable scenario name (unprintable characters, or longer than {} characters)",
+                        names::shown(&stem),
+                        names::MAX_NAME
+                    ),
+                    "set name = \"...\" at the top of the file",
+                ));
+            }
+            stem
+        }
     };
+    if let Some(d) = &raw.description {
+        if let Some((i, c)) = names::unprintable(d, true) {
+            return Err(ctx.err(
+                &root.key("description"),
+                format_args!("has the unprintable character U+{:04X} at position {}", c as u32, i + 1),
+                "the description is printed in reports; remove control characters such as escape sequences (line breaks and tabs are fine)",
+            ));
+        }
+    }
     let load = load::load(ctx, raw.load.as_ref())?;
     let traffic = traffic::traffic(ctx, raw.traffic.as_deref())?;
     let providers = providers::providers(ctx, &raw.providers)?;
@@ -86,7 +138,10 @@ fn sla(ctx: &Ctx, raw: Option<&RawSla>) -> Result<Sla, ScenarioError> {
             let at = at.key("max_amplification");
             let a = ctx.finite(&at, a)?;
             if a < 1.0 {
-                return Err(ctx.err(&at, format_args!("must be >= 1; got {a}"), "every request reaches a provider at least once, so 1.0 means no retries or failovers at all"));
+                return Err(ctx.err(&at, format_args!("must be >= 1; got {}", Num(a)), "every request reaches a provider at least once, so 1.0 means no retries or failovers at all"));
+            }
+            if a > MAX_AMPLIFICATION {
+                return Err(ctx.err(&at, format_args!("must be at most {MAX_AMPLIFICATION}; got {}", Num(a)), "the limit on provider attempts per client request, e.g. 1.5; a limit this high would check nothing"));
             }
             Some(a)
         }
@@ -116,10 +171,10 @@ fn gate(ctx: &Ctx, raw: Option<&RawGate>) -> Result<Gate, ScenarioError> {
                     super::units::RATIO_HELP,
                 )
             })?;
-            if !(v.is_finite() && v >= 0.0) {
+            if !(v.is_finite() && (0.0..=MAX_TOLERANCE).contains(&v)) {
                 return Err(ctx.err(
                     &at,
-                    format_args!("must be >= 0; got {v}"),
+                    format_args!("must be in [0, 10] (0% to 1000%); got {}", Num(v)),
                     "the relative slack before a slower run counts as a regression, e.g. \"10%\"",
                 ));
             }

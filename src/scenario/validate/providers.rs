@@ -10,9 +10,19 @@ use super::super::raw::RawProvider;
 use super::super::Provider;
 
 const PROFILE_DIR: &str = "mock-providers";
+/// The most providers in one scenario (the request log keeps the serving
+/// provider in one byte, with two values reserved).
+pub(crate) const MAX_PROVIDERS: usize = 100;
 
 pub(super) fn providers(ctx: &Ctx, raw: &[RawProvider]) -> Result<Vec<Provider>, ScenarioError> {
     let at = FieldPath::root().key("providers");
+    if raw.len() > MAX_PROVIDERS {
+        return Err(ctx.err(
+            &at.index(MAX_PROVIDERS),
+            format_args!("is one provider too many: at most {MAX_PROVIDERS} are allowed"),
+            "the request log stores a provider as one byte, and each provider is a server on its own port; use fewer providers",
+        ));
+    }
     let mut out: Vec<Provider> = Vec::with_capacity(raw.len());
     for (i, p) in raw.iter().enumerate() {
         let at = at.index(i);
@@ -60,8 +70,15 @@ fn provider(ctx: &Ctx, at: &FieldPath, p: &RawProvider) -> Result<Provider, Scen
                 "leave name out to use the profile's name",
             ))
         }
-        Some(n) => n.clone(),
-        None => profile.name.clone(),
+        Some(n) => {
+            ctx.provider_name(&at.key("name"), n)?;
+            n.clone()
+        }
+        None => {
+            ctx.provider_name(&profile_at, &profile.name)
+                .map_err(|e| e.with_note("the provider is named after its profile; set name = \"...\" to name it otherwise".into()))?;
+            profile.name.clone()
+        }
     };
     let port = ctx.int(
         &at.key("port"),
@@ -123,13 +140,27 @@ fn resolve(ctx: &Ctx, at: &FieldPath, profile: &str) -> Result<PathBuf, Scenario
     ))
 }
 
-/// Where profile names are looked up, in order.
+/// Where profile names are looked up, in order: next to the scenario, then
+/// one folder up. Works for any working directory: `smoke.toml` (run from
+/// inside `scenarios/`), `../scenarios/smoke.toml` and absolute paths.
 fn profile_dirs(scenario_dir: &Path) -> Vec<PathBuf> {
     let mut dirs = vec![scenario_dir.join(PROFILE_DIR)];
-    if let Some(parent) = scenario_dir.parent() {
+    if let Some(parent) = parent_dir(scenario_dir) {
         dirs.push(parent.join(PROFILE_DIR));
     }
     dirs
+}
+
+/// The folder above `dir`. `Path::parent` is lexical: for `""` (a scenario
+/// named without a folder) it has none, and for `..` it would give `""`,
+/// which is not the folder above. Those get `..` appended instead.
+fn parent_dir(dir: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    match dir.components().next_back() {
+        Some(Component::Normal(_)) => dir.parent().map(Path::to_path_buf),
+        Some(Component::RootDir | Component::Prefix(_)) => None,
+        Some(Component::CurDir | Component::ParentDir) | None => Some(dir.join("..")),
+    }
 }
 
 /// Profile names found in `dirs`, sorted.
@@ -146,4 +177,21 @@ fn available(dirs: &[PathBuf]) -> Vec<String> {
     names.sort();
     names.dedup();
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_folder_above_works_for_bare_relative_and_absolute_folders() {
+        let up = |d: &str| parent_dir(Path::new(d)).map(|p| p.display().to_string());
+        assert_eq!(up("scenarios").as_deref(), Some(""));
+        assert_eq!(up("a/scenarios").as_deref(), Some("a"));
+        assert_eq!(up("").as_deref(), Some(".."));
+        assert_eq!(up("..").as_deref(), Some("../.."));
+        assert_eq!(up("../scenarios").as_deref(), Some(".."));
+        assert_eq!(up("/work/x").as_deref(), Some("/work"));
+        assert_eq!(up("/"), None);
+    }
 }

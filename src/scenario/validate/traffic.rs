@@ -5,6 +5,8 @@ use super::super::path::FieldPath;
 use super::super::raw::{RawBudgets, RawTraffic};
 use super::super::TrafficClass;
 use super::budgets;
+use super::names::{MAX_MODEL, MAX_NAME};
+use super::Num;
 
 pub(super) fn traffic(
     ctx: &Ctx,
@@ -17,6 +19,13 @@ pub(super) fn traffic(
         }
         Some(r) => r,
     };
+    if raw.len() > MAX_CLASSES {
+        return Err(ctx.err(
+            &at.index(MAX_CLASSES),
+            format_args!("is one class too many: at most {MAX_CLASSES} traffic classes are allowed"),
+            "each class gets its own histograms and report columns; merge classes that share a model and budgets",
+        ));
+    }
     let mut classes: Vec<TrafficClass> = Vec::with_capacity(raw.len());
     for (i, t) in raw.iter().enumerate() {
         classes.push(class(ctx, &at.index(i), t)?);
@@ -35,12 +44,28 @@ pub(super) fn traffic(
     Ok(classes)
 }
 
+/// The most traffic classes in one scenario (the request log stores a
+/// class as one byte, and each class has its own report columns).
+const MAX_CLASSES: usize = 100;
+/// The largest weight. Weights are relative, so no mix needs more, and the
+/// sum of 100 of them stays finite (two weights near f64::MAX would sum to
+/// infinity and send every request to the last class).
+const MAX_WEIGHT: f64 = 1e9;
+/// The largest prompt: `prompt_tokens` × 4 characters must fit in a
+/// request body (the simulated providers take 8 MiB, the built-in gateway
+/// 16 MiB); a million tokens is about 4 MB, beyond any model's context.
+pub(crate) const MAX_PROMPT_TOKENS: i64 = 1_000_000;
+/// The largest `max_tokens`, for the same reason: answers of that many
+/// tokens are built in memory by the simulated providers.
+pub(crate) const MAX_OUTPUT_TOKENS: i64 = 1_000_000;
+
 fn class(ctx: &Ctx, at: &FieldPath, t: &RawTraffic) -> Result<TrafficClass, ScenarioError> {
     let model = match &t.model {
         Some(m) if !m.trim().is_empty() => m.clone(),
         Some(_) => return Err(ctx.err(&at.key("model"), "must not be empty", "the model name sent to the gateway, e.g. model = \"default\"")),
         None => return Err(ctx.err(&at.key("model"), "is required", "the model name sent to the gateway, e.g. model = \"default\" (a route name for the builtin gateway)")),
     };
+    ctx.display_name(&at.key("model"), &model, MAX_MODEL, "model")?;
     let name = match &t.name {
         Some(n) if n.trim().is_empty() => {
             return Err(ctx.err(
@@ -49,8 +74,20 @@ fn class(ctx: &Ctx, at: &FieldPath, t: &RawTraffic) -> Result<TrafficClass, Scen
                 "leave name out to use the model name",
             ))
         }
-        Some(n) => n.clone(),
-        None => model.clone(),
+        Some(n) => {
+            ctx.display_name(&at.key("name"), n, MAX_NAME, "traffic class")?;
+            n.clone()
+        }
+        None => {
+            // The model names the class: it must make a good name too.
+            ctx.display_name(
+                &at.key("model"),
+                &model,
+                MAX_NAME,
+                "traffic class (named after its model; set name = \"...\" for a shorter one)",
+            )?;
+            model.clone()
+        }
     };
     let weight = match t.weight {
         None => 1.0,
@@ -59,8 +96,15 @@ fn class(ctx: &Ctx, at: &FieldPath, t: &RawTraffic) -> Result<TrafficClass, Scen
     if weight < 0.0 {
         return Err(ctx.err(
             &at.key("weight"),
-            format_args!("must be > 0; got {weight}"),
+            format_args!("must be > 0; got {}", Num(weight)),
             "weights are relative shares of the traffic, e.g. 80, 15 and 5",
+        ));
+    }
+    if weight > MAX_WEIGHT {
+        return Err(ctx.err(
+            &at.key("weight"),
+            format_args!("must be at most 1000000000; got {}", Num(weight)),
+            "weights are relative shares of the traffic, e.g. 80, 15 and 5; scale them down together",
         ));
     }
     let prompt_tokens = ctx.int(
@@ -68,16 +112,16 @@ fn class(ctx: &Ctx, at: &FieldPath, t: &RawTraffic) -> Result<TrafficClass, Scen
         t.prompt_tokens,
         100,
         0,
-        u32::MAX.into(),
-        "the approximate prompt size in tokens",
+        MAX_PROMPT_TOKENS,
+        "the approximate prompt size in tokens; at most 1000000, so that the request body (about 4 bytes a token) fits what the providers and the gateway accept",
     )?;
     let max_tokens = ctx.int(
         &at.key("max_tokens"),
         t.max_tokens,
         256,
         1,
-        u32::MAX.into(),
-        "the most output tokens a request asks for; a request needs at least 1",
+        MAX_OUTPUT_TOKENS,
+        "the most output tokens a request asks for: at least 1, at most 1000000",
     )?;
     let default = RawBudgets::default();
     let budgets = budgets(ctx, &at.key("sla"), t.sla.as_ref().unwrap_or(&default))?;
