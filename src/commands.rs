@@ -159,7 +159,7 @@ fn compare(args: &crate::cli::CompareArgs) -> i32 {
         args.gate.floor,
     ) {
         Ok(c) => {
-            print!("{}", crate::baseline::render::terminal(&c));
+            print!("{}", crate::report::comparison::terminal(&c));
             let regressed = c.regressed();
             println!(
                 "\n  verdict: {}",
@@ -267,7 +267,9 @@ async fn gateway(path: &Path, provider_flags: &[String]) -> i32 {
 }
 
 fn report(dir: &Path) -> i32 {
-    match crate::report::rebuild(dir) {
+    match crate::report::rebuild(dir, |data| {
+        crate::baseline::curves_of(&data.summary, &data.classes)
+    }) {
         Ok(_) => {
             for name in ["report.html", "summary.md", "junit.xml"] {
                 println!("{}", dir.join(name).display());

@@ -15,7 +15,6 @@ use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::analysis::uptime::Uptime;
 use crate::analysis::{failover, sla};
 use crate::clock::RunClock;
 use crate::lifecycle::Stack;
@@ -24,7 +23,8 @@ use crate::load::generator::{self, DriveEnd, Driver, Live};
 use crate::load::request::ClassPlan;
 use crate::load::schedule::Schedule;
 use crate::metrics::recorder::Recorder;
-use crate::report::{self, live::Tap, summary::Summary, terminal};
+use crate::report::{self, live::Tap, terminal};
+use crate::results::Summary;
 use crate::scenario::Scenario;
 
 /// How to run, beyond what the scenario says.
@@ -90,7 +90,7 @@ pub async fn run_gated(
     stack.stop().await;
     let gateway_exit = stack.gateway_exit().map(|e| {
         let origin = stack.clock.origin().map(|o| o.into_std());
-        report::summary::GatewayExitOut {
+        crate::results::GatewayExitOut {
             at_s: origin.map_or(0.0, |o| {
                 if e.at >= o {
                     e.at.duration_since(o).as_secs_f64()
@@ -130,14 +130,22 @@ pub async fn run_gated(
         None => None,
     };
     facts.internal_errors = crate::crash::since(panics_before);
-    let mut summary = summarize(scenario, &recorder, end, started, failover, &facts);
-    summary.generator.host = Some(host);
-    summary.gateway_exit = gateway_exit;
-    summary.output_problems = streamed.problems.iter().map(|n| n.to_string()).collect();
+    let mut summary = Summary::build(crate::results::BuildInput {
+        scenario,
+        recorder: &recorder,
+        end: &end,
+        started,
+        failover,
+        facts: &facts,
+        host: Some(host),
+        gateway_exit,
+        output_problems: streamed.problems.iter().map(|n| n.to_string()).collect(),
+    });
     // The reports are written even when saving the baseline fails: the
     // measurements must not be lost to a baseline problem.
     let gated = gate.apply(scenario, &recorder, &mut summary, &out_dir);
-    let data = report::RunData::from_run(scenario, summary, &recorder, &streamed);
+    let mut data = report::RunData::from_run(scenario, summary, &recorder, &streamed);
+    data.baseline_curves = gate.curves(&data.classes);
     let written = exports.write(&data);
     let summary = data.summary;
     // The verdict is shown even when a report could not be written; the
@@ -513,168 +521,6 @@ fn dir_name(name: &str) -> String {
             } else {
                 '_'
             }
-        })
-        .collect()
-}
-
-/// Assembles the summary from what was recorded.
-pub fn summarize(
-    scenario: &Scenario,
-    rec: &Recorder,
-    end: DriveEnd,
-    started: SystemTime,
-    failover: Option<crate::analysis::failover::Report>,
-    facts: &sla::RunFacts,
-) -> Summary {
-    use crate::metrics::Outcome;
-    use report::summary::*;
-
-    let counts = rec.total_counts();
-    let n = |o: Outcome| counts[o.index()];
-    let cut_off = n(Outcome::CutOff);
-    let counted: u64 = counts.iter().sum::<u64>() - cut_off;
-    let uptime = Uptime::new(n(Outcome::Ok), counted);
-    let all = rec.ok_latency();
-    let class_hists: Vec<_> = rec.classes.iter().map(|c| c.ok_latency()).collect();
-    let checks = sla::checks(
-        scenario,
-        &sla::Measured {
-            lag: &rec.lag,
-            dropped: n(Outcome::Dropped),
-            uptime: &uptime,
-            all: &all,
-            classes: class_hists.clone(),
-            failover: failover.as_ref(),
-            run: facts,
-        },
-    );
-    let curve = crate::load::schedule::RateCurve::new(&scenario.load.stages);
-    let span = end.send_span.as_secs_f64();
-    let sent = counts.iter().sum::<u64>() - n(Outcome::Dropped);
-    let achieved_rpm = if span > 0.0 {
-        sent as f64 / span * 60.0
-    } else {
-        0.0
-    };
-    let (lag_limit, lag_limit_from) = scenario.lag_limit();
-    let generator = Generator {
-        target_rpm: curve.mean_rpm(0.0, span),
-        achieved_rpm,
-        lag_limit_ms: lag_limit.as_secs_f64() * 1000.0,
-        lag_limit_from: lag_limit_from.into(),
-        gave_up: end.gave_up.map(|g| GaveUpOut {
-            at_s: g.at.as_secs_f64(),
-            lag_ms: g.lag.as_secs_f64() * 1000.0,
-            held_rpm: achieved_rpm,
-            target_rpm: curve.mean_rpm(0.0, span),
-        }),
-        host: None,
-        sent,
-        dropped: n(Outcome::Dropped),
-        lag_ms: Lag {
-            p50: crate::metrics::histogram::quantile_ms(&rec.lag, 0.5),
-            p99: crate::metrics::histogram::quantile_ms(&rec.lag, 0.99),
-            max: rec.lag.max() as f64 / 1000.0,
-        },
-        stages: stage_health(scenario, &curve, &rec.stage_sent),
-    };
-    let classes = scenario
-        .traffic
-        .iter()
-        .zip(&rec.classes)
-        .map(|(tc, c)| {
-            let streaming = tc.stream && !c.ttft.is_empty();
-            let mean_tpot_s = c.tpot.mean() / 1e6;
-            let cl = ClassLatency {
-                latency: c
-                    .ok_latency()
-                    .map(crate::metrics::histogram::Percentiles::of)
-                    .unwrap_or_default(),
-                requests: c.counts.iter().sum::<u64>() - c.counts[Outcome::CutOff.index()],
-                ok: c.counts[Outcome::Ok.index()],
-                ttft: streaming.then(|| crate::metrics::histogram::Percentiles::of(&c.ttft)),
-                tpot: streaming.then(|| crate::metrics::histogram::Percentiles::of(&c.tpot)),
-                tokens_per_s: (streaming && mean_tpot_s > 0.0).then(|| 1.0 / mean_tpot_s),
-            };
-            (tc.name.clone(), cl)
-        })
-        .collect();
-    let mut service = crate::metrics::histogram::new();
-    for c in &rec.classes {
-        service.add(&c.service).expect("same bounds");
-    }
-    Summary {
-        schema_version: SCHEMA_VERSION,
-        slabench_version: env!("CARGO_PKG_VERSION").into(),
-        scenario: report::brief::scenario_info(scenario, started),
-        verdict: crate::analysis::verdict::verdict(&checks),
-        interrupted: facts.interrupted.is_some(),
-        internal_errors: facts.internal_errors.clone(),
-        gateway_exit: None,
-        output_problems: Vec::new(),
-        checks,
-        generator,
-        requests: Requests {
-            counted,
-            ok: n(Outcome::Ok),
-            failed: counted - n(Outcome::Ok),
-            cut_off,
-            in_flight_at_interrupt: end.in_flight_at_interrupt,
-            by_outcome: Outcome::ALL
-                .iter()
-                .map(|o| (o.name().to_string(), n(*o)))
-                .collect(),
-        },
-        uptime: UptimeOut::new(
-            &uptime,
-            scenario.sla.uptime,
-            crate::analysis::budget::budget(
-                &rec.timeline,
-                uptime.ok,
-                uptime.counted,
-                scenario.sla.uptime,
-            ),
-        ),
-        latency_ms: Latency {
-            all: crate::metrics::histogram::Percentiles::of(&all),
-            classes,
-            service: crate::metrics::histogram::Percentiles::of(&service),
-        },
-        cost_usd: failover.as_ref().map(|f| f.cost.clone()),
-        failover,
-        baseline: None,
-    }
-}
-
-fn stage_health(
-    scenario: &Scenario,
-    curve: &crate::load::schedule::RateCurve,
-    sent: &[u64],
-) -> Vec<report::summary::StageHealth> {
-    let stages = &scenario.load.stages;
-    let mut t = 0.0;
-    stages
-        .iter()
-        .zip(crate::scenario::describe_stages(stages))
-        .enumerate()
-        .map(|(i, (s, shape))| {
-            let len = s.duration().as_secs_f64();
-            let n = sent.get(i).copied().unwrap_or(0);
-            let h = report::summary::StageHealth {
-                index: i,
-                shape,
-                start_s: t,
-                end_s: t + len,
-                target_rpm: curve.mean_rpm(t, t + len),
-                achieved_rpm: if len > 0.0 {
-                    n as f64 / len * 60.0
-                } else {
-                    0.0
-                },
-                sent: n,
-            };
-            t += len;
-            h
         })
         .collect()
 }

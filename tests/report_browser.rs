@@ -137,7 +137,7 @@ async fn report_html_loads_cleanly_in_a_headless_browser() {
     // `slabench report` rebuilds the same Markdown and JUnit from the files.
     let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
     let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
-    slabench::report::rebuild(dir.path()).unwrap();
+    slabench::report::rebuild(dir.path(), |_| Vec::new()).unwrap();
     assert_eq!(
         std::fs::read_to_string(dir.path().join("summary.md")).unwrap(),
         md

@@ -7,6 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
+// Formatting lives in `crate::fmt`; analysis uses it for check strings.
+pub use crate::fmt::{fmt_ms, fmt_pct};
+
 /// The run's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -208,32 +211,6 @@ impl Check {
 pub const INTERNAL_ERROR_CHECK: &str = "slabench internal errors";
 /// The name of the check that fails when the run was interrupted.
 pub const COMPLETED_CHECK: &str = "run completed its schedule";
-
-/// `850 ms`, `2.50 s`.
-pub fn fmt_ms(ms: f64) -> String {
-    if ms >= 1000.0 {
-        format!("{:.2} s", ms / 1000.0)
-    } else if ms >= 10.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{ms:.2} ms")
-    }
-}
-
-/// A percentile of a latency set: `fmt_ms`, or a dash when the set is
-/// empty (a percentile of nothing is not 0 ms).
-pub fn fmt_latency(p: &crate::metrics::histogram::Percentiles, ms: f64) -> String {
-    if p.count == 0 {
-        "—".into()
-    } else {
-        fmt_ms(ms)
-    }
-}
-
-/// `99.950%`.
-pub fn fmt_pct(ratio: f64) -> String {
-    format!("{:.3}%", ratio * 100.0)
-}
 
 /// The verdict of a set of checks, the worst one deciding: INVALID over
 /// INTERRUPTED over FAIL over UNMEASURED over REGRESSION over PASS.

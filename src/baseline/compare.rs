@@ -15,8 +15,10 @@ use std::path::Path;
 use super::file::{Baseline, GateSettings, WindowRecord};
 use super::stats::{self, Interval, MIN_SECONDS};
 use super::{Change, Comparison, MetricComparison};
-use crate::analysis::verdict::{fmt_ms, fmt_pct, Check, CheckKind};
+use crate::analysis::verdict::{Check, CheckKind};
+use crate::fmt::{fmt_ms, fmt_pct};
 use crate::metrics::histogram::{quantile_ms, Hist};
+use crate::results::comparison::show;
 
 /// Family-wise false-alarm rate of the latency noise tests.
 pub const FAMILY_ALPHA: f64 = 0.05;
@@ -338,14 +340,4 @@ fn signed_pct(r: f64) -> String {
 fn signed_ms(d: f64) -> String {
     let sign = if d < 0.0 { "-" } else { "+" };
     format!("{sign}{}", fmt_ms(d.abs()))
-}
-
-/// A value in its unit, for tables.
-pub fn show(v: f64, unit: &str) -> String {
-    match unit {
-        "ms" => fmt_ms(v),
-        "ratio" => fmt_pct(v),
-        "s" => format!("{v:.0} s"),
-        _ => format!("{v}"),
-    }
 }

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::error::BaselineError;
 use crate::metrics::histogram::Hist;
 use crate::metrics::recorder::Recorder;
-use crate::report::summary::Summary;
+use crate::results::Summary;
 use crate::scenario::{Arrival, Scenario};
 
 /// Bumped when a field the comparison reads changes meaning or shape.
@@ -294,6 +294,20 @@ impl Baseline {
     }
 
     /// The ok-latency histogram of class `i`.
+    /// Each class's whole-run latency histogram, in `classes` order
+    /// (`None` for a class the baseline does not have).
+    pub fn curves(&self, classes: &[String]) -> Vec<Option<Hist>> {
+        classes
+            .iter()
+            .map(|name| {
+                self.classes
+                    .iter()
+                    .position(|c| &c.name == name)
+                    .map(|k| self.histogram(k))
+            })
+            .collect()
+    }
+
     pub fn histogram(&self, i: usize) -> Hist {
         decode(&self.classes[i].ok_latency).expect("checked when loaded or built")
     }

@@ -10,7 +10,7 @@ use super::compare;
 use super::error::BaselineError;
 use super::file::{Baseline, Fingerprint, GateSettings, RUN_FILE};
 use crate::metrics::recorder::Recorder;
-use crate::report::summary::Summary;
+use crate::results::Summary;
 use crate::scenario::Scenario;
 
 /// What a run does about baselines. The default compares with nothing and
@@ -57,6 +57,15 @@ impl RunGate {
                 floor,
             )),
         })
+    }
+
+    /// The baseline's latency curve per class (`classes` order), for the
+    /// report; empty without a baseline.
+    pub fn curves(&self, classes: &[String]) -> Vec<Option<crate::metrics::histogram::Hist>> {
+        match &self.against {
+            Some((base, _)) => base.curves(classes),
+            None => Vec::new(),
+        }
     }
 
     /// After the run: writes `out_dir/baseline.json` (and `--save-baseline`),

@@ -5,11 +5,11 @@
 //! thing both ways: `slabench report` rebuilds the human outputs from
 //! summary.json, timeseries.csv and latency.hlog without running anything.
 
-use super::summary::Summary;
 use crate::analysis::failover::EventKind;
 use crate::metrics::histogram::{self, Hist};
 use crate::metrics::recorder::{Recorder, OUTCOMES};
 use crate::metrics::Outcome;
+use crate::results::Summary;
 use crate::scenario::Scenario;
 
 /// One run, ready to render.
@@ -29,6 +29,12 @@ pub struct RunData {
     /// out: streamed files whose writing failed during the run, or inputs
     /// `slabench report` could not read.
     pub notes: Vec<Note>,
+    /// The baseline's whole-run latency histogram per class, in `classes`
+    /// order (`None`: that class is not in the baseline); empty without a
+    /// baseline or when its file was not at hand (the report then marks the
+    /// baseline's p50/p99 from summary.json). Loaded by whoever builds the
+    /// RunData: renderers never read files.
+    pub baseline_curves: Vec<Option<crate::metrics::histogram::Hist>>,
 }
 
 /// A file that is missing, damaged or incomplete, and what it costs.
@@ -230,6 +236,7 @@ impl RunData {
             timeline,
             hists,
             notes: streamed.problems.clone(),
+            baseline_curves: Vec::new(),
         }
     }
 

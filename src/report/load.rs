@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::data::{ClassHists, Note, RunData, Second};
-use super::summary::{Summary, SCHEMA_VERSION};
+use crate::results::{Summary, SCHEMA_VERSION};
 
 /// The summary.json schema versions this slabench reads (version 1 lacks
 /// only keys that later versions added, all with defaults).
@@ -60,6 +60,7 @@ pub fn run_dir(dir: &Path) -> anyhow::Result<RunData> {
         timeline,
         hists,
         notes,
+        baseline_curves: Vec::new(),
     })
 }
 

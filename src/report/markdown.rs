@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use super::data::RunData;
-use crate::analysis::verdict::{fmt_latency, fmt_ms, fmt_pct};
 use crate::analysis::Verdict;
-use crate::baseline::Change;
+use crate::fmt::{fmt_latency, fmt_ms, fmt_pct};
+use crate::results::Change;
 
 /// Escapes text from a scenario so it cannot break a table or inject markup.
 pub fn md_escape(s: &str) -> String {

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 pub mod atomic;
-pub mod brief;
 pub mod charts;
+pub mod comparison;
 pub mod csv;
 pub mod data;
 pub mod hlog;
@@ -29,7 +29,6 @@ pub mod live;
 pub mod load;
 pub mod markdown;
 pub mod space;
-pub mod summary;
 pub mod synthetic;
 pub mod terminal;
 
@@ -268,11 +267,18 @@ fn with_notes(page: String, notes: &[Note]) -> String {
 /// summary.json, timeseries.csv and latency.hlog (`slabench report`).
 /// Missing or damaged inputs are warned about on stderr (and noted in
 /// report.html), with what was left out.
-pub fn rebuild(dir: &Path) -> anyhow::Result<RunData> {
-    let data = load::run_dir(dir)?;
+///
+/// `curves` loads the baseline's curves, when the run was compared with one
+/// (the caller knows where baselines live; report/ never reads them).
+pub fn rebuild(
+    dir: &Path,
+    curves: impl FnOnce(&RunData) -> Vec<Option<crate::metrics::histogram::Hist>>,
+) -> anyhow::Result<RunData> {
+    let mut data = load::run_dir(dir)?;
     for n in &data.notes {
         eprintln!("warning: {n}");
     }
+    data.baseline_curves = curves(&data);
     Exports::create(dir, Set::Rebuild)?.write(&data)?;
     Ok(data)
 }

@@ -12,7 +12,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::data::{ClassHists, RunData, Second};
-use super::summary::*;
 use crate::analysis::budget;
 use crate::analysis::failover::{
     Cost, Event, EventKind, ProviderStats, Report, SecondFlow, Window,
@@ -21,6 +20,7 @@ use crate::analysis::{Check, CheckKind};
 use crate::metrics::histogram::{self, Percentiles};
 use crate::metrics::recorder::SecondRow;
 use crate::metrics::Outcome;
+use crate::results::*;
 
 /// The shape of the synthetic run.
 #[derive(Debug, Clone)]
@@ -166,6 +166,7 @@ pub fn run_data(shape: &Shape) -> RunData {
         timeline,
         hists,
         notes: Vec::new(),
+        baseline_curves: Vec::new(),
     }
 }
 
@@ -199,7 +200,7 @@ fn summary(
             "uptime",
             CheckKind::Sla,
             ">= 99.900%",
-            crate::analysis::verdict::fmt_pct(ratio),
+            crate::fmt::fmt_pct(ratio),
             ratio >= 0.999,
         ),
         Check::measured(

@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
-use super::summary::Summary;
-use crate::analysis::verdict::{fmt_latency, fmt_ms};
+use crate::fmt::{fmt_latency, fmt_ms};
+use crate::results::Summary;
 
 /// The end-of-run table: verdict and checks first, then the numbers behind them.
 pub fn render(s: &Summary) -> String {
@@ -119,7 +119,7 @@ pub fn render(s: &Summary) -> String {
         }
     }
     if let Some(c) = &s.baseline {
-        out.push_str(&crate::baseline::render::terminal(c));
+        out.push_str(&crate::report::comparison::terminal(c));
     }
     let width = s
         .checks

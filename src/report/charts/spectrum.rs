@@ -10,7 +10,7 @@ use super::{
     color, err, fmt_ms_axis, fmt_percentile, frame, legend, no_data, svg, ERROR_RED, FONT, GREY,
 };
 use crate::metrics::histogram::Hist;
-use crate::report::summary::BudgetsMs;
+use crate::results::BudgetsMs;
 
 /// Deepest percentile drawn: 99.99%.
 const X_MAX: f64 = 10_000.0;

@@ -129,14 +129,8 @@ fn charts_section(data: &RunData, h: &mut String) {
         figure(h, "error-budget", charts::time::error_budget(data), "Share of the run's error budget (1 − uptime target of the counted requests) left after each second.");
     }
     h.push_str("<h3>Latency spectrum per traffic class</h3>\n");
-    // The baseline's histograms live in its file; when it is not at hand
-    // (a run directory copied elsewhere) its p50/p99 are drawn as marks.
-    let baseline = data
-        .summary
-        .baseline
-        .as_ref()
-        .and_then(|c| crate::baseline::Baseline::load(std::path::Path::new(&c.baseline_file)).ok())
-        .map(|(b, _)| b);
+    // The baseline's curves were loaded into the data; without them (its
+    // file was not at hand) its p50/p99 are drawn as marks.
     for (i, name) in data.classes.iter().enumerate() {
         let Some(hists) = data.hists.get(i) else {
             continue;
@@ -150,16 +144,11 @@ fn charts_section(data: &RunData, h: &mut String) {
             .map(|t| t.budgets_ms)
             .unwrap_or_default();
         let marks = tables::baseline_marks(data, name);
-        let baseline_hist = baseline.as_ref().and_then(|b| {
-            b.classes
-                .iter()
-                .position(|c| &c.name == name)
-                .map(|k| b.histogram(k))
-        });
+        let baseline_hist = data.baseline_curves.get(i).and_then(Option::as_ref);
         figure(
             h,
             &format!("spectrum-{i}"),
-            spectrum::class(name, &hists.latency, &budgets, baseline_hist.as_ref(), &marks),
+            spectrum::class(name, &hists.latency, &budgets, baseline_hist, &marks),
             "Latency at each percentile over the whole run (OK requests); crosses and dashed lines: the class's SLA budgets; the baseline's curve (or, when its file is not at hand, triangles at its values).",
         );
     }

@@ -4,10 +4,10 @@
 use std::fmt::Write as _;
 
 use super::esc;
-use crate::analysis::verdict::{fmt_latency, fmt_ms, fmt_pct};
-use crate::baseline::Change;
+use crate::fmt::{fmt_latency, fmt_ms, fmt_pct};
 use crate::report::charts::spectrum::Mark;
 use crate::report::data::RunData;
+use crate::results::Change;
 
 fn opt_s(x: Option<f64>) -> String {
     x.map_or("—".into(), |v| format!("{v:.1} s"))
@@ -204,7 +204,7 @@ pub fn scenario(data: &RunData, h: &mut String) {
 pub fn classes(data: &RunData, h: &mut String) {
     let l = &data.summary.latency_ms;
     h.push_str("<h2 id=\"classes\">Traffic classes</h2>\n<table>\n<tr><th>Class</th><th>Requests</th><th>OK</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th><th>TTFT p50 / p99</th><th>Tokens/s</th></tr>\n");
-    let mut rows: Vec<(&str, &crate::report::summary::ClassLatency)> = Vec::new();
+    let mut rows: Vec<(&str, &crate::results::ClassLatency)> = Vec::new();
     for name in &data.classes {
         if let Some(c) = l.classes.get(name) {
             rows.push((name, c));

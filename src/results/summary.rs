@@ -46,7 +46,7 @@ pub struct Summary {
     /// Cost from the providers' prices; `null` without simulated providers.
     pub cost_usd: Option<crate::analysis::failover::Cost>,
     /// The comparison with a stored baseline; `null` without `--baseline`.
-    pub baseline: Option<crate::baseline::Comparison>,
+    pub baseline: Option<super::comparison::Comparison>,
 }
 
 impl Summary {

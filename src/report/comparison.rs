@@ -3,9 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::compare::show;
-use super::{Change, Comparison};
-use crate::analysis::verdict::fmt_ms;
+use crate::fmt::fmt_ms;
+use crate::results::comparison::show;
+use crate::results::{Change, Comparison};
 
 /// The table printed after a run with `--baseline` and by `slabench compare`.
 pub fn terminal(c: &Comparison) -> String {
@@ -59,7 +59,7 @@ pub fn terminal(c: &Comparison) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::baseline::MetricComparison;
+    use crate::results::MetricComparison;
 
     #[test]
     fn table_lists_every_metric_and_explains_the_moved_ones() {
