@@ -1,8 +1,11 @@
 //! The join end to end, on a synthetic run with a known answer.
 
-use super::*;
-use crate::scenario::FaultKind;
 use std::time::Duration;
+
+use super::*;
+use crate::metrics::Outcome;
+use crate::providers::ledger::AttemptOutcome;
+use crate::scenario::FaultKind;
 
 const FLASH: u16 = 0;
 const QWEN: u16 = 1;
