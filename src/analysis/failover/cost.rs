@@ -85,3 +85,72 @@ impl<'a> CostTally<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::failover::events::EventKind;
+    use crate::analysis::failover::join::Joined;
+    use crate::metrics::recorder::{AccountRecord, ClientRecord};
+    use crate::metrics::Outcome;
+
+    const PRICES: [(f64, f64); 2] = [(1.0, 2.0), (10.0, 20.0)];
+
+    #[test]
+    fn prices_are_per_million_tokens() {
+        assert_eq!(price(&PRICES, 1, 1000, 500), (10_000.0 + 10_000.0) / 1e6);
+        assert_eq!(price(&PRICES, 2, 1000, 500), 0.0);
+    }
+
+    #[test]
+    fn failover_adds_what_the_first_provider_would_not_have_cost() {
+        let mut tally = CostTally::new(&PRICES, 2);
+        let rec = ClientRecord {
+            intended_ms: 0,
+            latency_us: 0,
+            served_by: 1,
+            class: 1,
+            outcome: Outcome::Ok,
+            account: AccountRecord::EMPTY,
+        };
+        // A failed attempt at provider 0 (100 in), then 100 in, 50 out at 1.
+        let joined = Joined {
+            first_provider: 0,
+            attempts: 2,
+            served_by: 1,
+            cost: price(&PRICES, 0, 100, 0) + price(&PRICES, 1, 100, 50),
+            served_tokens: (100, 50),
+            ..Joined::EMPTY
+        };
+        let fact = Fact {
+            seq: 0,
+            rec: &rec,
+            ledger: joined.view(),
+            joined,
+            served: 1,
+        };
+        tally.request(&fact, Class::Event(EventKind::Failover));
+        tally.request(&fact, Class::Normal);
+        let stats = [
+            ProviderStats {
+                cost_usd: 0.25,
+                ..Default::default()
+            },
+            ProviderStats {
+                cost_usd: 0.75,
+                ..Default::default()
+            },
+        ];
+        let names = ["flash".to_string(), "qwen".into()];
+        let classes = ["chat".to_string(), "batch".into()];
+        let c = tally.finish(&names, &stats, &classes, 4);
+        assert_eq!((c.total, c.per_1k_requests), (1.0, 250.0));
+        assert_eq!(c.by_provider["qwen"], 0.75);
+        assert_eq!(
+            (c.by_class["chat"], c.by_class["batch"]),
+            (0.0, 2.0 * joined.cost)
+        );
+        // Paid: 100 (the failure) + 1000 + 1000; at the first provider alone: 100 + 100.
+        assert!((c.failover_added - 1900.0 / 1e6).abs() < 1e-15);
+    }
+}

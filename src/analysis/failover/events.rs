@@ -167,3 +167,117 @@ impl<'a> EventLog<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::failover::join::Joined;
+    use crate::metrics::recorder::{AccountRecord, ClientRecord};
+
+    fn rec(outcome: Outcome) -> ClientRecord {
+        ClientRecord {
+            intended_ms: 2500,
+            latency_us: 40_000,
+            served_by: ClientRecord::NONE,
+            class: 1,
+            outcome,
+            account: AccountRecord::EMPTY,
+        }
+    }
+
+    /// First attempt at flash (0), `first_ok`, `attempts` in all.
+    fn joined(first_ok: bool, attempts: u16) -> Joined {
+        Joined {
+            first_arrival_us: 2_500_000,
+            first_provider: 0,
+            first_ok,
+            attempts,
+            ..Joined::EMPTY
+        }
+    }
+
+    fn fact<'a>(rec: &'a ClientRecord, joined: Joined, served: u16) -> Fact<'a> {
+        Fact {
+            seq: 7,
+            rec,
+            ledger: joined.view(),
+            joined,
+            served,
+        }
+    }
+
+    #[test]
+    fn every_request_has_one_class() {
+        let (ok, failed, cut) = (
+            rec(Outcome::Ok),
+            rec(Outcome::Timeout),
+            rec(Outcome::CutOff),
+        );
+        let class = |r, ok1, n, served| classify(&fact(r, joined(ok1, n), served));
+        assert_eq!(class(&failed, false, 0, 0), Class::Unreached);
+        assert_eq!(class(&ok, false, 0, 0), Class::Unattempted);
+        assert_eq!(class(&cut, false, 0, 0), Class::Unattempted);
+        assert_eq!(class(&cut, false, 2, 1), Class::CutOff);
+        assert_eq!(class(&ok, true, 1, 0), Class::Normal);
+        // A hedge: a second attempt after a successful first.
+        assert_eq!(class(&ok, true, 2, 1), Class::Normal);
+        // The provider answered; the request failed past it.
+        assert_eq!(class(&failed, true, 1, 0), Class::Normal);
+        assert_eq!(
+            class(&failed, true, 2, 0),
+            Class::Event(EventKind::Exhausted)
+        );
+        assert_eq!(class(&ok, false, 2, 0), Class::Event(EventKind::Retry));
+        assert_eq!(class(&ok, false, 2, 1), Class::Event(EventKind::Failover));
+        assert_eq!(
+            class(&failed, false, 3, 1),
+            Class::Event(EventKind::Exhausted)
+        );
+    }
+
+    #[test]
+    fn the_log_keeps_events_unreached_and_both_latencies() {
+        let names = ["flash".to_string(), "qwen".into()];
+        let classes = ["chat".to_string(), "batch".into()];
+        let mut log = EventLog::new(&names, &classes);
+        let (ok, failed) = (rec(Outcome::Ok), rec(Outcome::Http5xx));
+        for (r, j, served) in [
+            (&ok, joined(false, 2), 1),
+            (&failed, joined(false, 2), 1),
+            (&failed, joined(false, 0), 0),
+            (&ok, joined(true, 1), 0),
+        ] {
+            let f = fact(r, j, served);
+            log.add(&f, classify(&f));
+        }
+        let e = log.finish();
+        assert_eq!(
+            e.list[0],
+            Event {
+                seq: 7,
+                class: "batch".into(),
+                at_s: 2.5,
+                kind: EventKind::Failover,
+                first_provider: "flash".into(),
+                served_by: Some("qwen".into()),
+                attempts: 2,
+                latency_ms: 40.0,
+                outcome: Outcome::Ok,
+            }
+        );
+        assert_eq!(
+            (e.list[1].kind, e.list[1].served_by.as_deref()),
+            (EventKind::Exhausted, None)
+        );
+        assert_eq!(
+            (e.count(EventKind::Failover), e.count(EventKind::Retry)),
+            (1, 0)
+        );
+        assert_eq!(e.unreached, 1);
+        // Only answers have a latency: one after a failover, one normal.
+        assert_eq!(
+            (e.failover_latency_ms.count, e.normal_latency_ms.count),
+            (1, 1)
+        );
+    }
+}

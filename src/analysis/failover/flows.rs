@@ -114,3 +114,73 @@ fn bump(per_second: &mut [Vec<u32>], us: i64, provider: u16) {
 fn second_of(us: i64) -> Option<usize> {
     (us >= 0).then_some((us / 1_000_000) as usize)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::failover::join::Joined;
+    use crate::metrics::recorder::{AccountRecord, ClientRecord};
+    use crate::metrics::Outcome;
+
+    fn att(provider: u16, arrived_ms: i64, answered_ms: i64, ok: bool) -> Attempt {
+        Attempt {
+            tag: Some(0),
+            provider,
+            arrived_us: arrived_ms * 1000,
+            answered_us: answered_ms * 1000,
+            outcome: if ok {
+                AttemptOutcome::Ok
+            } else {
+                AttemptOutcome::Reset
+            },
+            status: 0,
+            input_tokens: 0,
+            output_tokens: 0,
+            stream: false,
+        }
+    }
+
+    #[test]
+    fn counts_by_arrival_and_answer_inside_the_timeline() {
+        let mut flows = Flows::new(2, 2);
+        flows.attempt(&att(0, 500, 1200, false)); // a failure serves nothing
+        flows.attempt(&att(1, 600, 1700, true)); // arrives in 0, served in 1
+        flows.attempt(&att(1, -5, 100, true)); // before t=0: only its answer counts
+        flows.attempt(&att(0, 2100, 9000, true)); // answered past the timeline
+        flows.attempt(&att(7, 100, 200, true)); // not a provider of the scenario
+        let rec = ClientRecord {
+            intended_ms: 450,
+            latency_us: 0,
+            served_by: 1,
+            class: 0,
+            outcome: Outcome::Ok,
+            account: AccountRecord::EMPTY,
+        };
+        let joined = Joined {
+            first_arrival_us: 500_000,
+            first_provider: 0,
+            attempts: 2,
+            ..Joined::EMPTY
+        };
+        let fact = Fact {
+            seq: 0,
+            rec: &rec,
+            ledger: joined.view(),
+            joined,
+            served: 1,
+        };
+        flows.request(&fact);
+        assert_eq!(flows.first_attempts(), [vec![1, 0], vec![0, 0], vec![0, 0]]);
+        let names = ["flash".to_string(), "qwen".into()];
+        let s = flows.finish(&names);
+        assert_eq!(s.len(), 3);
+        assert_eq!((s[0].sent, s[0].amplification), (1, 2.0));
+        assert_eq!((s[0].attempts["flash"], s[0].attempts["qwen"]), (1, 1));
+        assert_eq!((s[0].served["qwen"], s[1].served["qwen"]), (1, 1));
+        // Attempts in a second nothing was sent in: no amplification to speak of.
+        assert_eq!(
+            (s[2].sent, s[2].attempts["flash"], s[2].amplification),
+            (0, 1, 0.0)
+        );
+    }
+}

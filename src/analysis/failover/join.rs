@@ -119,3 +119,86 @@ pub(super) fn join(
     }
     ledger
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::recorder::{AccountRecord, ClientRecord};
+    use crate::metrics::Outcome;
+
+    fn att(tag: Option<u64>, provider: u16, at_ms: i64, ok: bool) -> Attempt {
+        Attempt {
+            tag,
+            provider,
+            arrived_us: at_ms * 1000,
+            answered_us: at_ms * 1000 + 1000,
+            outcome: if ok {
+                AttemptOutcome::Ok
+            } else {
+                AttemptOutcome::HttpError
+            },
+            status: if ok { 200 } else { 503 },
+            input_tokens: 10,
+            output_tokens: if ok { 20 } else { 0 },
+            stream: false,
+        }
+    }
+
+    #[test]
+    fn the_first_attempt_is_the_earliest_and_strays_are_counted() {
+        let rec = ClientRecord {
+            intended_ms: 0,
+            latency_us: 0,
+            served_by: 1,
+            class: 0,
+            outcome: Outcome::Ok,
+            account: AccountRecord::EMPTY,
+        };
+        let requests = [rec, rec, ClientRecord::MISSING];
+        let providers = ["flash".to_string(), "qwen".into()];
+        let input = Input {
+            providers: &providers,
+            prices: &[(1.0, 2.0), (3.0, 4.0)],
+            class_names: &[],
+            faults: &[],
+            requests: &requests,
+            duration_s: 1,
+            sent_until_s: 1.0,
+            account_dialects: 0,
+        };
+        // Request 0 in ledger order: qwen's answer first, flash's earlier failure after.
+        let attempts = [
+            att(Some(0), 1, 30, true),
+            att(Some(0), 0, 10, false),
+            att(None, 0, 5, true),
+            att(Some(2), 0, 5, true),  // a missing slot (never sent)
+            att(Some(99), 0, 5, true), // not a request of this run
+        ];
+        let mut seen = Vec::new();
+        let ledger = join(&input, attempts, |a, cost| seen.push((a.provider, cost)));
+        let j = ledger.requests[0];
+        assert_eq!(
+            (j.first_provider, j.first_arrival_us, j.first_ok, j.attempts),
+            (0, 10_000, false, 2)
+        );
+        assert_eq!((j.served_by, j.served_tokens), (1, (10, 20)));
+        assert_eq!(j.providers, 0b11);
+        // qwen: 10 × 3 + 20 × 4; flash: 10 × 1, per million.
+        assert_eq!(seen, [(1, 110.0 / 1e6), (0, 10.0 / 1e6)]);
+        assert_eq!(j.cost, 110.0 / 1e6 + 10.0 / 1e6);
+        assert_eq!(ledger.requests[1], Joined::EMPTY);
+        assert_eq!(
+            (ledger.joined, ledger.untagged, ledger.unmatched),
+            (2, 1, 2)
+        );
+        let views: Vec<LedgerView> = ledger.views().collect();
+        assert_eq!(
+            views[0],
+            LedgerView {
+                attempts: 2,
+                providers: 0b11,
+                served_by: 1
+            }
+        );
+    }
+}

@@ -73,3 +73,73 @@ impl ProviderTally {
         (by_name, self.served_by_disagreements)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::failover::join::Joined;
+    use crate::metrics::recorder::{AccountRecord, ClientRecord};
+    use crate::metrics::Outcome;
+
+    #[test]
+    fn first_attempts_and_answers_go_to_their_providers() {
+        let mut t = ProviderTally::new(2);
+        let failed = Attempt {
+            tag: Some(0),
+            provider: 0,
+            arrived_us: 0,
+            answered_us: 0,
+            outcome: AttemptOutcome::HttpError,
+            status: 503,
+            input_tokens: 7,
+            output_tokens: 0,
+            stream: false,
+        };
+        t.attempt(&failed, 0.5);
+        t.attempt(
+            &Attempt {
+                provider: 9,
+                ..failed
+            },
+            1.0,
+        );
+        // Failed over from 0 to 1; the answer claims 0.
+        let rec = ClientRecord {
+            intended_ms: 0,
+            latency_us: 0,
+            served_by: 0,
+            class: 0,
+            outcome: Outcome::Ok,
+            account: AccountRecord::EMPTY,
+        };
+        let joined = Joined {
+            first_provider: 0,
+            attempts: 2,
+            ..Joined::EMPTY
+        };
+        let fact = Fact {
+            seq: 0,
+            rec: &rec,
+            ledger: joined.view(),
+            joined,
+            served: 1,
+        };
+        t.request(&fact);
+        let names = ["flash".to_string(), "qwen".into()];
+        let (stats, disagreements) = t.finish(&names);
+        assert_eq!(
+            stats["flash"],
+            ProviderStats {
+                attempts: 1,
+                first_attempts: 1,
+                failed_attempts: 1,
+                served: 0,
+                input_tokens: 7,
+                output_tokens: 0,
+                cost_usd: 0.5,
+            }
+        );
+        assert_eq!((stats["qwen"].served, stats["qwen"].attempts), (1, 0));
+        assert_eq!(disagreements, 1);
+    }
+}

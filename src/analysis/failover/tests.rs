@@ -112,8 +112,8 @@ fn outage() -> Fault {
     }
 }
 
-#[test]
-fn joins_events_windows_and_reconciles() {
+/// `synthetic()` with prices, one traffic class and the flash outage.
+fn priced_report() -> Report {
     let (recs, atts) = synthetic();
     let providers = ["flash".to_string(), "qwen".to_string()];
     let classes = ["default".to_string()];
@@ -129,7 +129,12 @@ fn joins_events_windows_and_reconciles() {
         sent_until_s: 100.0,
         account_dialects: 0,
     };
-    let r = analyze(&input, atts);
+    analyze(&input, atts)
+}
+
+#[test]
+fn bills_every_joined_attempt_and_what_failover_added() {
+    let r = priced_report();
     // flash: 699 plain + 2 (retry) + 50 (failed first) = 751 attempts × 100 in,
     // 700 answers × 50 out; qwen: 250 + 47 + 3 = 300 × 100 in, 297 × 50 out
     // (the untagged and preflight attempts are not joined and not billed to the run).
@@ -150,7 +155,11 @@ fn joins_events_windows_and_reconciles() {
         "{}",
         r.cost.failover_added
     );
+}
 
+#[test]
+fn classifies_events_and_reconciles_attempts() {
+    let r = priced_report();
     // 47 failovers at 40–45 s (50 minus the 3 exhausted), 1 retry, 3 exhausted.
     assert_eq!((r.failovers, r.retries, r.exhausted), (47, 1, 3));
     assert_eq!(r.events, 51);
@@ -166,17 +175,26 @@ fn joins_events_windows_and_reconciles() {
     assert_eq!(r.providers["flash"].served, 700);
     assert_eq!(r.failover_latency_ms.count, 48);
     assert!((r.failover_latency_ms.p50 - 300.0).abs() < 0.5);
-
-    let w = &r.windows[0];
-    assert_eq!(w.provider, "flash");
-    assert_eq!(w.time_to_failover_s, Some(5.0));
-    assert_eq!(w.time_to_recover_s, Some(10.0));
-    assert_eq!((w.requests, w.errors), (200, 3));
     let e = r.event_list.iter().find(|e| e.seq == 100).unwrap();
     assert_eq!(
         (e.kind, e.served_by.as_deref(), e.attempts),
         (EventKind::Retry, Some("flash"), 2)
     );
+}
+
+#[test]
+fn times_the_failover_and_the_recovery() {
+    let r = priced_report();
+    let w = &r.windows[0];
+    assert_eq!(w.provider, "flash");
+    assert_eq!(w.time_to_failover_s, Some(5.0));
+    assert_eq!(w.time_to_recover_s, Some(10.0));
+    assert_eq!((w.requests, w.errors), (200, 3));
+}
+
+#[test]
+fn flows_per_second_show_the_traffic_moving() {
+    let r = priced_report();
     assert_eq!(
         r.per_second.iter().map(|s| s.sent as u64).sum::<u64>(),
         1000

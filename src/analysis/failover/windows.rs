@@ -203,3 +203,65 @@ pub fn fault_label(f: &Fault) -> String {
     };
     format!("{kind} on {}", f.target_label)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reach_says_how_much_of_the_window_the_sends_covered() {
+        assert_eq!(reach(10.0, Some(20.0), 60.0, 60), Reach::Complete);
+        assert_eq!(reach(10.0, Some(20.0), 15.0, 60), Reach::CutShort);
+        assert_eq!(reach(10.0, Some(20.0), 10.0, 60), Reach::NotReached);
+        // Without an end the window lasts the run: cut short if the run was.
+        assert_eq!(reach(10.0, None, 60.0, 60), Reach::Complete);
+        assert_eq!(reach(10.0, None, 59.0, 60), Reach::CutShort);
+    }
+
+    /// Seconds of first attempts (flash, qwen): 4 s at (3, 1), 2 s at (0, 4),
+    /// 1 s at (1, 3), 1 s at (2, 2).
+    fn first() -> Vec<Vec<u32>> {
+        let mut f = vec![vec![3, 1]; 4];
+        f.extend([vec![0, 4], vec![0, 4], vec![1, 3], vec![2, 2]]);
+        f
+    }
+
+    #[test]
+    fn shares_of_first_attempts() {
+        let f = first();
+        assert_eq!(share(&f, 0, 0), Some(0.75));
+        assert_eq!(share(&[vec![0, 0]], 0, 0), None);
+        assert_eq!(share(&f, 99, 0), None);
+        assert_eq!(mean_share(&f, 2, 6, 0), Some(6.0 / 16.0));
+        assert_eq!(mean_share(&f, 6, 99, 1), Some(5.0 / 8.0));
+        assert_eq!(mean_share(&f, 4, 4, 0), None);
+    }
+
+    #[test]
+    fn traffic_leaves_under_the_gone_share_and_is_back_at_the_back_share() {
+        let f = first();
+        // flash is out from 3.5 s to 6 s; it usually has 75%: gone below
+        // 7.5% (second 4), back at 37.5% (second 7: 50%; second 6 has 25%).
+        let m = traffic_moved(&f, (3, 6), (3.5, Some(6.0)), 0);
+        assert_eq!(
+            m,
+            Moved {
+                usual: Some(0.75),
+                ttf: Some(0.5),
+                ttr: Some(1.0)
+            }
+        );
+        // From t=0, the usual share comes from the 30 s after the window
+        // (15 of 24 first attempts): qwen's 25% inside it is not under 10%
+        // of that, so traffic never left and there is nothing to come back.
+        let m = traffic_moved(&f, (0, 2), (0.0, Some(2.0)), 1);
+        assert_eq!(
+            m,
+            Moved {
+                usual: Some(0.625),
+                ttf: None,
+                ttr: None
+            }
+        );
+    }
+}
