@@ -1,0 +1,204 @@
+//! The join: every attempt in the providers' ledger, matched by its tag to
+//! the client's record of the request it served.
+//!
+//! The ledger is read once, in ledger order, and may be far larger than
+//! memory would like to hold; so the join keeps one small `Joined` per
+//! request and hands each matched attempt (with its price) to the
+//! accumulators that count attempts as they pass (`ProviderTally`, `Flows`).
+
+use super::cost::price;
+use super::Input;
+use crate::analysis::account::LedgerView;
+use crate::providers::ledger::{Attempt, AttemptOutcome};
+
+/// The join of one request with its attempts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Joined {
+    pub first_arrival_us: i64,
+    pub first_provider: u16,
+    pub first_ok: bool,
+    pub attempts: u16,
+    /// Providers that received an attempt, as `LedgerView` bits.
+    pub providers: u64,
+    /// The provider of the last successful attempt (in ledger order).
+    pub served_by: u16,
+    /// What all its attempts cost, and the tokens of the answer served.
+    pub cost: f64,
+    pub served_tokens: (u32, u32),
+}
+
+impl Joined {
+    pub const EMPTY: Joined = Joined {
+        first_arrival_us: i64::MAX,
+        first_provider: u16::MAX,
+        first_ok: false,
+        attempts: 0,
+        providers: 0,
+        served_by: u16::MAX,
+        cost: 0.0,
+        served_tokens: (0, 0),
+    };
+
+    fn add(&mut self, a: &Attempt, cost: f64) {
+        self.cost += cost;
+        self.attempts = self.attempts.saturating_add(1);
+        self.providers |= LedgerView::bit(a.provider);
+        // The first attempt is the earliest to arrive, whatever the ledger's order.
+        if a.arrived_us < self.first_arrival_us {
+            self.first_arrival_us = a.arrived_us;
+            self.first_provider = a.provider;
+            self.first_ok = a.outcome == AttemptOutcome::Ok;
+        }
+        if a.outcome == AttemptOutcome::Ok {
+            self.served_by = a.provider;
+            self.served_tokens = (a.input_tokens, a.output_tokens);
+        }
+    }
+
+    /// What the ledger holds for this request, for the account comparison.
+    pub fn view(&self) -> LedgerView {
+        LedgerView {
+            attempts: self.attempts,
+            providers: self.providers,
+            served_by: self.served_by,
+        }
+    }
+}
+
+/// The ledger joined with the client's records.
+#[derive(Debug)]
+pub(super) struct Ledger {
+    /// One per client record, indexed by request number.
+    pub requests: Vec<Joined>,
+    /// Attempts joined to a request of this run.
+    pub joined: u64,
+    /// Attempts without a tag.
+    pub untagged: u64,
+    /// Attempts whose tag no request of this run had.
+    pub unmatched: u64,
+}
+
+impl Ledger {
+    /// What the ledger holds for each request, in request order.
+    pub fn views(&self) -> impl Iterator<Item = LedgerView> + '_ {
+        self.requests.iter().map(Joined::view)
+    }
+}
+
+/// Joins `attempts` with `input.requests`; `on_attempt` sees every joined
+/// attempt with its price, in ledger order.
+pub(super) fn join(
+    input: &Input,
+    attempts: impl IntoIterator<Item = Attempt>,
+    mut on_attempt: impl FnMut(&Attempt, f64),
+) -> Ledger {
+    let mut ledger = Ledger {
+        requests: vec![Joined::EMPTY; input.requests.len()],
+        joined: 0,
+        untagged: 0,
+        unmatched: 0,
+    };
+    for a in attempts {
+        let Some(seq) = a.tag else {
+            ledger.untagged += 1;
+            continue;
+        };
+        let Some(j) = ledger
+            .requests
+            .get_mut(seq as usize)
+            .filter(|_| !input.requests[seq as usize].is_missing())
+        else {
+            // The preflight request and anything not from this run.
+            ledger.unmatched += 1;
+            continue;
+        };
+        let cost = price(input.prices, a.provider, a.input_tokens, a.output_tokens);
+        j.add(&a, cost);
+        ledger.joined += 1;
+        on_attempt(&a, cost);
+    }
+    ledger
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::recorder::{AccountRecord, ClientRecord};
+    use crate::metrics::Outcome;
+
+    fn att(tag: Option<u64>, provider: u16, at_ms: i64, ok: bool) -> Attempt {
+        Attempt {
+            tag,
+            provider,
+            arrived_us: at_ms * 1000,
+            answered_us: at_ms * 1000 + 1000,
+            outcome: if ok {
+                AttemptOutcome::Ok
+            } else {
+                AttemptOutcome::HttpError
+            },
+            status: if ok { 200 } else { 503 },
+            input_tokens: 10,
+            output_tokens: if ok { 20 } else { 0 },
+            stream: false,
+        }
+    }
+
+    #[test]
+    fn the_first_attempt_is_the_earliest_and_strays_are_counted() {
+        let rec = ClientRecord {
+            intended_ms: 0,
+            latency_us: 0,
+            served_by: 1,
+            class: 0,
+            outcome: Outcome::Ok,
+            account: AccountRecord::EMPTY,
+        };
+        let requests = [rec, rec, ClientRecord::MISSING];
+        let providers = ["flash".to_string(), "qwen".into()];
+        let input = Input {
+            providers: &providers,
+            prices: &[(1.0, 2.0), (3.0, 4.0)],
+            class_names: &[],
+            faults: &[],
+            requests: &requests,
+            duration_s: 1,
+            sent_until_s: 1.0,
+            account_dialects: 0,
+        };
+        // Request 0 in ledger order: qwen's answer first, flash's earlier failure after.
+        let attempts = [
+            att(Some(0), 1, 30, true),
+            att(Some(0), 0, 10, false),
+            att(None, 0, 5, true),
+            att(Some(2), 0, 5, true),  // a missing slot (never sent)
+            att(Some(99), 0, 5, true), // not a request of this run
+        ];
+        let mut seen = Vec::new();
+        let ledger = join(&input, attempts, |a, cost| seen.push((a.provider, cost)));
+        let j = ledger.requests[0];
+        assert_eq!(
+            (j.first_provider, j.first_arrival_us, j.first_ok, j.attempts),
+            (0, 10_000, false, 2)
+        );
+        assert_eq!((j.served_by, j.served_tokens), (1, (10, 20)));
+        assert_eq!(j.providers, 0b11);
+        // qwen: 10 × 3 + 20 × 4; flash: 10 × 1, per million.
+        assert_eq!(seen, [(1, 110.0 / 1e6), (0, 10.0 / 1e6)]);
+        assert_eq!(j.cost, 110.0 / 1e6 + 10.0 / 1e6);
+        assert_eq!(ledger.requests[1], Joined::EMPTY);
+        assert_eq!(
+            (ledger.joined, ledger.untagged, ledger.unmatched),
+            (2, 1, 2)
+        );
+        let views: Vec<LedgerView> = ledger.views().collect();
+        assert_eq!(
+            views[0],
+            LedgerView {
+                attempts: 2,
+                providers: 0b11,
+                served_by: 1
+            }
+        );
+    }
+}
