@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod crash;
+pub mod exit;
 pub mod fmt;
 pub mod gateway;
 pub mod gateway_process;

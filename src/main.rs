@@ -15,7 +15,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(_) => {
             eprintln!("error: slabench stopped on an internal error (above); please report it");
-            ExitCode::from(slabench::analysis::Verdict::Invalid.exit_code() as u8)
+            ExitCode::from(slabench::exit::INVALID as u8)
         }
     }
 }

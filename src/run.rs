@@ -53,6 +53,25 @@ pub enum RunError {
     Unreachable { url: String, detail: String },
 }
 
+impl crate::exit::Advice for RunError {
+    fn help(&self) -> Option<String> {
+        match self {
+            RunError::InterruptedBeforeLoad => None,
+            RunError::Unreachable { .. } => Some(
+                "start the gateway, fix [gateway] url, or pass --allow-unreachable to run and \
+                 measure the failures anyway"
+                    .into(),
+            ),
+        }
+    }
+    fn exit_code(&self) -> i32 {
+        match self {
+            RunError::InterruptedBeforeLoad => crate::exit::INTERRUPTED,
+            RunError::Unreachable { .. } => crate::exit::USAGE,
+        }
+    }
+}
+
 /// What a finished run produced.
 #[derive(Debug)]
 pub struct RunOutcome {

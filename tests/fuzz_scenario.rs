@@ -88,9 +88,10 @@ fn check_error(e: &ScenarioError) -> Result<(), String> {
     if d.help.as_deref().map_or(true, str::is_empty) {
         return Err("no help".into());
     }
+    // The message is one line; `error:` and the help are the printer's.
     let text = e.to_string();
-    if text.lines().filter(|l| l.starts_with("error: ")).count() != 1 {
-        return Err("not exactly one error line".into());
+    if text.lines().count() != 1 || text.starts_with("error:") {
+        return Err("not exactly one unframed message line".into());
     }
     Ok(())
 }

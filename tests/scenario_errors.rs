@@ -15,7 +15,7 @@ fn negative_hold_rate_reports_file_line_column_field_and_fix() {
         "use ramp_to_rpm = 0 to stop",
     );
     assert_eq!(
-        e.to_string(),
+        slabench::exit::render_one(&e),
         format!(
             "error: {}:4:16: load.stages[1].hold_rpm must be > 0; got -5\n  help: a hold stage sends at a positive rate; use ramp_to_rpm = 0 to stop",
             scenario_path().display()
@@ -495,7 +495,7 @@ fn error_in_a_profile_names_the_profile_file() {
         (e.line(), e.column(), e.field()),
         (Some(9), Some(7), "ttft.p99")
     );
-    let shown = e.to_string();
+    let shown = slabench::exit::render_one(&e);
     assert!(
         shown.contains("ttft.p99 (100ms) must be above p50 (200ms)"),
         "{shown}"
@@ -513,7 +513,7 @@ fn error_in_a_profile_names_the_profile_file() {
 fn unreadable_file() {
     let e = slabench::scenario::load(std::path::Path::new("/nonexistent/peak.toml")).unwrap_err();
     assert!(
-        e.to_string()
+        slabench::exit::render_one(&e)
             .starts_with("error: /nonexistent/peak.toml: cannot read the file"),
         "{e}"
     );

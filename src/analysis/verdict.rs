@@ -31,17 +31,9 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// Exit codes: 0 PASS · 1 FAIL · 2 usage/scenario error · 3 INVALID ·
-    /// 4 REGRESSION · 5 INTERRUPTED · 6 UNMEASURED.
+    /// The process exit code of this verdict (see `crate::exit`).
     pub fn exit_code(self) -> i32 {
-        match self {
-            Verdict::Pass => 0,
-            Verdict::Fail => 1,
-            Verdict::Invalid => 3,
-            Verdict::Regression => 4,
-            Verdict::Interrupted => 5,
-            Verdict::Unmeasured => 6,
-        }
+        crate::exit::of_verdict(self)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -55,9 +47,6 @@ impl Verdict {
         }
     }
 }
-
-/// Exit code for a usage or scenario error.
-pub const EXIT_USAGE: i32 = 2;
 
 /// What a failing check does to the verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,6 @@
 //! Why a baseline file cannot be used. Each message names the file, what is
-//! wrong or differs, and the fix; the CLI prints it and exits 2.
+//! wrong or differs, and the fix ([`crate::exit::Advice`]); the CLI prints
+//! it and exits 2.
 
 use std::path::PathBuf;
 
@@ -8,31 +9,58 @@ use thiserror::Error;
 /// A baseline that cannot be read, or cannot be compared with this run.
 #[derive(Debug, Error)]
 pub enum BaselineError {
-    #[error("error: cannot read the baseline {}: {source}\n  help: {}", file.display(), read_help(file))]
+    #[error("cannot read the baseline {}: {source}", file.display())]
     Read {
         file: PathBuf,
         source: std::io::Error,
     },
-    #[error("error: {} is not a slabench baseline: {reason}\n  help: write one with `slabench run SCENARIO --save-baseline {}`", file.display(), file.display())]
+    #[error("{} is not a slabench baseline: {reason}", file.display())]
     NotABaseline { file: PathBuf, reason: String },
-    #[error("error: {} has baseline schema version {found}; this slabench {} reads version {supported}\n  help: re-record it with this version: `slabench run SCENARIO --save-baseline {}`", file.display(), env!("CARGO_PKG_VERSION"), file.display())]
+    #[error("{} has baseline schema version {found}; this slabench {} reads version {supported}", file.display(), env!("CARGO_PKG_VERSION"))]
     SchemaVersion {
         file: PathBuf,
         found: u64,
         supported: u32,
     },
-    #[error("error: {} was recorded for a different scenario; {}\n  help: compare runs of the same scenario; if the change is intended, re-record the baseline: `slabench run SCENARIO --save-baseline {}`", file.display(), differences.join("; "), file.display())]
+    #[error("{} was recorded for a different scenario; {}", file.display(), differences.join("; "))]
     OtherScenario {
         file: PathBuf,
         differences: Vec<String>,
     },
-    #[error("error: cannot write the baseline {}: {source}\n  help: check that the directory exists and is writable", file.display())]
+    #[error("cannot write the baseline {}: {source}", file.display())]
     Write {
         file: PathBuf,
         source: std::io::Error,
     },
-    #[error("error: not saving {} as a baseline: the run {why}\n  help: a baseline must be a complete, valid run; run the scenario again to the end on a quiet machine", file.display())]
+    #[error("not saving {} as a baseline: the run {why}", file.display())]
     Unfit { file: PathBuf, why: &'static str },
+}
+
+impl crate::exit::Advice for BaselineError {
+    fn help(&self) -> Option<String> {
+        Some(match self {
+            BaselineError::Read { file, .. } => read_help(file),
+            BaselineError::NotABaseline { file, .. } => format!(
+                "write one with `slabench run SCENARIO --save-baseline {}`",
+                file.display()
+            ),
+            BaselineError::SchemaVersion { file, .. } => format!(
+                "re-record it with this version: `slabench run SCENARIO --save-baseline {}`",
+                file.display()
+            ),
+            BaselineError::OtherScenario { file, .. } => format!(
+                "compare runs of the same scenario; if the change is intended, re-record the \
+                 baseline: `slabench run SCENARIO --save-baseline {}`",
+                file.display()
+            ),
+            BaselineError::Write { .. } => {
+                "check that the directory exists and is writable".to_string()
+            }
+            BaselineError::Unfit { .. } => "a baseline must be a complete, valid run; run the \
+                 scenario again to the end on a quiet machine"
+                .to_string(),
+        })
+    }
 }
 
 fn read_help(file: &std::path::Path) -> String {

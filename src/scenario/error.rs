@@ -16,7 +16,7 @@ use super::path::FieldPath;
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The file could not be read at all.
-    #[error("error: {}: cannot read the file: {source}", file.display())]
+    #[error("{}: cannot read the file: {source}", file.display())]
     Read {
         file: PathBuf,
         #[source]
@@ -48,18 +48,22 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error: {}", self.file.display())?;
+        // The `error:` framing and the help are the printer's
+        // (`crate::exit::render`), through [`crate::exit::Advice`].
+        write!(f, "{}", self.file.display())?;
         if let Some(l) = self.location {
             write!(f, ":{}:{}", l.line, l.column)?;
         }
-        write!(f, ": {}", self.message)?;
-        if let Some(help) = &self.help {
-            write!(f, "\n  help: {help}")?;
-        }
-        if let Some(note) = &self.note {
-            write!(f, "\n  note: {note}")?;
-        }
-        Ok(())
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl crate::exit::Advice for ScenarioError {
+    fn help(&self) -> Option<String> {
+        self.diagnostic().and_then(|d| d.help.clone())
+    }
+    fn note(&self) -> Option<String> {
+        self.diagnostic().and_then(|d| d.note.clone())
     }
 }
 
@@ -239,10 +243,11 @@ mod tests {
         let src = "a = 1\nb = -5\n";
         let ctx = Ctx::new(src, Path::new("x.toml"));
         let e = ctx.err(&FieldPath::root().key("b"), "must be > 0; got -5", "fix it");
+        assert_eq!((e.line(), e.column(), e.field()), (Some(2), Some(5), "b"));
+        assert_eq!(e.to_string(), "x.toml:2:5: b must be > 0; got -5");
         assert_eq!(
-            e.to_string(),
+            crate::exit::render(&e.into()),
             "error: x.toml:2:5: b must be > 0; got -5\n  help: fix it"
         );
-        assert_eq!((e.line(), e.column(), e.field()), (Some(2), Some(5), "b"));
     }
 }

@@ -40,7 +40,8 @@ pub fn line_of(src: &str, needle: &str) -> usize {
 /// Asserts that `src` is rejected at `line`, about `field`, with `help` in the help text.
 pub fn assert_rejected(src: &str, line: usize, field: &str, help: &str) -> ScenarioError {
     let e = parse(src).expect_err("the scenario should be rejected");
-    let shown = e.to_string();
+    // As printed: `error: …` then `  help: …`.
+    let shown = slabench::exit::render_one(&e);
     assert_eq!(e.line(), Some(line), "wrong line in:\n{shown}");
     assert_eq!(e.field(), field, "wrong field in:\n{shown}");
     assert!(
