@@ -49,7 +49,7 @@ fn chat_body(i: u64) -> Bytes {
     let body = serde_json::json!({
         "model": "m",
         "max_tokens": 16,
-        "messages": [{ "role": "user", "content": format!("{}\nSay hello.", slabench::tag::prompt_line(i)) }],
+        "messages": [{ "role": "user", "content": format!("{}\nSay hello.", slabench::protocol::tag::prompt_line(i)) }],
     });
     Bytes::from(body.to_string())
 }

@@ -13,15 +13,15 @@ pub mod crash;
 pub mod exit;
 pub mod fmt;
 pub mod gateway;
-pub mod gateway_process;
-pub mod lifecycle;
+
 pub mod load;
 pub mod metrics;
 pub mod openai;
 pub mod ports;
+pub mod protocol;
 pub mod providers;
 pub mod report;
 pub mod results;
 pub mod run;
 pub mod scenario;
-pub mod tag;
+pub mod stack;

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Response header with which a simulated provider stamps its answers.
-pub const PROVIDER_HEADER: &str = "x-slabench-provider";
+pub use crate::protocol::PROVIDER_HEADER;
 /// Prefix of `system_fingerprint` on a simulated provider's answers.
 pub const FINGERPRINT_PREFIX: &str = "slabench:";
 /// Prefix of the `id` of a simulated provider's answers: `chatcmpl-slb-<provider>-<n>`.

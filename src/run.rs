@@ -17,15 +17,16 @@ use tokio::time::Instant;
 
 use crate::analysis::{failover, sla};
 use crate::clock::RunClock;
-use crate::lifecycle::Stack;
-use crate::load::client::{RequestResult, Target};
+use crate::load::client::Target;
 use crate::load::generator::{self, DriveEnd, Driver, Live};
 use crate::load::request::ClassPlan;
 use crate::load::schedule::Schedule;
 use crate::metrics::recorder::Recorder;
+use crate::metrics::request::RequestResult;
 use crate::report::{self, live::Tap, terminal};
 use crate::results::Summary;
 use crate::scenario::Scenario;
+use crate::stack::Stack;
 
 /// How to run, beyond what the scenario says.
 #[derive(Debug, Clone, Default)]

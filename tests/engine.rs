@@ -47,8 +47,8 @@ async fn fixed_delay_endpoint_gets_every_tagged_request_and_latency_is_bounded()
         assert_eq!(body.user.as_deref(), Some(header.as_str()));
         let prompt = body.messages[0].content.as_str().unwrap();
         assert_eq!(
-            slabench::tag::parse_prompt(prompt),
-            slabench::tag::parse(&header)
+            slabench::protocol::tag::parse_prompt(prompt),
+            slabench::protocol::tag::parse(&header)
         );
         tags.insert(header);
     }
@@ -71,7 +71,7 @@ struct ByTag;
 
 impl Respond for ByTag {
     fn respond(&self, req: &Request) -> ResponseTemplate {
-        let seq = slabench::tag::parse(
+        let seq = slabench::protocol::tag::parse(
             req.headers
                 .get("x-slabench-request")
                 .unwrap()

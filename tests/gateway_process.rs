@@ -10,8 +10,8 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use slabench::gateway_process::{GatewayChild, LOG_FILE};
 use slabench::scenario::GatewayProcess;
+use slabench::stack::{GatewayChild, LOG_FILE};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -242,11 +242,8 @@ async fn a_gateway_that_ignores_sigterm_is_killed() {
     let started = Instant::now();
     gw.stop().await;
     let took = started.elapsed();
-    assert!(
-        took >= slabench::gateway_process::STOP_GRACE / 2,
-        "{took:?}"
-    );
-    assert!(took < slabench::gateway_process::STOP_GRACE * 3, "{took:?}");
+    assert!(took >= slabench::stack::STOP_GRACE / 2, "{took:?}");
+    assert!(took < slabench::stack::STOP_GRACE * 3, "{took:?}");
     assert!(!alive(gw.pid()));
     assert!(port_is_free(port));
 }
@@ -520,7 +517,7 @@ async fn the_stack_reports_its_gateways_crash_after_the_stop() {
         spec.command
     );
     let sc = common::parse(&text).unwrap();
-    let mut stack = slabench::lifecycle::Stack::start(&sc, dir.path(), None)
+    let mut stack = slabench::stack::Stack::start(&sc, dir.path(), None)
         .await
         .unwrap();
     assert_eq!(stack.gateway_exit(), None);
@@ -595,7 +592,7 @@ fn sigkill_of_slabench_ends_a_forking_gateway_that_ignores_sigterm() {
     slabench.wait().unwrap();
     let killed = Instant::now();
     // SIGTERM is ignored, so the group goes at SIGKILL after the grace period.
-    let bound = slabench::gateway_process::STOP_GRACE + Duration::from_secs(5);
+    let bound = slabench::stack::STOP_GRACE + Duration::from_secs(5);
     while alive(wrapper) || alive(server) || !port_is_free(port) {
         assert!(
             killed.elapsed() < bound,
@@ -637,7 +634,7 @@ fn sigkill_of_slabench_stops_a_well_behaved_gateway_at_once() {
     while alive(server) || !port_is_free(port) {
         // SIGTERM suffices here: well within the grace period.
         assert!(
-            killed.elapsed() < slabench::gateway_process::STOP_GRACE,
+            killed.elapsed() < slabench::stack::STOP_GRACE,
             "the server outlived slabench"
         );
         std::thread::sleep(Duration::from_millis(50));

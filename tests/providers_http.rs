@@ -54,7 +54,7 @@ async fn bad_requests_get_400_and_are_recorded() {
     let url = run.chat_url(0);
     let res = c
         .post(&url)
-        .header(slabench::tag::HEADER, "slb-5")
+        .header(slabench::protocol::tag::HEADER, "slb-5")
         .body("not json")
         .send()
         .await
@@ -87,7 +87,7 @@ async fn ledger_round_trips_tags_from_every_place() {
     let url = run.chat_url(1);
     let msg = |text: &str| serde_json::json!({ "model": "m", "messages": [{ "role": "user", "content": text }] });
     c.post(&url)
-        .header(slabench::tag::HEADER, "slb-1")
+        .header(slabench::protocol::tag::HEADER, "slb-1")
         .json(&msg("hi"))
         .send()
         .await

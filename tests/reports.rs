@@ -117,7 +117,7 @@ fn report_command_rebuilds_the_human_outputs_from_a_run_directory() {
     assert!(html.contains("id=\"latency-over-time\"") && html.contains("id=\"served-by\""));
 
     // The timeline reads back as written.
-    let back = report::load::run_dir(dir.path()).unwrap();
+    let back = report::run_dir::read(dir.path()).unwrap();
     assert_eq!(back.classes, data.classes);
     assert_eq!(back.providers, data.providers);
     assert_eq!(back.timeline.len(), data.timeline.len());

@@ -1,6 +1,6 @@
 //! The gateway's own account held against the providers' ledger.
 //!
-//! A gateway reports what it did in its response headers (`load::account`):
+//! A gateway reports what it did in its response headers (`load::gateway_headers`):
 //! LiteLLM and Portkey say how many fallbacks and retries they made, the
 //! built-in gateway lists every attempt. The ledger records what each
 //! provider actually received. Where the two disagree, the gateway's
@@ -18,8 +18,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::load::account::Dialect;
 use crate::metrics::recorder::{AccountRecord, ClientRecord};
+use crate::metrics::request::Dialect;
 
 /// Examples kept per kind of disagreement.
 pub const EXAMPLES_PER_KIND: usize = 3;

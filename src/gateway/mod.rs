@@ -39,12 +39,9 @@ pub use breaker::BreakerState;
 
 use crate::scenario::BuiltinGateway;
 
-/// Response header: the provider whose answer the client got.
-pub const SERVED_BY_HEADER: &str = "x-slabench-served-by";
-/// Response header: every attempt, `provider:outcome`, comma-separated.
-pub const ATTEMPTS_HEADER: &str = "x-slabench-attempts";
-/// Response header: providers skipped because their breaker was open.
-pub const SKIPPED_HEADER: &str = "x-slabench-skipped";
+// The response headers it writes are defined with the rest of the
+// protocol.
+pub use crate::protocol::{ATTEMPTS_HEADER, SERVED_BY_HEADER, SKIPPED_HEADER};
 
 /// A running built-in gateway. Dropping it stops it too (in the background);
 /// [`BuiltinGatewayServer::shutdown`] stops it and waits until the port is free.

@@ -153,7 +153,7 @@ impl Router {
         };
         let out = Outgoing {
             body: &body,
-            tag: headers.get(crate::tag::HEADER),
+            tag: headers.get(crate::protocol::tag::HEADER),
             accept: headers.get(ACCEPT),
             stream: peek.stream.unwrap_or(false),
         };

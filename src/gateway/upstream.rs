@@ -150,7 +150,7 @@ impl fmt::Display for Outcome {
     }
 }
 
-const TAG_HEADER: HeaderName = HeaderName::from_static(crate::tag::HEADER);
+const TAG_HEADER: HeaderName = HeaderName::from_static(crate::protocol::tag::HEADER);
 
 /// Sends one attempt to `up`. The whole attempt (connect, headers, body, or
 /// for a successful stream its first chunk) must finish within `limit`.

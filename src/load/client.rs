@@ -12,55 +12,20 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use tokio::time::Instant;
 
-use super::account::{self, Account};
+use super::gateway_headers;
 use super::sse::SseParser;
+use crate::metrics::request::{Account, Measured};
 use crate::metrics::Outcome;
 use crate::openai::{self, ChatChunk, ChatCompletion};
-use crate::tag;
+use crate::protocol::{self, tag};
 
 /// Headers through which gateways pass the serving provider's stamp back:
 /// slabench's own, LiteLLM's `llm_provider-` forward, the built-in gateway's.
 const SERVED_BY_HEADERS: [&str; 3] = [
-    openai::PROVIDER_HEADER,
-    "llm_provider-x-slabench-provider",
-    "x-slabench-served-by",
+    protocol::PROVIDER_HEADER,
+    protocol::LITELLM_PROVIDER_HEADER,
+    protocol::SERVED_BY_HEADER,
 ];
-
-/// What the client measured for one request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RequestResult {
-    pub seq: u64,
-    pub class: usize,
-    /// Intended send instant since t=0.
-    pub intended: Duration,
-    /// How late the request actually left.
-    pub lag: Duration,
-    pub outcome: Outcome,
-    pub m: Measured,
-}
-
-impl RequestResult {
-    /// A result for a request that never got an answer (dropped, cut off).
-    pub fn unanswered(
-        seq: u64,
-        class: usize,
-        intended: Duration,
-        outcome: Outcome,
-        latency: Duration,
-    ) -> Self {
-        RequestResult {
-            seq,
-            class,
-            intended,
-            lag: Duration::ZERO,
-            outcome,
-            m: Measured {
-                latency,
-                ..Measured::default()
-            },
-        }
-    }
-}
 
 /// Where and how requests are sent.
 #[derive(Debug, Clone)]
@@ -167,26 +132,6 @@ pub async fn send(
     (outcome, measured)
 }
 
-/// The measurements of one request, apart from its identity.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Measured {
-    pub status: u16,
-    /// From the intended send instant to the end of the answer.
-    pub latency: Duration,
-    /// From the actual send to the end of the answer.
-    pub service: Duration,
-    /// Streaming: from the intended send to the first content token.
-    pub ttft: Option<Duration>,
-    /// Streaming: mean time per output token after the first.
-    pub tpot: Option<Duration>,
-    pub input_tokens: u32,
-    pub output_tokens: u32,
-    /// The provider that served it, when the answer says so.
-    pub served_by: Option<String>,
-    /// What the gateway says it did, when its headers say so.
-    pub account: Option<Account>,
-}
-
 async fn exchange(
     target: &Target,
     seq: u64,
@@ -209,7 +154,7 @@ async fn exchange(
     };
     answer.status = response.status().as_u16();
     answer.served_by = served_by_header(response.headers());
-    answer.account = account::read(response.headers());
+    answer.account = gateway_headers::read(response.headers());
     if !response.status().is_success() {
         // Read the error body so the connection can be reused; its content
         // does not change the outcome.

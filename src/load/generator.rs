@@ -24,9 +24,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::client::{self, RequestResult, Target, Timing};
+use super::client::{self, Target, Timing};
 use super::request::ClassPlan;
 use super::schedule::Schedule;
+use crate::metrics::request::RequestResult;
 use crate::metrics::Outcome;
 
 /// Counters shared with the live progress line.

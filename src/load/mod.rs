@@ -1,7 +1,7 @@
 //! The load generator: arrival schedule, request building, client, generator health.
 
-pub mod account;
 pub mod client;
+pub mod gateway_headers;
 pub mod generator;
 pub mod request;
 pub mod schedule;

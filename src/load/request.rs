@@ -5,8 +5,8 @@
 //! parts of a request. The prompt filler is built once per traffic class.
 
 use crate::openai::{ChatRequest, Message, StreamOptions};
+use crate::protocol::tag;
 use crate::scenario::TrafficClass;
-use crate::tag;
 
 /// Characters per token used to size prompts (the usual English average;
 /// the simulated providers count input tokens the same way).

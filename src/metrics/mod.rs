@@ -4,5 +4,6 @@ pub mod histogram;
 pub mod host;
 pub mod outcome;
 pub mod recorder;
+pub mod request;
 
 pub use outcome::Outcome;

@@ -8,9 +8,8 @@
 //! latencies to the second they completed.
 
 use super::histogram::{self, Hist, Percentiles};
+use super::request::{Account, Dialect, RequestResult};
 use super::Outcome;
-use crate::load::account::{Account, Dialect};
-use crate::load::client::RequestResult;
 
 pub const OUTCOMES: usize = Outcome::ALL.len();
 
@@ -50,7 +49,7 @@ impl ClassStats {
     }
 }
 
-/// The gateway's own account of one request (see `load::account`), kept
+/// The gateway's own account of one request (see `load::gateway_headers`), kept
 /// compactly (4 bytes); each field is `NONE` where the gateway said nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AccountRecord {
@@ -410,7 +409,7 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::client::Measured;
+    use crate::metrics::request::Measured;
     use std::time::Duration;
 
     fn result(seq: u64, at_ms: u64, latency_ms: u64, outcome: Outcome) -> RequestResult {

@@ -7,12 +7,12 @@
 //! and records every attempt in the ledger file (`ledger.rs`).
 
 pub mod body;
+mod entry;
 pub mod fault;
 pub mod ledger;
 pub mod ledger_writer;
 mod listener;
 pub mod rate_limit;
-mod recorder;
 pub mod sample;
 mod server;
 mod stream;

@@ -21,17 +21,17 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::body::{self, Stamp};
+use super::entry::LedgerEntry;
 use super::fault::{Decision, FaultModel, Plan, RequestInfo, Shape};
 use super::ledger::AttemptOutcome;
 use super::ledger_writer::LedgerSink;
 use super::listener::ConnCtl;
 use super::rate_limit::retry_after_secs;
-use super::recorder::Recorder;
 use super::stream::{self, SseAnswer};
 use super::timer;
 use crate::clock::RunClock;
 use crate::openai::{self, ChatRequest};
-use crate::tag;
+use crate::protocol::tag;
 
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
@@ -137,7 +137,7 @@ fn models(ctx: &ProviderCtx) -> Response<Body> {
 }
 
 fn not_found(ctx: Arc<ProviderCtx>, req: Request<Incoming>) -> Response<Body> {
-    let mut rec = Recorder::new(ctx.clone(), Instant::now());
+    let mut rec = LedgerEntry::new(ctx.clone(), Instant::now());
     rec.set_tag(header_tag(&req));
     rec.finish(AttemptOutcome::BadRequest, 404, 0);
     let msg = format!("no route for {} {}", req.method(), req.uri().path());
@@ -205,7 +205,7 @@ fn message_texts(content: &serde_json::Value) -> Vec<&str> {
 async fn chat(ctx: Arc<ProviderCtx>, conn: Arc<ConnCtl>, req: Request<Incoming>) -> Response<Body> {
     let arrived = Instant::now();
     crate::crash::failpoint("provider.answer");
-    let mut rec = Recorder::new(ctx.clone(), arrived);
+    let mut rec = LedgerEntry::new(ctx.clone(), arrived);
     let header_tag = header_tag(&req);
     rec.set_tag(header_tag);
     // If the peer goes away while sending the body, `rec` records ClientGone.
@@ -252,7 +252,7 @@ async fn chat(ctx: Arc<ProviderCtx>, conn: Arc<ConnCtl>, req: Request<Incoming>)
 
 fn status_answer(
     ctx: &ProviderCtx,
-    rec: Recorder,
+    rec: LedgerEntry,
     status: u16,
     retry_after: Option<Duration>,
 ) -> Response<Body> {
@@ -276,7 +276,7 @@ fn status_answer(
 
 async fn answer(
     ctx: &ProviderCtx,
-    rec: Recorder,
+    rec: LedgerEntry,
     plan: Plan,
     req: &Parsed,
     arrived: Instant,

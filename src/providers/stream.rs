@@ -19,9 +19,9 @@ use hyper::body::Frame;
 use tokio::time::Instant;
 
 use super::body::{self, Stamp};
+use super::entry::LedgerEntry;
 use super::fault::{Plan, Shape};
 use super::ledger::AttemptOutcome;
-use super::recorder::Recorder;
 use super::server::Body;
 use super::timer;
 use crate::openai::Delta;
@@ -37,13 +37,13 @@ pub struct SseAnswer {
 
 struct State {
     answer: SseAnswer,
-    rec: Option<Recorder>,
+    rec: Option<LedgerEntry>,
     next: u32,
     chunks: u32,
 }
 
 /// The SSE body; `rec` is written when the stream ends or is dropped.
-pub fn body(answer: SseAnswer, mut rec: Recorder) -> Body {
+pub fn body(answer: SseAnswer, mut rec: LedgerEntry) -> Body {
     rec.progress(200, 0);
     rec.on_drop(AttemptOutcome::ClientGone);
     let chunks = answer

@@ -13,7 +13,7 @@ use anyhow::{bail, Context};
 
 use super::data::{RunData, Second};
 use crate::analysis::failover::{Event, EventKind};
-use crate::load::client::RequestResult;
+use crate::metrics::request::RequestResult;
 use crate::metrics::Outcome;
 
 /// Writes one CSV record.

@@ -1,7 +1,7 @@
 //! `RunData`: everything the reports show, in one value.
 //!
 //! It is built either from a live run (`RunData::from_run`) or read back
-//! from a run directory (`report::load`), so every exporter renders the same
+//! from a run directory (`report::run_dir`), so every exporter renders the same
 //! thing both ways: `slabench report` rebuilds the human outputs from
 //! summary.json, timeseries.csv and latency.hlog without running anything.
 

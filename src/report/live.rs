@@ -16,7 +16,7 @@ use anyhow::Context;
 
 use super::data::{ClassCounts, Note, Streamed};
 use super::hlog;
-use crate::load::client::RequestResult;
+use crate::metrics::request::RequestResult;
 
 /// What the tap keeps while the run goes.
 pub struct Tap {

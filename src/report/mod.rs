@@ -26,8 +26,8 @@ pub mod hlog;
 pub mod html;
 pub mod junit;
 pub mod live;
-pub mod load;
 pub mod markdown;
+pub mod run_dir;
 pub mod space;
 pub mod synthetic;
 pub mod terminal;
@@ -274,7 +274,7 @@ pub fn rebuild(
     dir: &Path,
     curves: impl FnOnce(&RunData) -> Vec<Option<crate::metrics::histogram::Hist>>,
 ) -> anyhow::Result<RunData> {
-    let mut data = load::run_dir(dir)?;
+    let mut data = run_dir::read(dir)?;
     for n in &data.notes {
         eprintln!("warning: {n}");
     }

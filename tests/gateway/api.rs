@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use slabench::gateway::{serve_until, BuiltinGatewayServer};
-use slabench::tag;
+use slabench::protocol::tag;
 
 use crate::support::*;
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::json;
 use slabench::gateway::{BuiltinGatewayServer, ATTEMPTS_HEADER, SERVED_BY_HEADER, SKIPPED_HEADER};
 use slabench::openai::{self, PROVIDER_HEADER};
+use slabench::protocol::tag;
 use slabench::scenario::{BreakerPolicy, BuiltinGateway, FailoverOn, RoutePolicy};
-use slabench::tag;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

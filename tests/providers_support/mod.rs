@@ -66,7 +66,7 @@ pub fn body(tag: u64, stream: bool) -> serde_json::Value {
         "model": "m",
         "stream": stream,
         "stream_options": { "include_usage": true },
-        "messages": [{ "role": "user", "content": format!("{}\nSay hello.", slabench::tag::prompt_line(tag)) }],
+        "messages": [{ "role": "user", "content": format!("{}\nSay hello.", slabench::protocol::tag::prompt_line(tag)) }],
     })
 }
 

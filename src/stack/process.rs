@@ -18,8 +18,6 @@
 //! its time, status and the log's last lines: [`GatewayChild::exited`].
 
 #[cfg(target_os = "linux")]
-mod supervisor;
-
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -54,7 +52,7 @@ pub struct GatewayExit {
 /// A running gateway process.
 pub struct GatewayChild {
     #[cfg(target_os = "linux")]
-    supervisor: supervisor::Supervisor,
+    supervisor: super::supervisor::Supervisor,
     /// Process id, which is also the process group id.
     pid: u32,
     /// `command` joined, for messages.
@@ -197,7 +195,7 @@ impl GatewayChild {
         let mut exit = self.exit.clone();
         let probe = async {
             match &spec.ready_url {
-                Some(url) => crate::lifecycle::wait_ready(url, spec.ready_timeout).await,
+                Some(url) => super::ready::wait_ready(url, spec.ready_timeout).await,
                 None => wait_listening(fallback_addr, spec.ready_timeout).await,
             }
         };
@@ -262,9 +260,10 @@ async fn spawn(spec: &GatewayProcess, log: &Path) -> anyhow::Result<GatewayChild
         .append(true)
         .open(log)
         .with_context(|| format!("creating the gateway log {}", log.display()))?;
-    let prepared = supervisor::Spawn::new(&spec.command, &spec.env, spec.cwd.as_deref(), out)
-        .with_context(|| format!("starting the gateway command `{label}`{}", hint()))?;
-    let (sup, reports) = tokio::task::spawn_blocking(move || supervisor::start(prepared))
+    let prepared =
+        super::supervisor::Spawn::new(&spec.command, &spec.env, spec.cwd.as_deref(), out)
+            .with_context(|| format!("starting the gateway command `{label}`{}", hint()))?;
+    let (sup, reports) = tokio::task::spawn_blocking(move || super::supervisor::start(prepared))
         .await
         .context("the gateway's start panicked")?
         .with_context(|| format!("starting the gateway command `{label}`{}", hint()))?;
@@ -273,9 +272,9 @@ async fn spawn(spec: &GatewayProcess, log: &Path) -> anyhow::Result<GatewayChild
     std::thread::Builder::new()
         .name("gateway-watch".into())
         .spawn(move || {
-            let status = match supervisor::read_reports(reports) {
-                supervisor::Report::Exited(raw) => describe_wait_status(raw),
-                supervisor::Report::Lost => "unknown: its supervisor was killed".to_string(),
+            let status = match super::supervisor::read_reports(reports) {
+                super::supervisor::Report::Exited(raw) => describe_wait_status(raw),
+                super::supervisor::Report::Lost => "unknown: its supervisor was killed".to_string(),
             };
             let _ = tx.send(Some(GatewayExit {
                 at: Instant::now(),

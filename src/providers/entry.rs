@@ -1,8 +1,8 @@
 //! One request's ledger entry, written exactly once.
 //!
-//! A [`Recorder`] is created when a request arrives and travels with it (into
+//! A [`LedgerEntry`] is created when a request arrives and travels with it (into
 //! the SSE body for streams). Whatever ends the request, the entry is written
-//! when the recorder is dropped: an explicit outcome when the handler set one,
+//! when the entry is dropped: an explicit outcome when the handler set one,
 //! otherwise `on_drop` (client gone, or hang: the peer gave up waiting). That
 //! covers the paths where hyper simply drops the handler or body because the
 //! peer went away.
@@ -14,12 +14,12 @@ use tokio::time::Instant;
 use super::ledger::{Attempt, AttemptOutcome};
 use super::server::ProviderCtx;
 
-pub struct Recorder {
+pub struct LedgerEntry {
     ctx: Arc<ProviderCtx>,
     attempt: Attempt,
 }
 
-impl Recorder {
+impl LedgerEntry {
     pub fn new(ctx: Arc<ProviderCtx>, arrived: Instant) -> Self {
         let attempt = Attempt {
             tag: None,
@@ -32,7 +32,7 @@ impl Recorder {
             output_tokens: 0,
             stream: false,
         };
-        Recorder { ctx, attempt }
+        LedgerEntry { ctx, attempt }
     }
 
     pub fn request(&mut self, tag: Option<u64>, input_tokens: u32, stream: bool) {
@@ -64,7 +64,7 @@ impl Recorder {
     }
 }
 
-impl Drop for Recorder {
+impl Drop for LedgerEntry {
     fn drop(&mut self) {
         self.attempt.answered_us = self.ctx.clock.micros_at(Instant::now());
         self.ctx.sink.record(self.attempt);

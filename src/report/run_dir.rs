@@ -16,7 +16,7 @@ use crate::results::{Summary, SCHEMA_VERSION};
 pub const READABLE_SCHEMA_VERSIONS: &[u64] = &[1, SCHEMA_VERSION as u64];
 
 /// Loads what the reports need from `dir`.
-pub fn run_dir(dir: &Path) -> anyhow::Result<RunData> {
+pub fn read(dir: &Path) -> anyhow::Result<RunData> {
     let mut summary = read_summary(dir)?;
     if let (Some(f), Some(c)) = (summary.failover.as_mut(), summary.cost_usd.as_ref()) {
         f.cost = c.clone();

@@ -27,66 +27,13 @@
 
 use reqwest::header::HeaderMap;
 
+pub use crate::metrics::request::{Account, Dialect};
+
 pub const LITELLM_FALLBACKS: &str = "x-litellm-attempted-fallbacks";
 pub const LITELLM_RETRIES: &str = "x-litellm-attempted-retries";
 pub const LITELLM_MODEL_ID: &str = "x-litellm-model-id";
 pub const PORTKEY_OPTION_INDEX: &str = "x-portkey-last-used-option-index";
 pub const PORTKEY_RETRIES: &str = "x-portkey-retry-attempt-count";
-
-/// Which gateway's headers an account came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Dialect {
-    Builtin,
-    LiteLlm,
-    Portkey,
-}
-
-impl Dialect {
-    pub const ALL: [Dialect; 3] = [Dialect::Builtin, Dialect::LiteLlm, Dialect::Portkey];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Dialect::Builtin => "builtin",
-            Dialect::LiteLlm => "litellm",
-            Dialect::Portkey => "portkey",
-        }
-    }
-
-    /// Bit for a set of dialects in one byte.
-    pub fn bit(self) -> u8 {
-        1 << (self as u8)
-    }
-}
-
-/// What the gateway said about one request.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Account {
-    pub dialect: Option<Dialect>,
-    /// Attempts that reached a provider, when the gateway lists them all
-    /// (built-in gateway: its `connect` failures are left out, since no
-    /// provider, and so no ledger, saw them; they still count as hops in
-    /// `fallbacks` and `retries`).
-    pub attempts: Option<u32>,
-    /// Moves to another provider, deployment or target.
-    pub fallbacks: Option<u32>,
-    /// Further attempts on the same one (for LiteLLM and Portkey: on the one
-    /// that answered only).
-    pub retries: Option<u32>,
-    /// The deployment the gateway says answered (LiteLLM's model id, the
-    /// built-in gateway's served-by), as the gateway names it.
-    pub served_by: Option<String>,
-}
-
-impl Account {
-    /// The fewest attempts the account implies: the exact count when the
-    /// gateway gives one, else one per fallback hop plus the retries.
-    pub fn min_attempts(&self) -> Option<u32> {
-        self.attempts.or_else(|| {
-            (self.fallbacks.is_some() || self.retries.is_some())
-                .then(|| 1 + self.fallbacks.unwrap_or(0) + self.retries.unwrap_or(0))
-        })
-    }
-}
 
 /// Reads whatever account `headers` carry; `None` when there is none.
 pub fn read(headers: &HeaderMap) -> Option<Account> {

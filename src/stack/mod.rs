@@ -1,6 +1,6 @@
 //! The system under test, started and stopped around a run: simulated
 //! providers first, then the gateway (built in, or an external process from
-//! [`crate::gateway_process`]), then a bounded readiness probe. `Stack::stop`
+//! [`process`], behind the [`supervisor`] that ends it with slabench), then a bounded readiness probe. `Stack::stop`
 //! always runs, on success, on error and after an interrupt, so that no port
 //! is left bound and the providers' ledger is flushed.
 
@@ -13,9 +13,14 @@ use tokio::sync::watch;
 
 use crate::clock::RunClock;
 use crate::gateway::BuiltinGatewayServer;
-use crate::gateway_process::{GatewayChild, GatewayExit};
+mod process;
+mod ready;
+mod supervisor;
+
 use crate::providers::ProviderSet;
 use crate::scenario::{Gateway, Scenario};
+pub use process::{log_lines, GatewayChild, GatewayExit, EXIT_LOG_LINES, LOG_FILE, STOP_GRACE};
+pub use ready::wait_ready;
 
 /// How long a gateway may take to answer its readiness probe.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -154,28 +159,4 @@ fn host_port(url: &str) -> anyhow::Result<String> {
         .port_or_known_default()
         .context("the gateway URL has no port")?;
     Ok(format!("{host}:{port}"))
-}
-
-/// Polls `url` until it answers 2xx, for at most `timeout`.
-pub async fn wait_ready(url: &str, timeout: Duration) -> anyhow::Result<()> {
-    // Readiness URLs are loopback (validated): never through a proxy.
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .no_proxy()
-        .build()?;
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let last = match client.get(url).send().await {
-            Ok(r) if r.status().is_success() => return Ok(()),
-            Ok(r) => format!("status {}", r.status()),
-            Err(e) => e.to_string(),
-        };
-        if tokio::time::Instant::now() >= deadline {
-            anyhow::bail!(
-                "the gateway's readiness probe {url} did not answer within {}s ({last})",
-                timeout.as_secs()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
