@@ -20,15 +20,7 @@ pub(crate) fn parse<T: DeserializeOwned>(ctx: &Ctx) -> Result<T, ScenarioError> 
 }
 
 fn convert(ctx: &Ctx, e: serde_path_to_error::Error<toml::de::Error>) -> ScenarioError {
-    let mut path = FieldPath::root();
-    for seg in e.path() {
-        match seg {
-            Segment::Seq { index } => path.push(Seg::Index(*index)),
-            Segment::Map { key } => path.push(Seg::Key(key.clone())),
-            Segment::Enum { variant } => path.push(Seg::Key(variant.clone())),
-            Segment::Unknown => {}
-        }
-    }
+    let path = field_path(e.path());
     let inner = e.into_inner();
     let span = inner.span();
     let msg = inner.message().trim().replace('\n', "; ");
@@ -44,14 +36,7 @@ fn convert(ctx: &Ctx, e: serde_path_to_error::Error<toml::de::Error>) -> Scenari
         .split_first()
         .filter(|_| msg.starts_with("unknown variant"))
     {
-        let choices: Vec<&str> = valid.iter().map(String::as_str).collect();
-        let message = format!("{path} cannot be \"{word}\"");
-        return ctx.err_span(
-            &path,
-            span,
-            message,
-            Some(suggest(word, &choices, "valid values")),
-        );
+        return unknown_value(ctx, path, span, word, valid);
     }
     if let Some(rest) = msg
         .strip_prefix("invalid type: ")
@@ -75,33 +60,7 @@ fn convert(ctx: &Ctx, e: serde_path_to_error::Error<toml::de::Error>) -> Scenari
         return ctx.err_span(&path, span, message, Some(REFERENCE.into()));
     }
     if path.is_root() {
-        // A bad value (a number out of range, a control character in a
-        // string) has a position but no path: find the field it is in.
-        let bad_value = [
-            "number",
-            "floating-point",
-            "integer",
-            "string",
-            "escape",
-            "unicode",
-        ]
-        .iter()
-        .any(|w| msg.contains(w));
-        if let Some(at) = span
-            .as_ref()
-            .filter(|_| bad_value)
-            .and_then(|s| path_at(ctx.src, s.start))
-        {
-            return lexical(ctx, at, span, &msg);
-        }
-        let what = if msg.is_empty() {
-            "expected a value"
-        } else {
-            msg.as_str()
-        };
-        let message = format!("invalid TOML: {what}");
-        let help = "fix the TOML syntax here (quotes around strings, commas between inline-table entries, one definition per key); see https://toml.io";
-        return ctx.err_span(&path, span, message, Some(help.into()));
+        return pathless(ctx, span, &msg);
     }
     ctx.err_span(
         &path,
@@ -109,6 +68,69 @@ fn convert(ctx: &Ctx, e: serde_path_to_error::Error<toml::de::Error>) -> Scenari
         format!("{path}: {msg}"),
         Some(REFERENCE.into()),
     )
+}
+
+/// serde_path_to_error's path as a scenario field path.
+fn field_path(p: &serde_path_to_error::Path) -> FieldPath {
+    let mut path = FieldPath::root();
+    for seg in p {
+        match seg {
+            Segment::Seq { index } => path.push(Seg::Index(*index)),
+            Segment::Map { key } => path.push(Seg::Key(key.clone())),
+            Segment::Enum { variant } => path.push(Seg::Key(variant.clone())),
+            Segment::Unknown => {}
+        }
+    }
+    path
+}
+
+/// An enum value that is not one of the variants.
+fn unknown_value(
+    ctx: &Ctx,
+    path: FieldPath,
+    span: Option<std::ops::Range<usize>>,
+    word: &str,
+    valid: &[String],
+) -> ScenarioError {
+    let choices: Vec<&str> = valid.iter().map(String::as_str).collect();
+    let message = format!("{path} cannot be \"{word}\"");
+    ctx.err_span(
+        &path,
+        span,
+        message,
+        Some(suggest(word, &choices, "valid values")),
+    )
+}
+
+/// An error without a field path: TOML syntax, or a bad value (a number out
+/// of range, a control character in a string) that has a position but no
+/// path, so find the field it is in.
+fn pathless(ctx: &Ctx, span: Option<std::ops::Range<usize>>, msg: &str) -> ScenarioError {
+    let bad_value = [
+        "number",
+        "floating-point",
+        "integer",
+        "string",
+        "escape",
+        "unicode",
+    ]
+    .iter()
+    .any(|w| msg.contains(w));
+    if let Some(at) = span
+        .as_ref()
+        .filter(|_| bad_value)
+        .and_then(|s| path_at(ctx.src, s.start))
+    {
+        return lexical(ctx, at, span, msg);
+    }
+    let what = if msg.is_empty() {
+        "expected a value"
+    } else {
+        msg
+    };
+    let message = format!("invalid TOML: {what}");
+    let help = "fix the TOML syntax here (quotes around strings, commas between inline-table entries, one definition per key); see https://toml.io";
+    ctx.err_span(&FieldPath::root(), span, message, Some(help.into()))
 }
 
 /// A value the TOML parser refused, now with the field it belongs to.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::de::parse;
 use super::error::{Ctx, ScenarioError};
 use super::path::FieldPath;
-use super::raw::{RawCount, RawDist, RawLatency, RawProfile};
+use super::raw::{RawCount, RawDist, RawErrors, RawLatency, RawProfile, RawSpeed};
 use super::units::{show, MAX_DURATION};
 use super::validate::file_stem;
 use super::validate::{Num, MAX_MODEL, MAX_NAME};
@@ -36,44 +36,88 @@ pub fn load_profile(path: &Path) -> Result<ProviderProfile, ScenarioError> {
 
 fn profile(ctx: &Ctx, raw: RawProfile) -> Result<ProviderProfile, ScenarioError> {
     let root = FieldPath::root();
-    let name = raw.name.unwrap_or_else(|| file_stem(ctx.file));
+    // Checked in this order so that, with several mistakes, the first one
+    // reported stays the same: names, speed, errors, then the rest.
+    let (name, model, region) = identity(ctx, &root, raw.name, raw.model, raw.region)?;
+    let (tokens_per_s, speed_jitter) = speed(ctx, &root.key("speed"), raw.speed.as_ref())?;
+    let (base_error_rate, base_error_status) =
+        base_errors(ctx, &root.key("errors"), raw.errors.as_ref())?;
+    Ok(ProviderProfile {
+        name,
+        model,
+        region,
+        price_input_per_m: price(ctx, &root.key("price_input_per_m"), raw.price_input_per_m)?,
+        price_output_per_m: price(ctx, &root.key("price_output_per_m"), raw.price_output_per_m)?,
+        ttft: latency(ctx, &root.key("ttft"), raw.ttft.as_ref())?,
+        tokens_per_s,
+        speed_jitter,
+        output_tokens: count(ctx, &root.key("output_tokens"), raw.output_tokens.as_ref())?,
+        base_error_rate,
+        base_error_status,
+        rate_limit: rate_limit(ctx, &root.key("rate_limit"), raw.rate_limit.as_ref())?,
+        stream_chunk_tokens: ctx.int(
+            &root.key("stream_chunk_tokens"),
+            raw.stream_chunk_tokens,
+            1,
+            1,
+            4096,
+            "tokens per SSE chunk, at least 1",
+        )? as u32,
+    })
+}
+
+/// The profile's name (default: the file stem), model (default: the name)
+/// and region (required).
+fn identity(
+    ctx: &Ctx,
+    root: &FieldPath,
+    name: Option<String>,
+    model: Option<String>,
+    region: Option<String>,
+) -> Result<(String, String, String), ScenarioError> {
+    let name = name.unwrap_or_else(|| file_stem(ctx.file));
     // Whether the name suits a provider is checked where a scenario uses
     // it (and may rename it); here it only has to print.
     ctx.display_name(&root.key("name"), &name, MAX_NAME, "profile")?;
-    let model = raw.model.unwrap_or_else(|| name.clone());
+    let model = model.unwrap_or_else(|| name.clone());
     ctx.display_name(&root.key("model"), &model, MAX_MODEL, "model")?;
-    let Some(region) = raw.region else {
+    let Some(region) = region else {
         return Err(ctx.err(&root.key("region"), "is required", "the provider's region, e.g. region = \"us-east\"; region faults hit every provider in it"));
     };
     ctx.display_name(&root.key("region"), &region, MAX_NAME, "region")?;
-    let price = |key: &str, v: Option<f64>| -> Result<f64, ScenarioError> {
-        let at = root.key(key);
-        let v = v.ok_or_else(|| {
-            ctx.err(
-                &at,
-                "is required",
-                "USD per million tokens, e.g. 0.25 (0 for a free model)",
-            )
-        })?;
-        let v = ctx.finite(&at, v)?;
-        if !(0.0..=MAX_PRICE).contains(&v) {
-            return Err(ctx.err(
-                &at,
-                format_args!("must be in [0, 1000000]; got {}", Num(v)),
-                "USD per million tokens, e.g. 0.25",
-            ));
-        }
-        Ok(v)
-    };
-    let speed_at = root.key("speed");
-    let Some(speed) = raw.speed else {
+    Ok((name, model, region))
+}
+
+/// A price in USD per million tokens.
+fn price(ctx: &Ctx, at: &FieldPath, v: Option<f64>) -> Result<f64, ScenarioError> {
+    let v = v.ok_or_else(|| {
+        ctx.err(
+            at,
+            "is required",
+            "USD per million tokens, e.g. 0.25 (0 for a free model)",
+        )
+    })?;
+    let v = ctx.finite(at, v)?;
+    if !(0.0..=MAX_PRICE).contains(&v) {
         return Err(ctx.err(
-            &speed_at,
+            at,
+            format_args!("must be in [0, 1000000]; got {}", Num(v)),
+            "USD per million tokens, e.g. 0.25",
+        ));
+    }
+    Ok(v)
+}
+
+/// `[speed]`: the output speed in tokens per second and its jitter.
+fn speed(ctx: &Ctx, at: &FieldPath, raw: Option<&RawSpeed>) -> Result<(f64, f64), ScenarioError> {
+    let Some(speed) = raw else {
+        return Err(ctx.err(
+            at,
             "is required",
             "add [speed] with tokens_per_s = 100 (and optionally jitter = 0.2)",
         ));
     };
-    let tps_at = speed_at.key("tokens_per_s");
+    let tps_at = at.key("tokens_per_s");
     let tokens_per_s = ctx.finite(
         &tps_at,
         speed.tokens_per_s.ok_or_else(|| {
@@ -91,54 +135,39 @@ fn profile(ctx: &Ctx, raw: RawProfile) -> Result<ProviderProfile, ScenarioError>
             "the output speed in tokens per second, e.g. tokens_per_s = 100 (at least 0.01, so that an answer ends within the run)",
         ));
     }
-    let speed_jitter = ctx
-        .ratio(&speed_at.key("jitter"), &speed.jitter, true)?
+    let jitter = ctx
+        .ratio(&at.key("jitter"), &speed.jitter, true)?
         .unwrap_or(0.0);
-    if speed_jitter >= 1.0 {
+    if jitter >= 1.0 {
         return Err(ctx.err(
-            &speed_at.key("jitter"),
-            format_args!("must be below 1; got {}", Num(speed_jitter)),
+            &at.key("jitter"),
+            format_args!("must be below 1; got {}", Num(jitter)),
             "the speed varies uniformly by ± this share; 1 would allow a speed of zero",
         ));
     }
-    let (base_error_rate, base_error_status) = match raw.errors {
-        None => (0.0, 500),
-        Some(e) => {
-            let at = root.key("errors");
-            let rate = ctx.ratio(&at.key("rate"), &e.rate, true)?.unwrap_or(0.0);
-            let status = ctx.int(
-                &at.key("status"),
-                e.status,
-                500,
-                400,
-                599,
-                "an HTTP error status, 400-599 (500 by default)",
-            )?;
-            (rate, status as u16)
-        }
+    Ok((tokens_per_s, jitter))
+}
+
+/// `[errors]`: the share of requests that fail regardless of faults, and
+/// the status they fail with (none, with 500, by default).
+fn base_errors(
+    ctx: &Ctx,
+    at: &FieldPath,
+    raw: Option<&RawErrors>,
+) -> Result<(f64, u16), ScenarioError> {
+    let Some(e) = raw else {
+        return Ok((0.0, 500));
     };
-    Ok(ProviderProfile {
-        name,
-        model,
-        region,
-        price_input_per_m: price("price_input_per_m", raw.price_input_per_m)?,
-        price_output_per_m: price("price_output_per_m", raw.price_output_per_m)?,
-        ttft: latency(ctx, &root.key("ttft"), raw.ttft.as_ref())?,
-        tokens_per_s,
-        speed_jitter,
-        output_tokens: count(ctx, &root.key("output_tokens"), raw.output_tokens.as_ref())?,
-        base_error_rate,
-        base_error_status,
-        rate_limit: rate_limit(ctx, &root.key("rate_limit"), raw.rate_limit.as_ref())?,
-        stream_chunk_tokens: ctx.int(
-            &root.key("stream_chunk_tokens"),
-            raw.stream_chunk_tokens,
-            1,
-            1,
-            4096,
-            "tokens per SSE chunk, at least 1",
-        )? as u32,
-    })
+    let rate = ctx.ratio(&at.key("rate"), &e.rate, true)?.unwrap_or(0.0);
+    let status = ctx.int(
+        &at.key("status"),
+        e.status,
+        500,
+        400,
+        599,
+        "an HTTP error status, 400-599 (500 by default)",
+    )?;
+    Ok((rate, status as u16))
 }
 
 /// Rejects keys that do not belong to the chosen `dist`.

@@ -4,6 +4,7 @@
 //! numbers when the run was compared with one); TTFT and inter-token
 //! latency for streaming classes.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::{
@@ -14,6 +15,9 @@ use crate::results::BudgetsMs;
 
 /// Deepest percentile drawn: 99.99%.
 const X_MAX: f64 = 10_000.0;
+
+/// A spectrum's axes: x = 1 / (1 − q) on a log scale, y in ms.
+type Chart<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<LogCoord<f64>, RangedCoordf64>>;
 
 /// (x, ms) points of `h`'s spectrum, x = 1 / (1 − q).
 fn curve(h: &Hist) -> Vec<(f64, f64)> {
@@ -82,59 +86,80 @@ fn draw(
             .bold_line_style(RGBColor(215, 215, 215))
             .draw()
             .map_err(err)?;
-        for (c, pts) in curves.iter().filter(|(c, _)| c.muted) {
-            let style = GREY.stroke_width(2);
-            chart
-                .draw_series(DashedLineSeries::new(pts.clone(), 7, 4, style))
-                .map_err(err)?
-                .label(c.label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-        }
-        for (i, (c, pts)) in curves.iter().filter(|(c, _)| !c.muted).enumerate() {
-            let style = color(i).stroke_width(2);
-            chart
-                .draw_series(LineSeries::new(pts.clone(), style))
-                .map_err(err)?
-                .label(c.label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-        }
-        for (i, m) in budgets.iter().enumerate() {
-            let style = ERROR_RED.stroke_width(1);
-            let x = x_of(m.q);
-            chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(1.0, m.ms), (X_MAX, m.ms)],
-                    6,
-                    4,
-                    style,
-                ))
-                .map_err(err)?;
-            let mark = EmptyElement::at((x, m.ms))
-                + Cross::new((0, 0), 6, ERROR_RED.stroke_width(2))
-                + Text::new(
-                    m.label.clone(),
-                    (-8, -18 - 14 * (i as i32 % 2)),
-                    (FONT, 14).into_font().color(&ERROR_RED),
-                );
-            let anno = chart.draw_series(std::iter::once(mark)).map_err(err)?;
-            if i == 0 {
-                anno.label("SLA budget")
-                    .legend(move |(x, y)| Cross::new((x + 7, y), 5, ERROR_RED.stroke_width(2)));
-            }
-        }
-        for (i, m) in baseline.iter().enumerate() {
-            let style = GREY.stroke_width(2);
-            let mark = EmptyElement::at((x_of(m.q), m.ms))
-                + TriangleMarker::new((0, 0), 6, style)
-                + Text::new(m.label.clone(), (8, 4), (FONT, 14).into_font().color(&GREY));
-            let anno = chart.draw_series(std::iter::once(mark)).map_err(err)?;
-            if i == 0 {
-                anno.label("baseline")
-                    .legend(move |(x, y)| TriangleMarker::new((x + 7, y), 5, style));
-            }
-        }
+        draw_curves(&mut chart, &curves)?;
+        draw_budgets(&mut chart, budgets)?;
+        draw_baseline(&mut chart, baseline)?;
         legend(&mut chart, SeriesLabelPosition::LowerRight)
     })
+}
+
+/// The muted curves (a baseline's) first, grey and dashed, so that the
+/// run's curves are drawn over them.
+fn draw_curves(chart: &mut Chart, curves: &[(&Curve, Vec<(f64, f64)>)]) -> anyhow::Result<()> {
+    for (c, pts) in curves.iter().filter(|(c, _)| c.muted) {
+        let style = GREY.stroke_width(2);
+        chart
+            .draw_series(DashedLineSeries::new(pts.clone(), 7, 4, style))
+            .map_err(err)?
+            .label(c.label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+    }
+    for (i, (c, pts)) in curves.iter().filter(|(c, _)| !c.muted).enumerate() {
+        let style = color(i).stroke_width(2);
+        chart
+            .draw_series(LineSeries::new(pts.clone(), style))
+            .map_err(err)?
+            .label(c.label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+    }
+    Ok(())
+}
+
+/// Each budget as a dashed red line across the chart and a cross at its
+/// percentile; labels alternate between two rows so neighbours stay legible.
+fn draw_budgets(chart: &mut Chart, budgets: &[Mark]) -> anyhow::Result<()> {
+    for (i, m) in budgets.iter().enumerate() {
+        let style = ERROR_RED.stroke_width(1);
+        let x = x_of(m.q);
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(1.0, m.ms), (X_MAX, m.ms)],
+                6,
+                4,
+                style,
+            ))
+            .map_err(err)?;
+        let mark = EmptyElement::at((x, m.ms))
+            + Cross::new((0, 0), 6, ERROR_RED.stroke_width(2))
+            + Text::new(
+                m.label.clone(),
+                (-8, -18 - 14 * (i as i32 % 2)),
+                (FONT, 14).into_font().color(&ERROR_RED),
+            );
+        let anno = chart.draw_series(std::iter::once(mark)).map_err(err)?;
+        if i == 0 {
+            anno.label("SLA budget")
+                .legend(move |(x, y)| Cross::new((x + 7, y), 5, ERROR_RED.stroke_width(2)));
+        }
+    }
+    Ok(())
+}
+
+/// The baseline's numbers as grey triangles, when its whole curve is not
+/// at hand.
+fn draw_baseline(chart: &mut Chart, baseline: &[Mark]) -> anyhow::Result<()> {
+    for (i, m) in baseline.iter().enumerate() {
+        let style = GREY.stroke_width(2);
+        let mark = EmptyElement::at((x_of(m.q), m.ms))
+            + TriangleMarker::new((0, 0), 6, style)
+            + Text::new(m.label.clone(), (8, 4), (FONT, 14).into_font().color(&GREY));
+        let anno = chart.draw_series(std::iter::once(mark)).map_err(err)?;
+        if i == 0 {
+            anno.label("baseline")
+                .legend(move |(x, y)| TriangleMarker::new((x + 7, y), 5, style));
+        }
+    }
+    Ok(())
 }
 
 /// The latency spectrum of one traffic class with its budgets, and the

@@ -4,7 +4,7 @@
 //! Header values and interpolated values are secrets: no message here ever
 //! prints them, only key names and variable names.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::header::{HeaderName, HeaderValue};
@@ -130,26 +130,77 @@ fn process(
     env: Env,
 ) -> Result<Option<GatewayProcess>, ScenarioError> {
     let Some(command) = &g.command else {
-        let needs_command = [
-            ("env", g.env.is_some()),
-            ("cwd", g.cwd.is_some()),
-            ("ready_url", g.ready_url.is_some()),
-            ("ready_timeout", g.ready_timeout.is_some()),
-        ];
-        if let Some((key, _)) = needs_command.iter().find(|(_, set)| *set) {
-            return Err(ctx.err(&at.key(key), "applies only when command is set (it configures the process slabench starts)", "add command = [\"your-gateway\", \"--port\", \"4000\"], or remove this key if the gateway is already running"));
-        }
+        no_process_keys(ctx, at, g)?;
         return Ok(None);
     };
+    check_command(ctx, &at.key("command"), command)?;
+    let vars = process_env(ctx, &at.key("env"), g, env)?;
+    let cwd = process_cwd(ctx, &at.key("cwd"), g)?;
+    // The program is looked up on the PATH the process will get: the one
+    // in `env` when it sets one, else slabench's own.
+    let path_var = vars
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .or_else(|| env("PATH"));
+    check_program(
+        ctx,
+        &at.key("command").index(0),
+        &command[0],
+        cwd.as_deref(),
+        path_var.as_deref(),
+    )?;
+    Ok(Some(GatewayProcess {
+        command: command.clone(),
+        env: vars,
+        cwd,
+        ready_url: ready_url(ctx, &at.key("ready_url"), g, env)?,
+        ready_timeout: ctx.positive_duration_or(
+            &at.key("ready_timeout"),
+            &g.ready_timeout,
+            Duration::from_secs(60),
+        )?,
+    }))
+}
+
+/// Without `command` there is no process, so the keys that configure one
+/// are mistakes.
+fn no_process_keys(ctx: &Ctx, at: &FieldPath, g: &RawGateway) -> Result<(), ScenarioError> {
+    let needs_command = [
+        ("env", g.env.is_some()),
+        ("cwd", g.cwd.is_some()),
+        ("ready_url", g.ready_url.is_some()),
+        ("ready_timeout", g.ready_timeout.is_some()),
+    ];
+    if let Some((key, _)) = needs_command.iter().find(|(_, set)| *set) {
+        return Err(ctx.err(&at.key(key), "applies only when command is set (it configures the process slabench starts)", "add command = [\"your-gateway\", \"--port\", \"4000\"], or remove this key if the gateway is already running"));
+    }
+    Ok(())
+}
+
+/// `command`: a program and its arguments, none holding NUL.
+fn check_command(ctx: &Ctx, at: &FieldPath, command: &[String]) -> Result<(), ScenarioError> {
     if command.first().map_or(true, |c| c.trim().is_empty()) {
-        return Err(ctx.err(&at.key("command"), "is empty", "write the program and its arguments, e.g. command = [\"litellm\", \"--config\", \"config.yaml\"]"));
+        return Err(ctx.err(at, "is empty", "write the program and its arguments, e.g. command = [\"litellm\", \"--config\", \"config.yaml\"]"));
     }
     for (i, arg) in command.iter().enumerate() {
-        no_nul(ctx, &at.key("command").index(i), arg)?;
+        no_nul(ctx, &at.index(i), arg)?;
     }
+    Ok(())
+}
+
+/// `env`: the variables the process gets on top of slabench's, with
+/// `${VAR}` expanded; errors never print a value.
+fn process_env(
+    ctx: &Ctx,
+    at: &FieldPath,
+    g: &RawGateway,
+    env: Env,
+) -> Result<Vec<(String, String)>, ScenarioError> {
     let mut vars = Vec::new();
     for (name, template) in g.env.iter().flatten() {
-        let var_at = at.key("env").key(name);
+        let var_at = at.key(name);
         if name.is_empty() || name.contains(['=', '\0']) {
             return Err(ctx.err_at_key(
                 &var_at,
@@ -167,57 +218,49 @@ fn process(
         }
         vars.push((name.clone(), value));
     }
+    Ok(vars)
+}
+
+/// `cwd`: a directory relative to the scenario file.
+fn process_cwd(
+    ctx: &Ctx,
+    at: &FieldPath,
+    g: &RawGateway,
+) -> Result<Option<PathBuf>, ScenarioError> {
+    let Some(c) = &g.cwd else {
+        return Ok(None);
+    };
+    no_nul(ctx, at, c)?;
     let dir = ctx.file.parent().unwrap_or(Path::new(""));
-    let cwd = match &g.cwd {
-        None => None,
-        Some(c) => {
-            let cwd_at = at.key("cwd");
-            no_nul(ctx, &cwd_at, c)?;
-            let path = dir.join(c);
-            if !path.is_dir() {
-                return Err(ctx.err(&cwd_at, format_args!("is \"{c}\", but {} is not a directory", path.display()), "cwd is the folder the gateway command starts in, relative to the scenario file"));
-            }
-            Some(path)
-        }
+    let path = dir.join(c);
+    if !path.is_dir() {
+        return Err(ctx.err(
+            at,
+            format_args!("is \"{c}\", but {} is not a directory", path.display()),
+            "cwd is the folder the gateway command starts in, relative to the scenario file",
+        ));
+    }
+    Ok(Some(path))
+}
+
+/// `ready_url`: where to probe the started gateway, on this machine unless
+/// the scenario allows other hosts.
+fn ready_url(
+    ctx: &Ctx,
+    at: &FieldPath,
+    g: &RawGateway,
+    env: Env,
+) -> Result<Option<String>, ScenarioError> {
+    let Some(raw) = &g.ready_url else {
+        return Ok(None);
     };
-    let path_var = vars
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.clone())
-        .or_else(|| env("PATH"));
-    check_program(
-        ctx,
-        &at.key("command").index(0),
-        &command[0],
-        cwd.as_deref(),
-        path_var.as_deref(),
-    )?;
-    let allow_non_loopback = g.allow_non_loopback.unwrap_or(false);
-    let ready_url = match &g.ready_url {
-        None => None,
-        Some(raw) => {
-            let at = at.key("ready_url");
-            let url = expand(ctx, &at, raw, env)?;
-            let parsed = parse_url(ctx, &at, raw, &url)?;
-            if !allow_non_loopback && !is_loopback(&parsed) {
-                let host = parsed.host_str().unwrap_or_default();
-                return Err(ctx.err(&at, format_args!("points at {host}, which is not a loopback address"), "the readiness probe goes to the gateway slabench starts, on this machine; use 127.0.0.1, or set allow_non_loopback = true in [gateway]"));
-            }
-            Some(url)
-        }
-    };
-    Ok(Some(GatewayProcess {
-        command: command.clone(),
-        env: vars,
-        cwd,
-        ready_url,
-        ready_timeout: ctx.positive_duration_or(
-            &at.key("ready_timeout"),
-            &g.ready_timeout,
-            Duration::from_secs(60),
-        )?,
-    }))
+    let url = expand(ctx, at, raw, env)?;
+    let parsed = parse_url(ctx, at, raw, &url)?;
+    if !g.allow_non_loopback.unwrap_or(false) && !is_loopback(&parsed) {
+        let host = parsed.host_str().unwrap_or_default();
+        return Err(ctx.err(at, format_args!("points at {host}, which is not a loopback address"), "the readiness probe goes to the gateway slabench starts, on this machine; use 127.0.0.1, or set allow_non_loopback = true in [gateway]"));
+    }
+    Ok(Some(url))
 }
 
 fn no_nul(ctx: &Ctx, at: &FieldPath, value: &str) -> Result<(), ScenarioError> {

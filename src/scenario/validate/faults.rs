@@ -194,62 +194,13 @@ fn kind(
         RawFaultKind::ErrorBurst => FaultKind::ErrorBurst {
             status: status(ctx, at, f, true)?,
         },
-        RawFaultKind::LatencySpike => {
-            let multiplier = match f.multiplier {
-                None => 1.0,
-                Some(m) => {
-                    let m = ctx.finite(&at.key("multiplier"), m)?;
-                    if m <= 0.0 || m > MAX_MULTIPLIER {
-                        return Err(ctx.err(
-                            &at.key("multiplier"),
-                            format_args!("must be in (0, 1000]; got {}", Num(m)),
-                            "latencies are multiplied by this; 3 makes them three times as long (at most 1000)",
-                        ));
-                    }
-                    m
-                }
-            };
-            let add = ctx.duration_or(&at.key("add"), &f.add, Duration::ZERO)?;
-            if multiplier == 1.0 && add.is_zero() {
-                return Err(ctx.err(
-                    at,
-                    "is a latency_spike that changes nothing (multiplier 1, add 0s)",
-                    "set multiplier = 3 and/or add = \"2s\"",
-                ));
-            }
-            FaultKind::LatencySpike { multiplier, add }
+        RawFaultKind::LatencySpike => latency_spike(ctx, at, f)?,
+        RawFaultKind::RateLimit => FaultKind::RateLimitSqueeze {
+            rpm: squeeze_rpm(ctx, &at.key("rpm"), f.rpm)?,
+        },
+        RawFaultKind::Malformed => {
+            FaultKind::Malformed(malformation(ctx, &at.key("what"), f.what)?)
         }
-        RawFaultKind::RateLimit => {
-            let Some(rpm) = f.rpm else {
-                return Err(ctx.err(
-                    &at.key("rpm"),
-                    "is required for kind = \"rate_limit\"",
-                    "the provider's rate limit while the fault is active, e.g. rpm = 600",
-                ));
-            };
-            let rpm = ctx.finite(&at.key("rpm"), rpm)?;
-            if rpm <= 0.0 {
-                return Err(ctx.err(
-                    &at.key("rpm"),
-                    format_args!("must be > 0; got {}", Num(rpm)),
-                    "to refuse everything use kind = \"outage\" instead",
-                ));
-            }
-            ctx.max_rpm(&at.key("rpm"), rpm)?;
-            FaultKind::RateLimitSqueeze { rpm }
-        }
-        RawFaultKind::Malformed => FaultKind::Malformed(match f.what {
-            None => {
-                return Err(ctx.err(
-                    &at.key("what"),
-                    "is required for kind = \"malformed\"",
-                    "what = \"invalid_json\" | \"no_choices\" | \"wrong_content_type\"",
-                ))
-            }
-            Some(RawMalformation::InvalidJson) => Malformation::InvalidJson,
-            Some(RawMalformation::NoChoices) => Malformation::NoChoices,
-            Some(RawMalformation::WrongContentType) => Malformation::WrongContentType,
-        }),
         RawFaultKind::StreamStall => FaultKind::StreamStall {
             pause: ctx.positive_duration_or(&at.key("pause"), &f.pause, Duration::from_secs(5))?,
         },
@@ -268,6 +219,73 @@ fn kind(
             }
         }
     })
+}
+
+/// `kind = "latency_spike"`: a multiplier and/or an added delay, which
+/// together must change something.
+fn latency_spike(ctx: &Ctx, at: &FieldPath, f: &RawFault) -> Result<FaultKind, ScenarioError> {
+    let multiplier = match f.multiplier {
+        None => 1.0,
+        Some(m) => {
+            let m = ctx.finite(&at.key("multiplier"), m)?;
+            if m <= 0.0 || m > MAX_MULTIPLIER {
+                return Err(ctx.err(
+                    &at.key("multiplier"),
+                    format_args!("must be in (0, 1000]; got {}", Num(m)),
+                    "latencies are multiplied by this; 3 makes them three times as long (at most 1000)",
+                ));
+            }
+            m
+        }
+    };
+    let add = ctx.duration_or(&at.key("add"), &f.add, Duration::ZERO)?;
+    if multiplier == 1.0 && add.is_zero() {
+        return Err(ctx.err(
+            at,
+            "is a latency_spike that changes nothing (multiplier 1, add 0s)",
+            "set multiplier = 3 and/or add = \"2s\"",
+        ));
+    }
+    Ok(FaultKind::LatencySpike { multiplier, add })
+}
+
+/// `kind = "rate_limit"`: the provider's limit while the fault is active.
+fn squeeze_rpm(ctx: &Ctx, at: &FieldPath, rpm: Option<f64>) -> Result<f64, ScenarioError> {
+    let Some(rpm) = rpm else {
+        return Err(ctx.err(
+            at,
+            "is required for kind = \"rate_limit\"",
+            "the provider's rate limit while the fault is active, e.g. rpm = 600",
+        ));
+    };
+    let rpm = ctx.finite(at, rpm)?;
+    if rpm <= 0.0 {
+        return Err(ctx.err(
+            at,
+            format_args!("must be > 0; got {}", Num(rpm)),
+            "to refuse everything use kind = \"outage\" instead",
+        ));
+    }
+    ctx.max_rpm(at, rpm)?;
+    Ok(rpm)
+}
+
+/// `kind = "malformed"`: which way the answer is broken.
+fn malformation(
+    ctx: &Ctx,
+    at: &FieldPath,
+    what: Option<RawMalformation>,
+) -> Result<Malformation, ScenarioError> {
+    match what {
+        None => Err(ctx.err(
+            at,
+            "is required for kind = \"malformed\"",
+            "what = \"invalid_json\" | \"no_choices\" | \"wrong_content_type\"",
+        )),
+        Some(RawMalformation::InvalidJson) => Ok(Malformation::InvalidJson),
+        Some(RawMalformation::NoChoices) => Ok(Malformation::NoChoices),
+        Some(RawMalformation::WrongContentType) => Ok(Malformation::WrongContentType),
+    }
 }
 
 /// An HTTP error status: 5xx, or 429 too for error bursts. Default 503.

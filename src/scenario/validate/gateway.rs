@@ -58,6 +58,43 @@ fn builtin(
     traffic: &[TrafficClass],
     providers: &[Provider],
 ) -> Result<BuiltinGateway, ScenarioError> {
+    no_external_keys(ctx, at, g)?;
+    if providers.is_empty() {
+        let kind_at = if g.kind.is_some() {
+            at.key("kind")
+        } else {
+            at.clone()
+        };
+        return Err(ctx.err(&kind_at, "is the builtin gateway, but there are no [[providers]] for it to route to", "add [[providers]] (e.g. profile = \"deepseek-v4-flash\"), or test your own gateway with kind = \"external\" and url = \"http://127.0.0.1:4000\""));
+    }
+    let port = port(ctx, &at.key("port"), g.port, providers)?;
+    let routes = match &g.routes {
+        Some(r) => routes(ctx, &at.key("routes"), r, providers)?,
+        None => every_model_to_all(traffic, providers),
+    };
+    every_class_routed(ctx, &routes, traffic, providers)?;
+    let default = RawPolicy::default();
+    let policy = policy(
+        ctx,
+        &at.key("policy"),
+        g.policy.as_ref().unwrap_or(&default),
+    )?;
+    let default = RawBreaker::default();
+    let breaker = breaker(
+        ctx,
+        &at.key("breaker"),
+        g.breaker.as_ref().unwrap_or(&default),
+    )?;
+    Ok(BuiltinGateway {
+        port,
+        routes,
+        policy,
+        breaker,
+    })
+}
+
+/// The keys of `kind = "external"` are mistakes in a builtin gateway.
+fn no_external_keys(ctx: &Ctx, at: &FieldPath, g: &RawGateway) -> Result<(), ScenarioError> {
     let external_keys = [
         ("url", g.url.is_some()),
         ("headers", g.headers.is_some()),
@@ -71,17 +108,19 @@ fn builtin(
     if let Some((key, _)) = external_keys.iter().find(|(_, set)| *set) {
         return Err(ctx.err(&at.key(key), "applies only to kind = \"external\"", "set kind = \"external\" to test your own gateway, or remove this key to use the builtin one"));
     }
-    if providers.is_empty() {
-        let kind_at = if g.kind.is_some() {
-            at.key("kind")
-        } else {
-            at.clone()
-        };
-        return Err(ctx.err(&kind_at, "is the builtin gateway, but there are no [[providers]] for it to route to", "add [[providers]] (e.g. profile = \"deepseek-v4-flash\"), or test your own gateway with kind = \"external\" and url = \"http://127.0.0.1:4000\""));
-    }
+    Ok(())
+}
+
+/// The gateway's port: 0 (any free one) by default, and not a provider's.
+fn port(
+    ctx: &Ctx,
+    at: &FieldPath,
+    raw: Option<i64>,
+    providers: &[Provider],
+) -> Result<u16, ScenarioError> {
     let port = ctx.int(
-        &at.key("port"),
-        g.port,
+        at,
+        raw,
         0,
         0,
         u16::MAX.into(),
@@ -89,19 +128,33 @@ fn builtin(
     )?;
     if port != 0 {
         if let Some(i) = providers.iter().position(|p| i64::from(p.port) == port) {
-            return Err(ctx.err(&at.key("port"), format_args!("is {port}, already taken by providers[{i}]"), "the gateway and each provider need their own port; use port = 0 to pick a free one"));
+            return Err(ctx.err(at, format_args!("is {port}, already taken by providers[{i}]"), "the gateway and each provider need their own port; use port = 0 to pick a free one"));
         }
     }
-    let routes = match &g.routes {
-        Some(r) => routes(ctx, &at.key("routes"), r, providers)?,
-        None => {
-            let all: Vec<String> = providers.iter().map(|p| p.name.clone()).collect();
-            traffic
-                .iter()
-                .map(|t| (t.model.clone(), all.clone()))
-                .collect()
-        }
-    };
+    Ok(port as u16)
+}
+
+/// The routes without `[gateway.routes]`: every traffic class's model to
+/// every provider, in the order they are listed.
+fn every_model_to_all(
+    traffic: &[TrafficClass],
+    providers: &[Provider],
+) -> BTreeMap<String, Vec<String>> {
+    let all: Vec<String> = providers.iter().map(|p| p.name.clone()).collect();
+    traffic
+        .iter()
+        .map(|t| (t.model.clone(), all.clone()))
+        .collect()
+}
+
+/// Every traffic class's model needs a route, or its requests could go
+/// nowhere.
+fn every_class_routed(
+    ctx: &Ctx,
+    routes: &BTreeMap<String, Vec<String>>,
+    traffic: &[TrafficClass],
+    providers: &[Provider],
+) -> Result<(), ScenarioError> {
     for (i, t) in traffic.iter().enumerate() {
         if !routes.contains_key(&t.model) {
             let known: Vec<&str> = routes.keys().map(String::as_str).collect();
@@ -118,24 +171,7 @@ fn builtin(
             ));
         }
     }
-    let default = RawPolicy::default();
-    let policy = policy(
-        ctx,
-        &at.key("policy"),
-        g.policy.as_ref().unwrap_or(&default),
-    )?;
-    let default = RawBreaker::default();
-    let breaker = breaker(
-        ctx,
-        &at.key("breaker"),
-        g.breaker.as_ref().unwrap_or(&default),
-    )?;
-    Ok(BuiltinGateway {
-        port: port as u16,
-        routes,
-        policy,
-        breaker,
-    })
+    Ok(())
 }
 
 fn toml_key(key: &str) -> String {

@@ -24,75 +24,8 @@ const STAGE_HELP: &str =
 
 pub(super) fn load(ctx: &Ctx, raw: Option<&RawLoad>) -> Result<Load, ScenarioError> {
     let at = FieldPath::root().key("load");
-    let stages_at = at.key("stages");
-    let raw_stages = match raw.and_then(|l| l.stages.as_deref()) {
-        None => {
-            return Err(ctx.err(
-                &stages_at,
-                "is required: the scenario has no load shape",
-                format!("add [load] with stages = [...]; {STAGE_HELP}"),
-            ))
-        }
-        Some([]) => {
-            return Err(ctx.err(
-                &stages_at,
-                "is empty: the scenario would send nothing",
-                format!("list at least one stage; {STAGE_HELP}"),
-            ))
-        }
-        Some(s) => s,
-    };
-    let raw = raw.expect("stages came from it");
-    let mut stages = Vec::with_capacity(raw_stages.len());
-    let mut rate = 0.0; // the rate at the end of the previous stage
-    let mut peak: f64 = 0.0;
-    for (i, s) in raw_stages.iter().enumerate() {
-        let stage = stage(ctx, &stages_at.index(i), s)?;
-        match &stage {
-            Stage::Hold { rpm, .. } => {
-                peak = peak.max(*rpm);
-                rate = *rpm;
-            }
-            Stage::Ramp { from, to, .. } => {
-                peak = peak.max(from.unwrap_or(rate)).max(*to);
-                rate = *to;
-            }
-        }
-        stages.push(stage);
-    }
-    let mut run = Duration::ZERO;
-    for (i, st) in stages.iter().enumerate() {
-        run = run
-            .checked_add(st.duration())
-            .filter(|d| *d <= MAX_DURATION)
-            .ok_or_else(|| {
-                let at = stages_at.index(i).key(match st {
-                    Stage::Hold { .. } => "for",
-                    Stage::Ramp { .. } => "over",
-                });
-                ctx.err(
-                    &at,
-                    "makes the stages last longer than 7 days in total",
-                    "a run lasts at most 7 days (\"7d\"); shorten the stages, or split the soak into several runs",
-                )
-            })?;
-    }
-    let expected = expected_requests(&stages);
-    if expected > MAX_REQUESTS {
-        return Err(ctx.err(
-            &stages_at,
-            format_args!("ask for about {expected:.0} requests; at most {MAX_REQUESTS:.0} are allowed in one run"),
-            "the run keeps a small record of every request in memory; lower the rates or shorten the stages",
-        ));
-    }
-    if peak <= 0.0 {
-        return Err(ctx.err(
-            &stages_at,
-            "all ask for 0 RPM, so nothing would be sent",
-            "give at least one stage a positive rate, e.g. { hold_rpm = 60, for = \"1m\" }",
-        ));
-    }
-
+    let (raw, raw_stages) = required_stages(ctx, &at.key("stages"), raw)?;
+    let stages = stages(ctx, &at.key("stages"), raw_stages)?;
     let timeout =
         ctx.positive_duration_or(&at.key("timeout"), &raw.timeout, Duration::from_secs(60))?;
     let max_in_flight = ctx.int(
@@ -121,6 +54,102 @@ pub(super) fn load(ctx: &Ctx, raw: Option<&RawLoad>) -> Result<Load, ScenarioErr
         },
         drain: ctx.duration_or(&at.key("drain"), &raw.drain, timeout)?,
     })
+}
+
+/// `[load]` and its stages, which a scenario must have: without them it
+/// would send nothing.
+fn required_stages<'r>(
+    ctx: &Ctx,
+    stages_at: &FieldPath,
+    raw: Option<&'r RawLoad>,
+) -> Result<(&'r RawLoad, &'r [RawStage]), ScenarioError> {
+    match raw.map(|l| (l, l.stages.as_deref())) {
+        None | Some((_, None)) => Err(ctx.err(
+            stages_at,
+            "is required: the scenario has no load shape",
+            format!("add [load] with stages = [...]; {STAGE_HELP}"),
+        )),
+        Some((_, Some([]))) => Err(ctx.err(
+            stages_at,
+            "is empty: the scenario would send nothing",
+            format!("list at least one stage; {STAGE_HELP}"),
+        )),
+        Some((l, Some(s))) => Ok((l, s)),
+    }
+}
+
+/// Validates each stage, then the stages together: their total length,
+/// the requests they ask for, and that some stage sends at all.
+fn stages(ctx: &Ctx, stages_at: &FieldPath, raw: &[RawStage]) -> Result<Vec<Stage>, ScenarioError> {
+    let stages = raw
+        .iter()
+        .enumerate()
+        .map(|(i, s)| stage(ctx, &stages_at.index(i), s))
+        .collect::<Result<Vec<_>, _>>()?;
+    total_duration(ctx, stages_at, &stages)?;
+    let expected = expected_requests(&stages);
+    if expected > MAX_REQUESTS {
+        return Err(ctx.err(
+            stages_at,
+            format_args!("ask for about {expected:.0} requests; at most {MAX_REQUESTS:.0} are allowed in one run"),
+            "the run keeps a small record of every request in memory; lower the rates or shorten the stages",
+        ));
+    }
+    if peak_rpm(&stages) <= 0.0 {
+        return Err(ctx.err(
+            stages_at,
+            "all ask for 0 RPM, so nothing would be sent",
+            "give at least one stage a positive rate, e.g. { hold_rpm = 60, for = \"1m\" }",
+        ));
+    }
+    Ok(stages)
+}
+
+/// The stages' total length, at most 7 days; an error names the stage that
+/// goes past it.
+fn total_duration(
+    ctx: &Ctx,
+    stages_at: &FieldPath,
+    stages: &[Stage],
+) -> Result<Duration, ScenarioError> {
+    let mut run = Duration::ZERO;
+    for (i, st) in stages.iter().enumerate() {
+        run = run
+            .checked_add(st.duration())
+            .filter(|d| *d <= MAX_DURATION)
+            .ok_or_else(|| {
+                let at = stages_at.index(i).key(match st {
+                    Stage::Hold { .. } => "for",
+                    Stage::Ramp { .. } => "over",
+                });
+                ctx.err(
+                    &at,
+                    "makes the stages last longer than 7 days in total",
+                    "a run lasts at most 7 days (\"7d\"); shorten the stages, or split the soak into several runs",
+                )
+            })?;
+    }
+    Ok(run)
+}
+
+/// The highest rate the stages reach; a ramp without `from_rpm` starts
+/// where the previous stage ended.
+fn peak_rpm(stages: &[Stage]) -> f64 {
+    let mut rate = 0.0; // the rate at the end of the previous stage
+    let mut peak: f64 = 0.0;
+    for stage in stages {
+        match stage {
+            Stage::Hold { rpm, .. } => {
+                peak = peak.max(*rpm);
+                rate = *rpm;
+            }
+            Stage::Ramp { from, to, .. } => {
+                peak = peak.max(from.unwrap_or(rate)).max(*to);
+                rate = *to;
+            }
+        }
+    }
+    peak
 }
 
 /// The expected number of requests of the stages (the area under the rate).
