@@ -16,6 +16,7 @@ mod recorder;
 pub mod sample;
 mod server;
 mod stream;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod timer;
 

@@ -30,6 +30,7 @@ pub mod load;
 pub mod markdown;
 pub mod space;
 pub mod summary;
+#[cfg(any(test, feature = "testing"))]
 pub mod synthetic;
 pub mod terminal;
 
