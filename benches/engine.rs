@@ -10,7 +10,11 @@
 //!
 //! Targets (issue 2): achieved rate within 1% of target, p50 within 2 ms of
 //! 50 ms, schedule lag p99 under 2 ms, no drops, peak RSS under 100 MB, and
-//! a 300 s run using no more than 20% more memory than a 60 s run.
+//! a 300 s run using no more than 20% more memory than a 60 s run. The
+//! last line is `all targets met` or a `FAIL: … missed (…)` line per miss,
+//! which exits 1.
+
+mod targets;
 
 use std::convert::Infallible;
 use std::io::Write;
@@ -23,6 +27,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use targets::Targets;
 
 const LATENCY: Duration = Duration::from_millis(50);
 const RPM: u64 = 60_000;
@@ -35,18 +40,23 @@ fn main() {
     let long: u64 = env_or("BENCH_LONG_SECS", 300);
     let bin = slabench_binary();
     let (mut server, addr) = start_server();
+    let mut targets = Targets::default();
     let short = run_once(&bin, addr, secs);
-    print_run(secs, &short);
+    print_run(secs, &short, &mut targets);
     if long > 0 {
         let long_run = run_once(&bin, addr, long);
-        print_run(long, &long_run);
+        print_run(long, &long_run, &mut targets);
         let growth = long_run.max_rss_kb as f64 / short.max_rss_kb as f64 - 1.0;
-        println!(
-            "memory growth {secs} s → {long} s: {:+.1}% (target <= +20%)",
-            growth * 100.0
+        let shown = format!("{:+.1}%", growth * 100.0);
+        println!("memory growth {secs} s → {long} s: {shown} (target <= +20%)");
+        targets.check(
+            &format!("memory growth {secs} s → {long} s <= +20%"),
+            growth <= 0.20,
+            shown,
         );
     }
     let _ = server.kill();
+    targets.finish();
 }
 
 struct Measured {
@@ -54,11 +64,14 @@ struct Measured {
     max_rss_kb: i64,
 }
 
-fn print_run(secs: u64, m: &Measured) {
+/// Prints one run's figures with their targets, and checks them.
+fn print_run(secs: u64, m: &Measured, targets: &mut Targets) {
     let s = &m.summary;
     let g = &s["generator"];
     let target = g["target_rpm"].as_f64().unwrap();
     let achieved = g["achieved_rpm"].as_f64().unwrap();
+    let l = &s["latency_ms"]["all"];
+    let rss_mb = m.max_rss_kb as f64 / 1024.0;
     println!(
         "--- {RPM} RPM for {secs} s against a fixed {} ms endpoint",
         LATENCY.as_millis()
@@ -75,7 +88,6 @@ fn print_run(secs: u64, m: &Measured) {
         "lag ms         p50 {} p99 {} max {} (target p99 < 2)",
         g["lag_ms"]["p50"], g["lag_ms"]["p99"], g["lag_ms"]["max"]
     );
-    let l = &s["latency_ms"]["all"];
     println!(
         "latency ms     p50 {} p90 {} p99 {} max {} (target p50 within 2 of 50)",
         l["p50"], l["p90"], l["p99"], l["max"]
@@ -84,11 +96,42 @@ fn print_run(secs: u64, m: &Measured) {
         "requests       ok {} failed {}",
         s["requests"]["ok"], s["requests"]["failed"]
     );
-    println!(
-        "peak RSS       {:.1} MB (target < 100 MB)",
-        m.max_rss_kb as f64 / 1024.0
-    );
+    println!("peak RSS       {rss_mb:.1} MB (target < 100 MB)");
     println!("verdict        {}", s["verdict"]);
+
+    let off = achieved / target - 1.0;
+    let dropped = g["dropped"].as_u64().unwrap();
+    let lag_p99 = g["lag_ms"]["p99"].as_f64().unwrap();
+    let p50 = l["p50"].as_f64().unwrap();
+    let run = format!("{secs} s run");
+    targets.check(
+        &format!("{run}: achieved rpm within ±1%"),
+        off.abs() <= 0.01,
+        format!("{:+.3}%", off * 100.0),
+    );
+    targets.check(
+        &format!("{run}: 0 dropped"),
+        dropped == 0,
+        format!("{dropped} dropped"),
+    );
+    targets.check(
+        &format!("{run}: lag p99 < 2 ms"),
+        lag_p99 < 2.0,
+        format!("{lag_p99} ms"),
+    );
+    targets.check(
+        &format!(
+            "{run}: latency p50 within 2 ms of {} ms",
+            LATENCY.as_millis()
+        ),
+        (p50 - LATENCY.as_secs_f64() * 1000.0).abs() <= 2.0,
+        format!("{p50} ms"),
+    );
+    targets.check(
+        &format!("{run}: peak RSS < 100 MB"),
+        rss_mb < 100.0,
+        format!("{rss_mb:.1} MB"),
+    );
 }
 
 fn run_once(bin: &Path, addr: SocketAddr, secs: u64) -> Measured {

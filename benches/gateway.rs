@@ -5,7 +5,10 @@
 //!     cargo bench --bench gateway                  # 1,000 req/s, 20 s each way, twice
 //!     BENCH_SECS=5 cargo bench --bench gateway     # quick look
 //!
-//! Target (issue 4): p99 overhead under 1 ms at 1,000 requests/s.
+//! Target (issue 4): p99 overhead under 1 ms at 1,000 requests/s. The last
+//! line is `all targets met` or `FAIL: … missed (…)`, which exits 1.
+
+mod targets;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +20,7 @@ use slabench::run::{run, RunOptions};
 use slabench::scenario::{
     Budgets, ExternalGateway, Gateway, LatencyDist, Scenario, Stage, TrafficClass,
 };
+use targets::Targets;
 
 const RPM: f64 = 60_000.0;
 
@@ -29,10 +33,10 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(bench(secs));
+    rt.block_on(bench(secs)).finish();
 }
 
-async fn bench(secs: u64) {
+async fn bench(secs: u64) -> Targets {
     // One provider answering after a fixed 20 ms, with 4 tokens at a pace
     // that adds nothing measurable.
     let mut providers = testing::scenario(1, 1);
@@ -97,6 +101,13 @@ async fn bench(secs: u64) {
     println!("gateway overhead: p50 {p50:+.3} ms, p99 {p99:+.3} ms (target p99 < 1 ms)");
     gateway.shutdown().await;
     set.shutdown().await.unwrap();
+    let mut targets = Targets::default();
+    targets.check(
+        "gateway p99 overhead < 1 ms",
+        p99 < 1.0,
+        format!("{p99:+.3} ms"),
+    );
+    targets
 }
 
 fn load(url: &str, secs: u64) -> Scenario {

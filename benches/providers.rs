@@ -9,9 +9,13 @@
 //!    them (target: within 20%; the full run is 100k vs 1M).
 //!
 //! The open-loop client schedules its sends with the providers' precise timer.
+//! The last line is `all targets met` or a `FAIL: … missed (…)` line per
+//! miss, which exits 1.
 //!
 //! `cargo bench --bench providers`; for a quick smoke run:
 //! `SLABENCH_BENCH_REQUESTS=20000 SLABENCH_BENCH_SECONDS=2 cargo bench --bench providers`.
+
+mod targets;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -25,6 +29,7 @@ use hyper_util::rt::TokioIo;
 use slabench::clock::RunClock;
 use slabench::providers::{testing, timer, ProviderSet};
 use slabench::scenario::{CountDist, LatencyDist};
+use targets::Targets;
 use tokio::time::Instant;
 
 const CONNECTIONS: u64 = 64;
@@ -71,7 +76,7 @@ fn verdict(ok: bool) -> &'static str {
     }
 }
 
-async fn open_loop(dir: &std::path::Path, seconds: u64) -> bool {
+async fn open_loop(dir: &std::path::Path, seconds: u64, targets: &mut Targets) {
     let set = start(Duration::from_millis(100), dir, "open-loop.ledger");
     let url = format!("{}/v1/chat/completions", set.urls()[0].1);
     let client = reqwest::Client::builder()
@@ -124,17 +129,35 @@ async fn open_loop(dir: &std::path::Path, seconds: u64) -> bool {
     let h = hist.lock().unwrap();
     let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     let (p50, p99) = (ms(0.5), ms(0.99));
-    let ok = (p50 - 100.0).abs() <= 1.0 && (p99 - 100.0).abs() <= 3.0 && failed.load(Relaxed) == 0;
+    let failed = failed.load(Relaxed);
+    let ok = [
+        targets.check(
+            "open loop p50 within 1 ms of 100 ms",
+            (p50 - 100.0).abs() <= 1.0,
+            format!("{p50:.2} ms"),
+        ),
+        targets.check(
+            "open loop p99 within 3 ms of 100 ms",
+            (p99 - 100.0).abs() <= 3.0,
+            format!("{p99:.2} ms"),
+        ),
+        targets.check(
+            "open loop: 0 failed",
+            failed == 0,
+            format!("{failed} failed"),
+        ),
+    ]
+    .iter()
+    .all(|&ok| ok);
     println!(
         "open loop, fixed 100 ms provider, 1000 req/s for {seconds} s: {} answered, {} failed; \
          from intended send: p50 {p50:.2} ms, p90 {:.2} ms, p99 {p99:.2} ms, max {:.2} ms  [{}]",
         h.len(),
-        failed.load(Relaxed),
+        failed,
         ms(0.9),
         h.max() as f64 / 1000.0,
         verdict(ok)
     );
-    ok
 }
 
 /// One kept-alive connection sending requests back to back until `next` reaches `limit`.
@@ -165,7 +188,7 @@ async fn worker(addr: String, next: Arc<AtomicU64>, limit: Arc<AtomicU64>) -> an
     }
 }
 
-async fn throughput_and_memory(dir: &std::path::Path, total: u64) -> bool {
+async fn throughput_and_memory(dir: &std::path::Path, total: u64, targets: &mut Targets) {
     let set = start(Duration::ZERO, dir, "throughput.ledger");
     let addr = set.urls()[0].1.trim_start_matches("http://").to_string();
     let next = Arc::new(AtomicU64::new(0));
@@ -198,16 +221,29 @@ async fn throughput_and_memory(dir: &std::path::Path, total: u64) -> bool {
     let stats = set.shutdown().await.unwrap();
     // 0.1 s of the measured time is the two settling sleeps.
     let rate = total as f64 / (elapsed.as_secs_f64() - 0.1);
-    let ok_rate = rate >= 5000.0;
+    let ok_rate = targets.check(
+        "throughput >= 5,000 req/s",
+        rate >= 5000.0,
+        format!("{rate:.0} req/s"),
+    );
+    let ok_ledger = targets.check(
+        "the ledger has an attempt per request",
+        stats.attempts == total,
+        format!("{} attempts for {total} requests", stats.attempts),
+    );
     println!(
         "throughput, one provider, no added latency, {CONNECTIONS} connections: {total} requests \
          in {:.1} s = {rate:.0} req/s; ledger {} attempts  [{}]",
         elapsed.as_secs_f64(),
         stats.attempts,
-        verdict(ok_rate && stats.attempts == total)
+        verdict(ok_rate && ok_ledger)
     );
     let growth = rss_all as f64 / rss_first as f64 - 1.0;
-    let ok_rss = growth.abs() <= 0.20;
+    let ok_rss = targets.check(
+        &format!("VmRSS after {total} requests within 20% of after {first}"),
+        growth.abs() <= 0.20,
+        format!("{:+.1}%", growth * 100.0),
+    );
     println!(
         "memory: VmRSS after {first} requests {:.1} MiB, after {total} {:.1} MiB ({:+.1}%)  [{}]",
         rss_first as f64 / 1024.0,
@@ -215,7 +251,6 @@ async fn throughput_and_memory(dir: &std::path::Path, total: u64) -> bool {
         growth * 100.0,
         verdict(ok_rss)
     );
-    ok_rate && ok_rss && stats.attempts == total
 }
 
 fn main() {
@@ -227,12 +262,10 @@ fn main() {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let ok = rt.block_on(async {
-        let latency = open_loop(dir.path(), seconds).await;
-        let throughput = throughput_and_memory(dir.path(), total).await;
-        latency && throughput
+    let mut targets = Targets::default();
+    rt.block_on(async {
+        open_loop(dir.path(), seconds, &mut targets).await;
+        throughput_and_memory(dir.path(), total, &mut targets).await;
     });
-    if !ok {
-        std::process::exit(1);
-    }
+    targets.finish();
 }

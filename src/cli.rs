@@ -72,7 +72,7 @@ pub enum Command {
 pub struct RunArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
-    /// Output directory [default: reports/<scenario>-<UTC timestamp>/].
+    /// Output directory (default: `reports/<scenario>-<UTC timestamp>/`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// No progress line and no summary table.
@@ -101,10 +101,10 @@ pub struct RunArgs {
 /// Overrides of the scenario's `[gate]`.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct GateArgs {
-    /// Relative slack before a slower metric counts, e.g. 10% or 0.1 [default: [gate] tolerance, 10%].
+    /// Relative slack before a slower metric counts, e.g. 10% or 0.1 [default: `[gate]` tolerance, 10%].
     #[arg(long, value_name = "RATIO", value_parser = parse_tolerance)]
     pub tolerance: Option<f64>,
-    /// Absolute slack: smaller latency changes never count, e.g. 5ms [default: [gate] floor, 5ms].
+    /// Absolute slack: smaller latency changes never count, e.g. 5ms [default: `[gate]` floor, 5ms].
     #[arg(long, value_name = "DURATION", value_parser = parse_floor)]
     pub floor: Option<std::time::Duration>,
 }

@@ -56,8 +56,8 @@ impl Tmpfs {
         assert_eq!(
             r,
             0,
-            "mounting a {size} tmpfs at {} failed ({}): the full-disk tests need root \
-             (CAP_SYS_ADMIN), as CI has",
+            "needs root (CAP_SYS_ADMIN, as CI has): mounting a {size} tmpfs at {} \
+             for a full-disk test failed ({})",
             path.display(),
             std::io::Error::last_os_error()
         );

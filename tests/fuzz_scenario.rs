@@ -85,7 +85,7 @@ fn check_error(e: &ScenarioError) -> Result<(), String> {
     if loc.line == 0 || loc.column == 0 {
         return Err("line or column 0".into());
     }
-    if d.help.as_deref().map_or(true, str::is_empty) {
+    if d.help.as_deref().is_none_or(str::is_empty) {
         return Err("no help".into());
     }
     // The message is one line; `error:` and the help are the printer's.

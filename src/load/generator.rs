@@ -237,7 +237,7 @@ impl Sender {
                 // A burst of due sends can be long when far behind: look at
                 // the stop flag now and then inside it too.
                 burst = burst.wrapping_add(1);
-                if burst % 1024 == 0 && self.stop.load(Ordering::Acquire) {
+                if burst.is_multiple_of(1024) && self.stop.load(Ordering::Acquire) {
                     return SendEnd::Interrupted;
                 }
             }

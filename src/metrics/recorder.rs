@@ -423,7 +423,7 @@ mod tests {
                 latency: Duration::from_millis(latency_ms),
                 service: Duration::from_millis(latency_ms),
                 output_tokens: 10,
-                served_by: Some(if seq % 4 == 0 { "b" } else { "a" }.into()),
+                served_by: Some(if seq.is_multiple_of(4) { "b" } else { "a" }.into()),
                 ..Measured::default()
             },
         }

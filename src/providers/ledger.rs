@@ -206,7 +206,7 @@ mod tests {
 
     pub(crate) fn sample(i: u64) -> Attempt {
         Attempt {
-            tag: (i % 3 != 0).then_some(i * 1_000_003),
+            tag: (!i.is_multiple_of(3)).then_some(i * 1_000_003),
             provider: (i % 7) as u16,
             arrived_us: i as i64 * 1000 - 5000,
             answered_us: if i == 1 { i64::MIN } else { i as i64 * 1000 },
@@ -214,7 +214,7 @@ mod tests {
             status: [200, 503, 429, 0][(i % 4) as usize],
             input_tokens: i as u32,
             output_tokens: u32::MAX - i as u32,
-            stream: i % 2 == 0,
+            stream: i.is_multiple_of(2),
         }
     }
 

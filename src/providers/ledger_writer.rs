@@ -196,7 +196,7 @@ mod tests {
 
     fn attempt(i: u64) -> Attempt {
         Attempt {
-            tag: (i % 5 != 0).then_some(i),
+            tag: (!i.is_multiple_of(5)).then_some(i),
             provider: (i % 3) as u16,
             arrived_us: i as i64,
             answered_us: i as i64 + 10,

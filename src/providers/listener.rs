@@ -92,7 +92,7 @@ fn port_state(ctx: &ProviderCtx, windows: &[(Duration, Option<Duration>)]) -> Po
     let before_origin = now < origin;
     let active = windows
         .iter()
-        .filter(|(s, e)| !before_origin && t >= *s && e.map_or(true, |e| t < e));
+        .filter(|(s, e)| !before_origin && t >= *s && e.is_none_or(|e| t < e));
     // Overlapping windows: refuse until the latest end.
     let mut until: Option<Option<Duration>> = None;
     for (_, end) in active {

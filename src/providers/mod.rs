@@ -16,6 +16,7 @@ pub mod rate_limit;
 pub mod sample;
 mod server;
 mod stream;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod timer;
 

@@ -1,8 +1,10 @@
 //! Scenario values built in code, for tests and benchmarks of the providers.
 //!
-//! Public (not `cfg(test)`) because integration tests and `benches/` need the
-//! same quiet defaults as unit tests: instant, error-free providers that a
-//! test then makes as slow or flaky as it needs.
+//! Compiled for unit tests and with the `testing` feature, which the crate's
+//! own integration tests and `benches/` turn on (a self dev-dependency), so
+//! they share the unit tests' quiet defaults without this being public API:
+//! instant, error-free providers that a test then makes as slow or flaky as
+//! it needs.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

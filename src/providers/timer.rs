@@ -73,10 +73,7 @@ impl Precise {
     fn schedule(&self, deadline: std::time::Instant) -> oneshot::Receiver<()> {
         let (wake, rx) = oneshot::channel();
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        let earliest = q
-            .heap
-            .peek()
-            .map_or(true, |Reverse(e)| deadline < e.deadline);
+        let earliest = q.heap.peek().is_none_or(|Reverse(e)| deadline < e.deadline);
         q.seq += 1;
         let seq = q.seq;
         q.heap.push(Reverse(Entry {

@@ -29,6 +29,7 @@ pub mod live;
 pub mod markdown;
 pub mod run_dir;
 pub mod space;
+#[cfg(any(test, feature = "testing"))]
 pub mod synthetic;
 pub mod terminal;
 

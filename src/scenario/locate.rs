@@ -201,7 +201,7 @@ impl<'a> Node<'a> {
                     .unwrap_or(0),
                 Item::None => 0,
             };
-            if best.as_ref().map_or(true, |(b, _, _)| start >= *b) {
+            if best.as_ref().is_none_or(|(b, _, _)| start >= *b) {
                 best = Some((start, Seg::Key(key.to_string()), Node::Item(item)));
             }
         }

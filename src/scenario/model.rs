@@ -258,7 +258,7 @@ impl Fault {
     /// Whether the fault is active at `t` since t=0.
     pub fn active_at(&self, t: Duration) -> bool {
         // `Option::is_none_or` would need Rust 1.82; the crate's MSRV is 1.80.
-        t >= self.start && self.end().map_or(true, |end| t < end)
+        t >= self.start && self.end().is_none_or(|end| t < end)
     }
 
     /// End of the window, if it has one.

@@ -1,8 +1,9 @@
 //! The system under test, started and stopped around a run: simulated
-//! providers first, then the gateway (built in, or an external process from
-//! [`process`], behind the [`supervisor`] that ends it with slabench), then a bounded readiness probe. `Stack::stop`
-//! always runs, on success, on error and after an interrupt, so that no port
-//! is left bound and the providers' ledger is flushed.
+//! providers first, then the gateway (built in, or an external process,
+//! `process.rs`, behind a supervisor, `supervisor.rs`, that ends it when
+//! slabench goes away), then a bounded readiness probe (`ready.rs`).
+//! `Stack::stop` always runs, on success, on error and after an interrupt,
+//! so that no port is left bound and the providers' ledger is flushed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -10,7 +10,7 @@
 //! Stopping is SIGTERM to the group, then SIGKILL after a grace period.
 //!
 //! The gateway never outlives slabench: it is started by a small
-//! [`supervisor`] process that ends the whole group when slabench goes away,
+//! `supervisor` process that ends the whole group when slabench goes away,
 //! including after SIGKILL. If a [`GatewayChild`] is dropped without
 //! [`GatewayChild::stop`] (a panic, an early return), `Drop` kills the group.
 //!

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 pub mod fake;
+pub mod outage_run;
 
 use slabench::scenario::{from_str, Scenario, ScenarioError};
 

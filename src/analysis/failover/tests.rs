@@ -247,7 +247,7 @@ fn a_fault_on_a_provider_without_first_attempts_has_nothing_to_move() {
 fn a_gateway_that_never_fails_over_has_no_time_to_failover() {
     let (mut recs, mut atts) = synthetic();
     // Replace 40–60 s with: first attempt to flash, 503, no further attempt.
-    atts.retain(|a| a.tag.map_or(true, |t| !(400..600).contains(&t)));
+    atts.retain(|a| a.tag.is_none_or(|t| !(400..600).contains(&t)));
     for seq in 400..600u64 {
         atts.push(attempt(
             seq,

@@ -167,7 +167,7 @@ fn window_requests(requests: &[ClientRecord], start: f64, end: Option<f64>) -> (
         .filter(|r| !r.is_missing() && r.outcome.counted())
     {
         let t = f64::from(r.intended_ms) / 1000.0;
-        if t >= start && end.map_or(true, |e| t < e) {
+        if t >= start && end.is_none_or(|e| t < e) {
             n += 1;
             if r.outcome.is_ok() {
                 histogram::record_us(&mut h, u64::from(r.latency_us));

@@ -91,7 +91,7 @@ fn segments(rows: &[Second], f: impl Fn(&Second) -> Option<f64>) -> Vec<Vec<(f64
     let mut last: Option<u32> = None;
     for s in rows {
         if let Some(y) = f(s) {
-            if last.map_or(true, |l| l + 1 != s.t) {
+            if last.is_none_or(|l| l + 1 != s.t) {
                 out.push(Vec::new());
             }
             out.last_mut()

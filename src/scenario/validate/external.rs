@@ -181,7 +181,7 @@ fn no_process_keys(ctx: &Ctx, at: &FieldPath, g: &RawGateway) -> Result<(), Scen
 
 /// `command`: a program and its arguments, none holding NUL.
 fn check_command(ctx: &Ctx, at: &FieldPath, command: &[String]) -> Result<(), ScenarioError> {
-    if command.first().map_or(true, |c| c.trim().is_empty()) {
+    if command.first().is_none_or(|c| c.trim().is_empty()) {
         return Err(ctx.err(at, "is empty", "write the program and its arguments, e.g. command = [\"litellm\", \"--config\", \"config.yaml\"]"));
     }
     for (i, arg) in command.iter().enumerate() {
