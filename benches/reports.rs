@@ -18,33 +18,36 @@ const BUDGET: Duration = Duration::from_secs(2);
 /// latency.hlog for the whole run: what the recorder's sink and the tap
 /// write second by second during a real run, done here in one go.
 fn write_hlog(data: &slabench::report::RunData, dir: &std::path::Path) {
+    use slabench::metrics::accumulate::Accumulator;
     use slabench::metrics::histogram;
-    use slabench::metrics::recorder::IntervalSink;
-    use slabench::report::hlog::{HlogState, Sink};
+    use slabench::report::hlog::HlogWriter;
     let streaming: Vec<bool> = data.hists.iter().map(|h| h.ttft.is_some()).collect();
-    let log = HlogState::create(&dir.join("latency.hlog"), &data.classes, &streaming).unwrap();
-    log.lock()
-        .unwrap()
-        .begin(std::time::SystemTime::now())
-        .unwrap();
-    let mut sink = Sink(log.clone());
+    let mut log = HlogWriter::begin(
+        &dir.join("latency.hlog"),
+        &data.classes,
+        &streaming,
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
     for s in &data.timeline {
+        let mut hists = Vec::new();
         for (c, ok) in s.class_ok.iter().enumerate() {
             let mut h = histogram::new();
             for i in 0..*ok {
                 histogram::record_us(&mut h, 200_000 + i * 10_000);
                 if streaming[c] {
-                    log.lock().unwrap().record_stream(
+                    log.record_stream(
                         c,
                         Some(Duration::from_millis(100 + i)),
                         Some(Duration::from_millis(20)),
                     );
                 }
             }
-            sink.interval(s.t, c, &h);
+            hists.push(h);
         }
+        log.write_second(s.t, &hists);
     }
-    log.lock().unwrap().finish().unwrap();
+    assert!(log.finish().is_none(), "writing latency.hlog");
 }
 
 fn main() {

@@ -232,24 +232,19 @@ fn run_dir() -> (tempfile::TempDir, RunData) {
         .unwrap()
         .write(&data)
         .unwrap();
-    let log = report::hlog::HlogState::create(
+    let mut log = report::hlog::HlogWriter::begin(
         &dir.path().join("latency.hlog"),
         &data.classes,
         &[false, false],
+        std::time::SystemTime::UNIX_EPOCH,
     )
     .unwrap();
-    log.lock()
-        .unwrap()
-        .begin(std::time::SystemTime::UNIX_EPOCH)
-        .unwrap();
-    let mut sink = report::hlog::Sink(log.clone());
+    let hists: Vec<_> = data.hists.iter().map(|h| h.latency.clone()).collect();
     for second in 0..10 {
-        for class in 0..2 {
-            use slabench::metrics::recorder::IntervalSink;
-            sink.interval(second, class, &data.hists[class].latency);
-        }
+        log.write_second(second, &hists);
     }
-    log.lock().unwrap().finish().unwrap();
+    use slabench::metrics::accumulate::Accumulator;
+    assert!(log.finish().is_none());
     (dir, data)
 }
 

@@ -1,5 +1,6 @@
 //! Latency recording (HdrHistogram), per-second timeline, outcome classes.
 
+pub mod accumulate;
 pub mod histogram;
 pub mod host;
 pub mod outcome;

@@ -7,6 +7,7 @@
 //! Sends are attributed to the second they were *meant* to leave; outcomes and
 //! latencies to the second they completed.
 
+use super::accumulate::{Accumulator, ClosedSecond, Incomplete};
 use super::histogram::{self, Hist, Percentiles};
 use super::request::{Account, Dialect, RequestResult};
 use super::Outcome;
@@ -149,15 +150,13 @@ pub struct SecondRow {
     /// Per traffic class: p99 (ms) of the requests that completed OK in this
     /// second, 0 when none did. The baseline gate's noise test uses these.
     pub class_p99: Vec<f64>,
+    /// Per traffic class: `[ok, failed]` completions in this second (cut-off
+    /// requests are not counted). For timeseries.csv.
+    #[serde(skip)]
+    pub class_counts: Vec<[u64; 2]>,
     /// Per traffic class: p50 (ms) likewise, for the gate's p50 noise test.
     #[serde(default)]
     pub class_p50: Vec<f64>,
-}
-
-/// Receives each closed one-second interval histogram per traffic class
-/// (the HdrHistogram interval log is written through this, as the run goes).
-pub trait IntervalSink: Send {
-    fn interval(&mut self, second: u32, class: usize, hist: &Hist);
 }
 
 /// The recorder. Fed from one task; not shared.
@@ -182,13 +181,14 @@ pub struct Recorder {
     interval: Hist,
     /// The open interval per traffic class.
     class_interval: Vec<Hist>,
-    sink: Option<Box<dyn IntervalSink>>,
+    /// The streamed outputs, fed every result and every closed second.
+    outputs: Vec<Box<dyn Accumulator>>,
     open_second: u32,
 }
 
-impl std::fmt::Debug for dyn IntervalSink {
+impl std::fmt::Debug for dyn Accumulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("IntervalSink")
+        f.write_str("Accumulator")
     }
 }
 
@@ -197,7 +197,7 @@ impl Recorder {
         let classes: Vec<ClassStats> = class_names.into_iter().map(ClassStats::new).collect();
         Recorder {
             class_interval: classes.iter().map(|_| histogram::new()).collect(),
-            sink: None,
+            outputs: Vec::new(),
             classes,
             lag: histogram::new(),
             timeline: Vec::new(),
@@ -220,9 +220,9 @@ impl Recorder {
         self
     }
 
-    /// Hands every closed per-class interval histogram to `sink`.
-    pub fn with_sink(mut self, sink: Box<dyn IntervalSink>) -> Self {
-        self.sink = Some(sink);
+    /// Feeds `output` every result and every closed second from now on.
+    pub fn with_output(mut self, output: Box<dyn Accumulator>) -> Self {
+        self.outputs.push(output);
         self
     }
 
@@ -267,8 +267,15 @@ impl Recorder {
         }
         self.keep(r);
         let provider = r.m.served_by.as_deref().map(|p| self.provider_index(p));
+        let classes = self.classes.len();
         let row = self.row(done);
         row.outcomes[i] += 1;
+        if r.outcome.counted() {
+            if row.class_counts.len() < classes {
+                row.class_counts.resize(classes, [0, 0]);
+            }
+            row.class_counts[r.class][usize::from(!r.outcome.is_ok())] += 1;
+        }
         if let Some(p) = provider {
             if row.served_by.len() <= p {
                 row.served_by.resize(p + 1, 0);
@@ -280,6 +287,9 @@ impl Recorder {
         if r.outcome.is_ok() && done >= self.open_second {
             histogram::record(&mut self.interval, r.m.latency);
             histogram::record(&mut self.class_interval[r.class], r.m.latency);
+        }
+        for o in &mut self.outputs {
+            o.record(r);
         }
     }
 
@@ -304,15 +314,14 @@ impl Recorder {
         row.latency = p;
         row.class_p99 = class_p99;
         row.class_p50 = class_p50;
-        if let Some(sink) = self.sink.as_mut() {
-            for (class, h) in self
-                .class_interval
-                .iter()
-                .enumerate()
-                .filter(|(_, h)| !h.is_empty())
-            {
-                sink.interval(open, class, h);
-            }
+        let closed = ClosedSecond {
+            second: open,
+            classes: &self.class_interval,
+            all: &self.interval,
+            latency: p,
+        };
+        for o in &mut self.outputs {
+            o.second(&closed);
         }
         for h in &mut self.class_interval {
             h.reset();
@@ -321,10 +330,12 @@ impl Recorder {
         self.open_second = second;
     }
 
-    /// Finishes the timeline at the end of the run.
-    pub fn finish(&mut self) {
+    /// Finishes the timeline at the end of the run, and the streamed
+    /// outputs: returns what they could not write.
+    pub fn finish(&mut self) -> Vec<Incomplete> {
         let next = self.open_second + 1;
         self.close_interval(next);
+        self.outputs.iter_mut().filter_map(|o| o.finish()).collect()
     }
 
     /// p99 of the last closed second, in ms (for the live progress line).
@@ -477,17 +488,20 @@ mod tests {
     #[derive(Clone, Default)]
     struct Collect(std::sync::Arc<std::sync::Mutex<Vec<(u32, usize, u64)>>>);
 
-    impl IntervalSink for Collect {
-        fn interval(&mut self, second: u32, class: usize, hist: &Hist) {
-            self.0.lock().unwrap().push((second, class, hist.len()));
+    impl Accumulator for Collect {
+        fn second(&mut self, s: &ClosedSecond) {
+            let mut seen = self.0.lock().unwrap();
+            for (class, h) in s.classes.iter().enumerate().filter(|(_, h)| !h.is_empty()) {
+                seen.push((s.second, class, h.len()));
+            }
         }
     }
 
     #[test]
-    fn closed_intervals_go_to_the_sink_per_class() {
+    fn closed_seconds_go_to_the_outputs_per_class() {
         let sink = Collect::default();
         let mut rec =
-            Recorder::new(["x".to_string(), "y".to_string()]).with_sink(Box::new(sink.clone()));
+            Recorder::new(["x".to_string(), "y".to_string()]).with_output(Box::new(sink.clone()));
         // seq even → class x, odd → y; one per 250 ms, latency 100 ms (+ seq ms for y).
         for seq in 0..8u64 {
             rec.record(&result(seq, seq * 250, 100 + (seq % 2) * seq, Outcome::Ok));

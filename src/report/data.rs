@@ -54,13 +54,19 @@ impl std::fmt::Display for Note {
     }
 }
 
-/// What the live tap hands over at the end of a run: the per-class counts,
-/// and the streamed files whose writing failed (the run goes on without
-/// them; the summary and the other reports are complete).
-#[derive(Debug, Default)]
-pub struct Streamed {
-    pub counts: ClassCounts,
-    pub problems: Vec<Note>,
+impl Note {
+    /// A streamed file whose writing failed during the run (the run goes on
+    /// without it; the summary and the other reports are complete).
+    pub fn incomplete(i: &crate::metrics::accumulate::Incomplete) -> Note {
+        Note {
+            file: i.file.to_string(),
+            problem: format!("writing it failed ({:#})", i.error),
+            consequence: format!(
+                "{} is incomplete; the summary and the other reports cover the whole run",
+                i.file
+            ),
+        }
+    }
 }
 
 /// Whole-run histograms of one traffic class (µs, the project's bounds).
@@ -134,18 +140,14 @@ impl Second {
     }
 }
 
-/// Per second and traffic class: (ok, counted errors), by completion second.
-pub type ClassCounts = Vec<Vec<[u64; 2]>>;
-
 impl RunData {
     /// Assembles the data of a live run.
     pub fn from_run(
         scenario: &Scenario,
         summary: Summary,
         rec: &Recorder,
-        streamed: &Streamed,
+        notes: Vec<Note>,
     ) -> RunData {
-        let class_counts = &streamed.counts;
         let classes: Vec<String> = scenario.traffic.iter().map(|c| c.name.clone()).collect();
         let mut providers: Vec<String> =
             scenario.providers.iter().map(|p| p.name.clone()).collect();
@@ -160,11 +162,7 @@ impl RunData {
             .map(|p| providers.iter().position(|q| q == p).expect("added above"))
             .collect();
         let flows = summary.failover.as_ref().map(|f| &f.per_second[..]);
-        let len = rec
-            .timeline
-            .len()
-            .max(flows.map_or(0, <[_]>::len))
-            .max(class_counts.len());
+        let len = rec.timeline.len().max(flows.map_or(0, <[_]>::len));
         let curve = crate::load::schedule::RateCurve::new(&scenario.load.stages);
         let mut timeline: Vec<Second> = (0..len)
             .map(|t| {
@@ -192,8 +190,8 @@ impl RunData {
                         }
                     }
                 }
-                if let Some(counts) = class_counts.get(t) {
-                    for (c, [ok, err]) in counts.iter().enumerate().take(classes.len()) {
+                if let Some(row) = rec.timeline.get(t) {
+                    for (c, [ok, err]) in row.class_counts.iter().enumerate().take(classes.len()) {
                         s.class_ok[c] = *ok;
                         s.class_errors[c] = *err;
                     }
@@ -235,7 +233,7 @@ impl RunData {
             providers,
             timeline,
             hists,
-            notes: streamed.problems.clone(),
+            notes,
             baseline_curves: Vec::new(),
         }
     }

@@ -8,18 +8,14 @@
 //! first token) and `<class>.itl` (mean inter-token latency per request).
 //! Values are microseconds; timestamps are seconds since t=0 (`BaseTime`).
 //!
-//! The recorder closes per-class latency intervals through the
-//! `IntervalSink` hook; TTFT and ITL are recorded by the live tap into the
-//! same shared state and flushed with their class's latency interval. They
-//! are only ever recorded for OK requests, which always also land in the
-//! class's latency interval, so no TTFT sample waits for a flush that never
-//! comes.
+//! [`HlogWriter`] is one of the recorder's streamed outputs
+//! ([`Accumulator`]): it gathers each streaming request's TTFT and ITL as
+//! results arrive and writes every closed second's histograms.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, Context};
@@ -30,8 +26,9 @@ use hdrhistogram::serialization::interval_log::{
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
 use super::data::ClassHists;
+use crate::metrics::accumulate::{Accumulator, ClosedSecond, Incomplete};
 use crate::metrics::histogram::{self, Hist};
-use crate::metrics::recorder::IntervalSink;
+use crate::metrics::request::RequestResult;
 
 /// The tag of a class: the name with the characters a tag may not hold
 /// (`,`, space, line breaks) replaced by `_`.
@@ -39,51 +36,44 @@ pub fn tag(class: &str) -> String {
     class.replace([',', ' ', '\r', '\n'], "_")
 }
 
-/// The log's writer and the TTFT/ITL intervals waiting for their flush.
-pub struct HlogState {
-    path: PathBuf,
-    /// Opened by `begin`, at t=0: a run that fails to start leaves no file.
-    out: Option<BufWriter<File>>,
+/// The log's writer and the TTFT/ITL intervals waiting for their second.
+pub struct HlogWriter {
+    out: BufWriter<File>,
     ser: V2DeflateSerializer,
     tags: Vec<String>,
     /// Open TTFT and ITL intervals per class (streaming classes only).
     stream: Vec<Option<(Hist, Hist)>>,
-    /// The untagged all-classes interval being gathered, and its second.
-    all: Hist,
-    all_second: Option<u32>,
+    /// The first write error; nothing more is written after it.
     error: Option<anyhow::Error>,
 }
 
-/// A handle on the log, shared by the recorder's sink and the live tap.
-pub type Shared = Arc<Mutex<HlogState>>;
-
-impl HlogState {
-    /// Prepares the log at `path`; the file is created by `begin` (the
-    /// directory's writability is checked when the run's exports are
-    /// prepared, before the load). `streaming[i]` says whether class `i`
-    /// gets TTFT and ITL histograms.
-    pub fn create(path: &Path, classes: &[String], streaming: &[bool]) -> anyhow::Result<Shared> {
-        Ok(Arc::new(Mutex::new(HlogState {
-            path: path.to_path_buf(),
-            out: None,
+impl HlogWriter {
+    /// Creates the log at `path` and writes its header; `t0` is the
+    /// wall-clock instant of t=0, the base of every interval's timestamp.
+    /// Called at t=0, so a run that fails to start leaves no file.
+    /// `streaming[i]` says whether class `i` gets TTFT and ITL histograms.
+    pub fn begin(
+        path: &Path,
+        classes: &[String],
+        streaming: &[bool],
+        t0: SystemTime,
+    ) -> anyhow::Result<HlogWriter> {
+        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut w = HlogWriter {
+            out: BufWriter::new(file),
             ser: V2DeflateSerializer::new(),
             tags: classes.iter().map(|c| tag(c)).collect(),
             stream: streaming
                 .iter()
                 .map(|s| s.then(|| (histogram::new(), histogram::new())))
                 .collect(),
-            all: histogram::new(),
-            all_second: None,
             error: None,
-        })))
+        };
+        w.header(t0).context("writing the latency.hlog header")?;
+        Ok(w)
     }
 
-    /// Writes the header; `t0` is the wall-clock instant of t=0, the base
-    /// of every interval's timestamp.
-    pub fn begin(&mut self, t0: SystemTime) -> anyhow::Result<()> {
-        let file = File::create(&self.path)
-            .with_context(|| format!("creating {}", self.path.display()))?;
-        let out = self.out.insert(BufWriter::new(file));
+    fn header(&mut self, t0: SystemTime) -> anyhow::Result<()> {
         let mut builder = IntervalLogWriterBuilder::new();
         builder
             .add_comment("[Logged with slabench]")
@@ -91,18 +81,16 @@ impl HlogState {
             .add_comment("[Values in microseconds. Untagged: OK latency of all classes; Tag=<class>: OK latency per class; Tag=<class>.ttft / <class>.itl: streaming time to first token / inter-token latency]")
             .with_start_time(t0)
             .with_base_time(t0);
-        builder
-            .begin_log_with(&mut *out, &mut self.ser)
-            .context("writing the latency.hlog header")?;
+        builder.begin_log_with(&mut self.out, &mut self.ser)?;
         writeln!(
-            out,
+            self.out,
             "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
-        )
-        .context("writing the latency.hlog header")
+        )?;
+        Ok(())
     }
 
-    /// Records a streaming request's TTFT and mean inter-token latency into
-    /// its class's open interval.
+    /// A streaming request's TTFT and mean inter-token latency, into its
+    /// class's open interval.
     pub fn record_stream(&mut self, class: usize, ttft: Option<Duration>, itl: Option<Duration>) {
         if let Some(Some((t, i))) = self.stream.get_mut(class) {
             if let Some(d) = ttft {
@@ -114,15 +102,29 @@ impl HlogState {
         }
     }
 
+    /// Writes one closed second from its per-class histograms (the run
+    /// does this through [`Accumulator::second`]; tools writing a whole log
+    /// at once call it directly).
+    pub fn write_second(&mut self, second: u32, classes: &[Hist]) {
+        let mut all = histogram::new();
+        for h in classes {
+            all.add(h).expect("same bounds");
+        }
+        let latency = crate::metrics::histogram::Percentiles::of(&all);
+        self.second(&ClosedSecond {
+            second,
+            classes,
+            all: &all,
+            latency,
+        });
+    }
+
     fn write(&mut self, second: u32, tag: Option<&str>, h: &Hist) {
-        let Some(out) = self.out.as_mut() else {
-            return;
-        };
         if self.error.is_some() || h.is_empty() {
             return;
         }
         let result = IntervalLogWriterBuilder::new()
-            .begin_log_with(out, &mut self.ser)
+            .begin_log_with(&mut self.out, &mut self.ser)
             .map_err(anyhow::Error::from)
             .and_then(|mut w| {
                 w.write_histogram(
@@ -134,58 +136,46 @@ impl HlogState {
                 .map_err(|e| anyhow!("{e}"))
             });
         if let Err(e) = result {
-            self.error = Some(e.context("writing latency.hlog"));
-        }
-    }
-
-    fn flush_all(&mut self) {
-        if let Some(s) = self.all_second.take() {
-            let all = std::mem::replace(&mut self.all, histogram::new());
-            self.write(s, None, &all);
-        }
-    }
-
-    fn interval(&mut self, second: u32, class: usize, h: &Hist) {
-        if self.all_second.is_some_and(|s| s != second) {
-            self.flush_all();
-        }
-        self.all_second = Some(second);
-        self.all.add(h).expect("same bounds");
-        let tag = self.tags[class].clone();
-        self.write(second, Some(&tag), h);
-        if let Some(Some((ttft, itl))) = self.stream.get_mut(class) {
-            let (ttft, itl) = (
-                std::mem::replace(ttft, histogram::new()),
-                std::mem::replace(itl, histogram::new()),
-            );
-            self.write(second, Some(&format!("{tag}.ttft")), &ttft);
-            self.write(second, Some(&format!("{tag}.itl")), &itl);
-        }
-    }
-
-    /// Writes what is pending and flushes the file; reports the first error
-    /// of the run, if any.
-    pub fn finish(&mut self) -> anyhow::Result<()> {
-        self.flush_all();
-        if let Some(e) = self.error.take() {
-            return Err(e);
-        }
-        match self.out.as_mut() {
-            Some(out) => out.flush().context("writing latency.hlog"),
-            None => Ok(()),
+            self.error = Some(e);
         }
     }
 }
 
-/// The recorder's hook into the log.
-pub struct Sink(pub Shared);
+impl Accumulator for HlogWriter {
+    /// A streaming request's TTFT and mean inter-token latency go into its
+    /// class's open interval. They are only recorded for OK requests, which
+    /// also land in the class's latency for the same second.
+    fn record(&mut self, r: &RequestResult) {
+        if r.outcome.is_ok() {
+            self.record_stream(r.class, r.m.ttft, r.m.tpot);
+        }
+    }
 
-impl IntervalSink for Sink {
-    fn interval(&mut self, second: u32, class: usize, hist: &Hist) {
-        self.0
-            .lock()
-            .expect("the log lock is not poisoned")
-            .interval(second, class, hist);
+    fn second(&mut self, s: &ClosedSecond) {
+        self.write(s.second, None, s.all);
+        for (class, h) in s.classes.iter().enumerate() {
+            let tag = self.tags[class].clone();
+            self.write(s.second, Some(&tag), h);
+            if let Some(Some((ttft, itl))) = self.stream.get_mut(class) {
+                let (ttft, itl) = (
+                    std::mem::replace(ttft, histogram::new()),
+                    std::mem::replace(itl, histogram::new()),
+                );
+                self.write(s.second, Some(&format!("{tag}.ttft")), &ttft);
+                self.write(s.second, Some(&format!("{tag}.itl")), &itl);
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Option<Incomplete> {
+        let flushed = match self.error.take() {
+            Some(e) => Err(e),
+            None => self.out.flush().map_err(anyhow::Error::from),
+        };
+        flushed.err().map(|error| Incomplete {
+            file: "latency.hlog",
+            error,
+        })
     }
 }
 
@@ -272,27 +262,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("latency.hlog");
         let classes = ["chat".to_string(), "long ctx".to_string()];
-        let log = HlogState::create(&path, &classes, &[false, true]).unwrap();
-        log.lock().unwrap().begin(SystemTime::UNIX_EPOCH).unwrap();
-        let mut sink = Sink(log.clone());
+        let mut log =
+            HlogWriter::begin(&path, &classes, &[false, true], SystemTime::UNIX_EPOCH).unwrap();
         for second in 0..3u32 {
+            let mut hists = Vec::new();
             for class in 0..2 {
                 let mut h = histogram::new();
                 for v in 1..=100u64 {
                     histogram::record_us(&mut h, v * 1000 * (class as u64 + 1));
                 }
-                if class == 1 {
-                    let mut l = log.lock().unwrap();
-                    l.record_stream(
-                        1,
-                        Some(Duration::from_millis(200)),
-                        Some(Duration::from_millis(20)),
-                    );
-                }
-                sink.interval(second, class, &h);
+                hists.push(h);
             }
+            log.record_stream(
+                1,
+                Some(Duration::from_millis(200)),
+                Some(Duration::from_millis(20)),
+            );
+            log.write_second(second, &hists);
         }
-        log.lock().unwrap().finish().unwrap();
+        assert!(log.finish().is_none());
         let text = std::fs::read(&path).unwrap();
         let s = String::from_utf8_lossy(&text);
         assert!(s.starts_with("#[Logged with slabench]\n"), "{s}");

@@ -1,0 +1,260 @@
+//! The load phase: a preflight request, then the schedule from t=0, with
+//! every result recorded in one task that also feeds the streamed outputs.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::{RunError, RunOptions};
+use crate::clock::RunClock;
+use crate::load::client::Target;
+use crate::load::generator::{self, DriveEnd, Driver, Live};
+use crate::load::request::ClassPlan;
+use crate::load::schedule::Schedule;
+use crate::metrics::accumulate::Incomplete;
+use crate::metrics::recorder::Recorder;
+use crate::metrics::request::RequestResult;
+use crate::report::hlog::HlogWriter;
+use crate::report::live::RequestsCsv;
+use crate::report::{self, terminal};
+use crate::scenario::Scenario;
+use crate::stack::Stack;
+
+/// What the load phase produced.
+pub(super) struct Measurement {
+    pub recorder: Recorder,
+    /// Streamed outputs that could not be written completely.
+    pub incomplete: Vec<Incomplete>,
+    pub end: DriveEnd,
+    /// The CPU slabench got and the machine's load during the load.
+    pub host: crate::metrics::host::HostUsage,
+}
+
+/// Preflight, then the load from t=0.
+pub(super) async fn measure(
+    scenario: &Scenario,
+    stack: &Stack,
+    opts: &RunOptions,
+    outputs: Outputs,
+) -> anyhow::Result<Measurement> {
+    let target = Target::new(
+        &stack.url,
+        &stack.headers,
+        scenario.load.timeout,
+        scenario.load.max_in_flight,
+    )?;
+    let plans: Vec<ClassPlan> = scenario.traffic.iter().map(ClassPlan::new).collect();
+    preflight(&target, &plans[0], opts.allow_unreachable).await?;
+    if super::stopped(opts) {
+        return Err(RunError::InterruptedBeforeLoad.into());
+    }
+    let driver = Arc::new(Driver {
+        target,
+        plans,
+        max_in_flight: scenario.load.max_in_flight,
+        drain: scenario.load.drain,
+        // Ctrl-C is honoured within a second: in-flight requests get at
+        // most that long to finish.
+        interrupt_grace: scenario.load.drain.min(Duration::from_secs(1)),
+    });
+    let weights: Vec<f64> = scenario.traffic.iter().map(|c| c.weight).collect();
+    let schedule = Schedule::new(
+        &scenario.load.stages,
+        scenario.load.arrival,
+        &weights,
+        scenario.seed,
+    );
+    let before = crate::metrics::host::Sample::now();
+    let (recorder, incomplete, end) =
+        drive(scenario, driver, schedule, &stack.clock, opts, outputs).await;
+    let host =
+        crate::metrics::host::HostUsage::between(&before, &crate::metrics::host::Sample::now());
+    Ok(Measurement {
+        recorder,
+        incomplete,
+        end,
+        host,
+    })
+}
+
+/// The streamed outputs a run writes as it goes, besides the recorder's
+/// own timeline: latency.hlog always, requests.csv when asked for. Both
+/// files are created at t=0, so a run that fails to start leaves neither.
+pub(super) struct Outputs {
+    dir: PathBuf,
+    classes: Vec<String>,
+    streaming: Vec<bool>,
+    requests_csv: bool,
+}
+
+impl Outputs {
+    pub(super) fn new(scenario: &Scenario, dir: &Path, requests_csv: bool) -> Outputs {
+        Outputs {
+            dir: dir.to_path_buf(),
+            classes: scenario.traffic.iter().map(|c| c.name.clone()).collect(),
+            streaming: scenario.traffic.iter().map(|c| c.stream).collect(),
+            requests_csv,
+        }
+    }
+
+    /// Hands the outputs to the recorder at t=0 (`t0`: its wall-clock
+    /// instant); an output that cannot even start is reported, not fatal.
+    fn attach(self, mut rec: Recorder, t0: SystemTime) -> (Recorder, Vec<Incomplete>) {
+        let mut failed = Vec::new();
+        let path = self.dir.join("latency.hlog");
+        match HlogWriter::begin(&path, &self.classes, &self.streaming, t0) {
+            Ok(w) => rec = rec.with_output(Box::new(w)),
+            Err(error) => failed.push(Incomplete {
+                file: "latency.hlog",
+                error,
+            }),
+        }
+        if self.requests_csv {
+            let csv = RequestsCsv::new(self.dir.join("requests.csv"), self.classes);
+            rec = rec.with_output(Box::new(csv));
+        }
+        (rec, failed)
+    }
+}
+
+/// Drives the schedule from a fresh t=0 and records every result.
+async fn drive(
+    scenario: &Scenario,
+    driver: Arc<Driver>,
+    schedule: Schedule,
+    clock: &RunClock,
+    opts: &RunOptions,
+    outputs: Outputs,
+) -> (Recorder, Vec<Incomplete>, DriveEnd) {
+    let stage_ends: Vec<f64> = scenario
+        .load
+        .stages
+        .iter()
+        .scan(0.0, |t, s| {
+            *t += s.duration().as_secs_f64();
+            Some(*t)
+        })
+        .collect();
+    let live = Arc::new(Live::default());
+    let (tx, rx) = mpsc::channel(generator::RESULT_QUEUE);
+    let mut recorder = Recorder::new(scenario.traffic.iter().map(|c| c.name.clone()))
+        .with_stages(stage_ends)
+        .with_output(Box::new(report::live::RollingP99(live.clone())));
+    if !scenario.providers.is_empty() {
+        recorder =
+            recorder.keep_requests(scenario.providers.iter().map(|p| p.name.clone()).collect());
+    }
+    // A short lead so that setting up the tasks below does not count as lag.
+    let lead = Duration::from_millis(20);
+    let origin = clock.start(Instant::now() + lead);
+    let (recorder, mut failed) = outputs.attach(recorder, SystemTime::now() + lead);
+    let record = tokio::spawn(record(recorder, rx, origin));
+    let (_never, never_rx) = watch::channel(false);
+    let stop = opts.stop.clone().unwrap_or(never_rx);
+    let progress = (!opts.quiet && std::io::stderr().is_terminal())
+        .then(|| tokio::spawn(progress(live.clone(), origin, scenario.duration())));
+    let end = generator::drive(driver, schedule, origin, tx, live, stop).await;
+    if let Some(p) = progress {
+        p.abort();
+        eprint!("\r\x1b[2K");
+    }
+    let (recorder, incomplete) = record.await.expect("the recorder task does not panic");
+    failed.extend(incomplete);
+    (recorder, failed, end)
+}
+
+/// The run's one recording loop: every result into the recorder (which
+/// feeds the streamed outputs), and a second closed on every tick.
+async fn record(
+    mut rec: Recorder,
+    mut rx: mpsc::Receiver<RequestResult>,
+    origin: Instant,
+) -> (Recorder, Vec<Incomplete>) {
+    let mut tick =
+        tokio::time::interval_at(origin + Duration::from_secs(1), Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            r = rx.recv() => match r {
+                Some(r) => rec.record(&r),
+                None => break,
+            },
+            _ = tick.tick() => rec.close_interval(origin.elapsed().as_secs() as u32),
+        }
+    }
+    let incomplete = rec.finish();
+    (rec, incomplete)
+}
+
+async fn progress(live: Arc<Live>, origin: Instant, total: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut last = (Instant::now(), 0u64);
+    loop {
+        tick.tick().await;
+        let now = Instant::now();
+        let sent = live.sent.load(Ordering::Relaxed);
+        let rpm =
+            (sent - last.1) as f64 / now.duration_since(last.0).as_secs_f64().max(1e-3) * 60.0;
+        last = (now, sent);
+        let line = terminal::progress_line(
+            now.saturating_duration_since(origin).as_secs_f64(),
+            total.as_secs_f64(),
+            rpm,
+            live.errors.load(Ordering::Relaxed),
+            live.p99_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            live.in_flight.load(Ordering::Relaxed),
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[2K{line}");
+        let _ = err.flush();
+    }
+}
+
+/// One request before t=0. A target that cannot be reached at all (no
+/// connection) is a misconfiguration, not an SLA verdict: the run stops
+/// with the URL and the error, unless `allow_unreachable`. Any answer, even
+/// an error status, means the target is there; the run goes on and
+/// measures. Warnings print even with `--quiet`: they explain the verdict.
+async fn preflight(
+    target: &Target,
+    plan: &ClassPlan,
+    allow_unreachable: bool,
+) -> anyhow::Result<()> {
+    use crate::metrics::Outcome;
+    let now = Instant::now();
+    let timing = crate::load::client::Timing {
+        intended_at: now,
+        sent_at: now,
+    };
+    let (outcome, m) =
+        crate::load::client::send(target, u64::MAX, plan.body(u64::MAX), plan.stream, timing).await;
+    if outcome.is_ok() {
+        return Ok(());
+    }
+    // Only a refused connection (or no route, no name) means nothing is
+    // there; a timeout may be a gateway that hangs, which is for the run to
+    // measure.
+    let unreachable = outcome == Outcome::Refused;
+    let detail = if unreachable {
+        "the connection was refused (nothing listens there, or the host cannot be reached)"
+            .to_string()
+    } else {
+        format!("{outcome}, status {}", m.status)
+    };
+    if unreachable && !allow_unreachable {
+        return Err(RunError::Unreachable {
+            url: target.url.clone(),
+            detail,
+        }
+        .into());
+    }
+    eprintln!(
+        "warning: preflight request to {} failed ({detail}); running anyway",
+        target.url
+    );
+    Ok(())
+}

@@ -1,0 +1,315 @@
+//! One run, start to finish: prepare the output directory, start what the
+//! scenario needs, drive the load, record, judge, write.
+//!
+//! Everything that can fail for a plain reason (an output path that cannot be
+//! created, a gateway that never becomes ready) fails *before* t=0, so a run
+//! never spends its load and then loses the result.
+
+mod join;
+mod measure;
+mod out_dir;
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::analysis::sla;
+use crate::load::generator::{self, DriveEnd};
+use crate::report::{self, terminal};
+use crate::results::Summary;
+use crate::scenario::Scenario;
+use crate::stack::Stack;
+use join::{join_ledger, JOIN_INTERRUPTED};
+use measure::{measure, Measurement, Outputs};
+
+/// How to run, beyond what the scenario says.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Output directory; default `reports/<scenario>-<UTC timestamp>/`.
+    pub out: Option<PathBuf>,
+    /// No progress line and no summary table.
+    pub quiet: bool,
+    /// Stop the run when this channel turns true (Ctrl-C in the CLI; tests).
+    pub stop: Option<watch::Receiver<bool>>,
+    /// Also write requests.csv, one row per request, streamed as the run goes.
+    pub requests_csv: bool,
+    /// Run even when the preflight request cannot reach the target at all.
+    pub allow_unreachable: bool,
+}
+
+/// Why a run ended without a verdict (the caller maps these to exit codes).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Stopped before t=0: nothing was measured.
+    #[error("interrupted before the load started; nothing was measured")]
+    InterruptedBeforeLoad,
+    /// The preflight request could not reach the target at all.
+    #[error("the target {url} cannot be reached: {detail}")]
+    Unreachable { url: String, detail: String },
+}
+
+impl crate::exit::Advice for RunError {
+    fn help(&self) -> Option<String> {
+        match self {
+            RunError::InterruptedBeforeLoad => None,
+            RunError::Unreachable { .. } => Some(
+                "start the gateway, fix [gateway] url, or pass --allow-unreachable to run and \
+                 measure the failures anyway"
+                    .into(),
+            ),
+        }
+    }
+    fn exit_code(&self) -> i32 {
+        match self {
+            RunError::InterruptedBeforeLoad => crate::exit::INTERRUPTED,
+            RunError::Unreachable { .. } => crate::exit::USAGE,
+        }
+    }
+}
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub summary: Summary,
+    pub out_dir: PathBuf,
+}
+
+/// Runs `scenario` and writes its outputs.
+pub async fn run(scenario: &Scenario, opts: RunOptions) -> anyhow::Result<RunOutcome> {
+    run_gated(scenario, opts, &crate::baseline::RunGate::default()).await
+}
+
+/// [`run`], comparing with and saving baselines as `gate` says (prepare it
+/// before the run, so that a refused baseline costs no load).
+pub async fn run_gated(
+    scenario: &Scenario,
+    opts: RunOptions,
+    gate: &crate::baseline::RunGate,
+) -> anyhow::Result<RunOutcome> {
+    crate::crash::install();
+    let panics_before = crate::crash::mark();
+    let started = SystemTime::now();
+    // A bad path or a disk too small fails now, before any load.
+    let out_dir = out_dir::prepare_out_dir(scenario, opts.out.as_deref(), started)?;
+    report::space::check_space(
+        &out_dir,
+        &report::space::estimate(scenario, opts.requests_csv),
+    )?;
+    let exports = report::Exports::create(&out_dir, report::Set::Run)?;
+    let outputs = Outputs::new(scenario, &out_dir, opts.requests_csv);
+    let mut stack = match Stack::start(scenario, &out_dir, opts.stop.clone()).await {
+        Ok(stack) => stack,
+        Err(_) if stopped(&opts) => return Err(RunError::InterruptedBeforeLoad.into()),
+        Err(e) => return Err(e),
+    };
+    let measured = measure(scenario, &stack, &opts, outputs).await;
+    stack.stop().await;
+    let gateway_exit = gateway_exit(&stack);
+    let m = measured?;
+    let run = RunContext {
+        opts: &opts,
+        started,
+        panics_before,
+    };
+    let mut summary = judge(scenario, &m, &stack, &run, gateway_exit);
+    // The reports are written even when saving the baseline fails: the
+    // measurements must not be lost to a baseline problem.
+    let gated = gate.apply(scenario, &m.recorder, &mut summary, &out_dir);
+    let notes = m.incomplete.iter().map(report::Note::incomplete).collect();
+    let mut data = report::RunData::from_run(scenario, summary, &m.recorder, notes);
+    data.baseline_curves = gate.curves(&data.classes);
+    let written = exports.write(&data);
+    let summary = data.summary;
+    // The verdict is shown even when a report could not be written; the
+    // error (which files are good, how to rebuild the rest) follows.
+    if !opts.quiet {
+        eprint!("{}", terminal::render(&summary));
+        eprintln!("  reports:  {}", out_dir.display());
+    }
+    written.context("writing the reports")?;
+    gated?;
+    Ok(RunOutcome { summary, out_dir })
+}
+
+/// What `judge` needs to know about the run besides its measurements.
+struct RunContext<'a> {
+    opts: &'a RunOptions,
+    started: SystemTime,
+    /// The panic count when the run began (see `crate::crash`).
+    panics_before: usize,
+}
+
+/// Analyses what was measured and judges it into the Summary.
+fn judge(
+    scenario: &Scenario,
+    m: &Measurement,
+    stack: &Stack,
+    run: &RunContext,
+    gateway_exit: Option<crate::results::GatewayExitOut>,
+) -> Summary {
+    let opts = run.opts;
+    let mut facts = run_facts(scenario, &m.end, &m.host);
+    facts.gateway_exit = gateway_exit.as_ref().map(|e| e.headline());
+    let failover = stack.ledger.as_ref().map(|ledger| {
+        let report = join_ledger(
+            scenario,
+            &m.recorder,
+            &m.end,
+            ledger,
+            opts.quiet,
+            opts.stop.clone(),
+        );
+        if report
+            .ledger_error
+            .as_deref()
+            .is_some_and(|e| e.contains(JOIN_INTERRUPTED))
+        {
+            facts
+                .interrupted
+                .get_or_insert_with(|| "interrupted during the analysis".into());
+        }
+        report
+    });
+    // Every panic since the run began, in any thread or task.
+    facts.internal_errors = crate::crash::since(run.panics_before);
+    Summary::build(crate::results::BuildInput {
+        scenario,
+        recorder: &m.recorder,
+        end: &m.end,
+        started: run.started,
+        failover,
+        facts: &facts,
+        host: Some(m.host),
+        gateway_exit,
+        output_problems: m
+            .incomplete
+            .iter()
+            .map(|i| report::Note::incomplete(i).to_string())
+            .collect(),
+    })
+}
+
+/// The started gateway process's exit during the run, on the run's clock.
+fn gateway_exit(stack: &Stack) -> Option<crate::results::GatewayExitOut> {
+    let e = stack.gateway_exit()?;
+    let origin = stack.clock.origin().map(|o| o.into_std());
+    Some(crate::results::GatewayExitOut {
+        // Negative: before t=0 (while the preflight ran).
+        at_s: origin.map_or(0.0, |o| {
+            if e.at >= o {
+                e.at.duration_since(o).as_secs_f64()
+            } else {
+                -o.duration_since(e.at).as_secs_f64()
+            }
+        }),
+        status: e.status,
+        log_tail: e.log_tail,
+    })
+}
+
+/// Whether the run was told to stop.
+fn stopped(opts: &RunOptions) -> bool {
+    opts.stop.as_ref().is_some_and(|s| *s.borrow())
+}
+
+/// How the run went, beside what it measured.
+fn run_facts(
+    scenario: &Scenario,
+    end: &DriveEnd,
+    host: &crate::metrics::host::HostUsage,
+) -> sla::RunFacts {
+    let (limit, _) = scenario.lag_limit();
+    sla::RunFacts {
+        interrupted: end
+            .interrupted
+            .then(|| format!("interrupted at {:.1} s", end.send_span.as_secs_f64())),
+        internal_errors: Vec::new(),
+        gateway_exit: None,
+        gave_up: end.gave_up.map(|g| {
+            format!(
+                "every send was more than {} ms late for {} s from t={:.1} s (the last one by {:.1} s): \
+                 the rate is more than this machine can send; {}",
+                generator::BEHIND_LAG.as_millis(),
+                generator::GIVE_UP_AFTER.as_secs(),
+                g.at.saturating_sub(generator::GIVE_UP_AFTER).as_secs_f64(),
+                g.lag.as_secs_f64(),
+                host.explain()
+            )
+        }),
+        lag_limit_ms: limit.as_secs_f64() * 1000.0,
+        generator_context: Some(host.explain()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join::join_ledger;
+    use super::*;
+    use crate::metrics::recorder::Recorder;
+    use crate::metrics::request::RequestResult;
+    use crate::providers::ledger::{Attempt, AttemptOutcome};
+    use crate::providers::ledger_writer::LedgerWriter;
+    use std::time::Duration;
+
+    #[test]
+    fn a_damaged_ledger_keeps_what_was_read_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.bin");
+        let writer = LedgerWriter::create(&path, 1).unwrap();
+        let sink = writer.sink();
+        for seq in 0..2 {
+            sink.record(Attempt {
+                tag: Some(seq),
+                provider: 0,
+                arrived_us: 1000,
+                answered_us: 2000,
+                outcome: AttemptOutcome::Ok,
+                status: 200,
+                input_tokens: 10,
+                output_tokens: 5,
+                stream: false,
+            });
+        }
+        drop(sink);
+        writer.finish().unwrap();
+        // A torn last record, as a full disk leaves it.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(&[7, 7, 7]);
+        std::fs::write(&path, bytes).unwrap();
+
+        let mut sc = crate::providers::testing::scenario(1, 1);
+        sc.traffic = vec![crate::scenario::TrafficClass {
+            name: "c".into(),
+            weight: 1.0,
+            model: "default".into(),
+            prompt_tokens: 10,
+            max_tokens: 5,
+            stream: false,
+            budgets: Default::default(),
+        }];
+        let mut rec = Recorder::new(["c".to_string()]).keep_requests(vec!["p0".into()]);
+        for seq in 0..2 {
+            let mut r = RequestResult::unanswered(
+                seq,
+                0,
+                Duration::ZERO,
+                crate::metrics::Outcome::Ok,
+                Duration::from_millis(5),
+            );
+            r.m.served_by = Some("p0".into());
+            rec.record(&r);
+        }
+        let report = join_ledger(&sc, &rec, &DriveEnd::default(), &path, true, None);
+        assert_eq!(report.attempts, 2);
+        assert!(
+            report
+                .ledger_error
+                .as_deref()
+                .is_some_and(|e| e.contains("ledger.bin")),
+            "{:?}",
+            report.ledger_error
+        );
+    }
+}
