@@ -96,20 +96,10 @@ pub async fn drive(
     origin: Instant,
     results: mpsc::Sender<RequestResult>,
     live: Arc<Live>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> DriveEnd {
     let (cut_tx, cut_rx) = watch::channel(false);
     let planned = Duration::from_secs_f64(schedule.curve().duration());
-    let stop_flag = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let (flag, mut stop) = (stop_flag.clone(), stop.clone());
-        tokio::spawn(async move {
-            if stop.wait_for(|s| *s).await.is_ok() {
-                flag.store(true, Ordering::Release);
-            }
-        })
-    };
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let sender = Sender {
         driver: driver.clone(),
         handle: tokio::runtime::Handle::current(),
@@ -117,8 +107,48 @@ pub async fn drive(
         results,
         live: live.clone(),
         cut: cut_rx,
-        stop: stop_flag,
+        stop: Arc::new(AtomicBool::new(false)),
     };
+    let ended = send_all(sender, schedule, stop.clone()).await;
+    let mut end = DriveEnd {
+        interrupted: ended == SendEnd::Interrupted,
+        send_span: match ended {
+            SendEnd::Done => planned,
+            SendEnd::Interrupted => Instant::now()
+                .saturating_duration_since(origin)
+                .min(planned),
+            SendEnd::GaveUp(g) => g.at.min(planned),
+        },
+        in_flight_at_interrupt: None,
+        gave_up: match ended {
+            SendEnd::GaveUp(g) => Some(g),
+            _ => None,
+        },
+    };
+    if end.interrupted {
+        end.in_flight_at_interrupt = Some(live.in_flight.load(Ordering::Acquire) as u64);
+    }
+    drain(&driver, &live, stop, &mut end).await;
+    let _ = cut_tx.send(true);
+    // Cut tasks report and exit promptly; wait so every result is sent.
+    while live.in_flight.load(Ordering::Acquire) > 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    end
+}
+
+/// Runs the send thread over the whole schedule; `stop` turning true
+/// raises its stop flag.
+async fn send_all(sender: Sender, schedule: Schedule, stop: watch::Receiver<bool>) -> SendEnd {
+    let watcher = {
+        let (flag, mut stop) = (sender.stop.clone(), stop);
+        tokio::spawn(async move {
+            if stop.wait_for(|s| *s).await.is_ok() {
+                flag.store(true, Ordering::Release);
+            }
+        })
+    };
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("slabench-send".into())
         .spawn(move || {
@@ -129,64 +159,49 @@ pub async fn drive(
     // panic hook has recorded it) ends the sends like an interrupt.
     let ended = done_rx.await.unwrap_or(SendEnd::Interrupted);
     watcher.abort();
-    let mut interrupted = ended == SendEnd::Interrupted;
-    let gave_up = match ended {
-        SendEnd::GaveUp(g) => Some(g),
-        _ => None,
-    };
-    let send_span = match ended {
-        SendEnd::Done => planned,
-        SendEnd::Interrupted => Instant::now()
-            .saturating_duration_since(origin)
-            .min(planned),
-        SendEnd::GaveUp(g) => g.at.min(planned),
-    };
-    let mut in_flight_at_interrupt =
-        interrupted.then(|| live.in_flight.load(Ordering::Acquire) as u64);
+    ended
+}
 
-    let grace = if interrupted || gave_up.is_some() {
+/// Lets in-flight requests finish: for the drain after a complete
+/// schedule, for the interrupt grace after an interrupt or a give-up. An
+/// interrupt during the drain shortens it to the interrupt grace; the next
+/// one ends it at once. (A closed channel is not an interrupt.)
+async fn drain(driver: &Driver, live: &Live, mut stop: watch::Receiver<bool>, end: &mut DriveEnd) {
+    let in_flight = || live.in_flight.load(Ordering::Acquire);
+    let grace = if end.interrupted || end.gave_up.is_some() {
         driver.interrupt_grace
     } else {
         driver.drain
     };
     let mut grace_end = Instant::now() + grace;
+    let mut signals = u32::from(end.interrupted);
     // An interrupt that arrived as the sends ended counts; later ones are
     // seen through `changed` below.
-    if *stop.borrow_and_update() && !interrupted {
-        interrupted = true;
-        in_flight_at_interrupt = Some(live.in_flight.load(Ordering::Acquire) as u64);
-        grace_end = grace_end.min(Instant::now() + driver.interrupt_grace);
+    let interrupt = |end: &mut DriveEnd, signals: &mut u32, grace_end: &mut Instant| {
+        *signals += 1;
+        if !end.interrupted {
+            end.interrupted = true;
+            end.in_flight_at_interrupt = Some(in_flight() as u64);
+        }
+        let grace = if *signals > 1 {
+            Duration::ZERO
+        } else {
+            driver.interrupt_grace
+        };
+        *grace_end = (*grace_end).min(Instant::now() + grace);
+    };
+    if *stop.borrow_and_update() && !end.interrupted {
+        interrupt(end, &mut signals, &mut grace_end);
     }
-    let mut signals = u32::from(interrupted);
-    while live.in_flight.load(Ordering::Acquire) > 0 && Instant::now() < grace_end {
+    while in_flight() > 0 && Instant::now() < grace_end {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(5)) => {}
-            // An interrupt during the drain shortens it to the interrupt
-            // grace; the next one ends it at once. (A closed channel is not
-            // an interrupt.)
             Ok(_) = stop.changed() => {
                 if *stop.borrow_and_update() {
-                    signals += 1;
-                    if !interrupted {
-                        interrupted = true;
-                        in_flight_at_interrupt = Some(live.in_flight.load(Ordering::Acquire) as u64);
-                    }
-                    let grace = if signals > 1 { Duration::ZERO } else { driver.interrupt_grace };
-                    grace_end = grace_end.min(Instant::now() + grace);
+                    interrupt(end, &mut signals, &mut grace_end);
                 }
             }
         }
-    }
-    let _ = cut_tx.send(true);
-    // Cut tasks report and exit promptly; wait so every result is sent.
-    while live.in_flight.load(Ordering::Acquire) > 0 {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    DriveEnd {
-        interrupted,
-        send_span,
-        in_flight_at_interrupt,
-        gave_up,
     }
 }
 

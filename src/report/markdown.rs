@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use super::data::RunData;
+use super::table::{self, Mark};
 use crate::analysis::Verdict;
 use crate::fmt::{fmt_latency, fmt_ms, fmt_pct};
 use crate::results::Change;
@@ -89,33 +90,7 @@ pub fn render(data: &RunData) -> String {
     for p in &s.output_problems {
         let _ = writeln!(md, "> **Output incomplete**: {}\n", md_escape(p));
     }
-    md.push_str("| Check | Target | Measured | Result |\n|---|---|---|---|\n");
-    for c in &s.checks {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} |",
-            md_escape(&c.name),
-            md_escape(&c.target),
-            md_escape(&c.measured),
-            match (c.state.label(), c.pass) {
-                (Some(l), _) => format!(
-                    "❔ **{l}**{}",
-                    c.why
-                        .as_deref()
-                        .map(|w| format!(": {}", md_escape(w)))
-                        .unwrap_or_default()
-                ),
-                (None, true) => "✅ pass".to_string(),
-                (None, false) => format!(
-                    "❌ **FAIL**{}",
-                    c.why
-                        .as_deref()
-                        .map(|w| format!(": {}", md_escape(w)))
-                        .unwrap_or_default()
-                ),
-            }
-        );
-    }
+    checks(data, &mut md);
     key_numbers(data, &mut md);
     classes(data, &mut md);
     baseline(data, &mut md);
@@ -188,27 +163,42 @@ fn key_numbers(data: &RunData, md: &mut String) {
     }
 }
 
+/// The verdict table; a failing or unmeasured check says why.
+fn checks(data: &RunData, md: &mut String) {
+    let t = table::checks(&data.summary).select(&["check", "target", "measured", "result"]);
+    md.push_str("| Check | Target | Measured | Result |\n|---|---|---|---|\n");
+    for r in &t.rows {
+        let why = r
+            .note
+            .as_deref()
+            .map(|w| format!(": {}", md_escape(w)))
+            .unwrap_or_default();
+        let result = match r.mark {
+            Mark::Pass => "✅ pass".to_string(),
+            Mark::Unmeasured => format!("❔ **{}**{why}", r.cells[3]),
+            Mark::Fail | Mark::Plain => format!("❌ **FAIL**{why}"),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {result} |",
+            md_escape(&r.cells[0]),
+            md_escape(&r.cells[1]),
+            md_escape(&r.cells[2])
+        );
+    }
+}
+
 fn classes(data: &RunData, md: &mut String) {
     let s = &data.summary;
     if s.latency_ms.classes.is_empty() {
         return;
     }
+    let t = table::class_latency(s, &data.classes)
+        .select(&["class", "requests", "ok", "p50", "p95", "p99", "max"]);
     md.push_str("\n| Class | Requests | OK | p50 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n");
-    for name in &data.classes {
-        let Some(c) = s.latency_ms.classes.get(name) else {
-            continue;
-        };
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            md_escape(name),
-            c.requests,
-            c.ok,
-            fmt_latency(&c.latency, c.latency.p50),
-            fmt_latency(&c.latency, c.latency.p95),
-            fmt_latency(&c.latency, c.latency.p99),
-            fmt_latency(&c.latency, c.latency.max)
-        );
+    for r in t.rows.iter().filter(|r| !r.detail) {
+        let cells: Vec<String> = r.cells.iter().map(|c| md_escape(c)).collect();
+        let _ = writeln!(md, "| {} |", cells.join(" | "));
     }
 }
 

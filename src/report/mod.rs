@@ -31,6 +31,7 @@ pub mod run_dir;
 pub mod space;
 #[cfg(any(test, feature = "testing"))]
 pub mod synthetic;
+pub mod table;
 pub mod terminal;
 
 pub use data::{Note, RunData};

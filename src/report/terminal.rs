@@ -2,14 +2,14 @@
 
 use std::fmt::Write as _;
 
-use crate::fmt::{fmt_latency, fmt_ms};
+use super::table::{self, Table};
+use crate::fmt::fmt_ms;
 use crate::results::Summary;
 
-/// The end-of-run table: verdict and checks first, then the numbers behind them.
+/// The end-of-run summary: what happened to the run, the numbers, the
+/// latency per class, then the checks and the verdict.
 pub fn render(s: &Summary) -> String {
     let mut out = String::new();
-    let g = &s.generator;
-    let r = &s.requests;
     let _ = writeln!(
         out,
         "\nslabench · {} · seed {}{}",
@@ -17,6 +17,51 @@ pub fn render(s: &Summary) -> String {
         s.scenario.seed,
         if s.interrupted { " · INTERRUPTED" } else { "" }
     );
+    render_problems(&mut out, s);
+    render_load(&mut out, s);
+    if let Some(f) = &s.failover {
+        render_failover(&mut out, f);
+    }
+    if let Some(c) = &s.cost_usd {
+        let _ = writeln!(
+            out,
+            "  cost        ${:.2} total · ${:.4} per 1k requests · failover added ${:.2}",
+            c.total, c.per_1k_requests, c.failover_added
+        );
+    }
+    let mut latency = table::class_latency(s, &s.class_names());
+    latency.rows.insert(0, table::all_latency(s));
+    for r in latency.rows.iter_mut().filter(|r| r.detail) {
+        r.cells[0] = "  ttft".into();
+    }
+    out.push('\n');
+    text_table(
+        &mut out,
+        &latency.select(&["class", "count", "p50", "p90", "p99", "p99.9", "max"]),
+        "latency (ok)",
+    );
+    if let Some(c) = &s.baseline {
+        out.push_str(&crate::report::comparison::terminal(c));
+    }
+    out.push('\n');
+    text_table(
+        &mut out,
+        &table::checks(s).select(&["check", "target", "measured", "result"]),
+        "check",
+    );
+    let _ = writeln!(
+        out,
+        "\n  verdict: {}{}",
+        s.verdict.as_str(),
+        s.verdict_meaning()
+            .map(|m| format!(" ({m})"))
+            .unwrap_or_default()
+    );
+    out
+}
+
+/// What went wrong with the run itself, before any number.
+fn render_problems(out: &mut String, s: &Summary) {
     for e in &s.internal_errors {
         let _ = writeln!(
             out,
@@ -36,6 +81,11 @@ pub fn render(s: &Summary) -> String {
     for p in &s.output_problems {
         let _ = writeln!(out, "  OUTPUT      {p}");
     }
+}
+
+/// The generator, the requests and uptime.
+fn render_load(out: &mut String, s: &Summary) {
+    let (g, r) = (&s.generator, &s.requests);
     let _ = writeln!(
         out,
         "  generator   target {:.0} rpm, achieved {:.0} rpm · sent {} · dropped {} · lag p50 {} p99 {} max {}",
@@ -83,91 +133,55 @@ pub fn render(s: &Summary) -> String {
             .map(|n| format!(" · {n}"))
             .unwrap_or_default()
     );
-    if let Some(f) = &s.failover {
-        render_failover(&mut out, f);
-    }
-    if let Some(c) = &s.cost_usd {
-        let _ = writeln!(
-            out,
-            "  cost        ${:.2} total · ${:.4} per 1k requests · failover added ${:.2}",
-            c.total, c.per_1k_requests, c.failover_added
-        );
-    }
-    let _ = writeln!(
-        out,
-        "\n  {:<14} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "latency (ok)", "count", "p50", "p90", "p99", "p99.9", "max"
-    );
-    let mut row = |name: &str, p: &crate::metrics::histogram::Percentiles| {
-        let _ = writeln!(
-            out,
-            "  {:<14} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10}",
-            name,
-            p.count,
-            fmt_latency(p, p.p50),
-            fmt_latency(p, p.p90),
-            fmt_latency(p, p.p99),
-            fmt_latency(p, p.p999),
-            fmt_latency(p, p.max)
-        );
-    };
-    row("all", &s.latency_ms.all);
-    for (name, c) in &s.latency_ms.classes {
-        row(name, &c.latency);
-        if let Some(t) = &c.ttft {
-            row("  ttft", t);
-        }
-    }
-    if let Some(c) = &s.baseline {
-        out.push_str(&crate::report::comparison::terminal(c));
-    }
-    let width = s
-        .checks
-        .iter()
-        .map(|c| c.name.chars().count())
-        .max()
-        .unwrap_or(5)
-        .max(5);
-    let col = |f: fn(&crate::analysis::Check) -> &str| {
-        s.checks
+}
+
+/// A table as aligned text: the first column left, numbers right, the
+/// result column left; a row's note on the line below it.
+fn text_table(out: &mut String, t: &Table, first_title: &str) {
+    let width = |i: usize, title: &str| {
+        t.rows
             .iter()
-            .map(|c| f(c).chars().count())
+            .map(|r| r.cells[i].chars().count())
+            .chain([title.chars().count()])
             .max()
             .unwrap_or(0)
-            .max(12)
     };
-    let (tw, mw) = (col(|c| &c.target), col(|c| &c.measured));
-    let _ = writeln!(
-        out,
-        "\n  {:<w$} {:>tw$} {:>mw$}  result",
-        "check",
-        "target",
-        "measured",
-        w = width
-    );
-    for c in &s.checks {
-        let _ = writeln!(
-            out,
-            "  {:<w$} {:>tw$} {:>mw$}  {}",
-            c.name,
-            c.target,
-            c.measured,
-            c.result_label(),
-            w = width
-        );
-        if let (false, Some(why)) = (c.pass, &c.why) {
-            let _ = writeln!(out, "    ↳ {why}");
+    let titles: Vec<&str> = t
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| if i == 0 { first_title } else { *c })
+        .collect();
+    // Numbers get at least the width of `12.34 ms`, so columns line up
+    // from one run to the next.
+    let widths: Vec<usize> = titles
+        .iter()
+        .enumerate()
+        .map(|(i, c)| match i > 0 && t.numeric(i) {
+            true => width(i, c).max(8),
+            false => width(i, c),
+        })
+        .collect();
+    let line = |cells: &[&str]| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let w = widths[i];
+            if i == 0 || !t.numeric(i) {
+                l.push_str(&format!("  {c:<w$}"));
+            } else {
+                l.push_str(&format!("  {c:>w$}"));
+            }
+        }
+        l.trim_end().to_string()
+    };
+    let _ = writeln!(out, "{}", line(&titles));
+    for r in &t.rows {
+        let cells: Vec<&str> = r.cells.iter().map(String::as_str).collect();
+        let _ = writeln!(out, "{}", line(&cells));
+        if let Some(note) = &r.note {
+            let _ = writeln!(out, "    ↳ {note}");
         }
     }
-    let _ = writeln!(
-        out,
-        "\n  verdict: {}{}",
-        s.verdict.as_str(),
-        s.verdict_meaning()
-            .map(|m| format!(" ({m})"))
-            .unwrap_or_default()
-    );
-    out
 }
 
 fn render_failover(out: &mut String, f: &crate::analysis::failover::Report) {

@@ -60,6 +60,20 @@ impl Summary {
         ))
     }
 
+    /// The traffic classes in the scenario's order (older files: the
+    /// order of their latency table).
+    pub fn class_names(&self) -> Vec<String> {
+        if self.scenario.traffic.is_empty() {
+            self.latency_ms.classes.keys().cloned().collect()
+        } else {
+            self.scenario
+                .traffic
+                .iter()
+                .map(|t| t.name.clone())
+                .collect()
+        }
+    }
+
     /// The verdict in words, for verdicts other than PASS and FAIL.
     pub fn verdict_meaning(&self) -> Option<&'static str> {
         match self.verdict {

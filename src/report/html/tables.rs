@@ -7,6 +7,7 @@ use super::esc;
 use crate::fmt::{fmt_latency, fmt_ms, fmt_pct};
 use crate::report::charts::spectrum::Mark;
 use crate::report::data::RunData;
+use crate::report::table::{self, Table};
 use crate::results::Change;
 
 fn opt_s(x: Option<f64>) -> String {
@@ -68,36 +69,41 @@ pub fn header(data: &RunData, h: &mut String) {
 
 pub fn verdict(data: &RunData, h: &mut String) {
     h.push_str("<h2 id=\"checks\">Verdict</h2>\n<table>\n<tr><th>Check</th><th>Kind</th><th>Target</th><th>Measured</th><th>Result</th></tr>\n");
-    for c in &data.summary.checks {
-        let (row, cell) = match (c.state.label(), c.pass) {
-            (Some(l), _) => (
+    for r in &table::checks(&data.summary).rows {
+        let (row, cell) = match r.mark {
+            table::Mark::Pass => ("", "<td class=\"pass\">✔ PASS</td>".to_string()),
+            table::Mark::Unmeasured => (
                 " class=\"failed\"",
-                format!("<td class=\"unmeasured\">? {l}</td>"),
+                format!("<td class=\"unmeasured\">? {}</td>", esc(&r.cells[4])),
             ),
-            (None, true) => ("", "<td class=\"pass\">✔ PASS</td>".to_string()),
-            (None, false) => (
+            table::Mark::Fail | table::Mark::Plain => (
                 " class=\"failed\"",
                 "<td class=\"fail\">✘ FAIL</td>".to_string(),
             ),
         };
-        let why = match (&c.why, c.pass) {
-            (Some(w), false) => format!("<br><span class=\"muted\">{}</span>", esc(w)),
-            _ => String::new(),
-        };
-        let kind = serde_json::to_value(c.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
+        let why = r
+            .note
+            .as_deref()
+            .map(|w| format!("<br><span class=\"muted\">{}</span>", esc(w)))
             .unwrap_or_default();
         let _ = writeln!(
             h,
             "<tr{row}><td>{}{why}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>{cell}</tr>",
-            esc(&c.name),
-            esc(&kind),
-            esc(&c.target),
-            esc(&c.measured)
+            esc(&r.cells[0]),
+            esc(&r.cells[1]),
+            esc(&r.cells[2]),
+            esc(&r.cells[3])
         );
     }
     h.push_str("</table>\n<p class=\"muted\">Verdicts: PASS; FAIL (an SLA check failed); REGRESSION (worse than the baseline); UNMEASURED (a check could not be measured); INTERRUPTED (the run was stopped before its schedule ended); INVALID (the generator could not hold the schedule, or slabench itself failed, so the numbers cannot be trusted). A check that was not measured or not reached is never a pass.</p>\n");
+}
+
+/// Right-aligned cells.
+fn num_cells(cells: &[String]) -> String {
+    cells
+        .iter()
+        .map(|c| format!("<td class=\"num\">{}</td>", esc(c)))
+        .collect()
 }
 
 pub fn generator(data: &RunData, h: &mut String) {
@@ -204,30 +210,36 @@ pub fn scenario(data: &RunData, h: &mut String) {
 pub fn classes(data: &RunData, h: &mut String) {
     let l = &data.summary.latency_ms;
     h.push_str("<h2 id=\"classes\">Traffic classes</h2>\n<table>\n<tr><th>Class</th><th>Requests</th><th>OK</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th><th>TTFT p50 / p99</th><th>Tokens/s</th></tr>\n");
-    let mut rows: Vec<(&str, &crate::results::ClassLatency)> = Vec::new();
-    for name in &data.classes {
-        if let Some(c) = l.classes.get(name) {
-            rows.push((name, c));
-        }
-    }
-    for (name, c) in rows {
-        let p = &c.latency;
-        let ttft = c.ttft.map_or("—".into(), |t| {
+    let cols = ["requests", "ok", "p50", "p90", "p95", "p99", "p99.9", "max"];
+    let t = table::class_latency(&data.summary, &data.classes);
+    let shown = t.select(&[
+        "class", "requests", "ok", "p50", "p90", "p95", "p99", "p99.9", "max",
+    ]);
+    for r in shown.rows.iter().filter(|r| !r.detail) {
+        let c = l.classes.get(&r.cells[0]);
+        let ttft = c.and_then(|c| c.ttft).map_or("—".into(), |t| {
             format!("{} / {}", fmt_latency(&t, t.p50), fmt_latency(&t, t.p99))
         });
-        let tps = c.tokens_per_s.map_or("—".into(), |t| format!("{t:.0}"));
+        let tps = c
+            .and_then(|c| c.tokens_per_s)
+            .map_or("—".into(), |t| format!("{t:.0}"));
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{ttft}</td><td class=\"num\">{tps}</td></tr>",
-            esc(name), c.requests, c.ok, fmt_latency(p, p.p50), fmt_latency(p, p.p90), fmt_latency(p, p.p95), fmt_latency(p, p.p99), fmt_latency(p, p.p999), fmt_latency(p, p.max)
+            "<tr><td>{}</td>{}<td class=\"num\">{ttft}</td><td class=\"num\">{tps}</td></tr>",
+            esc(&r.cells[0]),
+            num_cells(&r.cells[1..])
         );
     }
-    let a = &l.all;
+    let all = table::all_latency(&data.summary);
+    let all = Table {
+        columns: t.columns.clone(),
+        rows: vec![all],
+    }
+    .select(&cols);
     let _ = writeln!(
         h,
-        "<tr><th>all</th><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td></td><td></td></tr>\n</table>",
-        data.summary.requests.counted, data.summary.requests.ok,
-        fmt_latency(a, a.p50), fmt_latency(a, a.p90), fmt_latency(a, a.p95), fmt_latency(a, a.p99), fmt_latency(a, a.p999), fmt_latency(a, a.max)
+        "<tr><th>all</th>{}<td></td><td></td></tr>\n</table>",
+        num_cells(&all.rows[0].cells)
     );
     let u = &data.summary.uptime;
     let _ = writeln!(
