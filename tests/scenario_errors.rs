@@ -153,6 +153,24 @@ fn all_stages_at_rate_zero() {
 }
 
 #[test]
+fn stages_that_ask_for_less_than_one_request() {
+    // A positive rate that schedules nothing: the run would send no
+    // request and end INVALID, so validate refuses it.
+    for stages in [
+        "{ hold_rpm = 1e-300, for = \"5s\" }",
+        "{ hold_rpm = 0.001, for = \"5s\" }",
+        "{ hold_rpm = 1, for = \"10s\" }, { ramp_to_rpm = 0, from_rpm = 0.5, over = \"30s\" }",
+    ] {
+        let src = format!("[load]\nstages = [{stages}]\n{TRAFFIC}{FLASH}");
+        let e = assert_rejected(&src, 2, "load.stages", "at least one request");
+        assert!(e.to_string().contains("measure nothing"), "{e}");
+    }
+    // One expected request is enough.
+    let src = format!("[load]\nstages = [{{ hold_rpm = 6, for = \"10s\" }}]\n{TRAFFIC}{FLASH}");
+    parse(&src).expect("one expected request is accepted");
+}
+
+#[test]
 fn missing_load() {
     let src = format!("{TRAFFIC}{FLASH}");
     assert_rejected(&src, 1, "load.stages", "add [load]");
