@@ -559,3 +559,33 @@ fn invalid_header_name() {
         "letters, digits and -",
     );
 }
+
+#[test]
+fn a_file_that_is_not_utf8_is_one_located_error_with_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.toml");
+    std::fs::write(
+        &path,
+        b"[load]\nstages = []\n[[traffic]]\nmodel = \"def\xffault\"\n",
+    )
+    .unwrap();
+    let e = slabench::scenario::load(&path).expect_err("not UTF-8");
+    assert_eq!((e.line(), e.column()), (Some(4), Some(13)), "{e}");
+    let shown = slabench::exit::render_one(&e);
+    assert!(
+        shown.contains("not UTF-8") && shown.contains("0xff"),
+        "{shown}"
+    );
+    assert!(shown.contains("\n  help: "), "{shown}");
+}
+
+#[test]
+fn an_unreadable_file_names_the_io_error_once_with_help() {
+    let path = std::path::Path::new("/nonexistent/slabench/scenario.toml");
+    let e = slabench::scenario::load(path).expect_err("no such file");
+    let chain = format!("{:#}", anyhow::Error::new(e));
+    assert_eq!(chain.matches("No such file").count(), 1, "{chain}");
+    let e = slabench::scenario::load(path).unwrap_err();
+    let shown = slabench::exit::render_one(&e);
+    assert!(shown.contains("\n  help: check the path"), "{shown}");
+}
