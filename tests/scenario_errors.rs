@@ -153,6 +153,24 @@ fn all_stages_at_rate_zero() {
 }
 
 #[test]
+fn stages_that_ask_for_less_than_one_request() {
+    // A positive rate that schedules nothing: the run would send no
+    // request and end INVALID, so validate refuses it.
+    for stages in [
+        "{ hold_rpm = 1e-300, for = \"5s\" }",
+        "{ hold_rpm = 0.001, for = \"5s\" }",
+        "{ hold_rpm = 1, for = \"10s\" }, { ramp_to_rpm = 0, from_rpm = 0.5, over = \"30s\" }",
+    ] {
+        let src = format!("[load]\nstages = [{stages}]\n{TRAFFIC}{FLASH}");
+        let e = assert_rejected(&src, 2, "load.stages", "at least one request");
+        assert!(e.to_string().contains("measure nothing"), "{e}");
+    }
+    // One expected request is enough.
+    let src = format!("[load]\nstages = [{{ hold_rpm = 6, for = \"10s\" }}]\n{TRAFFIC}{FLASH}");
+    parse(&src).expect("one expected request is accepted");
+}
+
+#[test]
 fn missing_load() {
     let src = format!("{TRAFFIC}{FLASH}");
     assert_rejected(&src, 1, "load.stages", "add [load]");
@@ -540,4 +558,34 @@ fn invalid_header_name() {
         "gateway.headers.\"Bad Header\"",
         "letters, digits and -",
     );
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_one_located_error_with_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.toml");
+    std::fs::write(
+        &path,
+        b"[load]\nstages = []\n[[traffic]]\nmodel = \"def\xffault\"\n",
+    )
+    .unwrap();
+    let e = slabench::scenario::load(&path).expect_err("not UTF-8");
+    assert_eq!((e.line(), e.column()), (Some(4), Some(13)), "{e}");
+    let shown = slabench::exit::render_one(&e);
+    assert!(
+        shown.contains("not UTF-8") && shown.contains("0xff"),
+        "{shown}"
+    );
+    assert!(shown.contains("\n  help: "), "{shown}");
+}
+
+#[test]
+fn an_unreadable_file_names_the_io_error_once_with_help() {
+    let path = std::path::Path::new("/nonexistent/slabench/scenario.toml");
+    let e = slabench::scenario::load(path).expect_err("no such file");
+    let chain = format!("{:#}", anyhow::Error::new(e));
+    assert_eq!(chain.matches("No such file").count(), 1, "{chain}");
+    let e = slabench::scenario::load(path).unwrap_err();
+    let shown = slabench::exit::render_one(&e);
+    assert!(shown.contains("\n  help: check the path"), "{shown}");
 }

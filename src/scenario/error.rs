@@ -16,11 +16,12 @@ use super::path::FieldPath;
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The file could not be read at all.
-    #[error("{}: cannot read the file: {source}", file.display())]
+    /// (The I/O error is in the message, not a `source`: as a source it
+    /// would be printed a second time by the error chain.)
+    #[error("{}: cannot read the file: {error}", file.display())]
     Read {
         file: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file was read but is not valid: malformed TOML, an unknown key, a
     /// wrong type or a value that fails validation.
@@ -60,11 +61,55 @@ impl fmt::Display for Diagnostic {
 
 impl crate::exit::Advice for ScenarioError {
     fn help(&self) -> Option<String> {
-        self.diagnostic().and_then(|d| d.help.clone())
+        match self {
+            ScenarioError::Read { error, .. } => Some(read_help(error).to_string()),
+            ScenarioError::Invalid(d) => d.help.clone(),
+        }
     }
     fn note(&self) -> Option<String> {
         self.diagnostic().and_then(|d| d.note.clone())
     }
+}
+
+/// How to get past an unreadable scenario or profile file.
+fn read_help(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => {
+            "check the path: a scenario is relative to the working directory, a profile ending in .toml to the scenario file"
+        }
+        std::io::ErrorKind::PermissionDenied => "make the file readable by this user",
+        std::io::ErrorKind::IsADirectory => "name a .toml file, not a directory",
+        _ => "name a readable TOML file",
+    }
+}
+
+/// Reads a scenario or profile file as UTF-8 text. Bytes that are not
+/// UTF-8 are one located error (the line and column of the first bad
+/// byte), like any other problem in the file.
+pub(crate) fn read_source(path: &Path) -> Result<String, ScenarioError> {
+    let bytes = std::fs::read(path).map_err(|error| ScenarioError::Read {
+        file: path.to_path_buf(),
+        error,
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let good = String::from_utf8_lossy(&bytes[..at]);
+        ScenarioError::Invalid(Box::new(Diagnostic {
+            file: path.to_path_buf(),
+            location: Some(Location::of_offset(&good, good.len())),
+            field: String::new(),
+            message: format!(
+                "the file is not UTF-8 text: byte 0x{:02x} at offset {at} is not valid UTF-8",
+                bytes[at]
+            ),
+            help: Some(
+                "TOML files are UTF-8; save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+                    .into(),
+            ),
+            note: None,
+        }))
+    })
 }
 
 impl ScenarioError {

@@ -22,6 +22,8 @@ pub mod model;
 
 use std::path::Path;
 
+use error::read_source;
+
 pub use error::{Diagnostic, ScenarioError};
 pub use locate::Location;
 pub use model::*;
@@ -30,10 +32,7 @@ pub use profile::load_profile;
 /// Reads and validates the scenario at `path`, taking `${VAR}` values from
 /// the process environment.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let src = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        file: path.to_path_buf(),
-        source,
-    })?;
+    let src = read_source(path)?;
     from_str(&src, path, &|name| std::env::var(name).ok())
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::de::parse;
-use super::error::{Ctx, ScenarioError};
+use super::error::{read_source, Ctx, ScenarioError};
 use super::path::FieldPath;
 use super::raw::{RawCount, RawDist, RawErrors, RawLatency, RawProfile, RawSpeed};
 use super::units::{show, MAX_DURATION};
@@ -25,10 +25,7 @@ const MAX_BURST: f64 = 10_000_000.0;
 
 /// Reads and validates one provider profile.
 pub fn load_profile(path: &Path) -> Result<ProviderProfile, ScenarioError> {
-    let src = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        file: path.to_path_buf(),
-        source,
-    })?;
+    let src = read_source(path)?;
     let ctx = Ctx::new(&src, path);
     let raw: RawProfile = parse(&ctx)?;
     profile(&ctx, raw)

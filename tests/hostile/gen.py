@@ -81,6 +81,8 @@ REJECT = {
     "ramp-rpm-huge": ("load.stages[0].ramp_to_rpm", stages('{ ramp_to_rpm = 10000001, over = "2s" }')),
     "from-rpm-negative-inf": ("load.stages[0].from_rpm", stages('{ ramp_to_rpm = 10, from_rpm = -inf, over = "2s" }')),
     "all-stages-zero": ("load.stages", stages('{ ramp_to_rpm = 0, over = "2s" }')),
+    "rate-tiny": ("load.stages", stages('{ hold_rpm = 1e-300, for = "5s" }')),
+    "under-one-request": ("load.stages", stages('{ hold_rpm = 1, for = "10s" }, { ramp_to_rpm = 0, from_rpm = 0.5, over = "30s" }')),
     "stages-empty": ("load.stages", '[load]\nstages = []\n' + TRAFFIC + PROV),
     "stages-missing": ("load.stages", TRAFFIC + PROV),
     "stage-both-kinds": ("load.stages[0].ramp_to_rpm", stages('{ hold_rpm = 5, ramp_to_rpm = 5, for = "2s" }')),

@@ -18,6 +18,11 @@ pub(crate) const MAX_RPM: f64 = 10_000_000.0;
 /// 16-byte record per request for the join with the providers' ledger, so
 /// this bounds that memory at about 3.2 GB.
 pub(crate) const MAX_REQUESTS: f64 = 200_000_000.0;
+/// The fewest requests the stages must ask for: below one expected request
+/// the schedule sends nothing (a constant schedule places its first send
+/// where half a request is due), and a run that sends nothing proves
+/// nothing.
+pub(crate) const MIN_REQUESTS: f64 = 1.0;
 
 const STAGE_HELP: &str =
     "a stage is { hold_rpm = 600, for = \"1m\" } or { ramp_to_rpm = 600, over = \"30s\" }";
@@ -100,6 +105,18 @@ fn stages(ctx: &Ctx, stages_at: &FieldPath, raw: &[RawStage]) -> Result<Vec<Stag
             stages_at,
             "all ask for 0 RPM, so nothing would be sent",
             "give at least one stage a positive rate, e.g. { hold_rpm = 60, for = \"1m\" }",
+        ));
+    }
+    // A positive but tiny rate (1e-300 RPM, or 1 RPM for 10 s) schedules
+    // no request at all: the run would start everything, send nothing and
+    // end INVALID. That is known now, so it is a scenario error.
+    if expected < MIN_REQUESTS {
+        return Err(ctx.err(
+            stages_at,
+            format_args!(
+                "ask for about {expected:.3} requests in all, so the run would most likely send none and measure nothing"
+            ),
+            "raise a rate or lengthen a stage so that the stages ask for at least one request (rpm × minutes >= 1), e.g. { hold_rpm = 60, for = \"1m\" }",
         ));
     }
     Ok(stages)
