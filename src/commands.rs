@@ -76,7 +76,7 @@ fn watch_signals(quiet: bool) -> tokio::sync::watch::Receiver<bool> {
             count += 1;
             match count {
                 1 if !quiet => eprintln!(
-                    "\ninterrupted: stopping new sends and writing what was measured \
+                    "\ninterrupted: stopping; whatever was measured will be written \
                      (again: cut in-flight requests; a third time: exit at once)"
                 ),
                 1 => {}

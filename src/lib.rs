@@ -5,6 +5,7 @@
 //! run the whole tool in-process.
 
 pub mod analysis;
+pub mod atomic_file;
 pub mod baseline;
 pub mod cli;
 pub mod clock;

@@ -62,6 +62,12 @@ pub fn holder(port: u16) -> Option<Holder> {
                         .map(|a| String::from_utf8_lossy(a).into_owned())
                         .collect::<Vec<_>>()
                         .join(" ")
+                        // Another process's arguments, printed in our error:
+                        // no line breaks or escape sequences.
+                        .chars()
+                        .map(|c| if c.is_control() { ' ' } else { c })
+                        .take(200)
+                        .collect::<String>()
                 })
                 .unwrap_or_default();
             return Some(Holder { pid, command });

@@ -13,6 +13,9 @@ use crate::scenario::{Budgets, Scenario};
 pub struct Measured<'a> {
     pub lag: &'a Hist,
     pub dropped: u64,
+    /// Requests still in flight when the run ended: not counted, and their
+    /// outcome unknown.
+    pub cut_off: u64,
     pub uptime: &'a Uptime,
     /// Latency of successful requests over all classes.
     pub all: &'a Hist,
@@ -46,27 +49,23 @@ pub struct RunFacts {
 pub fn checks(scenario: &Scenario, m: &Measured) -> Vec<Check> {
     let mut out = run_checks(m.run);
     out.extend(generator_checks(m));
-    let uptime = if m.uptime.counted > 0 {
-        Check::measured(
-            "uptime",
-            CheckKind::Sla,
-            format!(">= {}", fmt_pct(scenario.sla.uptime)),
-            fmt_pct(m.uptime.ratio),
-            meets(m.uptime.ratio, scenario.sla.uptime),
-        )
-    } else {
-        Check::unmeasured(
-            "uptime",
-            CheckKind::Sla,
-            format!(">= {}", fmt_pct(scenario.sla.uptime)),
-            CheckState::NotMeasured,
-            "no request was counted",
-        )
-    };
-    out.push(uptime);
+    out.push(uptime_check(scenario.sla.uptime, m.uptime, m.cut_off));
     budget_checks(&mut out, "all", &scenario.sla.budgets, m.all);
     if let Some(report) = m.failover {
+        let first = out.len();
         failover_checks(&mut out, scenario, report);
+        if let Some(e) = &report.ledger_error {
+            // Judging a partly read ledger would judge attempts nobody read.
+            for c in &mut out[first..] {
+                *c = Check::unmeasured(
+                    c.name.clone(),
+                    c.kind,
+                    c.target.clone(),
+                    CheckState::NotMeasured,
+                    format!("the providers' ledger was only partly read ({e})"),
+                );
+            }
+        }
     }
     for (class, hist) in scenario.traffic.iter().zip(&m.classes) {
         let empty = histogram::new();
@@ -175,6 +174,49 @@ fn generator_checks(m: &Measured) -> Vec<Check> {
     out
 }
 
+/// Uptime over the counted requests. Requests still in flight when the run
+/// ended have an unknown outcome: the check passes only if the target is
+/// met even were they all failures, fails only if it is missed even were
+/// they all successes, and is not measured in between.
+fn uptime_check(target: f64, u: &Uptime, cut_off: u64) -> Check {
+    let target_s = format!(">= {}", fmt_pct(target));
+    if u.counted == 0 {
+        return Check::unmeasured(
+            "uptime",
+            CheckKind::Sla,
+            target_s,
+            CheckState::NotMeasured,
+            "no request was counted",
+        );
+    }
+    let worst = u.ok as f64 / (u.counted + cut_off) as f64;
+    if meets(worst, target) || !meets(u.ratio, target) {
+        return Check::measured(
+            "uptime",
+            CheckKind::Sla,
+            target_s,
+            fmt_pct(u.ratio),
+            meets(u.ratio, target),
+        );
+    }
+    Check {
+        measured: format!("{}–{}", fmt_pct(worst), fmt_pct(u.ratio)),
+        ..Check::unmeasured(
+            "uptime",
+            CheckKind::Sla,
+            target_s,
+            CheckState::NotMeasured,
+            format!(
+                "{cut_off} request(s) were still in flight when the run ended, so their outcome \
+                 is unknown: uptime is {} if they all failed and {} if they all succeeded; give \
+                 load.drain the length of load.timeout so that every request ends",
+                fmt_pct(worst),
+                fmt_pct(u.ratio)
+            ),
+        )
+    }
+}
+
 fn budget_checks(out: &mut Vec<Check>, scope: &str, budgets: &Budgets, h: &Hist) {
     for (label, q, budget) in [
         ("p50", 0.50, budgets.p50),
@@ -279,5 +321,75 @@ mod tests {
         assert!(super::meets(999.0 / 1000.0, target));
         assert!(super::meets(99_900.0 / 100_000.0, target));
         assert!(!super::meets(998.0 / 1000.0, target));
+    }
+
+    #[test]
+    fn a_partly_read_ledger_measures_no_ledger_check() {
+        use super::super::failover::{analyze, Input};
+        use super::super::uptime::Uptime;
+        use super::super::verdict::CheckState;
+        let mut sc = crate::providers::testing::scenario(1, 1);
+        sc.sla.max_amplification = Some(1.5);
+        let providers = ["p0".to_string()];
+        let input = Input {
+            providers: &providers,
+            prices: &[],
+            class_names: &[],
+            faults: &[],
+            requests: &[],
+            duration_s: 10,
+            sent_until_s: 10.0,
+            account_dialects: 0,
+        };
+        let mut report = analyze(&input, std::iter::empty());
+        report.ledger_error = Some("truncated record".into());
+        let (lag, all) = (
+            crate::metrics::histogram::new(),
+            crate::metrics::histogram::new(),
+        );
+        let facts = super::RunFacts {
+            lag_limit_ms: 5.0,
+            ..Default::default()
+        };
+        let checks = super::checks(
+            &sc,
+            &super::Measured {
+                lag: &lag,
+                dropped: 0,
+                cut_off: 0,
+                uptime: &Uptime::new(10, 10),
+                all: &all,
+                classes: vec![],
+                failover: Some(&report),
+                run: &facts,
+            },
+        );
+        let amp = checks
+            .iter()
+            .find(|c| c.name == "upstream amplification")
+            .unwrap();
+        assert_eq!(amp.state, CheckState::NotMeasured);
+        assert!(amp.why.as_deref().unwrap().contains("truncated record"));
+    }
+
+    #[test]
+    fn requests_cut_off_at_the_end_decide_uptime_only_when_they_cannot_change_it() {
+        use super::super::uptime::Uptime;
+        use super::super::verdict::CheckState;
+        let target = 0.999;
+        // 40 answered, all OK; 20 still hanging at the end: unknown.
+        let c = super::uptime_check(target, &Uptime::new(40, 40), 20);
+        assert_eq!(c.state, CheckState::NotMeasured);
+        assert!(!c.pass);
+        assert!(c.why.as_deref().unwrap().contains("20 request(s)"), "{c:?}");
+        // Even all-failed, 1 cut off of 100,000 cannot miss the target.
+        let c = super::uptime_check(target, &Uptime::new(100_000, 100_000), 1);
+        assert!(c.pass && c.state == CheckState::Measured);
+        // Already missed without them: a plain FAIL.
+        let c = super::uptime_check(target, &Uptime::new(90, 100), 5);
+        assert!(!c.pass && c.state == CheckState::Measured);
+        // Nothing counted at all.
+        let c = super::uptime_check(target, &Uptime::new(0, 0), 3);
+        assert_eq!(c.state, CheckState::NotMeasured);
     }
 }

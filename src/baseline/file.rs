@@ -290,7 +290,10 @@ impl Baseline {
             std::fs::create_dir_all(dir).map_err(write)?;
         }
         let json = serde_json::to_vec_pretty(self).expect("a baseline serialises");
-        std::fs::write(file, json).map_err(write)
+        // Complete or absent under its name: a full disk must not leave a
+        // truncated baseline that the next run would read.
+        crate::atomic_file::write_file(file, |out| Ok(out.write_all(&json)?))
+            .map_err(|e| write(std::io::Error::other(format!("{e:#}"))))
     }
 
     /// The ok-latency histogram of class `i`.

@@ -60,9 +60,8 @@ impl HostUsage {
         }
     }
 
-    /// One sentence for a CI user whose run was INVALID: was slabench
-    /// starved, or did it ask for more than this machine can do?
-    pub fn explain(&self) -> String {
+    /// The figures alone: cores used, how busy the machine was, its load.
+    pub fn describe(&self) -> String {
         let mut s = format!(
             "slabench used {:.2} of {} cores",
             self.slabench_cores, self.cores
@@ -76,6 +75,13 @@ impl HostUsage {
         if let Some(l) = self.load_avg_1m {
             s.push_str(&format!(" (load average {l:.2})"));
         }
+        s
+    }
+
+    /// One sentence for a CI user whose run was INVALID for its lag: was
+    /// slabench starved, or did it ask for more than this machine can do?
+    pub fn explain(&self) -> String {
+        let mut s = self.describe();
         let others = self
             .machine_busy
             .map(|b| b * self.cores as f64 - self.slabench_cores);

@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-pub mod atomic;
 pub mod charts;
 pub mod comparison;
 pub mod csv;
@@ -152,7 +151,7 @@ impl Exports {
     /// Checks that `dir` takes files (creates and removes a probe), so a bad
     /// path fails before the load. Creates none of the reports.
     pub fn create(dir: &Path, set: Set) -> anyhow::Result<Exports> {
-        let probe = atomic::temp_name(&dir.join("slabench-write-test"));
+        let probe = crate::atomic_file::temp_name(&dir.join("slabench-write-test"));
         std::fs::write(&probe, b"x")
             .with_context(|| format!("the output directory {} is not writable", dir.display()))?;
         let _ = std::fs::remove_file(&probe);
@@ -175,7 +174,9 @@ impl Exports {
         };
         for exporter in self.set.exporters() {
             let name = exporter.file_name();
-            match atomic::write_file(&self.dir.join(name), |out| exporter.write(data, out)) {
+            match crate::atomic_file::write_file(&self.dir.join(name), |out| {
+                exporter.write(data, out)
+            }) {
                 Ok(()) => outcome.written.push(name),
                 Err(e) => outcome.failed.push((name, format!("{e:#}"))),
             }

@@ -50,6 +50,7 @@ impl Summary {
             &sla::Measured {
                 lag: &rec.lag,
                 dropped: n(Outcome::Dropped),
+                cut_off: n(Outcome::CutOff),
                 uptime: &uptime,
                 all: &all,
                 classes: rec.classes.iter().map(|c| c.ok_latency()).collect(),

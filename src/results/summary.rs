@@ -78,12 +78,10 @@ impl Summary {
     pub fn verdict_meaning(&self) -> Option<&'static str> {
         match self.verdict {
             Verdict::Pass | Verdict::Fail | Verdict::Regression => None,
-            Verdict::Interrupted => {
-                Some("the run was stopped before its schedule ended; the numbers cover only the part that ran")
-            }
-            Verdict::Unmeasured => {
-                Some("a check could not be measured, so the SLA is not proven")
-            }
+            Verdict::Interrupted => Some(
+                "the run was stopped before it ended; the numbers cover only the part that ran",
+            ),
+            Verdict::Unmeasured => Some("a check could not be measured, so the SLA is not proven"),
             Verdict::Invalid => Some("the numbers cannot be trusted; see the checks above"),
         }
     }

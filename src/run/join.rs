@@ -45,21 +45,19 @@ pub(super) fn join_ledger(
     let mut bad: Option<anyhow::Error> = None;
     // The ledger is the long part of the analysis (one record per attempt):
     // an interrupt stops the read, and the analysis covers what was read.
-    // Only a signal from now on counts: the one that ended the load (if
-    // any) has been seen.
-    let mut cancel = cancel;
-    if let Some(c) = cancel.as_mut() {
-        c.borrow_and_update();
-    }
-    let mut cancelled = false;
+    // A run already interrupted during the load is analysed in full (a
+    // second Ctrl-C cut its in-flight requests; a third exits). Otherwise
+    // any interrupt since the sends ended (during the drain's end, while the
+    // gateway and providers stopped, or now) stops the read.
+    let cancel = cancel.filter(|_| !end.interrupted);
+    let stop_now = || cancel.as_ref().is_some_and(|c| *c.borrow());
+    let already = stop_now();
+    let mut cancelled = already;
     let attempts = crate::providers::read_ledger(ledger)
+        .take_while(|_| !already)
         .enumerate()
         .map_while(|(i, a)| {
-            if i % 4096 == 0
-                && cancel
-                    .as_ref()
-                    .is_some_and(|c| c.has_changed().unwrap_or(false))
-            {
+            if i % 4096 == 4095 && stop_now() {
                 cancelled = true;
                 return None;
             }

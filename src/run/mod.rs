@@ -99,15 +99,25 @@ pub async fn run_gated(
     )?;
     let exports = report::Exports::create(&out_dir, report::Set::Run)?;
     let outputs = Outputs::new(scenario, &out_dir, opts.requests_csv);
+    // A run that ends before its load leaves no empty directory behind
+    // (remove_dir removes only an empty one: gateway.log stays).
+    let unmake_dir = || {
+        let _ = std::fs::remove_dir(&out_dir);
+    };
     let mut stack = match Stack::start(scenario, &out_dir, opts.stop.clone()).await {
         Ok(stack) => stack,
-        Err(_) if stopped(&opts) => return Err(RunError::InterruptedBeforeLoad.into()),
-        Err(e) => return Err(e),
+        Err(e) => {
+            unmake_dir();
+            return Err(match stopped(&opts) {
+                true => RunError::InterruptedBeforeLoad.into(),
+                false => e,
+            });
+        }
     };
     let measured = measure(scenario, &stack, &opts, outputs).await;
     stack.stop().await;
     let gateway_exit = gateway_exit(&stack);
-    let m = measured?;
+    let m = measured.inspect_err(|_| unmake_dir())?;
     let run = RunContext {
         opts: &opts,
         started,
@@ -222,20 +232,24 @@ fn run_facts(
 ) -> sla::RunFacts {
     let (limit, _) = scenario.lag_limit();
     sla::RunFacts {
-        interrupted: end
-            .interrupted
-            .then(|| format!("interrupted at {:.1} s", end.send_span.as_secs_f64())),
+        interrupted: end.interrupted.then(|| {
+            if end.send_span >= scenario.duration() {
+                "interrupted after the last send, before every answer came".to_string()
+            } else {
+                format!("interrupted at {:.1} s", end.send_span.as_secs_f64())
+            }
+        }),
         internal_errors: Vec::new(),
         gateway_exit: None,
         gave_up: end.gave_up.map(|g| {
             format!(
                 "every send was more than {} ms late for {} s from t={:.1} s (the last one by {:.1} s): \
-                 the rate is more than this machine can send; {}",
+                 the rate is more than this machine can send; during the load {}",
                 generator::BEHIND_LAG.as_millis(),
                 generator::GIVE_UP_AFTER.as_secs(),
                 g.at.saturating_sub(generator::GIVE_UP_AFTER).as_secs_f64(),
                 g.lag.as_secs_f64(),
-                host.explain()
+                host.describe()
             )
         }),
         lag_limit_ms: limit.as_secs_f64() * 1000.0,
@@ -252,6 +266,43 @@ mod tests {
     use crate::providers::ledger::{Attempt, AttemptOutcome};
     use crate::providers::ledger_writer::LedgerWriter;
     use std::time::Duration;
+
+    #[test]
+    fn an_interrupt_after_the_load_stops_the_ledger_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.bin");
+        crate::providers::ledger_writer::LedgerWriter::create(&path, 1)
+            .unwrap()
+            .finish()
+            .unwrap();
+        let sc = crate::providers::testing::scenario(1, 1);
+        let rec = Recorder::new(["c".to_string()]).keep_requests(vec!["p0".into()]);
+        let (_tx, stop) = tokio::sync::watch::channel(true);
+        // The load ended normally; the signal came after it.
+        let report = join_ledger(
+            &sc,
+            &rec,
+            &DriveEnd::default(),
+            &path,
+            true,
+            Some(stop.clone()),
+        );
+        assert!(
+            report
+                .ledger_error
+                .as_deref()
+                .is_some_and(|e| e.contains(join::JOIN_INTERRUPTED)),
+            "{:?}",
+            report.ledger_error
+        );
+        // A run interrupted during the load is analysed in full.
+        let interrupted = DriveEnd {
+            interrupted: true,
+            ..DriveEnd::default()
+        };
+        let report = join_ledger(&sc, &rec, &interrupted, &path, true, Some(stop));
+        assert_eq!(report.ledger_error, None);
+    }
 
     #[test]
     fn a_damaged_ledger_keeps_what_was_read_and_says_so() {
