@@ -8,7 +8,7 @@
 //!     cargo bench --bench engine                      # 60,000 RPM for 60 s, then 300 s
 //!     BENCH_SECS=10 BENCH_LONG_SECS=0 cargo bench --bench engine   # quick look
 //!
-//! Targets (issue 2): achieved rate within 1% of target, p50 within 2 ms of
+//! Targets (the engine's contract in README's Benchmarks): achieved rate within 1% of target, p50 within 2 ms of
 //! 50 ms, schedule lag p99 under 2 ms, no drops, peak RSS under 100 MB, and
 //! a 300 s run using no more than 20% more memory than a 60 s run. The
 //! last line is `all targets met` or a `FAIL: … missed (…)` line per miss,

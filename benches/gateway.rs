@@ -5,7 +5,7 @@
 //!     cargo bench --bench gateway                  # 1,000 req/s, 20 s each way, twice
 //!     BENCH_SECS=5 cargo bench --bench gateway     # quick look
 //!
-//! Target (issue 4): p99 overhead under 1 ms at 1,000 requests/s. The last
+//! Target (README's Benchmarks): p99 overhead under 1 ms at 1,000 requests/s. The last
 //! line is `all targets met` or `FAIL: … missed (…)`, which exits 1.
 
 mod targets;

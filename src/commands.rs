@@ -13,6 +13,36 @@ use crate::scenario::{self, Scenario};
 /// A command's result: the exit code, or an error to print.
 type Outcome = anyhow::Result<i32>;
 
+/// The [`exit::Advice`] of the first error in the chain that has one.
+fn advice(e: &anyhow::Error) -> Option<&dyn exit::Advice> {
+    e.chain().find_map(|cause| -> Option<&dyn exit::Advice> {
+        if let Some(x) = cause.downcast_ref::<crate::scenario::ScenarioError>() {
+            return Some(x);
+        }
+        if let Some(x) = cause.downcast_ref::<crate::baseline::BaselineError>() {
+            return Some(x);
+        }
+        if let Some(x) = cause.downcast_ref::<crate::run::RunError>() {
+            return Some(x);
+        }
+        cause
+            .downcast_ref::<UserError>()
+            .map(|x| x as &dyn exit::Advice)
+    })
+}
+
+/// `error: …` with the help and note of the error's [`exit::Advice`].
+pub fn render_error(e: &anyhow::Error) -> String {
+    exit::framed(&format!("{e:#}"), advice(e))
+}
+
+/// Prints `e` and returns the exit code it ends the process with: the one
+/// place errors reach the user.
+fn print_error(e: &anyhow::Error) -> i32 {
+    eprintln!("{}", render_error(e));
+    advice(e).map_or(exit::USAGE, exit::Advice::exit_code)
+}
+
 /// Runs the command line; returns the process exit code.
 pub fn main(cli: Cli) -> i32 {
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -21,7 +51,7 @@ pub fn main(cli: Cli) -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            return exit::report(&anyhow::Error::new(e).context("cannot start the async runtime"))
+            return print_error(&anyhow::Error::new(e).context("cannot start the async runtime"))
         }
     };
     let outcome = rt.block_on(async {
@@ -37,7 +67,7 @@ pub fn main(cli: Cli) -> i32 {
             Command::Report { run_dir } => report(&run_dir),
         }
     });
-    outcome.unwrap_or_else(|e| exit::report(&e))
+    outcome.unwrap_or_else(|e| print_error(&e))
 }
 
 async fn run(args: RunArgs) -> Outcome {
@@ -154,7 +184,7 @@ fn validate(paths: &[std::path::PathBuf]) -> i32 {
                 sc.faults.len(),
                 sc.duration().as_secs_f64()
             ),
-            Err(e) => code = exit::report(&e.into()),
+            Err(e) => code = print_error(&e.into()),
         }
     }
     code

@@ -12,9 +12,9 @@
 //!
 //! Errors print as `error: <message>`, then `  help: <fix>` (and
 //! `  note: …`) when the error knows one ([`Advice`]). Error types keep
-//! the framing out of their `Display`, so they compose as causes.
-
-use crate::analysis::Verdict;
+//! the framing out of their `Display`, so they compose as causes; the
+//! commands print every error through [`framed`]. This module imports
+//! nothing from the rest of slabench, so every layer can use it.
 
 pub const PASS: i32 = 0;
 pub const FAIL: i32 = 1;
@@ -23,18 +23,6 @@ pub const INVALID: i32 = 3;
 pub const REGRESSION: i32 = 4;
 pub const INTERRUPTED: i32 = 5;
 pub const UNMEASURED: i32 = 6;
-
-/// The exit code of a run's verdict.
-pub fn of_verdict(v: Verdict) -> i32 {
-    match v {
-        Verdict::Pass => PASS,
-        Verdict::Fail => FAIL,
-        Verdict::Invalid => INVALID,
-        Verdict::Regression => REGRESSION,
-        Verdict::Interrupted => INTERRUPTED,
-        Verdict::Unmeasured => UNMEASURED,
-    }
-}
 
 /// An error that knows how the user can fix it.
 pub trait Advice {
@@ -73,33 +61,13 @@ impl Advice for UserError {
     }
 }
 
-/// The [`Advice`] of the first error in the chain that has one.
-fn advice(e: &anyhow::Error) -> Option<&dyn Advice> {
-    e.chain().find_map(|cause| -> Option<&dyn Advice> {
-        if let Some(x) = cause.downcast_ref::<crate::scenario::ScenarioError>() {
-            return Some(x);
-        }
-        if let Some(x) = cause.downcast_ref::<crate::baseline::BaselineError>() {
-            return Some(x);
-        }
-        if let Some(x) = cause.downcast_ref::<crate::run::RunError>() {
-            return Some(x);
-        }
-        cause.downcast_ref::<UserError>().map(|x| x as &dyn Advice)
-    })
-}
-
-/// `error: …` with its help and note, as printed on stderr.
-pub fn render(e: &anyhow::Error) -> String {
-    framed(&format!("{e:#}"), advice(e))
-}
-
-/// [`render`] for one error that is not (yet) an `anyhow::Error`.
+/// One error as printed: `error: …` with its help and note.
 pub fn render_one<E: std::fmt::Display + Advice>(e: &E) -> String {
     framed(&e.to_string(), Some(e))
 }
 
-fn framed(message: &str, advice: Option<&dyn Advice>) -> String {
+/// `error: <message>`, then the advice's help and note.
+pub fn framed(message: &str, advice: Option<&dyn Advice>) -> String {
     let mut out = format!("error: {message}");
     if let Some(a) = advice {
         if let Some(help) = a.help() {
@@ -112,41 +80,18 @@ fn framed(message: &str, advice: Option<&dyn Advice>) -> String {
     out
 }
 
-/// Prints `e` and returns the exit code it ends the process with.
-pub fn report(e: &anyhow::Error) -> i32 {
-    eprintln!("{}", render(e));
-    advice(e).map_or(USAGE, Advice::exit_code)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn an_error_prints_with_its_help_through_context() {
-        let e = anyhow::Error::new(UserError::new("the port is busy", "pick another"))
-            .context("starting the gateway");
+    fn an_error_prints_with_its_help() {
+        let e = UserError::new("the port is busy", "pick another");
         assert_eq!(
-            render(&e),
-            "error: starting the gateway: the port is busy\n  help: pick another"
+            render_one(&e),
+            "error: the port is busy\n  help: pick another"
         );
-        assert_eq!(report(&e), USAGE);
-        assert_eq!(render(&anyhow::anyhow!("plain")), "error: plain");
-    }
-
-    #[test]
-    fn every_verdict_has_its_own_code() {
-        let codes: Vec<i32> = [
-            Verdict::Pass,
-            Verdict::Fail,
-            Verdict::Invalid,
-            Verdict::Regression,
-            Verdict::Interrupted,
-            Verdict::Unmeasured,
-        ]
-        .into_iter()
-        .map(of_verdict)
-        .collect();
-        assert_eq!(codes, [0, 1, 3, 4, 5, 6]);
+        assert_eq!(e.exit_code(), USAGE);
+        assert_eq!(framed("plain", None), "error: plain");
     }
 }

@@ -211,10 +211,8 @@ fn baselines_that_do_not_fit_are_refused_with_the_fix() {
     // Another scenario: refused before any load, naming what differs.
     let smoke = slabench::scenario::load(Path::new("scenarios/smoke.toml")).unwrap();
     // As printed: the message, then the fix.
-    let e = slabench::exit::render(
-        &RunGate::prepare(&smoke, Some(&good), None, None, None)
-            .unwrap_err()
-            .into(),
+    let e = slabench::exit::render_one(
+        &RunGate::prepare(&smoke, Some(&good), None, None, None).unwrap_err(),
     );
     assert!(e.contains(good.to_str().unwrap()), "{e}");
     assert!(

@@ -3,9 +3,8 @@
 
 use super::failover::Reach;
 use super::uptime::Uptime;
-use super::verdict::{
-    fmt_pct, Check, CheckKind, CheckState, COMPLETED_CHECK, INTERNAL_ERROR_CHECK,
-};
+use super::verdict::{Check, CheckKind, CheckState, COMPLETED_CHECK, INTERNAL_ERROR_CHECK};
+use crate::fmt::fmt_pct;
 use crate::metrics::histogram::{self, Hist};
 use crate::scenario::{Budgets, Scenario};
 
@@ -232,7 +231,7 @@ fn budget_checks(out: &mut Vec<Check>, scope: &str, budgets: &Budgets, h: &Hist)
                 Check::unmeasured(
                     name,
                     CheckKind::Sla,
-                    format!("<= {}", super::verdict::fmt_ms(limit)),
+                    format!("<= {}", crate::fmt::fmt_ms(limit)),
                     CheckState::NotMeasured,
                     format!("no successful request in {scope}"),
                 )

@@ -38,9 +38,9 @@ pub const PORTKEY_RETRIES: &str = "x-portkey-retry-attempt-count";
 /// Reads whatever account `headers` carry; `None` when there is none.
 pub fn read(headers: &HeaderMap) -> Option<Account> {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(list) = get(crate::gateway::ATTEMPTS_HEADER) {
+    if let Some(list) = get(crate::protocol::ATTEMPTS_HEADER) {
         let mut a = builtin_attempts(list);
-        a.served_by = get(crate::gateway::SERVED_BY_HEADER).map(str::to_string);
+        a.served_by = get(crate::protocol::SERVED_BY_HEADER).map(str::to_string);
         return Some(a);
     }
     let fallbacks = get(LITELLM_FALLBACKS);
@@ -175,10 +175,10 @@ mod tests {
     fn reads_the_builtin_list_without_unreached_attempts() {
         let a = read(&headers(&[
             (
-                crate::gateway::ATTEMPTS_HEADER,
+                crate::protocol::ATTEMPTS_HEADER,
                 "flash:connect,qwen:503,qwen:timeout,r1:200",
             ),
-            (crate::gateway::SERVED_BY_HEADER, "r1"),
+            (crate::protocol::SERVED_BY_HEADER, "r1"),
         ]))
         .unwrap();
         // flash refused (no provider saw it), qwen twice, r1: 3 attempts

@@ -156,63 +156,9 @@ impl RunData {
                 providers.push(p.clone());
             }
         }
-        let column: Vec<usize> = rec
-            .providers
-            .iter()
-            .map(|p| providers.iter().position(|q| q == p).expect("added above"))
-            .collect();
-        let flows = summary.failover.as_ref().map(|f| &f.per_second[..]);
-        let len = rec.timeline.len().max(flows.map_or(0, <[_]>::len));
-        let curve = crate::load::schedule::RateCurve::new(&scenario.load.stages);
-        let mut timeline: Vec<Second> = (0..len)
-            .map(|t| {
-                let mut s = Second {
-                    t: t as u32,
-                    target_rpm: curve.mean_rpm(t as f64, (t + 1) as f64),
-                    class_ok: vec![0; classes.len()],
-                    class_errors: vec![0; classes.len()],
-                    share: vec![0.0; providers.len()],
-                    ..Second::default()
-                };
-                if let Some(row) = rec.timeline.get(t) {
-                    s.sent = row.sent;
-                    s.outcomes = row.outcomes;
-                    (s.p50, s.p90, s.p99, s.max) = (
-                        row.latency.p50,
-                        row.latency.p90,
-                        row.latency.p99,
-                        row.latency.max,
-                    );
-                    let served: u64 = row.served_by.iter().sum();
-                    for (i, n) in row.served_by.iter().enumerate() {
-                        if served > 0 {
-                            s.share[column[i]] = *n as f64 / served as f64;
-                        }
-                    }
-                }
-                if let Some(row) = rec.timeline.get(t) {
-                    for (c, [ok, err]) in row.class_counts.iter().enumerate().take(classes.len()) {
-                        s.class_ok[c] = *ok;
-                        s.class_errors[c] = *err;
-                    }
-                }
-                if let Some(flow) = flows.and_then(|f| f.get(t)) {
-                    s.attempts = Some(flow.attempts.values().map(|&n| u64::from(n)).sum());
-                    s.amplification = Some(flow.amplification);
-                }
-                s
-            })
-            .collect();
+        let mut timeline = seconds(scenario, &summary, rec, classes.len(), &providers);
         if let Some(report) = &summary.failover {
-            for e in &report.event_list {
-                if let Some(s) = timeline.get_mut(e.at_s.max(0.0) as usize) {
-                    match e.kind {
-                        EventKind::Failover => s.failovers += 1,
-                        EventKind::Retry => s.retries += 1,
-                        EventKind::Exhausted => s.exhausted += 1,
-                    }
-                }
-            }
+            count_events(&mut timeline, &report.event_list);
         }
         let hists = scenario
             .traffic
@@ -253,5 +199,90 @@ impl RunData {
         (self.timeline.len() as f64)
             .max(self.summary.scenario.duration_s.ceil())
             .max(1.0)
+    }
+}
+
+/// One row per second since t=0, from the recorder's timeline and the
+/// ledger's flows (`providers`: the share columns, in order).
+fn seconds(
+    scenario: &Scenario,
+    summary: &Summary,
+    rec: &Recorder,
+    classes: usize,
+    providers: &[String],
+) -> Vec<Second> {
+    let column: Vec<usize> = rec
+        .providers
+        .iter()
+        .map(|p| {
+            providers
+                .iter()
+                .position(|q| q == p)
+                .expect("every provider has a column")
+        })
+        .collect();
+    let flows = summary.failover.as_ref().map(|f| &f.per_second[..]);
+    let len = rec.timeline.len().max(flows.map_or(0, <[_]>::len));
+    let curve = crate::load::schedule::RateCurve::new(&scenario.load.stages);
+    (0..len)
+        .map(|t| {
+            let mut s = Second {
+                t: t as u32,
+                target_rpm: curve.mean_rpm(t as f64, (t + 1) as f64),
+                class_ok: vec![0; classes],
+                class_errors: vec![0; classes],
+                share: vec![0.0; providers.len()],
+                ..Second::default()
+            };
+            if let Some(row) = rec.timeline.get(t) {
+                fill_from_row(&mut s, row, &column, classes);
+            }
+            if let Some(flow) = flows.and_then(|f| f.get(t)) {
+                s.attempts = Some(flow.attempts.values().map(|&n| u64::from(n)).sum());
+                s.amplification = Some(flow.amplification);
+            }
+            s
+        })
+        .collect()
+}
+
+/// A second's counts, latency, shares and per-class counts from the
+/// recorder's row (`column`: each recorded provider's share column).
+fn fill_from_row(
+    s: &mut Second,
+    row: &crate::metrics::recorder::SecondRow,
+    column: &[usize],
+    classes: usize,
+) {
+    s.sent = row.sent;
+    s.outcomes = row.outcomes;
+    (s.p50, s.p90, s.p99, s.max) = (
+        row.latency.p50,
+        row.latency.p90,
+        row.latency.p99,
+        row.latency.max,
+    );
+    let served: u64 = row.served_by.iter().sum();
+    for (i, n) in row.served_by.iter().enumerate() {
+        if served > 0 {
+            s.share[column[i]] = *n as f64 / served as f64;
+        }
+    }
+    for (c, [ok, err]) in row.class_counts.iter().enumerate().take(classes) {
+        s.class_ok[c] = *ok;
+        s.class_errors[c] = *err;
+    }
+}
+
+/// Failover events per intended send second.
+fn count_events(timeline: &mut [Second], events: &[crate::analysis::failover::Event]) {
+    for e in events {
+        if let Some(s) = timeline.get_mut(e.at_s.max(0.0) as usize) {
+            match e.kind {
+                EventKind::Failover => s.failovers += 1,
+                EventKind::Retry => s.retries += 1,
+                EventKind::Exhausted => s.exhausted += 1,
+            }
+        }
     }
 }

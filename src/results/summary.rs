@@ -1,6 +1,6 @@
 //! summary.json: the run's results as a versioned contract.
 //!
-//! CI scripts and dashboards read this file. The keys listed in DESIGN.md
+//! CI scripts and dashboards read this file. The keys listed in ARCHITECTURE.md
 //! ("the minimum contract") are stable; new keys may be added freely, and a
 //! change to an existing key needs a `SCHEMA_VERSION` bump and an update of
 //! `schema/summary.schema.json` (a test validates real output against it).

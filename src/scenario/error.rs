@@ -50,7 +50,7 @@ pub struct Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The `error:` framing and the help are the printer's
-        // (`crate::exit::render`), through [`crate::exit::Advice`].
+        // (`crate::exit::framed`), through [`crate::exit::Advice`].
         write!(f, "{}", self.file.display())?;
         if let Some(l) = self.location {
             write!(f, ":{}:{}", l.line, l.column)?;
@@ -291,7 +291,7 @@ mod tests {
         assert_eq!((e.line(), e.column(), e.field()), (Some(2), Some(5), "b"));
         assert_eq!(e.to_string(), "x.toml:2:5: b must be > 0; got -5");
         assert_eq!(
-            crate::exit::render(&e.into()),
+            crate::exit::render_one(&e),
             "error: x.toml:2:5: b must be > 0; got -5\n  help: fix it"
         );
     }

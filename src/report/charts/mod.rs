@@ -1,5 +1,5 @@
 //! The report's charts, drawn with plotters into SVG strings that the HTML
-//! inlines. plotters runs without its font features (DESIGN.md: no system
+//! inlines. plotters runs without its font features (ARCHITECTURE.md: no system
 //! fonts): the SVG backend emits `<text>` elements with a CSS font family
 //! and the browser draws them; layout uses plotters' width estimate.
 //!
