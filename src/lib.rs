@@ -1,8 +1,11 @@
 //! slabench: load-testing and SLA verification for LLM API gateways.
 //!
-//! The pipeline is `scenario` → (`providers`, `gateway`, `load`) → `metrics`
-//! → `analysis` → `report`; [`run`] drives it so that integration tests can
-//! run the whole tool in-process.
+//! The pipeline is `scenario` → (`providers`, `gateway`, `stack`, `load`)
+//! → `metrics` → `analysis` → `results` → (`report`, `baseline`); [`run`]
+//! drives it so that integration tests can run the whole tool in-process,
+//! and `commands` maps each subcommand to exit codes (`exit`).
+//! ARCHITECTURE.md in the repository is the map: what each module owns and
+//! must not depend on, and the invariants.
 
 pub mod analysis;
 pub mod atomic_file;

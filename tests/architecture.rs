@@ -168,6 +168,92 @@ fn the_leaves_stay_leaves() {
     }
 }
 
+/// ARCHITECTURE.md's code map: what each layer must not depend on.
+#[test]
+fn no_layer_depends_on_what_the_code_map_forbids() {
+    let g = graph();
+    let rules: &[(&str, &[&str])] = &[
+        (
+            "scenario",
+            &[
+                "providers",
+                "gateway",
+                "load",
+                "metrics",
+                "analysis",
+                "results",
+                "report",
+                "baseline",
+                "run",
+                "stack",
+                "commands",
+            ],
+        ),
+        (
+            "providers",
+            &[
+                "load", "gateway", "metrics", "analysis", "results", "report", "baseline", "run",
+                "stack", "commands",
+            ],
+        ),
+        (
+            "gateway",
+            &[
+                "providers",
+                "load",
+                "metrics",
+                "analysis",
+                "results",
+                "report",
+                "baseline",
+                "run",
+                "stack",
+                "commands",
+            ],
+        ),
+        (
+            "stack",
+            &[
+                "load", "metrics", "analysis", "results", "report", "baseline", "run", "commands",
+            ],
+        ),
+        (
+            "load",
+            &[
+                "providers",
+                "stack",
+                "analysis",
+                "results",
+                "report",
+                "baseline",
+                "run",
+                "commands",
+            ],
+        ),
+        (
+            "metrics",
+            &[
+                "load", "analysis", "results", "report", "baseline", "run", "commands",
+            ],
+        ),
+        (
+            "analysis",
+            &["results", "report", "baseline", "run", "commands"],
+        ),
+        ("results", &["report", "baseline", "run", "commands"]),
+        ("report", &["baseline", "run", "commands"]),
+        ("baseline", &["report", "run", "commands"]),
+        ("run", &["commands", "cli"]),
+    ];
+    for (layer, forbidden) in rules {
+        let bad: Vec<&&str> = forbidden
+            .iter()
+            .filter(|f| g[*layer].contains(**f))
+            .collect();
+        assert!(bad.is_empty(), "{layer} depends on {bad:?}");
+    }
+}
+
 #[test]
 fn no_function_over_80_lines_and_no_file_over_600() {
     let mut long = Vec::new();

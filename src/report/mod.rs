@@ -5,12 +5,15 @@
 //! takes files, so a bad path fails early (hyperfine's `ExportManager`
 //! opens its files up front; here nothing is created yet, so a run that
 //! fails to start leaves no empty report behind). [`Exports::write`] writes
-//! each file under a temporary name and renames it ([`atomic`]),
-//! summary.json first: a file is complete or absent, and a failure says
-//! which files are good. The files that grow during the run (latency.hlog,
-//! requests.csv) are written by the [`live::Tap`] and [`hlog`] as the run
-//! goes; a write error there is kept as a [`data::Note`], not fatal.
-//! [`space`] checks free space against what the run will write.
+//! each file under a temporary name and renames it
+//! ([`crate::atomic_file`]), summary.json first: a file is complete or
+//! absent, and a failure says which files are good. The files that grow
+//! during the run (latency.hlog, requests.csv) are accumulators the
+//! recorder feeds ([`hlog::HlogWriter`], [`live::RequestsCsv`]); a write
+//! error there becomes a [`data::Note`], not a failure. [`space`] checks
+//! free space against what the run will write. [`table`] is the one model
+//! of the tables several outputs show. Nothing here decides a verdict or
+//! imports `baseline`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
