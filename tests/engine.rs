@@ -238,4 +238,9 @@ async fn an_interrupt_stops_sending_and_still_writes_the_summary() {
         serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
     assert_eq!(written["interrupted"], true);
     assert_eq!(written["verdict"], "INTERRUPTED");
+    // The load ran about 0.7 s of the planned 60: junit.xml says so.
+    let span = written["generator"]["span_s"].as_f64().unwrap();
+    assert!((0.3..5.0).contains(&span), "{span}");
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(junit.contains(&format!("time=\"{span:.3}\"")), "{junit}");
 }

@@ -404,6 +404,7 @@ fn generator(shape: &Shape, totals: Totals) -> Generator {
     Generator {
         target_rpm: shape.rps as f64 * 60.0,
         achieved_rpm: shape.rps as f64 * 60.0,
+        span_s: f64::from(shape.seconds),
         sent: totals.counted,
         dropped: 0,
         lag_ms: Lag {

@@ -125,6 +125,7 @@ fn generator(
     Generator {
         target_rpm,
         achieved_rpm,
+        span_s: span,
         sent,
         dropped,
         lag_ms: Lag {

@@ -159,6 +159,10 @@ pub struct Generator {
     pub target_rpm: f64,
     /// What was sent, per minute, over the same span.
     pub achieved_rpm: f64,
+    /// That span: seconds from t=0 to the last send (shorter than the
+    /// planned duration when the run was interrupted or gave up).
+    #[serde(default)]
+    pub span_s: f64,
     pub sent: u64,
     pub dropped: u64,
     pub lag_ms: Lag,
