@@ -47,6 +47,7 @@ fn print_error(e: &anyhow::Error) -> i32 {
 pub fn main(cli: Cli) -> i32 {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_name("slabench-worker")
         .build()
     {
         Ok(rt) => rt,

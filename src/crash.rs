@@ -28,6 +28,10 @@ pub fn install() {
                 .or_else(|| info.payload().downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic without a message".into());
             let thread = std::thread::current();
+            if !is_slabench_thread(thread.name()) {
+                previous(info);
+                return;
+            }
             let place = info
                 .location()
                 .map(|l| format!(" at {}:{}", l.file(), l.line()))
@@ -46,6 +50,21 @@ pub fn install() {
             previous(info);
         }));
     });
+}
+
+/// Whether a thread is one of slabench's: the main thread, tokio's
+/// workers (and blocking threads), slabench's own named threads, unnamed threads. Anything else
+/// (a test harness's thread, named after its test) is not slabench's, so
+/// a failing assertion in one test cannot make another test's run INVALID.
+fn is_slabench_thread(name: Option<&str>) -> bool {
+    match name {
+        None | Some("main") => true,
+        Some(n) => {
+            // tokio names its workers `tokio-rt-worker` (older versions:
+            // `tokio-runtime-worker`); the binary names its own.
+            n.starts_with("tokio-") || n.starts_with("slabench-") || n == "gateway-watch"
+        }
+    }
 }
 
 /// How many panics were recorded so far.
@@ -77,20 +96,23 @@ mod tests {
     fn records_panics_in_tasks_and_threads() {
         super::install();
         let mark = super::mark();
-        let rt = tokio::runtime::Builder::new_current_thread()
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .build()
             .unwrap();
         let joined = rt.block_on(rt.spawn(async { panic!("boom in a task") }));
         assert!(joined.is_err());
         let _ = std::thread::spawn(|| panic!("boom in a thread")).join();
+        // A test harness's thread is not slabench's.
+        let _ = std::thread::Builder::new()
+            .name("some_other_test".into())
+            .spawn(|| panic!("boom in a test's thread"))
+            .unwrap()
+            .join();
         let seen = super::since(mark);
-        assert!(
-            seen.iter().any(|p| p.contains("boom in a task")),
-            "{seen:?}"
-        );
-        assert!(
-            seen.iter().any(|p| p.contains("boom in a thread")),
-            "{seen:?}"
-        );
+        let saw = |what: &str| seen.iter().any(|p| p.contains(what));
+        assert!(saw("boom in a task"), "{seen:?}");
+        assert!(saw("boom in a thread"), "{seen:?}");
+        assert!(!saw("test's thread"), "{seen:?}");
     }
 }
