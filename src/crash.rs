@@ -11,9 +11,12 @@
 //! named place (`SLABENCH_FAILPOINT=provider.answer`), so that this path is
 //! tested end to end through the real binary.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, Once, OnceLock};
 
 static PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Every panic recorded, including those past the stored messages' cap.
+static COUNT: AtomicUsize = AtomicUsize::new(0);
 static INSTALL: Once = Once::new();
 
 /// Installs the recording hook (once; later calls do nothing).
@@ -40,8 +43,10 @@ pub fn install() {
                 "panic in thread '{}'{place}: {what}",
                 thread.name().unwrap_or("unnamed")
             );
+            COUNT.fetch_add(1, Ordering::SeqCst);
             if let Ok(mut p) = PANICS.lock() {
-                // Bounded: a panic storm keeps its first hundred.
+                // Bounded: a panic storm keeps its first hundred messages
+                // (the count goes on, so no later panic goes unseen).
                 if p.len() < 100 {
                     p.push(line);
                 }
@@ -69,15 +74,28 @@ fn is_slabench_thread(name: Option<&str>) -> bool {
 
 /// How many panics were recorded so far.
 pub fn mark() -> usize {
-    PANICS.lock().map(|p| p.len()).unwrap_or(0)
+    COUNT.load(Ordering::SeqCst)
 }
 
-/// The panics recorded after `mark`.
+/// The panics recorded after `mark`: their messages, or a count of those
+/// past the stored messages' cap.
 pub fn since(mark: usize) -> Vec<String> {
-    PANICS
+    let total = COUNT.load(Ordering::SeqCst);
+    if total <= mark {
+        return Vec::new();
+    }
+    let stored = PANICS
         .lock()
         .map(|p| p.get(mark..).unwrap_or_default().to_vec())
-        .unwrap_or_else(|p| p.into_inner().get(mark..).unwrap_or_default().to_vec())
+        .unwrap_or_else(|p| p.into_inner().get(mark..).unwrap_or_default().to_vec());
+    let mut out = stored;
+    let unstored = (total - mark).saturating_sub(out.len());
+    if unstored > 0 {
+        out.push(format!(
+            "{unstored} more panic(s) whose messages were not kept"
+        ));
+    }
+    out
 }
 
 /// Panics when `SLABENCH_FAILPOINT` names `place` (a test hook; a no-op

@@ -50,6 +50,9 @@ pub fn checks(scenario: &Scenario, m: &Measured) -> Vec<Check> {
     out.extend(generator_checks(m));
     out.push(uptime_check(scenario.sla.uptime, m.uptime, m.cut_off));
     budget_checks(&mut out, "all", &scenario.sla.budgets, m.all);
+    if m.failover.is_none() {
+        unmeasurable_without_ledger(&mut out, scenario);
+    }
     if let Some(report) = m.failover {
         let first = out.len();
         failover_checks(&mut out, scenario, report);
@@ -163,13 +166,27 @@ fn generator_checks(m: &Measured) -> Vec<Check> {
         );
     }
     out.push(dropped);
-    out.push(Check::measured(
-        "requests counted",
-        CheckKind::Generator,
-        "> 0",
-        m.uptime.counted.to_string(),
-        m.uptime.counted > 0,
-    ));
+    // Nothing counted because the run was stopped first, or because every
+    // request was still in flight at the end, is not the generator's fault.
+    out.push(
+        if m.uptime.counted == 0 && (m.run.interrupted.is_some() || m.cut_off > 0) {
+            Check::unmeasured(
+                "requests counted",
+                CheckKind::Generator,
+                "> 0",
+                CheckState::NotMeasured,
+                "no request ended before the run did (interrupted, or all still in flight)",
+            )
+        } else {
+            Check::measured(
+                "requests counted",
+                CheckKind::Generator,
+                "> 0",
+                m.uptime.counted.to_string(),
+                m.uptime.counted > 0,
+            )
+        },
+    );
     out
 }
 
@@ -242,6 +259,30 @@ fn budget_checks(out: &mut Vec<Check>, scope: &str, budgets: &Budgets, h: &Hist)
     }
 }
 
+/// The SLA asks for time to failover or amplification, but nothing could
+/// measure them: no simulated providers, so no ledger.
+fn unmeasurable_without_ledger(out: &mut Vec<Check>, scenario: &Scenario) {
+    let why = "no simulated [[providers]], so no ledger of provider attempts to measure it from";
+    if let Some(max) = scenario.sla.max_time_to_failover {
+        out.push(Check::unmeasured(
+            "time to failover",
+            CheckKind::Sla,
+            format!("<= {:.1} s", max.as_secs_f64()),
+            CheckState::NotMeasured,
+            why,
+        ));
+    }
+    if let Some(max) = scenario.sla.max_amplification {
+        out.push(Check::unmeasured(
+            "upstream amplification",
+            CheckKind::Sla,
+            format!("<= {max:.2}x"),
+            CheckState::NotMeasured,
+            why,
+        ));
+    }
+}
+
 fn failover_checks(out: &mut Vec<Check>, scenario: &Scenario, r: &super::failover::Report) {
     if let Some(max) = scenario.sla.max_time_to_failover {
         let limit = max.as_secs_f64();
@@ -263,13 +304,30 @@ fn failover_checks(out: &mut Vec<Check>, scenario: &Scenario, r: &super::failove
         }
     }
     if let Some(max) = scenario.sla.max_amplification {
-        out.push(Check::measured(
-            "upstream amplification",
-            CheckKind::Sla,
-            format!("<= {max:.2}x"),
-            format!("{:.3}x", r.amplification),
-            r.amplification <= max,
-        ));
+        let target = format!("<= {max:.2}x");
+        // No attempt joined to a request (a gateway that forwards none of
+        // the tags, or upstreams that are not the simulated providers):
+        // 0.000x would be a pass about nothing.
+        out.push(if r.attempts == 0 {
+            Check::unmeasured(
+                "upstream amplification",
+                CheckKind::Sla,
+                target,
+                CheckState::NotMeasured,
+                format!(
+                    "no provider attempt could be joined to a request ({} untagged, {} unmatched)",
+                    r.untagged_attempts, r.unmatched_attempts
+                ),
+            )
+        } else {
+            Check::measured(
+                "upstream amplification",
+                CheckKind::Sla,
+                target,
+                format!("{:.3}x", r.amplification),
+                r.amplification <= max,
+            )
+        });
     }
 }
 
@@ -369,6 +427,85 @@ mod tests {
             .unwrap();
         assert_eq!(amp.state, CheckState::NotMeasured);
         assert!(amp.why.as_deref().unwrap().contains("truncated record"));
+    }
+
+    /// The checks of a run with `sc`, 10 OK requests and `failover`.
+    fn judged(
+        sc: &crate::scenario::Scenario,
+        failover: Option<&super::super::failover::Report>,
+        counted: u64,
+        run: &super::RunFacts,
+    ) -> Vec<super::Check> {
+        let (lag, all) = (
+            crate::metrics::histogram::new(),
+            crate::metrics::histogram::new(),
+        );
+        super::checks(
+            sc,
+            &super::Measured {
+                lag: &lag,
+                dropped: 0,
+                cut_off: 0,
+                uptime: &super::super::uptime::Uptime::new(counted, counted),
+                all: &all,
+                classes: vec![],
+                failover,
+                run,
+            },
+        )
+    }
+
+    #[test]
+    fn sla_promises_nothing_could_measure_are_not_measured() {
+        use super::super::verdict::CheckState;
+        let mut sc = crate::providers::testing::scenario(1, 1);
+        sc.sla.max_amplification = Some(1.5);
+        sc.sla.max_time_to_failover = Some(std::time::Duration::from_secs(5));
+        let facts = super::RunFacts {
+            lag_limit_ms: 5.0,
+            ..Default::default()
+        };
+        // No ledger at all (no simulated providers).
+        let checks = judged(&sc, None, 10, &facts);
+        for name in ["time to failover", "upstream amplification"] {
+            let c = checks.iter().find(|c| c.name == name).expect(name);
+            assert_eq!(c.state, CheckState::NotMeasured, "{c:?}");
+        }
+        // A ledger with no attempt joined to any request: not 0.000x PASS.
+        let providers = ["p0".to_string()];
+        let input = super::super::failover::Input {
+            providers: &providers,
+            prices: &[],
+            class_names: &[],
+            faults: &[],
+            requests: &[],
+            duration_s: 10,
+            sent_until_s: 10.0,
+            account_dialects: 0,
+        };
+        let report = super::super::failover::analyze(&input, std::iter::empty());
+        let checks = judged(&sc, Some(&report), 10, &facts);
+        let amp = checks
+            .iter()
+            .find(|c| c.name == "upstream amplification")
+            .unwrap();
+        assert_eq!(amp.state, CheckState::NotMeasured, "{amp:?}");
+        // Nothing counted because the run was interrupted: not the
+        // generator's fault (not INVALID).
+        let interrupted = super::RunFacts {
+            interrupted: Some("interrupted at 0.0 s".into()),
+            ..facts
+        };
+        let checks = judged(&sc, None, 0, &interrupted);
+        let counted = checks
+            .iter()
+            .find(|c| c.name == "requests counted")
+            .unwrap();
+        assert_eq!(counted.state, CheckState::NotMeasured);
+        assert_eq!(
+            super::super::verdict::verdict(&checks),
+            super::super::Verdict::Interrupted
+        );
     }
 
     #[test]

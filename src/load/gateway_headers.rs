@@ -80,7 +80,8 @@ fn portkey_fallbacks(path: &str) -> u32 {
     path.split('[')
         .skip(1)
         .filter_map(|part| part.split(']').next()?.trim().parse::<u32>().ok())
-        .sum()
+        // A gateway's header is input: huge indices saturate, never overflow.
+        .fold(0u32, u32::saturating_add)
 }
 
 /// `flash:503,flash:timeout,qwen:200` → attempts, fallbacks and retries.

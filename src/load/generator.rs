@@ -281,7 +281,11 @@ impl Sender {
         live.sent.fetch_add(1, Ordering::Relaxed);
         let (driver, results, live, mut cut) =
             (driver.clone(), results.clone(), live.clone(), cut.clone());
+        // Leaves the in-flight count when the task ends, also by a panic
+        // (recorded by the panic hook), so the drain never waits for ever.
+        let in_flight = InFlight(live.clone());
         self.handle.spawn(async move {
+        let _in_flight = in_flight;
         // The lag is taken when the request task actually runs: that is when
         // the request leaves.
         let sent_at = Instant::now();
@@ -307,8 +311,16 @@ impl Sender {
             live.errors.fetch_add(1, Ordering::Relaxed);
         }
         let _ = results.send(result).await;
-        live.in_flight.fetch_sub(1, Ordering::AcqRel);
     });
+    }
+}
+
+/// One request's place in the in-flight count, given back on drop.
+struct InFlight(Arc<Live>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -338,6 +350,18 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_request_task_that_panics_leaves_the_in_flight_count() {
+        let live = Arc::new(Live::default());
+        live.in_flight.fetch_add(1, Ordering::AcqRel);
+        let guard = InFlight(live.clone());
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _guard = guard;
+            panic!("a request task's bug");
+        }));
+        assert_eq!(live.in_flight.load(Ordering::Acquire), 0);
     }
 
     #[test]

@@ -143,8 +143,10 @@ impl HlogWriter {
 
 impl Accumulator for HlogWriter {
     /// A streaming request's TTFT and mean inter-token latency go into its
-    /// class's open interval. They are only recorded for OK requests, which
-    /// also land in the class's latency for the same second.
+    /// class's open interval, for OK requests. (A late result, one whose
+    /// second had already closed, is left out of the latency interval but
+    /// its TTFT lands in the open one: TTFT counts per second can exceed
+    /// latency counts by those few.)
     fn record(&mut self, r: &RequestResult) {
         if r.outcome.is_ok() {
             self.record_stream(r.class, r.m.ttft, r.m.tpot);

@@ -139,7 +139,19 @@ pub async fn run_gated(
         eprintln!("  reports:  {}", out_dir.display());
     }
     written.context("writing the reports")?;
-    gated?;
+    match gated {
+        // An interrupted or invalid run is not saved as a baseline; that is
+        // said, and the run's own verdict (not a usage error) stands.
+        Err(e)
+            if matches!(
+                e.downcast_ref::<crate::baseline::BaselineError>(),
+                Some(crate::baseline::BaselineError::Unfit { .. })
+            ) =>
+        {
+            eprintln!("warning: {e:#}");
+        }
+        other => other?,
+    }
     Ok(RunOutcome { summary, out_dir })
 }
 
@@ -163,7 +175,7 @@ fn judge(
     let mut facts = run_facts(scenario, &m.end, &m.host);
     facts.gateway_exit = gateway_exit.as_ref().map(|e| e.headline());
     let failover = stack.ledger.as_ref().map(|ledger| {
-        let report = join_ledger(
+        let mut report = join_ledger(
             scenario,
             &m.recorder,
             &m.end,
@@ -171,6 +183,13 @@ fn judge(
             opts.quiet,
             opts.stop.clone(),
         );
+        // A ledger whose writer failed may end cleanly on a record and
+        // still miss attempts: judge nothing from it.
+        if let Some(problem) = &stack.ledger_problem {
+            report.ledger_error.get_or_insert_with(|| {
+                format!("the providers' ledger may be incomplete: {problem}")
+            });
+        }
         if report
             .ledger_error
             .as_deref()
@@ -182,6 +201,11 @@ fn judge(
         }
         report
     });
+    // An interrupt after the load (while the gateway stopped, or during
+    // the analysis) still makes the run INTERRUPTED.
+    if stopped(opts) && facts.interrupted.is_none() {
+        facts.interrupted = Some("interrupted after the load, before the analysis ended".into());
+    }
     // Every panic since the run began, in any thread or task.
     facts.internal_errors = crate::crash::since(run.panics_before);
     Summary::build(crate::results::BuildInput {

@@ -34,6 +34,9 @@ pub struct Stack {
     pub headers: Vec<(String, String)>,
     /// The providers' ledger, when simulated providers run.
     pub ledger: Option<PathBuf>,
+    /// Why the ledger may be incomplete: the providers' shutdown failed
+    /// (e.g. its writer met a full disk). Set by [`Stack::stop`].
+    pub ledger_problem: Option<String>,
     providers: Option<ProviderSet>,
     gateway: Option<BuiltinGatewayServer>,
     /// The external gateway's process, when slabench started it.
@@ -57,6 +60,7 @@ impl Stack {
             url: String::new(),
             headers: Vec::new(),
             ledger: None,
+            ledger_problem: None,
             providers: None,
             gateway: None,
             process: None,
@@ -147,6 +151,7 @@ impl Stack {
         if let Some(set) = self.providers.take() {
             if let Err(e) = set.shutdown().await {
                 eprintln!("warning: stopping the providers: {e:#}");
+                self.ledger_problem = Some(format!("{e:#}"));
             }
         }
     }
