@@ -33,6 +33,10 @@ pub struct Incomplete {
 /// Something that follows a run as it goes. Every method has a default
 /// that ignores what the output does not need.
 pub trait Accumulator: Send {
+    /// The file it writes, for reports of what could not be written.
+    fn file(&self) -> &'static str {
+        "a streamed output"
+    }
     /// One request's result, after the recorder has counted it.
     fn record(&mut self, _r: &RequestResult) {}
     /// A second closed.

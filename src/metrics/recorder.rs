@@ -183,7 +183,34 @@ pub struct Recorder {
     class_interval: Vec<Hist>,
     /// The streamed outputs, fed every result and every closed second.
     outputs: Vec<Box<dyn Accumulator>>,
+    /// Outputs dropped because they panicked (the panic hook has the
+    /// message): the run and the other outputs go on.
+    broken: Vec<Incomplete>,
     open_second: u32,
+}
+
+/// Hands something to every output; an output that panics is dropped and
+/// reported as incomplete, so a bug in one file's writer cannot cost the
+/// run (the panic is recorded, and the run is INVALID for it).
+fn feed(
+    outputs: &mut Vec<Box<dyn Accumulator>>,
+    broken: &mut Vec<Incomplete>,
+    mut f: impl FnMut(&mut dyn Accumulator),
+) {
+    let mut i = 0;
+    while i < outputs.len() {
+        let o = &mut outputs[i];
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(o.as_mut()))).is_ok();
+        if ok {
+            i += 1;
+        } else {
+            let o = outputs.remove(i);
+            broken.push(Incomplete {
+                file: o.file(),
+                error: anyhow::anyhow!("its writer failed inside slabench (a panic)"),
+            });
+        }
+    }
 }
 
 impl std::fmt::Debug for dyn Accumulator {
@@ -198,6 +225,7 @@ impl Recorder {
         Recorder {
             class_interval: classes.iter().map(|_| histogram::new()).collect(),
             outputs: Vec::new(),
+            broken: Vec::new(),
             classes,
             lag: histogram::new(),
             timeline: Vec::new(),
@@ -288,9 +316,7 @@ impl Recorder {
             histogram::record(&mut self.interval, r.m.latency);
             histogram::record(&mut self.class_interval[r.class], r.m.latency);
         }
-        for o in &mut self.outputs {
-            o.record(r);
-        }
+        feed(&mut self.outputs, &mut self.broken, |o| o.record(r));
     }
 
     /// Closes the open interval (its percentiles go to its row) and opens `second`.
@@ -320,9 +346,7 @@ impl Recorder {
             all: &self.interval,
             latency: p,
         };
-        for o in &mut self.outputs {
-            o.second(&closed);
-        }
+        feed(&mut self.outputs, &mut self.broken, |o| o.second(&closed));
         for h in &mut self.class_interval {
             h.reset();
         }
@@ -335,7 +359,9 @@ impl Recorder {
     pub fn finish(&mut self) -> Vec<Incomplete> {
         let next = self.open_second + 1;
         self.close_interval(next);
-        self.outputs.iter_mut().filter_map(|o| o.finish()).collect()
+        let mut failed = std::mem::take(&mut self.broken);
+        failed.extend(self.outputs.iter_mut().filter_map(|o| o.finish()));
+        failed
     }
 
     /// p99 of the last closed second, in ms (for the live progress line).
@@ -418,154 +444,5 @@ impl Recorder {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::metrics::request::Measured;
-    use std::time::Duration;
-
-    fn result(seq: u64, at_ms: u64, latency_ms: u64, outcome: Outcome) -> RequestResult {
-        RequestResult {
-            seq,
-            class: (seq % 2) as usize,
-            intended: Duration::from_millis(at_ms),
-            lag: Duration::from_micros(seq % 3 * 100),
-            outcome,
-            m: Measured {
-                latency: Duration::from_millis(latency_ms),
-                service: Duration::from_millis(latency_ms),
-                output_tokens: 10,
-                served_by: Some(if seq.is_multiple_of(4) { "b" } else { "a" }.into()),
-                ..Measured::default()
-            },
-        }
-    }
-
-    #[test]
-    fn counts_latency_and_timeline_on_synthetic_results() {
-        let mut rec = Recorder::new(["x".to_string(), "y".to_string()]);
-        // 100 requests: one every 30 ms, latency 100 + seq ms; every 10th a 5xx.
-        for seq in 0..100u64 {
-            let outcome = if seq % 10 == 9 {
-                Outcome::Http5xx
-            } else {
-                Outcome::Ok
-            };
-            rec.record(&result(seq, seq * 30, 100 + seq, outcome));
-        }
-        rec.finish();
-        let total = rec.total_counts();
-        assert_eq!(total[Outcome::Ok.index()], 90);
-        assert_eq!(total[Outcome::Http5xx.index()], 10);
-        assert_eq!(rec.classes[0].counts.iter().sum::<u64>(), 50);
-        assert_eq!(rec.classes[0].output_tokens, 500);
-        // Sends by intended second: 0..=2970 ms → seconds 0, 1, 2 hold 34, 33, 33.
-        let sent: Vec<u64> = rec.timeline.iter().map(|r| r.sent).collect();
-        assert_eq!(&sent[..3], &[34, 33, 33]);
-        assert_eq!(sent.iter().sum::<u64>(), 100);
-        // Completions add up, and served-by splits 1:3.
-        let completed: u64 = rec.timeline.iter().flat_map(|r| r.outcomes).sum();
-        assert_eq!(completed, 100);
-        let served: Vec<u64> = (0..2)
-            .map(|p| {
-                rec.timeline
-                    .iter()
-                    .map(|r| r.served_by.get(p).copied().unwrap_or(0))
-                    .sum()
-            })
-            .collect();
-        assert_eq!(rec.providers, ["b", "a"]);
-        assert_eq!(served, [25, 75]);
-        // OK latency over all: 90 values of 100 + seq ms (seq % 10 != 9).
-        let all = rec.ok_latency();
-        assert_eq!(all.len(), 90);
-        assert!((histogram::quantile_ms(&all, 1.0) - 198.0).abs() < 0.2);
-        // Second 1 holds completions at 1000..2000 ms: seq 30..=60-ish, p50 within range.
-        let row = &rec.timeline[1];
-        assert!(row.latency.count > 0 && row.latency.p50 >= 100.0 && row.latency.max < 170.0);
-        assert_eq!(rec.lag.max(), 200);
-    }
-
-    #[derive(Clone, Default)]
-    struct Collect(std::sync::Arc<std::sync::Mutex<Vec<(u32, usize, u64)>>>);
-
-    impl Accumulator for Collect {
-        fn second(&mut self, s: &ClosedSecond) {
-            let mut seen = self.0.lock().unwrap();
-            for (class, h) in s.classes.iter().enumerate().filter(|(_, h)| !h.is_empty()) {
-                seen.push((s.second, class, h.len()));
-            }
-        }
-    }
-
-    #[test]
-    fn closed_seconds_go_to_the_outputs_per_class() {
-        let sink = Collect::default();
-        let mut rec =
-            Recorder::new(["x".to_string(), "y".to_string()]).with_output(Box::new(sink.clone()));
-        // seq even → class x, odd → y; one per 250 ms, latency 100 ms (+ seq ms for y).
-        for seq in 0..8u64 {
-            rec.record(&result(seq, seq * 250, 100 + (seq % 2) * seq, Outcome::Ok));
-        }
-        rec.finish();
-        // Completions: seconds 0 (seq 0–3) and 1 (seq 4–7), two per class each.
-        assert_eq!(
-            *sink.0.lock().unwrap(),
-            [(0, 0, 2), (0, 1, 2), (1, 0, 2), (1, 1, 2)]
-        );
-        let p99: Vec<Vec<f64>> = rec.timeline.iter().map(|r| r.class_p99.clone()).collect();
-        assert!(
-            (p99[0][0] - 100.0).abs() < 0.1 && (p99[0][1] - 103.0).abs() < 0.1,
-            "{p99:?}"
-        );
-        assert!((p99[1][1] - 107.0).abs() < 0.1, "{p99:?}");
-    }
-
-    #[test]
-    fn client_records_stay_small_and_keep_the_gateways_account() {
-        assert_eq!(std::mem::size_of::<ClientRecord>(), 16);
-        let mut rec = Recorder::new(["x".to_string(), "y".to_string()])
-            .keep_requests(vec!["a".into(), "b".into()]);
-        let mut r = result(0, 0, 10, Outcome::Ok);
-        r.m.account = Some(Account {
-            dialect: Some(Dialect::LiteLlm),
-            fallbacks: Some(1),
-            retries: Some(300),
-            served_by: Some("b".into()),
-            ..Account::default()
-        });
-        rec.record(&r);
-        let mut r = result(1, 5, 10, Outcome::Ok);
-        r.m.account = Some(Account {
-            served_by: Some("some-hash".into()),
-            ..Account::default()
-        });
-        rec.record(&r);
-        let reqs = rec.requests.as_ref().unwrap();
-        assert_eq!(
-            reqs[0].account,
-            AccountRecord {
-                attempts: AccountRecord::NONE,
-                fallbacks: 1,
-                retries: 253,
-                served_by: 1
-            }
-        );
-        assert_eq!(reqs[1].account.served_by, AccountRecord::UNKNOWN);
-        assert_eq!(rec.account_dialects, Dialect::LiteLlm.bit());
-    }
-
-    #[test]
-    fn dropped_sends_are_not_sent_and_have_no_lag() {
-        let mut rec = Recorder::new(["x".to_string()]);
-        rec.record(&RequestResult::unanswered(
-            0,
-            0,
-            Duration::from_millis(10),
-            Outcome::Dropped,
-            Duration::ZERO,
-        ));
-        assert_eq!(rec.lag.len(), 0);
-        assert_eq!(rec.timeline[0].sent, 0);
-        assert_eq!(rec.total_counts()[Outcome::Dropped.index()], 1);
-    }
-}
+#[path = "recorder_tests.rs"]
+mod tests;

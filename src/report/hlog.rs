@@ -142,6 +142,10 @@ impl HlogWriter {
 }
 
 impl Accumulator for HlogWriter {
+    fn file(&self) -> &'static str {
+        "latency.hlog"
+    }
+
     /// A streaming request's TTFT and mean inter-token latency go into its
     /// class's open interval, for OK requests. (A late result, one whose
     /// second had already closed, is left out of the latency interval but

@@ -60,6 +60,10 @@ impl RequestsCsv {
 }
 
 impl Accumulator for RequestsCsv {
+    fn file(&self) -> &'static str {
+        "requests.csv"
+    }
+
     fn record(&mut self, r: &RequestResult) {
         if self.error.is_some() {
             return;
