@@ -123,14 +123,21 @@ fn watch_signals(quiet: bool) -> tokio::sync::watch::Receiver<bool> {
     stop_rx
 }
 
+/// The interrupt and terminate signals, each one stream for the whole run
+/// (a listener made anew for every signal could miss one that arrives in
+/// between).
 #[cfg(unix)]
-type Terminate = Option<tokio::signal::unix::Signal>;
+type Terminate = Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>;
 #[cfg(not(unix))]
 type Terminate = ();
 
 #[cfg(unix)]
 fn terminate_signal() -> Terminate {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok()
+    use tokio::signal::unix::{signal, SignalKind};
+    Some((
+        signal(SignalKind::interrupt()).ok()?,
+        signal(SignalKind::terminate()).ok()?,
+    ))
 }
 
 #[cfg(not(unix))]
@@ -139,9 +146,9 @@ fn terminate_signal() -> Terminate {}
 /// Waits for Ctrl-C or SIGTERM; false when signals cannot be received.
 async fn interrupted(term: &mut Terminate) -> bool {
     #[cfg(unix)]
-    if let Some(term) = term.as_mut() {
+    if let Some((int, term)) = term.as_mut() {
         return tokio::select! {
-            r = tokio::signal::ctrl_c() => r.is_ok(),
+            i = int.recv() => i.is_some(),
             t = term.recv() => t.is_some(),
         };
     }
