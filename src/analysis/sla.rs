@@ -397,6 +397,7 @@ mod tests {
             duration_s: 10,
             sent_until_s: 10.0,
             account_dialects: 0,
+            connections: super::super::failover::Connections::NotObservable("not watched"),
         };
         let mut report = analyze(&input, std::iter::empty());
         report.ledger_error = Some("truncated record".into());
@@ -482,6 +483,7 @@ mod tests {
             duration_s: 10,
             sent_until_s: 10.0,
             account_dialects: 0,
+            connections: super::super::failover::Connections::NotObservable("not watched"),
         };
         let report = super::super::failover::analyze(&input, std::iter::empty());
         let checks = judged(&sc, Some(&report), 10, &facts);

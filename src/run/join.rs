@@ -41,6 +41,7 @@ pub(super) fn join_ledger(
         duration_s: rec.timeline.len() as u32,
         sent_until_s: end.send_span.as_secs_f64(),
         account_dialects: rec.account_dialects,
+        connections: failover::Connections::NotObservable("not watched"),
     };
     let mut bad: Option<anyhow::Error> = None;
     // The ledger is the long part of the analysis (one record per attempt):

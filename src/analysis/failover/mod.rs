@@ -68,6 +68,21 @@ pub struct Input<'a> {
     pub sent_until_s: f64,
     /// Which gateways' accounts the client saw (`Recorder::account_dialects`).
     pub account_dialects: u8,
+    /// TCP connection attempts (SYNs) each provider's port received, per
+    /// second of the timeline and per provider (`[second][provider]`),
+    /// when the run could watch loopback for them; otherwise why it could
+    /// not (e.g. no CAP_NET_RAW). Refused connections never reach the
+    /// ledger: in a `refuse` window these counts are the only witness.
+    pub connections: Connections<'a>,
+}
+
+/// What the run saw of connection attempts to the providers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Connections<'a> {
+    /// SYNs per second and provider (`[second][provider]`).
+    Seen(&'a [Vec<u32>]),
+    /// Not watched, and why, in words for the report.
+    NotObservable(&'a str),
 }
 
 /// Joins the client's records with the ledger's attempts.

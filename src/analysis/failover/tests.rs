@@ -98,6 +98,7 @@ fn plain_input<'a>(
         duration_s: 100,
         sent_until_s: 100.0,
         account_dialects: 0,
+        connections: Connections::NotObservable("not watched"),
     }
 }
 
@@ -128,6 +129,7 @@ fn priced_report() -> Report {
         duration_s: 100,
         sent_until_s: 100.0,
         account_dialects: 0,
+        connections: Connections::NotObservable("not watched"),
     };
     analyze(&input, atts)
 }
