@@ -13,6 +13,7 @@ pub mod baseline;
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod connwatch;
 pub mod crash;
 pub mod exit;
 pub mod fmt;

@@ -142,6 +142,8 @@ fn the_leaves_stay_leaves() {
         ("clock", &[][..]),
         ("fmt", &["metrics"][..]),
         ("atomic_file", &[][..]),
+        // The connection watcher reads packets and the run clock, nothing else.
+        ("connwatch", &["clock"][..]),
     ] {
         let extra: Vec<&String> = g[leaf]
             .iter()
