@@ -151,6 +151,12 @@ fn key_numbers(data: &RunData, md: &mut String) {
                 f.events, f.failovers, f.retries, f.exhausted, f.amplification
             ),
         );
+        if let Some(c) = &f.connections {
+            row(
+                "Connection attempts",
+                md_escape(&super::terminal::connections_line(c)),
+            );
+        }
     }
     if let Some(c) = &s.cost_usd {
         row(

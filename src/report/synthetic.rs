@@ -554,5 +554,6 @@ fn failover_report(
         event_list: log.events,
         per_second: log.flows,
         ledger_error: None,
+        connections: None,
     }
 }

@@ -222,9 +222,36 @@ fn render_failover(out: &mut String, f: &crate::analysis::failover::Report) {
             window_p99(w)
         );
     }
+    if let Some(c) = &f.connections {
+        let _ = writeln!(out, "  {}", connections_line(c));
+    }
     if let Some(a) = &f.gateway_account {
         render_account(out, a);
     }
+}
+
+/// One line on the connection attempts watched for refuse windows (the
+/// terminal and summary.md): how many each refusing provider's port got
+/// in its window, or why they could not be seen.
+pub fn connections_line(c: &crate::analysis::failover::ConnectionsOut) -> String {
+    if !c.watched {
+        return format!("refused connections not observable: {}", c.why);
+    }
+    let each: Vec<String> = c
+        .providers
+        .iter()
+        .filter(|p| p.refuse_windows > 0)
+        .map(|p| {
+            format!(
+                "{} {} in its refuse window{} ({} in all)",
+                p.provider,
+                p.syns_in_refuse_windows,
+                if p.refuse_windows > 1 { "s" } else { "" },
+                p.syns
+            )
+        })
+        .collect();
+    format!("connection attempts watched: {}", each.join(" · "))
 }
 
 /// The gateway's account against the ledger: totals, then each disagreement.

@@ -22,6 +22,7 @@ pub(super) fn join_ledger(
     rec: &Recorder,
     end: &DriveEnd,
     ledger: &Path,
+    connections: failover::Connections,
     quiet: bool,
     cancel: Option<watch::Receiver<bool>>,
 ) -> failover::Report {
@@ -41,7 +42,7 @@ pub(super) fn join_ledger(
         duration_s: rec.timeline.len() as u32,
         sent_until_s: end.send_span.as_secs_f64(),
         account_dialects: rec.account_dialects,
-        connections: failover::Connections::NotObservable("not watched"),
+        connections,
     };
     let mut bad: Option<anyhow::Error> = None;
     // The ledger is the long part of the analysis (one record per attempt):

@@ -8,6 +8,7 @@
 mod join;
 mod measure;
 mod out_dir;
+mod syns;
 
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -114,7 +115,12 @@ pub async fn run_gated(
             });
         }
     };
+    // Refused connections never reach the ledger: watch for them from
+    // before the load (the ports are known now) to its end.
+    let watch = syns::Watch::start(scenario, &stack);
     let measured = measure(scenario, &stack, &opts, outputs).await;
+    let seconds = measured.as_ref().map_or(0, |m| m.recorder.timeline.len());
+    let connections = watch.finish(seconds).await;
     stack.stop().await;
     let gateway_exit = gateway_exit(&stack);
     let m = measured.inspect_err(|_| unmake_dir())?;
@@ -122,6 +128,7 @@ pub async fn run_gated(
         opts: &opts,
         started,
         panics_before,
+        connections: &connections,
     };
     let mut summary = judge(scenario, &m, &stack, &run, gateway_exit);
     // The reports are written even when saving the baseline fails: the
@@ -161,6 +168,8 @@ struct RunContext<'a> {
     started: SystemTime,
     /// The panic count when the run began (see `crate::crash`).
     panics_before: usize,
+    /// Connection attempts to the providers seen during the load.
+    connections: &'a syns::Watched,
 }
 
 /// Analyses what was measured and judges it into the Summary.
@@ -180,6 +189,7 @@ fn judge(
             &m.recorder,
             &m.end,
             ledger,
+            run.connections.connections(),
             opts.quiet,
             opts.stop.clone(),
         );
@@ -291,6 +301,9 @@ mod tests {
     use crate::providers::ledger_writer::LedgerWriter;
     use std::time::Duration;
 
+    const NOT_WATCHED: crate::analysis::failover::Connections =
+        crate::analysis::failover::Connections::NotObservable("not watched");
+
     #[test]
     fn an_interrupt_after_the_load_stops_the_ledger_read() {
         let dir = tempfile::tempdir().unwrap();
@@ -308,6 +321,7 @@ mod tests {
             &rec,
             &DriveEnd::default(),
             &path,
+            NOT_WATCHED,
             true,
             Some(stop.clone()),
         );
@@ -324,7 +338,15 @@ mod tests {
             interrupted: true,
             ..DriveEnd::default()
         };
-        let report = join_ledger(&sc, &rec, &interrupted, &path, true, Some(stop));
+        let report = join_ledger(
+            &sc,
+            &rec,
+            &interrupted,
+            &path,
+            NOT_WATCHED,
+            true,
+            Some(stop),
+        );
         assert_eq!(report.ledger_error, None);
     }
 
@@ -376,7 +398,15 @@ mod tests {
             r.m.served_by = Some("p0".into());
             rec.record(&r);
         }
-        let report = join_ledger(&sc, &rec, &DriveEnd::default(), &path, true, None);
+        let report = join_ledger(
+            &sc,
+            &rec,
+            &DriveEnd::default(),
+            &path,
+            NOT_WATCHED,
+            true,
+            None,
+        );
         assert_eq!(report.attempts, 2);
         assert!(
             report

@@ -23,6 +23,7 @@
 //! - `windows`: time to failover and to recover per fault window.
 //! - `report`: the `Report` the pipeline returns.
 
+mod connections;
 mod cost;
 mod events;
 mod facts;
@@ -32,6 +33,7 @@ mod providers;
 mod report;
 mod windows;
 
+pub use connections::{ConnectionsOut, ProviderSyns};
 pub use cost::Cost;
 pub use events::{Event, EventKind};
 pub use flows::SecondFlow;
@@ -139,6 +141,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
         event_list: events.list,
         ledger_error: None,
         per_second: flows.finish(names),
+        connections: connections::summarize(input),
     }
 }
 

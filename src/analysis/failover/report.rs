@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Cost, Event, ProviderStats, SecondFlow, Window};
+use super::{ConnectionsOut, Cost, Event, ProviderStats, SecondFlow, Window};
 use crate::analysis::account::AccountReport;
 use crate::metrics::histogram::Percentiles;
 
@@ -50,6 +50,10 @@ pub struct Report {
     /// covers the attempts before the damage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger_error: Option<String>,
+    /// Connection attempts watched on loopback, when the scenario has a
+    /// refuse window (refused connections never reach the ledger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<ConnectionsOut>,
 }
 
 /// How many events summary.json lists.
