@@ -101,7 +101,8 @@ fn smallest_scenario_gets_the_documented_defaults() {
             uptime: 0.999,
             budgets: Budgets::default(),
             max_time_to_failover: None,
-            max_amplification: None
+            max_amplification: None,
+            optional: vec![]
         }
     );
     assert_eq!(s.gate, Gate::default());
