@@ -95,7 +95,7 @@ pub fn verdict(data: &RunData, h: &mut String) {
             esc(&r.cells[3])
         );
     }
-    h.push_str("</table>\n<p class=\"muted\">Verdicts: PASS; FAIL (an SLA check failed); REGRESSION (worse than the baseline); UNMEASURED (a check could not be measured); INTERRUPTED (the run was stopped before its schedule ended); INVALID (the generator could not hold the schedule, or slabench itself failed, so the numbers cannot be trusted). A check that was not measured or not reached is never a pass.</p>\n");
+    h.push_str("</table>\n<p class=\"muted\">Verdicts: PASS; FAIL (an SLA check failed); REGRESSION (worse than the baseline); UNMEASURED (a check could not be measured); INTERRUPTED (the run was stopped before its schedule ended); INVALID (the generator could not hold the schedule, or slabench itself failed, so the numbers cannot be trusted). A check that was not measured, not reached, not exercised or not observable is never a pass; an optional one (named in [sla] optional) does not make the run UNMEASURED.</p>\n");
 }
 
 /// Right-aligned cells.

@@ -170,9 +170,9 @@ fn optional(
                 &at.index(i),
                 format_args!("names no [sla] key: {name:?}"),
                 format!(
-                    "optional lists the [sla] keys whose checks may go unmeasured without making \
-                     the run UNMEASURED; one of: {}",
-                    names.join(", ")
+                    "optional lists the [sla] keys whose checks may go unmeasured (not exercised, \
+                     not observable, ...) without making the run UNMEASURED; {}",
+                    super::error::suggest(name, &names, "the keys")
                 ),
             ));
         };
