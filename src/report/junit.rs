@@ -79,34 +79,41 @@ pub fn write(data: &RunData, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     writeln!(out, "    </properties>")?;
     for c in &s.checks {
-        let case = format!(
-            r#"    <testcase classname="slabench.{}" name="{}" time="0""#,
-            kind(c.kind),
-            xml_escape(&c.name)
-        );
-        if c.pass {
-            writeln!(out, "{case}/>")?;
-            continue;
-        }
-        writeln!(out, "{case}>")?;
-        // A required check that was not measured is a failure too: never a
-        // pass, and not a skip, which CI reporters show as harmless. An
-        // optional one (`[sla] optional`) is what a skip means: shown, with
-        // its state and why, and not counted.
-        let mut msg = match c.state.label() {
-            Some(l) => format!("{l}, target {}", c.target),
-            None => format!("measured {}, target {}", c.measured, c.target),
-        };
-        if let Some(why) = &c.why {
-            msg.push_str(": ");
-            msg.push_str(why);
-        }
-        let msg = xml_escape(&msg);
-        if c.optional && c.state.label().is_some() {
-            writeln!(out, r#"      <skipped message="optional: {msg}"/>"#)?;
-            writeln!(out, "    </testcase>")?;
-            continue;
-        }
+        testcase(c, out)?;
+    }
+    writeln!(out, "  </testsuite>")?;
+    writeln!(out, "</testsuites>")?;
+    Ok(())
+}
+
+/// One check as a test case.
+fn testcase(c: &crate::analysis::Check, out: &mut dyn Write) -> anyhow::Result<()> {
+    let case = format!(
+        r#"    <testcase classname="slabench.{}" name="{}" time="0""#,
+        kind(c.kind),
+        xml_escape(&c.name)
+    );
+    if c.pass {
+        writeln!(out, "{case}/>")?;
+        return Ok(());
+    }
+    writeln!(out, "{case}>")?;
+    // A required check that was not measured is a failure too: never a
+    // pass, and not a skip, which CI reporters show as harmless. An
+    // optional one (`[sla] optional`) is what a skip means: shown, with
+    // its state and why, and not counted.
+    let mut msg = match c.state.label() {
+        Some(l) => format!("{l}, target {}", c.target),
+        None => format!("measured {}, target {}", c.measured, c.target),
+    };
+    if let Some(why) = &c.why {
+        msg.push_str(": ");
+        msg.push_str(why);
+    }
+    let msg = xml_escape(&msg);
+    if c.optional && c.state.label().is_some() {
+        writeln!(out, r#"      <skipped message="optional: {msg}"/>"#)?;
+    } else {
         // The state's name (`not_measured`, `not_exercised`, ...) for a
         // check that was not measured.
         let state = serde_json::to_value(c.state).ok();
@@ -118,9 +125,7 @@ pub fn write(data: &RunData, out: &mut dyn Write) -> anyhow::Result<()> {
             out,
             r#"      <failure message="{msg}" type="{ty}">{msg}</failure>"#
         )?;
-        writeln!(out, "    </testcase>")?;
     }
-    writeln!(out, "  </testsuite>")?;
-    writeln!(out, "</testsuites>")?;
+    writeln!(out, "    </testcase>")?;
     Ok(())
 }
