@@ -101,7 +101,8 @@ fn smallest_scenario_gets_the_documented_defaults() {
             uptime: 0.999,
             budgets: Budgets::default(),
             max_time_to_failover: None,
-            max_amplification: None
+            max_amplification: None,
+            optional: vec![]
         }
     );
     assert_eq!(s.gate, Gate::default());
@@ -506,5 +507,23 @@ fn reference_examples_are_valid() {
     assert_eq!(
         p,
         load_profile(Path::new(&repo("mock-providers/deepseek-v4-flash.toml"))).unwrap()
+    );
+}
+
+#[test]
+fn sla_optional_names_keys_by_their_sla_name_or_without_max() {
+    let src = format!(
+        "{LOAD}{TRAFFIC}[[providers]]\nname = \"flash\"\nprofile = \"deepseek-v4-flash\"\n[sla]\n\
+         optional = [\"time_to_failover\", \"max_amplification\", \"uptime\", \"max_time_to_failover\"]\n"
+    );
+    let s = parse(&src).unwrap();
+    // Two names of one key count once.
+    assert_eq!(
+        s.sla.optional,
+        [
+            SlaKey::TimeToFailover,
+            SlaKey::Amplification,
+            SlaKey::Uptime
+        ]
     );
 }

@@ -1,12 +1,11 @@
 //! The checks a run is judged by: generator health (INVALID when it fails)
 //! and the scenario's SLA (FAIL when it fails).
 
-use super::failover::Reach;
 use super::uptime::Uptime;
 use super::verdict::{Check, CheckKind, CheckState, COMPLETED_CHECK, INTERNAL_ERROR_CHECK};
 use crate::fmt::fmt_pct;
 use crate::metrics::histogram::{self, Hist};
-use crate::scenario::{Budgets, Scenario};
+use crate::scenario::{Budgets, Scenario, SlaKey};
 
 /// What the checks read.
 pub struct Measured<'a> {
@@ -78,6 +77,7 @@ pub fn checks(scenario: &Scenario, m: &Measured) -> Vec<Check> {
             hist.unwrap_or(&empty),
         );
     }
+    mark_optional(&mut out, &scenario.sla.optional);
     out
 }
 
@@ -287,19 +287,10 @@ fn failover_checks(out: &mut Vec<Check>, scenario: &Scenario, r: &super::failove
     if let Some(max) = scenario.sla.max_time_to_failover {
         let limit = max.as_secs_f64();
         // Only outages call for a failover; a latency spike or a squeeze may
-        // legitimately keep traffic where it is.
-        // A provider with no first attempts before the fault (a fallback
-        // that only takes overflow) has nothing to fail over from.
-        // A window the run never reached is shown as such, whatever its traffic.
-        let had_traffic = |w: &&super::failover::Window| {
-            w.reach == Reach::NotReached || w.usual_first_share.is_some_and(|u| u > 0.0)
-        };
-        for w in r
-            .windows
-            .iter()
-            .filter(|w| w.fault.starts_with("outage"))
-            .filter(had_traffic)
-        {
+        // legitimately keep traffic where it is. Every outage window gets
+        // its check, in whatever state it is: one with nothing to react to
+        // says so (NOT EXERCISED), it is not skipped.
+        for w in r.windows.iter().filter(|w| w.fault.starts_with("outage")) {
             out.push(time_to_failover_check(w, limit));
         }
     }
@@ -331,36 +322,52 @@ fn failover_checks(out: &mut Vec<Check>, scenario: &Scenario, r: &super::failove
     }
 }
 
+/// The time-to-failover check of one window, in the window's state.
 fn time_to_failover_check(w: &super::failover::Window, limit: f64) -> Check {
+    use super::failover::WindowState as S;
     let name = format!("time to failover: {}", w.fault);
     let target = format!("<= {limit:.1} s");
-    match (w.reach, w.time_to_failover_s) {
-        (Reach::NotReached, _) => Check::unmeasured(
+    let why = w.why.clone().unwrap_or_default();
+    let unmeasured = |state| {
+        Check::unmeasured(
+            name.clone(),
+            CheckKind::Sla,
+            target.clone(),
+            state,
+            why.clone(),
+        )
+    };
+    match (w.state, w.time_to_failover_s) {
+        (S::Measured, Some(t)) => Check::measured(
             name,
             CheckKind::Sla,
             target,
-            CheckState::NotReached,
-            format!(
-                "the run stopped before the window began at {:.0} s",
-                w.start_s
-            ),
+            format!("{t:.1} s"),
+            t <= limit,
         ),
-        // Stopped inside the window before traffic left: "never" would be
-        // a guess about time the run did not see.
-        (Reach::CutShort, None) => Check::unmeasured(
-            name,
-            CheckKind::Sla,
-            target,
-            CheckState::NotReached,
-            "the run stopped inside the window before first attempts left the provider",
-        ),
-        (_, ttf) => Check::measured(
-            name,
-            CheckKind::Sla,
-            target,
-            ttf.map_or("never".into(), |t| format!("{t:.1} s")),
-            ttf.is_some_and(|t| t <= limit),
-        ),
+        // Measured `never`, or a file whose state was lost: a failure.
+        (S::Measured | S::Never, _) => {
+            Check::measured(name, CheckKind::Sla, target, "never", false).because(why)
+        }
+        (S::NotExercised, _) => unmeasured(CheckState::NotExercised),
+        (S::NotObservable, _) => unmeasured(CheckState::NotObservable),
+        (S::NotReached, _) => unmeasured(CheckState::NotReached),
+    }
+}
+
+/// Marks the checks of the `[sla]` keys the scenario made optional.
+fn mark_optional(out: &mut [Check], optional: &[SlaKey]) {
+    for c in out.iter_mut().filter(|c| c.kind == CheckKind::Sla) {
+        let key = match c.name.as_str() {
+            "uptime" => SlaKey::Uptime,
+            "all latency p50" => SlaKey::P50,
+            "all latency p95" => SlaKey::P95,
+            "all latency p99" => SlaKey::P99,
+            "upstream amplification" => SlaKey::Amplification,
+            n if n.starts_with("time to failover") => SlaKey::TimeToFailover,
+            _ => continue,
+        };
+        c.optional = optional.contains(&key);
     }
 }
 
@@ -371,7 +378,7 @@ pub fn meets(ratio: f64, target: f64) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #[test]
     fn uptime_exactly_at_a_parsed_percentage_target_meets_it() {
         let target = 99.9 / 100.0; // how "99.9%" parses: 0.9990000000000001
@@ -428,6 +435,19 @@ mod tests {
             .unwrap();
         assert_eq!(amp.state, CheckState::NotMeasured);
         assert!(amp.why.as_deref().unwrap().contains("truncated record"));
+    }
+
+    /// The checks of a run with `sc`, 10 OK requests, `failover`, and a run
+    /// that went well.
+    pub(crate) fn judged_plain(
+        sc: &crate::scenario::Scenario,
+        failover: Option<&super::super::failover::Report>,
+    ) -> Vec<super::Check> {
+        let run = super::RunFacts {
+            lag_limit_ms: 5.0,
+            ..Default::default()
+        };
+        judged(sc, failover, 10, &run)
     }
 
     /// The checks of a run with `sc`, 10 OK requests and `failover`.

@@ -84,15 +84,27 @@ pub enum CheckState {
     /// The run ended (interrupted, or the generator gave up) before the
     /// part of the schedule this check is about. Never a pass.
     NotReached,
+    /// The run reached it, but there was nothing to react to: e.g. the
+    /// gateway had already stopped sending to the provider before its fault
+    /// window began, or no attempt at it failed inside the window. Never a
+    /// pass.
+    NotExercised,
+    /// What happened could not be seen: e.g. refused connections, which
+    /// never reach the ledger, when the run could not watch for them.
+    /// Never a pass.
+    NotObservable,
 }
 
 impl CheckState {
-    /// `NOT MEASURED`, `NOT REACHED`; `None` when measured.
+    /// `NOT MEASURED`, `NOT REACHED`, `NOT EXERCISED`, `NOT OBSERVABLE`;
+    /// `None` when measured.
     pub fn label(self) -> Option<&'static str> {
         match self {
             CheckState::Measured => None,
             CheckState::NotMeasured => Some("NOT MEASURED"),
             CheckState::NotReached => Some("NOT REACHED"),
+            CheckState::NotExercised => Some("NOT EXERCISED"),
+            CheckState::NotObservable => Some("NOT OBSERVABLE"),
         }
     }
 }
@@ -114,6 +126,11 @@ pub struct Check {
     /// Why it failed or could not be measured, in words a CI user can act on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
+    /// Named in the scenario's `[sla] optional`: when it could not be
+    /// measured it is shown with its state, but does not make the run
+    /// UNMEASURED. A measured optional check that fails still fails.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 impl Check {
@@ -127,6 +144,7 @@ impl Check {
             pass: measured <= limit,
             state: CheckState::Measured,
             why: None,
+            optional: false,
         }
     }
 
@@ -146,6 +164,7 @@ impl Check {
             pass,
             state: CheckState::Measured,
             why: None,
+            optional: false,
         }
     }
 
@@ -166,6 +185,7 @@ impl Check {
             pass: false,
             state,
             why: Some(why.into()),
+            optional: false,
         }
     }
 
@@ -175,7 +195,8 @@ impl Check {
         self
     }
 
-    /// `PASS`, `FAIL`, `NOT MEASURED`, `NOT REACHED`.
+    /// `PASS`, `FAIL`, or the state's label (`NOT MEASURED`, `NOT REACHED`,
+    /// `NOT EXERCISED`, `NOT OBSERVABLE`).
     pub fn result_label(&self) -> &'static str {
         match self.state.label() {
             Some(l) => l,
@@ -184,10 +205,11 @@ impl Check {
         }
     }
 
-    /// What this check does to the verdict; `None` when it passed.
+    /// What this check does to the verdict; `None` when it passed, or when
+    /// it is optional and could not be measured.
     pub fn verdict(&self) -> Option<Verdict> {
         if self.state != CheckState::Measured {
-            return Some(Verdict::Unmeasured);
+            return (!self.optional).then_some(Verdict::Unmeasured);
         }
         if self.pass {
             return None;
@@ -289,6 +311,38 @@ mod tests {
         let mut forged = Check::measured("x", Sla, "", "", true);
         forged.state = CheckState::NotMeasured;
         assert_eq!(verdict(&[forged]), Verdict::Unmeasured);
+    }
+
+    #[test]
+    fn not_exercised_or_observable_never_passes_and_optional_only_spares_the_verdict() {
+        use CheckKind::*;
+        for (state, label) in [
+            (CheckState::NotExercised, "NOT EXERCISED"),
+            (CheckState::NotObservable, "NOT OBSERVABLE"),
+        ] {
+            let mut c = Check::unmeasured("ttf", Sla, "<= 1 s", state, "benched since t=13.0 s");
+            assert_eq!((c.pass, c.result_label()), (false, label));
+            assert_eq!(verdict(&[check(Sla, true), c.clone()]), Verdict::Unmeasured);
+            c.optional = true;
+            // Still not a pass: shown with its state, only the verdict spares it.
+            assert_eq!((c.pass, c.result_label()), (false, label));
+            assert_eq!(verdict(&[check(Sla, true), c.clone()]), Verdict::Pass);
+            assert_eq!(verdict(&[check(Sla, false), c]), Verdict::Fail);
+        }
+        // A measured optional check that fails still fails the run.
+        let mut failed = check(Sla, false);
+        failed.optional = true;
+        assert_eq!(verdict(&[failed]), Verdict::Fail);
+        let json = serde_json::to_value(Check::unmeasured(
+            "x",
+            Sla,
+            "",
+            CheckState::NotExercised,
+            "why",
+        ))
+        .unwrap();
+        assert_eq!(json["state"], "not_exercised");
+        assert!(json.get("optional").is_none(), "{json}");
     }
 
     #[test]

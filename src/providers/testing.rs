@@ -89,6 +89,7 @@ pub fn scenario(seed: u64, providers: usize) -> Scenario {
             budgets: Budgets::default(),
             max_time_to_failover: None,
             max_amplification: None,
+            optional: vec![],
         },
         gate: Gate::default(),
     }

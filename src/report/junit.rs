@@ -36,7 +36,12 @@ fn kind(k: CheckKind) -> &'static str {
 /// Writes junit.xml.
 pub fn write(data: &RunData, out: &mut dyn Write) -> anyhow::Result<()> {
     let s = &data.summary;
-    let failures = s.checks.iter().filter(|c| !c.pass).count();
+    let skipped = s
+        .checks
+        .iter()
+        .filter(|c| c.optional && c.state.label().is_some())
+        .count();
+    let failures = s.checks.iter().filter(|c| !c.pass).count() - skipped;
     let name = xml_escape(&format!("slabench: {}", s.scenario.name));
     // How long the load ran (files from before `span_s`: the plan).
     let time = if s.generator.span_s > 0.0 {
@@ -53,7 +58,7 @@ pub fn write(data: &RunData, out: &mut dyn Write) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        r#"  <testsuite name="{name}" tests="{}" failures="{failures}" errors="0" skipped="0" time="{:.3}" timestamp="{}">"#,
+        r#"  <testsuite name="{name}" tests="{}" failures="{failures}" errors="0" skipped="{skipped}" time="{:.3}" timestamp="{}">"#,
         s.checks.len(),
         time,
         xml_escape(&s.scenario.started_at)
@@ -74,38 +79,53 @@ pub fn write(data: &RunData, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     writeln!(out, "    </properties>")?;
     for c in &s.checks {
-        let case = format!(
-            r#"    <testcase classname="slabench.{}" name="{}" time="0""#,
-            kind(c.kind),
-            xml_escape(&c.name)
-        );
-        if c.pass {
-            writeln!(out, "{case}/>")?;
-            continue;
-        }
-        writeln!(out, "{case}>")?;
-        // A check that was not measured is a failure too: never a pass,
-        // and not a skip, which CI reporters show as harmless.
-        let mut msg = match c.state.label() {
-            Some(l) => format!("{l}, target {}", c.target),
-            None => format!("measured {}, target {}", c.measured, c.target),
-        };
-        if let Some(why) = &c.why {
-            msg.push_str(": ");
-            msg.push_str(why);
-        }
-        let msg = xml_escape(&msg);
-        let ty = match c.state.label() {
-            Some(_) => "not_measured",
-            None => kind(c.kind),
+        testcase(c, out)?;
+    }
+    writeln!(out, "  </testsuite>")?;
+    writeln!(out, "</testsuites>")?;
+    Ok(())
+}
+
+/// One check as a test case.
+fn testcase(c: &crate::analysis::Check, out: &mut dyn Write) -> anyhow::Result<()> {
+    let case = format!(
+        r#"    <testcase classname="slabench.{}" name="{}" time="0""#,
+        kind(c.kind),
+        xml_escape(&c.name)
+    );
+    if c.pass {
+        writeln!(out, "{case}/>")?;
+        return Ok(());
+    }
+    writeln!(out, "{case}>")?;
+    // A required check that was not measured is a failure too: never a
+    // pass, and not a skip, which CI reporters show as harmless. An
+    // optional one (`[sla] optional`) is what a skip means: shown, with
+    // its state and why, and not counted.
+    let mut msg = match c.state.label() {
+        Some(l) => format!("{l}, target {}", c.target),
+        None => format!("measured {}, target {}", c.measured, c.target),
+    };
+    if let Some(why) = &c.why {
+        msg.push_str(": ");
+        msg.push_str(why);
+    }
+    let msg = xml_escape(&msg);
+    if c.optional && c.state.label().is_some() {
+        writeln!(out, r#"      <skipped message="optional: {msg}"/>"#)?;
+    } else {
+        // The state's name (`not_measured`, `not_exercised`, ...) for a
+        // check that was not measured.
+        let state = serde_json::to_value(c.state).ok();
+        let ty = match (c.state.label(), state.as_ref().and_then(|v| v.as_str())) {
+            (Some(_), Some(name)) => name,
+            _ => kind(c.kind),
         };
         writeln!(
             out,
             r#"      <failure message="{msg}" type="{ty}">{msg}</failure>"#
         )?;
-        writeln!(out, "    </testcase>")?;
     }
-    writeln!(out, "  </testsuite>")?;
-    writeln!(out, "</testsuites>")?;
+    writeln!(out, "    </testcase>")?;
     Ok(())
 }

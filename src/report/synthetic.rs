@@ -501,10 +501,19 @@ fn window(shape: &Shape, fault: &FaultInfo, providers: &[String], totals: Totals
         start_s: fs,
         end_s: Some(fe),
         usual_first_share: Some(0.8),
+        state: Default::default(),
+        why: None,
+        met_fault_s: Some(fs),
+        sent_into_fault: Some(2),
         time_to_failover_s: Some(1.0),
         time_to_recover_s: Some(2.0),
         requests: (fe - fs) as u64 * shape.rps,
         errors: totals.failed,
+        gateway_errors: 0,
+        errors_by_outcome: [("5xx".to_string(), totals.failed)]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .collect(),
         p99_ms: 1500.0,
         reach: Default::default(),
     }

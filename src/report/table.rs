@@ -91,7 +91,13 @@ fn check_row(c: &Check) -> Row {
             kind,
             c.target.clone(),
             c.measured.clone(),
-            c.result_label().to_string(),
+            // An optional check that could not be measured says so: its
+            // state stays, "optional" only explains why the verdict spared it.
+            if c.optional && c.state.label().is_some() {
+                format!("{} (optional)", c.result_label())
+            } else {
+                c.result_label().to_string()
+            },
         ],
         mark: match (c.state.label(), c.pass) {
             (Some(_), _) => Mark::Unmeasured,

@@ -200,25 +200,23 @@ fn render_failover(out: &mut String, f: &crate::analysis::failover::Report) {
             );
             continue;
         }
-        let left = match (w.time_to_failover_s, w.reach) {
-            (Some(t), _) => format!("first attempts left {} after {t:.0} s", w.provider),
-            (None, crate::analysis::failover::Reach::CutShort) => format!(
-                "the run stopped inside the window with first attempts still on {}",
-                w.provider
-            ),
-            (None, _) => format!("first attempts stayed on {}", w.provider),
-        };
         let back = match w.time_to_recover_s {
             Some(t) => format!(", back {t:.0} s after the end"),
             None => String::new(),
         };
+        let by = match w.errors_by_outcome_text() {
+            t if t.is_empty() => String::new(),
+            t => format!(" ({t})"),
+        };
         let _ = writeln!(
             out,
-            "              {} {:.0}s–{end}: {left}{back} · {} of {} requests failed · p99 {}",
+            "              {} {:.0}s–{end}: {}{back} · {} of {} requests failed{by}, {} by the gateway itself · p99 {}",
             w.fault,
             w.start_s,
+            w.reaction_text(),
             w.errors,
             w.requests,
+            w.gateway_errors,
             window_p99(w)
         );
     }

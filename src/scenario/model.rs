@@ -326,6 +326,43 @@ pub struct Sla {
     pub max_time_to_failover: Option<Duration>,
     /// Attempts received by providers ÷ client requests.
     pub max_amplification: Option<f64>,
+    /// `optional = [...]`: checks of these keys that could not be measured
+    /// (not measured, not reached, not exercised, not observable) are shown
+    /// with their state but do not make the run UNMEASURED.
+    pub optional: Vec<SlaKey>,
+}
+
+/// An `[sla]` key whose checks `optional` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlaKey {
+    Uptime,
+    P50,
+    P95,
+    P99,
+    TimeToFailover,
+    Amplification,
+}
+
+impl SlaKey {
+    /// Every key with the names `optional` accepts for it: the `[sla]` key
+    /// itself, and for the two limits also the name without `max_`.
+    pub const NAMES: [(&'static str, SlaKey); 8] = [
+        ("uptime", SlaKey::Uptime),
+        ("p50", SlaKey::P50),
+        ("p95", SlaKey::P95),
+        ("p99", SlaKey::P99),
+        ("max_time_to_failover", SlaKey::TimeToFailover),
+        ("time_to_failover", SlaKey::TimeToFailover),
+        ("max_amplification", SlaKey::Amplification),
+        ("amplification", SlaKey::Amplification),
+    ];
+
+    pub fn from_name(name: &str) -> Option<SlaKey> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, k)| *k)
+    }
 }
 
 /// Baseline comparison settings (CI gate issue).

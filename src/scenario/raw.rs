@@ -208,6 +208,7 @@ pub struct RawSla {
     pub p99: Option<RawDuration>,
     pub max_time_to_failover: Option<RawDuration>,
     pub max_amplification: Option<f64>,
+    pub optional: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

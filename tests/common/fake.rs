@@ -40,6 +40,7 @@ pub fn scenario(url: &str, rpm: f64, secs: u64) -> Scenario {
             budgets: Budgets::default(),
             max_time_to_failover: None,
             max_amplification: None,
+            optional: vec![],
         },
         gate: Gate::default(),
     }

@@ -127,6 +127,9 @@ REJECT = {
     "uptime-not-percent": ("sla.uptime", BASE + '[sla]\nuptime = "99.9"\n'),
     "amplification-below-one": ("sla.max_amplification", BASE + '[sla]\nmax_amplification = 0.5\n'),
     "amplification-huge": ("sla.max_amplification", BASE + '[sla]\nmax_amplification = 1e300\n'),
+    "sla-optional-unknown": ("sla.optional[1]", BASE + '[sla]\nmax_time_to_failover = "5s"\noptional = ["uptime", "time_to_faiover"]\n'),
+    "sla-optional-not-a-list": ("sla.optional", BASE + '[sla]\noptional = "time_to_failover"\n'),
+    "sla-optional-not-a-name": ("sla.optional", BASE + '[sla]\noptional = [5]\n'),
     "tolerance-negative": ("gate.tolerance", BASE + '[gate]\ntolerance = "-5%"\n'),
     "tolerance-huge": ("gate.tolerance", BASE + '[gate]\ntolerance = 1e20\n'),
     "weights-overflow": ("traffic[0].weight", LOAD + '[[traffic]]\nname = "a"\nmodel = "default"\nweight = 1.7e308\n[[traffic]]\nname = "b"\nmodel = "default"\nweight = 1.7e308\n' + PROV),
@@ -254,6 +257,8 @@ ACCEPT = {
     "non-loopback-allowed": LOAD + TRAFFIC + '[gateway]\nurl = "https://gateway.example.com"\nallow_non_loopback = true\n',
     "ext-command-on-path": ext('command = ["sh", "-c", "exit 0"]\nready_timeout = "7d"\nenv = { EMPTY = "" }\n'),
     "region-fault": BASE + '[[faults]]\nregion = "us-east"\nkind = "outage"\nas = "hang"\nstart = "1s"\n',
+    "sla-optional-every-name": BASE + '[sla]\nmax_time_to_failover = "5s"\noptional = ["uptime", "p50", "p95", "p99", "max_time_to_failover", "time_to_failover", "max_amplification", "amplification"]\n',
+    "sla-optional-empty": BASE + '[sla]\noptional = []\n',
 }
 
 # Accepted files that also run for about a second. A generous lag limit,

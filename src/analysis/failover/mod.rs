@@ -3,8 +3,9 @@
 //!
 //! Per request: the first provider tried, the provider that served it, the
 //! number of attempts, and whether it was retried, failed over or exhausted.
-//! Per fault window: how long until the gateway stopped sending first
-//! attempts to the failed provider, and how long until traffic came back.
+//! Per fault window: when the gateway first met the fault, how long until it
+//! stopped sending first attempts to the failed provider for good, and how
+//! long until traffic came back; or why there was nothing to time.
 //! Plus upstream amplification and reconciliation counts, so that every
 //! request and every attempt is accounted for.
 //!
@@ -20,7 +21,9 @@
 //! - `events`: what became of each request; the failover events.
 //! - `providers`, `flows`, `cost`: accumulators fed attempt by attempt and
 //!   request by request.
-//! - `windows`: time to failover and to recover per fault window.
+//! - `reactions`: when the gateway met each fault, how many requests it sent
+//!   into it, when it left the provider; failed requests per window, split.
+//! - `windows`: each window's state, time to failover and to recover.
 //! - `report`: the `Report` the pipeline returns.
 
 mod connections;
@@ -30,6 +33,7 @@ mod facts;
 mod flows;
 mod join;
 mod providers;
+mod reactions;
 mod report;
 mod windows;
 
@@ -38,8 +42,9 @@ pub use cost::Cost;
 pub use events::{Event, EventKind};
 pub use flows::SecondFlow;
 pub use providers::ProviderStats;
+pub use reactions::{MIN_GONE_S, SUSTAIN_S};
 pub use report::{Report, EVENTS_LISTED};
-pub use windows::{fault_label, Reach, Window, BACK_SHARE, GONE_SHARE};
+pub use windows::{fault_label, Reach, Window, WindowState, BACK_SHARE, GONE_SHARE};
 
 use super::account::{refused_first_attempts, Tally};
 use crate::metrics::recorder::ClientRecord;
@@ -51,6 +56,7 @@ use facts::{facts, refusals};
 use flows::Flows;
 use join::join;
 use providers::ProviderTally;
+use reactions::Reactions;
 use windows::windows;
 
 /// What the analysis needs besides the ledger.
@@ -92,9 +98,11 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
     let names = input.providers;
     let mut providers = ProviderTally::new(names.len());
     let mut flows = Flows::new(names.len(), input.duration_s);
+    let mut reactions = Reactions::new(input.faults, names.len(), input.duration_s);
     let ledger = join(input, attempts, |a, cost| {
         providers.attempt(a, cost);
         flows.attempt(a);
+        reactions.attempt(a);
     });
 
     let refusals = refusals(input.faults, input.duration_s);
@@ -111,9 +119,16 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
         flows.request(&fact);
         cost.request(&fact, class);
         events.add(&fact, class);
+        reactions.request(&fact);
+    }
+    // Requests sent into each fault: known once the moment the gateway left
+    // the provider is.
+    reactions.settle(input.sent_until_s);
+    for fact in facts(input.requests, &ledger.requests, &refused) {
+        reactions.count(&fact);
     }
 
-    let windows = windows(input, flows.first_attempts());
+    let windows = windows(input, flows.first_attempts(), &reactions);
     let cost = cost.finish(names, providers.stats(), input.class_names, sent);
     let (providers, served_by_disagreements) = providers.finish(names);
     let events = events.finish();
@@ -147,3 +162,5 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_reactions;

@@ -7,10 +7,10 @@ use crate::metrics::Outcome;
 use crate::providers::ledger::AttemptOutcome;
 use crate::scenario::FaultKind;
 
-const FLASH: u16 = 0;
-const QWEN: u16 = 1;
+pub(super) const FLASH: u16 = 0;
+pub(super) const QWEN: u16 = 1;
 
-fn attempt(seq: u64, provider: u16, at_ms: i64, outcome: AttemptOutcome) -> Attempt {
+pub(super) fn attempt(seq: u64, provider: u16, at_ms: i64, outcome: AttemptOutcome) -> Attempt {
     Attempt {
         tag: Some(seq),
         provider,
@@ -32,7 +32,7 @@ fn attempt(seq: u64, provider: u16, at_ms: i64, outcome: AttemptOutcome) -> Atte
 /// tries flash then fails over to qwen; 45–70 s it sends straight to qwen
 /// (breaker open, cool-off); from 70 s flash again. Request 100 (t=10 s)
 /// is retried on flash; requests 420–422 fail on both (exhausted).
-fn synthetic() -> (Vec<ClientRecord>, Vec<Attempt>) {
+pub(super) fn synthetic() -> (Vec<ClientRecord>, Vec<Attempt>) {
     let mut recs = Vec::new();
     let mut atts = Vec::new();
     for seq in 0..1000u64 {
@@ -84,7 +84,7 @@ fn synthetic() -> (Vec<ClientRecord>, Vec<Attempt>) {
 }
 
 /// 100 s, no prices, no class names, no gateway account.
-fn plain_input<'a>(
+pub(super) fn plain_input<'a>(
     providers: &'a [String],
     faults: &'a [Fault],
     recs: &'a [ClientRecord],
@@ -102,7 +102,7 @@ fn plain_input<'a>(
     }
 }
 
-fn outage() -> Fault {
+pub(super) fn outage() -> Fault {
     Fault {
         providers: vec![0],
         target_label: "provider flash".into(),
@@ -189,9 +189,19 @@ fn times_the_failover_and_the_recovery() {
     let r = priced_report();
     let w = &r.windows[0];
     assert_eq!(w.provider, "flash");
-    assert_eq!(w.time_to_failover_s, Some(5.0));
+    // Met at 40.0 s; the last first attempt at flash left at 44.9 s, 49
+    // requests after the one that met the fault.
+    assert_eq!(
+        (w.state, w.met_fault_s),
+        (WindowState::Measured, Some(40.0))
+    );
+    assert_eq!(w.time_to_failover_s, Some(4.9));
+    assert_eq!(w.sent_into_fault, Some(49));
     assert_eq!(w.time_to_recover_s, Some(10.0));
-    assert_eq!((w.requests, w.errors), (200, 3));
+    // The 3 exhausted requests tried both providers: provider errors.
+    assert_eq!((w.requests, w.errors, w.gateway_errors), (200, 3, 0));
+    assert_eq!(w.errors_by_outcome.get("5xx"), Some(&3));
+    assert_eq!(w.why, None);
 }
 
 #[test]
@@ -240,8 +250,13 @@ fn a_fault_on_a_provider_without_first_attempts_has_nothing_to_move() {
     let input = plain_input(&providers, &faults, &recs);
     let w = &analyze(&input, atts).windows[0];
     assert_eq!(
-        (w.usual_first_share, w.time_to_failover_s),
-        (Some(0.0), None)
+        (w.usual_first_share, w.time_to_failover_s, w.state),
+        (Some(0.0), None, WindowState::NotExercised)
+    );
+    let why = w.why.as_deref().unwrap();
+    assert!(
+        why.contains("qwen had no traffic when the window began"),
+        "{why}"
     );
 }
 
@@ -264,6 +279,11 @@ fn a_gateway_that_never_fails_over_has_no_time_to_failover() {
     let input = plain_input(&providers, &faults, &recs);
     let r = analyze(&input, atts);
     assert_eq!(r.windows[0].time_to_failover_s, None);
+    assert_eq!(r.windows[0].state, WindowState::Never);
+    assert_eq!(
+        (r.windows[0].met_fault_s, r.windows[0].sent_into_fault),
+        (Some(40.0), Some(199))
+    );
     assert_eq!(
         r.windows[0].time_to_recover_s, None,
         "it never left, so it cannot come back"

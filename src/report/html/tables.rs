@@ -95,7 +95,7 @@ pub fn verdict(data: &RunData, h: &mut String) {
             esc(&r.cells[3])
         );
     }
-    h.push_str("</table>\n<p class=\"muted\">Verdicts: PASS; FAIL (an SLA check failed); REGRESSION (worse than the baseline); UNMEASURED (a check could not be measured); INTERRUPTED (the run was stopped before its schedule ended); INVALID (the generator could not hold the schedule, or slabench itself failed, so the numbers cannot be trusted). A check that was not measured or not reached is never a pass.</p>\n");
+    h.push_str("</table>\n<p class=\"muted\">Verdicts: PASS; FAIL (an SLA check failed); REGRESSION (worse than the baseline); UNMEASURED (a check could not be measured); INTERRUPTED (the run was stopped before its schedule ended); INVALID (the generator could not hold the schedule, or slabench itself failed, so the numbers cannot be trusted). A check that was not measured, not reached, not exercised or not observable is never a pass; an optional one (named in [sla] optional) does not make the run UNMEASURED.</p>\n");
 }
 
 /// Right-aligned cells.
@@ -281,10 +281,21 @@ pub fn providers(data: &RunData, h: &mut String) {
     }
     h.push_str("<table>\n<tr><th>Fault window</th><th>Provider</th><th>From</th><th>Until</th><th>Time to failover</th><th>Time to recover</th><th>Requests</th><th>Errors</th><th>p99</th></tr>\n");
     for w in &f.windows {
+        // Not timed: the window's state and why, never a bare dash.
+        let ttf = match w.time_to_failover_s {
+            Some(_) => opt_s(w.time_to_failover_s),
+            None => format!(
+                "{}: {}",
+                w.state.label(),
+                esc(w.why.as_deref().unwrap_or(""))
+            ),
+        };
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td class=\"num\">{:.1} s</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            esc(&w.fault), esc(&w.provider), w.start_s, opt_s(w.end_s), opt_s(w.time_to_failover_s), opt_s(w.time_to_recover_s), w.requests, w.errors, crate::report::terminal::window_p99(w)
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{:.1} s</td><td class=\"num\">{}</td><td class=\"num\">{ttf}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}{}</td><td class=\"num\">{}</td></tr>",
+            esc(&w.fault), esc(&w.provider), w.start_s, opt_s(w.end_s), opt_s(w.time_to_recover_s), w.requests, w.errors,
+            if w.gateway_errors > 0 { format!(" (+{} by the gateway itself)", w.gateway_errors) } else { String::new() },
+            crate::report::terminal::window_p99(w)
         );
     }
     h.push_str("</table>\n");

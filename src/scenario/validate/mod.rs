@@ -151,7 +151,36 @@ fn sla(ctx: &Ctx, raw: Option<&RawSla>) -> Result<Sla, ScenarioError> {
         budgets,
         max_time_to_failover,
         max_amplification,
+        optional: optional(ctx, &at.key("optional"), raw.optional.as_deref())?,
     })
+}
+
+/// `[sla] optional`: names of `[sla]` keys whose unmeasured checks do not
+/// count against the verdict.
+fn optional(
+    ctx: &Ctx,
+    at: &FieldPath,
+    raw: Option<&[String]>,
+) -> Result<Vec<super::SlaKey>, ScenarioError> {
+    let mut keys = Vec::new();
+    for (i, name) in raw.unwrap_or_default().iter().enumerate() {
+        let Some(key) = super::SlaKey::from_name(name) else {
+            let names: Vec<&str> = super::SlaKey::NAMES.iter().map(|(n, _)| *n).collect();
+            return Err(ctx.err(
+                &at.index(i),
+                format_args!("names no [sla] key: {name:?}"),
+                format!(
+                    "optional lists the [sla] keys whose checks may go unmeasured (not exercised, \
+                     not observable, ...) without making the run UNMEASURED; {}",
+                    super::error::suggest(name, &names, "the keys")
+                ),
+            ));
+        };
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    Ok(keys)
 }
 
 fn gate(ctx: &Ctx, raw: Option<&RawGate>) -> Result<Gate, ScenarioError> {
