@@ -390,6 +390,7 @@ mod tests {
         let providers = ["p0".to_string()];
         let input = Input {
             providers: &providers,
+            groups: &[],
             prices: &[],
             class_names: &[],
             faults: &[],
@@ -476,6 +477,7 @@ mod tests {
         let providers = ["p0".to_string()];
         let input = super::super::failover::Input {
             providers: &providers,
+            groups: &[],
             prices: &[],
             class_names: &[],
             faults: &[],

@@ -147,10 +147,29 @@ fn key_numbers(data: &RunData, md: &mut String) {
         row(
             "Failover",
             format!(
-                "{} events: {} failovers · {} retries · {} exhausted · amplification {:.3}x",
-                f.events, f.failovers, f.retries, f.exhausted, f.amplification
+                "{} events: {} failovers{} · {} retries · {} exhausted · never reached a provider {} · amplification {:.3}x{}",
+                f.events,
+                f.failovers,
+                crate::report::terminal::group_moves(f),
+                f.retries,
+                f.exhausted,
+                f.unreached,
+                f.amplification,
+                crate::report::terminal::amplification_note(f)
             ),
         );
+        if let Some(g) = &s.requests.gateway_errors {
+            row(
+                "Errors the gateway made itself",
+                format!(
+                    "{} (no provider attempt){}{} · provider errors passed through {}",
+                    g.count,
+                    if g.by_message.is_empty() { "" } else { ": " },
+                    md_escape(&g.lines().join("; ")),
+                    f.provider_errors_passed_through
+                ),
+            );
+        }
     }
     if let Some(c) = &s.cost_usd {
         row(

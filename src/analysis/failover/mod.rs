@@ -9,15 +9,20 @@
 //! request and every attempt is accounted for.
 //!
 //! Attempts that a provider never saw (refused connections) are not in the
-//! ledger; for those the gateway's own account is the only witness.
+//! ledger. Where the run watched connection attempts (`Input::connections`)
+//! the ones refused inside `refuse` windows are counted per provider, added
+//! to the attempts for amplification, and used in total to explain what the
+//! gateway's own account claims; nothing is attributed to a request.
 //!
 //! `analyze` is the pipeline; each stage has its own file:
 //!
 //! - `join`: ledger attempts × client records → one `Joined` per request;
 //!   attempts are counted per provider and per second as they pass.
-//! - `facts`: each sent request with what the ledger shows and what is
-//!   attributed to it (a first attempt a provider refused).
-//! - `events`: what became of each request; the failover events.
+//! - `facts`: each sent request with what the ledger shows; the refused
+//!   connections per provider.
+//! - `events`: what became of each request; the failover events (a move
+//!   inside a deployment group is a `group_move`); the errors the gateway
+//!   made itself.
 //! - `providers`, `flows`, `cost`: accumulators fed attempt by attempt and
 //!   request by request.
 //! - `windows`: time to failover and to recover per fault window.
@@ -33,19 +38,21 @@ mod report;
 mod windows;
 
 pub use cost::Cost;
-pub use events::{Event, EventKind};
+pub use events::{Event, EventKind, GatewayErrorCount};
 pub use flows::SecondFlow;
 pub use providers::ProviderStats;
 pub use report::{Report, EVENTS_LISTED};
 pub use windows::{fault_label, Reach, Window, BACK_SHARE, GONE_SHARE};
 
-use super::account::{refused_first_attempts, Tally};
+use super::account::Tally;
+use super::groups::Groups;
+use super::refusals::RefusedSeen;
 use crate::metrics::recorder::ClientRecord;
 use crate::providers::ledger::Attempt;
 use crate::scenario::Fault;
 use cost::CostTally;
 use events::{classify, EventLog};
-use facts::{facts, refusals};
+use facts::{facts, refused_connections, refusals};
 use flows::Flows;
 use join::join;
 use providers::ProviderTally;
@@ -54,6 +61,9 @@ use windows::windows;
 /// What the analysis needs besides the ledger.
 pub struct Input<'a> {
     pub providers: &'a [String],
+    /// The deployment group of each provider (`group = ...`), `None` for
+    /// none; providers beyond the slice have none.
+    pub groups: &'a [Option<String>],
     /// USD per million (input, output) tokens, per provider.
     pub prices: &'a [(f64, f64)],
     pub class_names: &'a [String],
@@ -96,14 +106,22 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
     });
 
     let refusals = refusals(input.faults, input.duration_s);
-    let refused = refused_first_attempts(input.requests, ledger.views(), &refusals);
-    let mut account = Tally::new(names, input.account_dialects, &refusals);
+    let (refused, seen) = match input.connections {
+        Connections::Seen(counts) => {
+            let per = refused_connections(counts, &refusals, names.len(), input.duration_s);
+            let total = per.iter().sum();
+            (Some(per), RefusedSeen::Seen(total))
+        }
+        Connections::NotObservable(why) => (None, RefusedSeen::NotObservable(why.to_string())),
+    };
+    let groups = Groups::new(input.groups, names.len());
+    let mut account = Tally::new(names, input.account_dialects, &refusals, &groups);
     let mut events = EventLog::new(names, input.class_names);
     let mut cost = CostTally::new(input.prices, input.class_names.len());
     let mut sent = 0u64;
-    for fact in facts(input.requests, &ledger.requests, &refused) {
+    for fact in facts(input.requests, &ledger.requests) {
         sent += 1;
-        let class = classify(&fact);
+        let class = classify(&fact, &groups);
         account.add(fact.seq as u64, fact.rec, &fact.ledger);
         providers.request(&fact);
         flows.request(&fact);
@@ -113,21 +131,30 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
 
     let windows = windows(input, flows.first_attempts());
     let cost = cost.finish(names, providers.stats(), input.class_names, sent);
+    providers.refused(refused.as_deref());
     let (providers, served_by_disagreements) = providers.finish(names);
     let events = events.finish();
+    let refused_connections = refused.map(|r| r.iter().sum::<u64>());
+    // Refused connections are attempts the gateway made: amplification
+    // counts them when they were watched.
+    let attempts = ledger.joined + refused_connections.unwrap_or(0);
     Report {
         cost,
         events: events.list.len() as u64,
         failovers: events.count(EventKind::Failover),
+        group_moves: events.count(EventKind::GroupMove),
         retries: events.count(EventKind::Retry),
         exhausted: events.count(EventKind::Exhausted),
         unreached: events.unreached,
+        provider_errors_passed_through: events.count(EventKind::Exhausted),
+        gateway_errors: events.gateway_errors,
         amplification: if sent > 0 {
-            ledger.joined as f64 / sent as f64
+            attempts as f64 / sent as f64
         } else {
             0.0
         },
         attempts: ledger.joined,
+        refused_connections,
         untagged_attempts: ledger.untagged,
         unmatched_attempts: ledger.unmatched,
         served_by_disagreements,
@@ -135,7 +162,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
         normal_latency_ms: events.normal_latency_ms,
         providers,
         windows,
-        gateway_account: account.finish(refused.len()),
+        gateway_account: account.finish(&seen),
         event_list: events.list,
         ledger_error: None,
         per_second: flows.finish(names),

@@ -40,7 +40,8 @@ fn synthetic() -> (Vec<ClientRecord>, Vec<Attempt>) {
         let mut rec = ClientRecord {
             intended_ms: at as u32,
             latency_us: 200_000,
-            served_by: FLASH,
+            served_by: FLASH as u8,
+            message: crate::metrics::messages::ErrorMessages::NONE,
             class: 0,
             outcome: Outcome::Ok,
             account: crate::metrics::recorder::AccountRecord::EMPTY,
@@ -59,12 +60,12 @@ fn synthetic() -> (Vec<ClientRecord>, Vec<Attempt>) {
             40_000..=44_999 => {
                 atts.push(attempt(seq, FLASH, at, AttemptOutcome::HttpError));
                 atts.push(attempt(seq, QWEN, at + 10, AttemptOutcome::Ok));
-                rec.served_by = QWEN;
+                rec.served_by = QWEN as u8;
                 rec.latency_us = 300_000;
             }
             45_000..=69_999 => {
                 atts.push(attempt(seq, QWEN, at, AttemptOutcome::Ok));
-                rec.served_by = QWEN;
+                rec.served_by = QWEN as u8;
             }
             _ => atts.push(attempt(seq, FLASH, at, AttemptOutcome::Ok)),
         }
@@ -91,6 +92,7 @@ fn plain_input<'a>(
 ) -> Input<'a> {
     Input {
         providers,
+        groups: &[],
         prices: &[],
         class_names: &[],
         faults,
@@ -122,6 +124,7 @@ fn priced_report() -> Report {
     let prices = [(0.1, 0.2), (1.0, 2.0)];
     let input = Input {
         providers: &providers,
+        groups: &[],
         prices: &prices,
         class_names: &classes,
         faults: &faults,
