@@ -151,6 +151,10 @@ pub struct AccountReport {
     /// while a provider refused connections, when the refused connections
     /// the run saw cover them in total (`refusals`): not disagreements.
     pub explained_by_refused_connections: u64,
+    /// Always 0: refused attempts are no longer attributed to requests (see
+    /// `refusals`). Kept because schema version 2 requires the key.
+    #[serde(default)]
+    pub refused_first_attempts: u64,
     /// The requests claiming attempts no provider received during `refuse`
     /// windows, judged against the refused connections; `null` without a
     /// `refuse` window.
@@ -243,6 +247,7 @@ impl<'a> Tally<'a> {
                 requests_without_account: 0,
                 agreeing: 0,
                 explained_by_refused_connections: 0,
+                refused_first_attempts: 0,
                 gateway_fallbacks: 0,
                 ledger_fallbacks: 0,
                 gateway_retries: 0,

@@ -150,7 +150,11 @@ fn key_numbers(data: &RunData, md: &mut String) {
                 "{} events: {} failovers{} · {} retries · {} exhausted · never reached a provider {} · amplification {:.3}x{}",
                 f.events,
                 f.failovers,
-                crate::report::terminal::group_moves(f),
+                if f.group_moves > 0 {
+                    format!(" · {} moves inside a deployment group", f.group_moves)
+                } else {
+                    String::new()
+                },
                 f.retries,
                 f.exhausted,
                 f.unreached,

@@ -274,3 +274,35 @@ fn a_gateway_that_never_fails_over_has_no_time_to_failover() {
     assert_eq!(r.exhausted, 200);
     assert_eq!(r.windows[0].errors, 200);
 }
+
+#[test]
+fn refused_connections_seen_in_refuse_windows_count_as_attempts() {
+    let (recs, atts) = synthetic();
+    let providers = ["flash".to_string(), "qwen".to_string()];
+    let faults = [Fault {
+        kind: FaultKind::OutageRefuse,
+        ..outage()
+    }];
+    // One SYN a second to each provider all run (new connections), three a
+    // second to flash while it refuses (40–60 s).
+    let syns: Vec<Vec<u32>> = (0..100)
+        .map(|s| vec![if (40..60).contains(&s) { 3 } else { 1 }, 1])
+        .collect();
+    let mut input = plain_input(&providers, &faults, &recs);
+    input.connections = Connections::Seen(&syns);
+    let r = analyze(&input, atts.clone());
+    assert_eq!(r.refused_connections, Some(60));
+    assert_eq!(r.providers["flash"].refused_connections, Some(60));
+    assert_eq!(r.providers["qwen"].refused_connections, Some(0));
+    // The ledger's attempts are as they are; amplification adds the refused.
+    assert_eq!(r.attempts, 1051);
+    assert!((r.amplification - 1.111).abs() < 1e-9, "{}", r.amplification);
+
+    // Not observable: nothing counted, nothing attributed.
+    let input = plain_input(&providers, &faults, &recs);
+    let r = analyze(&input, atts);
+    assert_eq!(r.refused_connections, None);
+    assert_eq!(r.providers["flash"].refused_connections, None);
+    assert_eq!(r.amplification, 1.051);
+    assert_eq!(r.providers["flash"].first_attempts, 750);
+}
