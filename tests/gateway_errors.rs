@@ -85,9 +85,23 @@ async fn route(up: &Upstreams, req: Request<Incoming>) -> Response<Full<Bytes>> 
             // flash is out from t=0 (the preflight, before it, gets an answer).
             up.call(&up.flash, &tag, &body).await;
             let (next, headers) = if n == 1 {
-                (&up.qwen, [("x-litellm-attempted-fallbacks", "0"), ("x-litellm-attempted-retries", "1"), ("x-litellm-model-id", "qwen")])
+                (
+                    &up.qwen,
+                    [
+                        ("x-litellm-attempted-fallbacks", "0"),
+                        ("x-litellm-attempted-retries", "1"),
+                        ("x-litellm-model-id", "qwen"),
+                    ],
+                )
             } else {
-                (&up.r1, [("x-litellm-attempted-fallbacks", "1"), ("x-litellm-attempted-retries", "0"), ("x-litellm-model-id", "r1")])
+                (
+                    &up.r1,
+                    [
+                        ("x-litellm-attempted-fallbacks", "1"),
+                        ("x-litellm-attempted-retries", "0"),
+                        ("x-litellm-model-id", "r1"),
+                    ],
+                )
             };
             let (status, b) = up.call(next, &tag, &body).await;
             answer(status, b, &headers)
@@ -185,7 +199,11 @@ async fn the_gateways_own_errors_and_group_moves_are_told_apart() {
     assert_eq!(g.by_message.len(), 1, "{g:?}");
     let m = &g.by_message[0];
     assert_eq!((m.status, m.count), (Some(429), g.count));
-    assert!(m.message.starts_with("No deployments available for selected model"), "{m:?}");
+    assert!(
+        m.message
+            .starts_with("No deployments available for selected model"),
+        "{m:?}"
+    );
     assert!(m.message.chars().count() <= 120);
     // flash's 503s passed through are provider errors, and only they are.
     assert!(quarter(f.provider_errors_passed_through), "{f:?}");
@@ -211,7 +229,10 @@ async fn the_gateways_own_errors_and_group_moves_are_told_apart() {
     // Every output shows them.
     let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
     let doc: serde_json::Value = serde_json::from_str(&read("summary.json")).unwrap();
-    assert_eq!(doc["requests"]["gateway_errors"]["by_message"][0]["status"], 429);
+    assert_eq!(
+        doc["requests"]["gateway_errors"]["by_message"][0]["status"],
+        429
+    );
     assert_eq!(doc["failover"]["group_moves"], f.group_moves);
     assert_eq!(doc["scenario"]["providers"][1]["group"], "default");
     assert!(doc["scenario"]["providers"][2].get("group").is_none());
@@ -221,7 +242,10 @@ async fn the_gateways_own_errors_and_group_moves_are_told_apart() {
     let errors: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:?}");
     let csv = read("failovers.csv");
-    assert!(csv.contains(",group_move,") && csv.contains(",failover,"), "{csv}");
+    assert!(
+        csv.contains(",group_move,") && csv.contains(",failover,"),
+        "{csv}"
+    );
     for file in ["summary.md", "report.html"] {
         let text = read(file);
         assert!(text.contains("gateway made itself"), "{file}");

@@ -323,26 +323,40 @@ impl<'a> Tally<'a> {
         }
         let held = unseen_only && self.during_refusals(rec);
         if held {
-            let claimed = attempts.unwrap_or(0).saturating_sub(u32::from(ledger.attempts));
+            let claimed = attempts
+                .unwrap_or(0)
+                .saturating_sub(u32::from(ledger.attempts));
             let hops = fallbacks.unwrap_or(0).saturating_sub(ledger_fallbacks);
             self.held.requests += 1;
             self.held.attempts_claimed += u64::from(claimed.max(hops));
         }
         for kind in found {
-            let kept = if held {
-                &self.held.examples
-            } else {
-                &self.report.examples
-            };
-            let example = wants(kept, kind).then(|| self.example(seq, rec, ledger, kind));
-            let (counts, examples) = if held {
-                (&mut self.held.disagreements, &mut self.held.examples)
-            } else {
-                (&mut self.report.disagreements, &mut self.report.examples)
-            };
-            counts.bump(kind);
-            examples.extend(example);
+            self.disagree(seq, rec, ledger, kind, held);
         }
+    }
+
+    /// Counts a disagreement (set aside when `held`) and keeps an example.
+    fn disagree(
+        &mut self,
+        seq: u64,
+        rec: &ClientRecord,
+        ledger: &LedgerView,
+        kind: Disagreement,
+        held: bool,
+    ) {
+        let kept = if held {
+            &self.held.examples
+        } else {
+            &self.report.examples
+        };
+        let example = wants(kept, kind).then(|| self.example(seq, rec, ledger, kind));
+        let (counts, examples) = if held {
+            (&mut self.held.disagreements, &mut self.held.examples)
+        } else {
+            (&mut self.report.disagreements, &mut self.report.examples)
+        };
+        counts.bump(kind);
+        examples.extend(example);
     }
 
     /// The ledger's fallbacks: providers, or groups, beyond the first.
@@ -362,7 +376,13 @@ impl<'a> Tally<'a> {
             .any(|r| start < r.end_s && end >= r.start_s)
     }
 
-    fn example(&self, seq: u64, rec: &ClientRecord, ledger: &LedgerView, kind: Disagreement) -> Example {
+    fn example(
+        &self,
+        seq: u64,
+        rec: &ClientRecord,
+        ledger: &LedgerView,
+        kind: Disagreement,
+    ) -> Example {
         Example {
             seq,
             at_s: f64::from(rec.intended_ms) / 1000.0,

@@ -153,7 +153,11 @@ fn unobservable_refusals_explain_nothing_and_say_why() {
     let a = r.refusals.unwrap();
     assert!(!a.observable && !a.explained);
     assert_eq!((a.requests, a.refused_connections), (3, None));
-    assert!(a.explanation.contains("no CAP_NET_RAW"), "{}", a.explanation);
+    assert!(
+        a.explanation.contains("no CAP_NET_RAW"),
+        "{}",
+        a.explanation
+    );
     // Without a refuse window there is nothing to judge.
     let mut t = Tally::new(&names, Dialect::LiteLlm.bit(), &[], no_groups());
     t.add(0, &rec(1, 0, NONE, 1), &ledger(1, &[1], 1));

@@ -51,7 +51,7 @@ impl GatewayErrors {
                 }),
             }
         }
-        by_message.sort_by(|a, b| b.count.cmp(&a.count));
+        by_message.sort_by_key(|g| std::cmp::Reverse(g.count));
         GatewayErrors {
             count: counts.iter().map(|c| c.count).sum(),
             by_message,

@@ -87,11 +87,19 @@ mod tests {
         let a = RefusalAccount::judge(4, 6, &RefusedSeen::Seen(6));
         assert!(a.observable && a.explained);
         assert_eq!(a.refused_connections, Some(6));
-        assert!(a.explanation.contains("enough for all of them"), "{}", a.explanation);
+        assert!(
+            a.explanation.contains("enough for all of them"),
+            "{}",
+            a.explanation
+        );
         // 18 requests claim 18 attempts; 6 connections were refused: not explained.
         let a = RefusalAccount::judge(18, 18, &RefusedSeen::Seen(6));
         assert!(!a.explained);
-        assert!(a.explanation.contains("only 6 connection(s)"), "{}", a.explanation);
+        assert!(
+            a.explanation.contains("only 6 connection(s)"),
+            "{}",
+            a.explanation
+        );
         let a = RefusalAccount::judge(0, 0, &RefusedSeen::Seen(3));
         assert!(!a.explained);
         assert!(a.explanation.starts_with("no request"), "{}", a.explanation);

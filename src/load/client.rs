@@ -372,13 +372,19 @@ mod error_message_tests {
             "No deployments available for selected model, Try again in 5 seconds. Passed model=default"
         );
         assert_eq!(error_message(br#"{"error":"overloaded"}"#), "overloaded");
-        assert_eq!(error_message(b"upstream\r\n  connect\terror"), "upstream connect error");
+        assert_eq!(
+            error_message(b"upstream\r\n  connect\terror"),
+            "upstream connect error"
+        );
         assert_eq!(error_message(b""), "");
         let long = "x".repeat(500);
         assert_eq!(error_message(long.as_bytes()).len(), ERROR_MESSAGE_CHARS);
         let words = "\u{1b}[31mred\u{1b}[0m ".repeat(100);
         let got = error_message(words.as_bytes());
-        assert!(got.chars().count() <= ERROR_MESSAGE_CHARS && !got.contains('\u{1b}'), "{got}");
+        assert!(
+            got.chars().count() <= ERROR_MESSAGE_CHARS && !got.contains('\u{1b}'),
+            "{got}"
+        );
         // Not valid UTF-8: replaced, not lost.
         assert_eq!(error_message(b"bad \xff gateway"), "bad \u{fffd} gateway");
     }

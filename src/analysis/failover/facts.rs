@@ -109,8 +109,8 @@ pub(super) fn refused_connections(
         };
         let first = r.start_s.max(0.0).ceil() as usize;
         let end = (r.end_s.max(0.0).ceil() as usize).min(seconds);
-        for s in first..end {
-            row[s] = true;
+        if first < end {
+            row[first..end].fill(true);
         }
     }
     refusing
@@ -215,7 +215,12 @@ mod tests {
         };
         // flash refuses 2–4 s, and again 3–5 s (overlapping: each second
         // once); r1 (2) from 5 s to beyond the timeline; provider 9 is none.
-        let windows = [r(0, 2.0, 4.0), r(0, 3.0, 5.0), r(2, 5.0, 60.0), r(9, 0.0, 6.0)];
+        let windows = [
+            r(0, 2.0, 4.0),
+            r(0, 3.0, 5.0),
+            r(2, 5.0, 60.0),
+            r(9, 0.0, 6.0),
+        ];
         let got = refused_connections(&counts, &windows, 3, 6);
         assert_eq!(got, [12 + 13 + 14, 0, 7]);
         // A timeline shorter than the counts bounds them.

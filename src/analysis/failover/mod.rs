@@ -52,7 +52,7 @@ use crate::providers::ledger::Attempt;
 use crate::scenario::Fault;
 use cost::CostTally;
 use events::{classify, EventLog};
-use facts::{facts, refused_connections, refusals};
+use facts::{facts, refusals, refused_connections};
 use flows::Flows;
 use join::join;
 use providers::ProviderTally;

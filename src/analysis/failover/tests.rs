@@ -296,7 +296,11 @@ fn refused_connections_seen_in_refuse_windows_count_as_attempts() {
     assert_eq!(r.providers["qwen"].refused_connections, Some(0));
     // The ledger's attempts are as they are; amplification adds the refused.
     assert_eq!(r.attempts, 1051);
-    assert!((r.amplification - 1.111).abs() < 1e-9, "{}", r.amplification);
+    assert!(
+        (r.amplification - 1.111).abs() < 1e-9,
+        "{}",
+        r.amplification
+    );
 
     // Not observable: nothing counted, nothing attributed.
     let input = plain_input(&providers, &faults, &recs);
