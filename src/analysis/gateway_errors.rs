@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::failover::GatewayErrorCount;
 use crate::metrics::messages::ErrorMessages;
+use crate::metrics::Outcome;
 
 /// `requests.gateway_errors` in summary.json.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -37,7 +38,7 @@ impl GatewayErrors {
             let (status, message) = match messages.get(c.message) {
                 Some(m) if m.message.is_empty() => (Some(m.status), "(no message)".to_string()),
                 Some(m) => (Some(m.status), m.message.clone()),
-                None => (None, format!("no HTTP answer ({})", c.outcome.name())),
+                None => (None, without_status(c.outcome)),
             };
             match by_message
                 .iter_mut()
@@ -70,10 +71,19 @@ impl GatewayErrors {
     }
 }
 
+/// What a failure without an error status was, in words.
+fn without_status(outcome: Outcome) -> String {
+    match outcome {
+        Outcome::Refused | Outcome::Reset | Outcome::Timeout => {
+            format!("no HTTP answer ({})", outcome.name())
+        }
+        o => format!("an answer without an error status ({})", o.name()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Outcome;
 
     #[test]
     fn counts_are_named_by_status_and_message_most_frequent_first() {
@@ -90,16 +100,18 @@ mod tests {
                 c(empty, Outcome::Http5xx, 1),
                 c(none, Outcome::Http429, 7),
                 c(ErrorMessages::NONE, Outcome::Refused, 2),
+                c(ErrorMessages::NONE, Outcome::Malformed, 1),
             ],
             &messages,
         );
-        assert_eq!(g.count, 10);
+        assert_eq!(g.count, 11);
         assert_eq!(
             g.lines(),
             [
                 "429 \"No deployments available\" ×7",
                 "no HTTP answer (refused) ×2",
-                "502 \"(no message)\" ×1"
+                "502 \"(no message)\" ×1",
+                "an answer without an error status (malformed) ×1"
             ]
         );
         assert_eq!(g.by_message[0].status, Some(429));

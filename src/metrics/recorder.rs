@@ -413,11 +413,14 @@ impl Recorder {
                 .and_then(|name| self.request_providers.iter().position(|p| p == name))
                 .filter(|&i| i < usize::from(ClientRecord::NONE))
                 .map_or(ClientRecord::NONE, |i| i as u8);
-        let message = match &r.m.error_message {
-            Some(m) if !r.outcome.is_ok() && r.m.status != 0 => {
-                self.error_messages.intern(r.m.status, m)
-            }
-            _ => ErrorMessages::NONE,
+        // A failure with an error status keeps it, with the message when
+        // the body could be read; a failure without one (no HTTP answer, a
+        // broken 200) is told by its outcome.
+        let message = if !r.outcome.is_ok() && r.m.status >= 300 {
+            let text = r.m.error_message.as_deref().unwrap_or("");
+            self.error_messages.intern(r.m.status, text)
+        } else {
+            ErrorMessages::NONE
         };
         let account = match &r.m.account {
             Some(a) => {

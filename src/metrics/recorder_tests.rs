@@ -179,9 +179,12 @@ fn error_answers_keep_their_status_and_message_by_index() {
     error(0, 429, Outcome::Http429, Some("No deployments available"));
     error(1, 503, Outcome::Http5xx, Some("upstream down"));
     error(2, 429, Outcome::Http429, Some("No deployments available"));
-    // No HTTP answer, and a success: no message.
+    // No HTTP answer, a broken 200 and a success: no message.
     error(3, 0, Outcome::Refused, None);
     error(4, 200, Outcome::Ok, None);
+    error(5, 200, Outcome::Malformed, None);
+    // An error status whose body could not be read keeps its status.
+    error(6, 502, Outcome::Http5xx, None);
     let reqs = rec.requests.as_ref().unwrap();
     let msg = |i: usize| rec.error_messages.get(reqs[i].message).cloned();
     assert_eq!(reqs[0].message, reqs[2].message);
@@ -193,7 +196,14 @@ fn error_answers_keep_their_status_and_message_by_index() {
         })
     );
     assert_eq!(msg(1).unwrap().status, 503);
-    assert_eq!((msg(3), msg(4)), (None, None));
+    assert_eq!((msg(3), msg(4), msg(5)), (None, None, None));
+    assert_eq!(
+        msg(6),
+        Some(crate::metrics::messages::ErrorMessage {
+            status: 502,
+            message: String::new()
+        })
+    );
 }
 
 #[test]
