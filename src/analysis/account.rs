@@ -215,9 +215,10 @@ fn life(rec: &ClientRecord) -> (f64, f64) {
 
 impl<'a> Tally<'a> {
     /// `groups`: the scenario's deployment groups; fallbacks are counted
-    /// between them when any is declared and the gateway is one that counts
-    /// moves inside a group as retries (not the built-in gateway, which
-    /// routes between providers and knows no groups).
+    /// between them when any is declared and the gateway counts moves inside
+    /// a group as retries: LiteLLM (its fallbacks are moves between model
+    /// groups). Portkey counts every target passed over, and the built-in
+    /// gateway routes between providers: both are compared per provider.
     pub fn new(
         providers: &'a [String],
         dialects: u8,
@@ -228,7 +229,7 @@ impl<'a> Tally<'a> {
             .into_iter()
             .filter(|d| dialects & d.bit() != 0)
             .collect();
-        let by_group = groups.declared() && dialects.iter().any(|d| *d != Dialect::Builtin);
+        let by_group = groups.declared() && dialects.contains(&Dialect::LiteLlm);
         Tally {
             providers,
             refusals,

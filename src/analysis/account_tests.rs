@@ -183,12 +183,15 @@ fn moves_inside_a_deployment_group_are_retries_for_litellm() {
     assert_eq!(r.agreeing, 2);
     assert_eq!(r.disagreements, Disagreements::default());
     assert_eq!((r.gateway_fallbacks, r.ledger_fallbacks), (1, 1));
-    // The built-in gateway routes between providers: no groups there.
-    let mut t = Tally::new(&names, Dialect::Builtin.bit(), &[], &groups);
-    add_moves(&mut t);
-    let r = t.finish(&seen(0)).unwrap();
-    assert_eq!(r.fallbacks_between, FallbacksBetween::Providers);
-    assert_eq!(r.disagreements.fallbacks_unreported, 1);
+    // The built-in gateway routes between providers, and Portkey counts
+    // every target passed over: no groups there.
+    for dialect in [Dialect::Builtin, Dialect::Portkey] {
+        let mut t = Tally::new(&names, dialect.bit(), &[], &groups);
+        add_moves(&mut t);
+        let r = t.finish(&seen(0)).unwrap();
+        assert_eq!(r.fallbacks_between, FallbacksBetween::Providers);
+        assert_eq!(r.disagreements.fallbacks_unreported, 1);
+    }
     // Without groups, LiteLLM's group move reads as a fallback it left out.
     let mut t = Tally::new(&names, Dialect::LiteLlm.bit(), &[], no_groups());
     add_moves(&mut t);
