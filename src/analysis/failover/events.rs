@@ -64,12 +64,11 @@ pub(super) enum Class {
 /// deployment group from a failover.
 pub(super) fn classify(f: &Fact, groups: &Groups) -> Class {
     let (rec, j) = (f.rec, &f.joined);
+    if f.gateway_error() {
+        return Class::Unreached;
+    }
     if !f.attempted() {
-        return if rec.outcome.counted() && !rec.outcome.is_ok() {
-            Class::Unreached
-        } else {
-            Class::Unattempted
-        };
+        return Class::Unattempted;
     }
     if !rec.outcome.counted() {
         return Class::CutOff;

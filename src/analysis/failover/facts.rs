@@ -35,6 +35,13 @@ impl Fact<'_> {
         self.joined.attempts > 0
     }
 
+    /// An error the gateway made itself (`gateway_error`): the request
+    /// failed and no provider received an attempt for it. Such a request
+    /// says nothing about a provider's fault.
+    pub fn gateway_error(&self) -> bool {
+        !self.attempted() && self.rec.outcome.counted() && !self.rec.outcome.is_ok()
+    }
+
     /// A successful answer that named another provider than the ledger's
     /// serving attempt: a gateway that mislabels, or replays answers.
     pub fn served_by_disagrees(&self) -> bool {
@@ -182,8 +189,11 @@ mod tests {
         assert_eq!(got[1].served, 1);
         // No serving attempt in the ledger: the provider the answer named.
         assert_eq!((got[2].served, got[2].attempted()), (0, false));
-        // Nor a named one: none.
+        // Nor a named one: none. Failed with no provider attempt: an error
+        // the gateway made itself.
         assert_eq!(got[3].served, u16::MAX);
+        assert!(got[3].gateway_error());
+        assert!(!got[0].gateway_error() && !got[2].gateway_error());
     }
 
     #[test]
