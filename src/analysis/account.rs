@@ -10,14 +10,19 @@
 //! few examples to look up in failovers.csv and the gateway's log.
 //!
 //! Fallbacks on the ledger's side are the providers a request reached beyond
-//! the first. An attempt that no provider received (a refused connection)
-//! is not in the ledger, so a gateway can rightly report *more* than the
-//! ledger shows while a provider refuses connections: such requests are
-//! counted as `explained`, not as disagreements. A gateway can never rightly
-//! report less than the ledger shows.
+//! the first; when the scenario declares deployment groups and the gateway
+//! reports moves inside a group as retries (LiteLLM), the groups it reached
+//! beyond the first (`fallbacks_between`). An attempt that no provider
+//! received (a refused connection) is not in the ledger, so a gateway can
+//! rightly report *more* than the ledger shows while a provider refuses
+//! connections: such requests are judged together against the refused
+//! connections the run saw (`refusals`), never one by one. A gateway can
+//! never rightly report less than the ledger shows.
 
 use serde::{Deserialize, Serialize};
 
+use super::groups::Groups;
+use super::refusals::{RefusalAccount, RefusedSeen};
 use crate::metrics::recorder::{AccountRecord, ClientRecord};
 use crate::metrics::request::Dialect;
 
@@ -76,10 +81,17 @@ impl LedgerView {
     pub fn bit(provider: u16) -> u64 {
         1 << provider.min(63)
     }
+}
 
-    fn fallbacks(&self) -> u32 {
-        self.providers.count_ones().saturating_sub(1)
-    }
+/// What the ledger's fallbacks are counted between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FallbacksBetween {
+    /// Each provider beyond the first is a fallback.
+    Providers,
+    /// Each deployment group beyond the first is a fallback; a move between
+    /// two deployments of one group is a retry, as LiteLLM counts it.
+    Groups,
 }
 
 /// Counts of each disagreement.
@@ -130,13 +142,24 @@ pub struct AccountReport {
     pub requests_without_account: u64,
     /// Requests (with an account) where it agrees with the ledger.
     pub agreeing: u64,
+    /// How the ledger's fallbacks were counted: between providers, or
+    /// between deployment groups (declared groups, and a gateway that counts
+    /// moves inside a group as retries).
+    #[serde(default = "providers")]
+    pub fallbacks_between: FallbacksBetween,
     /// Requests whose account claims attempts that no provider received,
-    /// while a provider refused connections: expected, so not disagreements.
+    /// while a provider refused connections, when the refused connections
+    /// the run saw cover them in total (`refusals`): not disagreements.
     pub explained_by_refused_connections: u64,
-    /// Of those, the requests whose first attempt the failover analysis
-    /// attributes to the refusing provider (0 when the gateway's fallbacks
-    /// are not attempts; see `refused_first_attempts`).
+    /// Always 0: refused attempts are no longer attributed to requests (see
+    /// `refusals`). Kept because schema version 2 requires the key.
+    #[serde(default)]
     pub refused_first_attempts: u64,
+    /// The requests claiming attempts no provider received during `refuse`
+    /// windows, judged against the refused connections; `null` without a
+    /// `refuse` window.
+    #[serde(default)]
+    pub refusals: Option<RefusalAccount>,
     /// Totals over the requests with an account.
     pub gateway_fallbacks: u64,
     pub ledger_fallbacks: u64,
@@ -150,11 +173,29 @@ pub struct AccountReport {
     pub examples: Vec<Example>,
 }
 
+fn providers() -> FallbacksBetween {
+    FallbacksBetween::Providers
+}
+
 /// Accumulates the comparison request by request.
 pub struct Tally<'a> {
     providers: &'a [String],
     refusals: &'a [Refusal],
+    /// Set when fallbacks are counted between groups.
+    groups: Option<&'a Groups>,
     report: AccountReport,
+    /// Requests set aside while a provider refused connections (`refusals.rs`).
+    held: Held,
+}
+
+/// The requests whose only disagreement is attempts no provider received,
+/// in flight during a `refuse` window: judged at the end, in total.
+#[derive(Default)]
+struct Held {
+    requests: u64,
+    attempts_claimed: u64,
+    disagreements: Disagreements,
+    examples: Vec<Example>,
 }
 
 /// A provider refusing connections (an outage `as = "refuse"`), from
@@ -172,72 +213,35 @@ fn life(rec: &ClientRecord) -> (f64, f64) {
     (start, start + f64::from(rec.latency_us) / 1e6)
 }
 
-/// The provider a request's first attempt went to when the ledger cannot
-/// show it: the gateway counts more fallbacks than the ledger has providers
-/// for, while a provider that never saw the request refused connections.
-fn refused_first(rec: &ClientRecord, ledger: &LedgerView, refusals: &[Refusal]) -> Option<u16> {
-    let reported = AccountRecord::get(rec.account.fallbacks)?;
-    if reported <= ledger.fallbacks() {
-        return None;
-    }
-    let (start, end) = life(rec);
-    refusals
-        .iter()
-        .find(|r| {
-            start < r.end_s
-                && end >= r.start_s
-                && ledger.providers & LedgerView::bit(r.provider) == 0
-        })
-        .map(|r| r.provider)
-}
-
-/// Requests (by number) whose first attempt went to a provider that refused
-/// the connection, as only the gateway's account can tell: the failover
-/// analysis counts those first attempts (and failovers), so that
-/// time-to-failover in a `refuse` outage is not read as zero just because
-/// refused attempts leave no trace at the provider.
-///
-/// Only when the account is a witness of attempts: a gateway that also
-/// reports fallbacks no provider saw while nothing refused connections
-/// counts hops without an attempt (LiteLLM: past a deployment in cooldown),
-/// so its extra fallbacks say nothing about refused attempts. Then: none.
-pub fn refused_first_attempts(
-    requests: &[ClientRecord],
-    ledger: impl Iterator<Item = LedgerView>,
-    refusals: &[Refusal],
-) -> Vec<(usize, u16)> {
-    let mut found = Vec::new();
-    if refusals.is_empty() {
-        return found;
-    }
-    for (seq, (rec, l)) in requests.iter().zip(ledger).enumerate() {
-        if rec.is_missing() || l.attempts == 0 {
-            continue;
-        }
-        match refused_first(rec, &l, refusals) {
-            Some(p) => found.push((seq, p)),
-            None => {
-                let extra =
-                    AccountRecord::get(rec.account.fallbacks).is_some_and(|f| f > l.fallbacks());
-                if extra {
-                    return Vec::new();
-                }
-            }
-        }
-    }
-    found
-}
-
 impl<'a> Tally<'a> {
-    pub fn new(providers: &'a [String], dialects: u8, refusals: &'a [Refusal]) -> Self {
+    /// `groups`: the scenario's deployment groups; fallbacks are counted
+    /// between them when any is declared and the gateway counts moves inside
+    /// a group as retries: LiteLLM (its fallbacks are moves between model
+    /// groups). Portkey counts every target passed over, and the built-in
+    /// gateway routes between providers: both are compared per provider.
+    pub fn new(
+        providers: &'a [String],
+        dialects: u8,
+        refusals: &'a [Refusal],
+        groups: &'a Groups,
+    ) -> Self {
         let dialects: Vec<Dialect> = Dialect::ALL
             .into_iter()
             .filter(|d| dialects & d.bit() != 0)
             .collect();
+        let by_group = groups.declared() && dialects.contains(&Dialect::LiteLlm);
         Tally {
             providers,
             refusals,
+            groups: by_group.then_some(groups),
+            held: Held::default(),
             report: AccountReport {
+                fallbacks_between: if by_group {
+                    FallbacksBetween::Groups
+                } else {
+                    FallbacksBetween::Providers
+                },
+                refusals: None,
                 attempts_exact: !dialects.is_empty() && dialects == [Dialect::Builtin],
                 dialects: dialects.iter().map(|d| d.name().to_string()).collect(),
                 requests: 0,
@@ -263,6 +267,7 @@ impl<'a> Tally<'a> {
             self.report.requests_without_account += u64::from(ledger.attempts > 0);
             return;
         }
+        let ledger_fallbacks = self.fallbacks(ledger);
         let r = &mut self.report;
         r.requests += 1;
         let fallbacks = AccountRecord::get(a.fallbacks);
@@ -274,12 +279,12 @@ impl<'a> Tally<'a> {
         r.gateway_fallbacks += u64::from(fallbacks.unwrap_or(0));
         r.gateway_retries += u64::from(retries.unwrap_or(0));
         r.gateway_attempts += u64::from(attempts.unwrap_or(0));
-        r.ledger_fallbacks += u64::from(ledger.fallbacks());
+        r.ledger_fallbacks += u64::from(ledger_fallbacks);
         r.ledger_attempts += u64::from(ledger.attempts);
 
         let mut found = Vec::new();
         if let Some(f) = fallbacks {
-            match f.cmp(&ledger.fallbacks()) {
+            match f.cmp(&ledger_fallbacks) {
                 std::cmp::Ordering::Less => found.push(Disagreement::FallbacksUnreported),
                 std::cmp::Ordering::Greater => found.push(Disagreement::FallbacksUnseen),
                 std::cmp::Ordering::Equal => {}
@@ -315,14 +320,53 @@ impl<'a> Tally<'a> {
         });
         if found.is_empty() {
             r.agreeing += 1;
-        } else if unseen_only && self.during_refusals(rec) {
-            self.report.explained_by_refused_connections += 1;
             return;
         }
-        for kind in found {
-            self.report.disagreements.bump(kind);
-            self.example(seq, rec, ledger, kind);
+        let held = unseen_only && self.during_refusals(rec);
+        if held {
+            let claimed = attempts
+                .unwrap_or(0)
+                .saturating_sub(u32::from(ledger.attempts));
+            let hops = fallbacks.unwrap_or(0).saturating_sub(ledger_fallbacks);
+            self.held.requests += 1;
+            self.held.attempts_claimed += u64::from(claimed.max(hops));
         }
+        for kind in found {
+            self.disagree(seq, rec, ledger, kind, held);
+        }
+    }
+
+    /// Counts a disagreement (set aside when `held`) and keeps an example.
+    fn disagree(
+        &mut self,
+        seq: u64,
+        rec: &ClientRecord,
+        ledger: &LedgerView,
+        kind: Disagreement,
+        held: bool,
+    ) {
+        let kept = if held {
+            &self.held.examples
+        } else {
+            &self.report.examples
+        };
+        let example = wants(kept, kind).then(|| self.example(seq, rec, ledger, kind));
+        let (counts, examples) = if held {
+            (&mut self.held.disagreements, &mut self.held.examples)
+        } else {
+            (&mut self.report.disagreements, &mut self.report.examples)
+        };
+        counts.bump(kind);
+        examples.extend(example);
+    }
+
+    /// The ledger's fallbacks: providers, or groups, beyond the first.
+    fn fallbacks(&self, ledger: &LedgerView) -> u32 {
+        let reached = match self.groups {
+            Some(g) => g.count(ledger.providers),
+            None => ledger.providers.count_ones(),
+        };
+        reached.saturating_sub(1)
     }
 
     /// Whether the request was in flight while a provider refused connections.
@@ -333,31 +377,42 @@ impl<'a> Tally<'a> {
             .any(|r| start < r.end_s && end >= r.start_s)
     }
 
-    fn example(&mut self, seq: u64, rec: &ClientRecord, ledger: &LedgerView, kind: Disagreement) {
-        let kept = self
-            .report
-            .examples
-            .iter()
-            .filter(|e| e.kind == kind)
-            .count();
-        if kept >= EXAMPLES_PER_KIND {
-            return;
-        }
-        let example = Example {
+    fn example(
+        &self,
+        seq: u64,
+        rec: &ClientRecord,
+        ledger: &LedgerView,
+        kind: Disagreement,
+    ) -> Example {
+        Example {
             seq,
             at_s: f64::from(rec.intended_ms) / 1000.0,
             kind,
             gateway: self.describe_account(&rec.account),
             ledger: self.describe_ledger(ledger),
-        };
-        self.report.examples.push(example);
+        }
     }
 
-    /// The report, or `None` when no answer carried an account;
-    /// `refused_first` is how many first attempts were attributed to a
-    /// refusing provider.
-    pub fn finish(mut self, refused_first: usize) -> Option<AccountReport> {
-        self.report.refused_first_attempts = refused_first as u64;
+    /// The report, or `None` when no answer carried an account. `refused`
+    /// is what the run saw of refused connections inside `refuse` windows:
+    /// the requests set aside are explained by them in total, or counted as
+    /// disagreements.
+    pub fn finish(mut self, refused: &RefusedSeen) -> Option<AccountReport> {
+        if !self.refusals.is_empty() {
+            let held = std::mem::take(&mut self.held);
+            let judged = RefusalAccount::judge(held.requests, held.attempts_claimed, refused);
+            if judged.explained {
+                self.report.explained_by_refused_connections = held.requests;
+            } else {
+                let d = &mut self.report.disagreements;
+                d.fallbacks_unseen += held.disagreements.fallbacks_unseen;
+                d.attempts_unseen += held.disagreements.attempts_unseen;
+                for e in held.examples {
+                    keep(&mut self.report.examples, e);
+                }
+            }
+            self.report.refusals = Some(judged);
+        }
         let order = |e: &Example| Disagreement::ALL.iter().position(|k| *k == e.kind);
         self.report.examples.sort_by_key(|e| (order(e), e.seq));
         (self.report.requests > 0).then_some(self.report)
@@ -410,6 +465,18 @@ impl<'a> Tally<'a> {
     }
 }
 
+/// Whether fewer than `EXAMPLES_PER_KIND` of `kind` are kept.
+fn wants(examples: &[Example], kind: Disagreement) -> bool {
+    examples.iter().filter(|k| k.kind == kind).count() < EXAMPLES_PER_KIND
+}
+
+/// Keeps `e` unless `EXAMPLES_PER_KIND` of its kind are kept already.
+fn keep(examples: &mut Vec<Example>, e: Example) {
+    if wants(examples, e.kind) {
+        examples.push(e);
+    }
+}
+
 fn plural(n: u32, word: &str) -> String {
     match (n, word) {
         (1, _) => format!("1 {word}"),
@@ -419,159 +486,5 @@ fn plural(n: u32, word: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::metrics::Outcome;
-
-    fn rec(fallbacks: u8, retries: u8, attempts: u8, served_by: u8) -> ClientRecord {
-        ClientRecord {
-            intended_ms: 1500,
-            latency_us: 1000,
-            served_by: ClientRecord::NONE,
-            class: 0,
-            outcome: Outcome::Ok,
-            account: AccountRecord {
-                attempts,
-                fallbacks,
-                retries,
-                served_by,
-            },
-        }
-    }
-
-    fn ledger(attempts: u16, providers: &[u16], served_by: u16) -> LedgerView {
-        LedgerView {
-            attempts,
-            providers: providers.iter().map(|&p| LedgerView::bit(p)).sum(),
-            served_by,
-        }
-    }
-
-    const NONE: u8 = AccountRecord::NONE;
-    /// flash (0) refuses connections from 30 s to 40 s.
-    const REFUSING: [Refusal; 1] = [Refusal {
-        provider: 0,
-        start_s: 30.0,
-        end_s: 40.0,
-    }];
-
-    #[test]
-    fn refused_first_attempts_only_from_a_gateway_whose_hops_are_attempts() {
-        let mut in_window = rec(1, 0, NONE, 1);
-        in_window.intended_ms = 35_000;
-        let agrees = rec(0, 0, NONE, 0);
-        let requests = [agrees, in_window];
-        let views = [ledger(1, &[0], 0), ledger(1, &[1], 1)];
-        let found = refused_first_attempts(&requests, views.into_iter(), &REFUSING);
-        assert_eq!(found, [(1, 0)]);
-        // The same gateway also reports a fallback no provider saw at 5 s,
-        // when nothing refused: its hops are not attempts; nothing is inferred.
-        let mut skipped = rec(1, 0, NONE, 1);
-        skipped.intended_ms = 5_000;
-        let requests = [agrees, in_window, skipped];
-        let views = [ledger(1, &[0], 0), ledger(1, &[1], 1), ledger(1, &[1], 1)];
-        assert!(refused_first_attempts(&requests, views.into_iter(), &REFUSING).is_empty());
-    }
-
-    #[test]
-    fn a_refused_first_attempt_is_found_through_the_account() {
-        // 1 fallback reported, only qwen in the ledger, at 35 s: flash refused it.
-        let mut r = rec(1, 0, NONE, 1);
-        r.intended_ms = 35_000;
-        assert_eq!(refused_first(&r, &ledger(1, &[1], 1), &REFUSING), Some(0));
-        // Before the refusal: no.
-        r.intended_ms = 20_000;
-        assert_eq!(refused_first(&r, &ledger(1, &[1], 1), &REFUSING), None);
-        // The ledger accounts for the fallback: no.
-        r.intended_ms = 35_000;
-        assert_eq!(refused_first(&r, &ledger(2, &[0, 1], 1), &REFUSING), None);
-        // No account: no.
-        let r = ClientRecord {
-            account: AccountRecord::EMPTY,
-            ..r
-        };
-        assert_eq!(refused_first(&r, &ledger(1, &[1], 1), &REFUSING), None);
-    }
-
-    #[test]
-    fn finds_what_a_gateway_leaves_out_or_adds() {
-        let names = ["flash".to_string(), "qwen".into(), "r1".into()];
-        let mut t = Tally::new(&names, Dialect::LiteLlm.bit(), &REFUSING);
-        // Agrees: first call served by flash.
-        t.add(0, &rec(0, 0, NONE, 0), &ledger(1, &[0], 0));
-        // Says 0 fallbacks; the ledger shows 2 attempts at 2 providers.
-        t.add(1, &rec(0, 0, NONE, 1), &ledger(2, &[0, 1], 1));
-        // 1 fallback, 0 retries; the ledger shows 3 attempts (a retry on flash
-        // before the fallback, which LiteLLM's headers do not count): a lower
-        // bound, so no disagreement about attempts.
-        t.add(2, &rec(1, 0, NONE, 1), &ledger(3, &[0, 1], 1));
-        // Says 1 fallback to qwen, which never received anything (refused).
-        t.add(3, &rec(1, 0, NONE, 1), &ledger(1, &[1], 1));
-        // Names r1, the ledger says qwen answered.
-        t.add(4, &rec(0, 0, NONE, 2), &ledger(1, &[1], 1));
-        // No account, but reached a provider.
-        t.add(5, &rec(NONE, NONE, NONE, NONE), &ledger(1, &[0], 0));
-        // 0 fallbacks, 0 retries: exactly one attempt; flash got two.
-        t.add(7, &rec(0, 0, NONE, 0), &ledger(2, &[0], 0));
-        // Like request 3, but at 35 s, while flash refused connections.
-        let mut refused = rec(1, 0, NONE, 1);
-        refused.intended_ms = 35_000;
-        t.add(6, &refused, &ledger(1, &[1], 1));
-        let r = t.finish(0).unwrap();
-        assert_eq!(r.dialects, ["litellm"]);
-        assert!(!r.attempts_exact);
-        assert_eq!(
-            (r.requests, r.requests_without_account, r.agreeing),
-            (7, 1, 2)
-        );
-        assert_eq!(r.explained_by_refused_connections, 1);
-        assert_eq!(
-            r.disagreements,
-            Disagreements {
-                fallbacks_unreported: 1,
-                fallbacks_unseen: 1,
-                attempts_unreported: 1,
-                attempts_unseen: 0,
-                served_by: 1,
-            }
-        );
-        assert_eq!((r.gateway_fallbacks, r.ledger_fallbacks), (3, 2));
-        assert_eq!(
-            (r.gateway_attempts, r.ledger_attempts),
-            (1 + 1 + 2 + 2 + 1 + 1 + 2, 11)
-        );
-        let e = &r.examples[0];
-        assert_eq!((e.seq, e.kind), (1, Disagreement::FallbacksUnreported));
-        assert_eq!(e.gateway, "0 fallbacks, 0 retries; served by qwen");
-        assert_eq!(e.ledger, "2 attempts at flash, qwen; served by qwen");
-        // In kind order: request 1, 3, 7, 4.
-        let seqs: Vec<u64> = r.examples.iter().map(|e| e.seq).collect();
-        assert_eq!(seqs, [1, 3, 7, 4]);
-    }
-
-    #[test]
-    fn an_exact_list_is_held_to_the_count() {
-        let names = ["flash".to_string(), "qwen".into()];
-        let mut t = Tally::new(&names, Dialect::Builtin.bit(), &[]);
-        t.add(0, &rec(1, 0, 2, 1), &ledger(2, &[0, 1], 1));
-        t.add(1, &rec(1, 0, 2, 1), &ledger(3, &[0, 1], 1));
-        t.add(2, &rec(1, 1, 3, 1), &ledger(2, &[0, 1], 1));
-        let r = t.finish(0).unwrap();
-        assert!(r.attempts_exact);
-        assert_eq!(r.agreeing, 1);
-        assert_eq!(r.disagreements.attempts_unreported, 1);
-        assert_eq!(r.disagreements.attempts_unseen, 1);
-        assert_eq!(
-            r.examples[0].gateway,
-            "2 attempts, 1 fallback, 0 retries; served by qwen"
-        );
-    }
-
-    #[test]
-    fn no_account_no_report() {
-        let names = ["flash".to_string()];
-        let mut t = Tally::new(&names, 0, &[]);
-        t.add(0, &rec(NONE, NONE, NONE, NONE), &ledger(1, &[0], 0));
-        assert_eq!(t.finish(0), None);
-    }
-}
+#[path = "account_tests.rs"]
+mod tests;

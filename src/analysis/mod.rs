@@ -3,6 +3,9 @@
 pub mod account;
 pub mod budget;
 pub mod failover;
+pub mod gateway_errors;
+pub mod groups;
+pub mod refusals;
 pub mod sla;
 pub mod uptime;
 pub mod verdict;

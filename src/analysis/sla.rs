@@ -397,6 +397,7 @@ pub(crate) mod tests {
         let providers = ["p0".to_string()];
         let input = Input {
             providers: &providers,
+            groups: &[],
             prices: &[],
             class_names: &[],
             faults: &[],
@@ -496,6 +497,7 @@ pub(crate) mod tests {
         let providers = ["p0".to_string()];
         let input = super::super::failover::Input {
             providers: &providers,
+            groups: &[],
             prices: &[],
             class_names: &[],
             faults: &[],

@@ -95,6 +95,8 @@ struct Answer {
     output_tokens: u32,
     served_by: Option<String>,
     account: Option<Account>,
+    /// The start of an error answer's message (`error_message`).
+    error_message: Option<String>,
 }
 
 /// Sends one request and measures it. Never fails: errors are outcomes.
@@ -128,6 +130,7 @@ pub async fn send(
         output_tokens: answer.output_tokens,
         served_by: answer.served_by,
         account: answer.account,
+        error_message: answer.error_message,
     };
     (outcome, measured)
 }
@@ -157,8 +160,11 @@ async fn exchange(
     answer.account = gateway_headers::read(response.headers());
     if !response.status().is_success() {
         // Read the error body so the connection can be reused; its content
-        // does not change the outcome.
-        let _ = response.bytes().await;
+        // does not change the outcome, but its message says who made the
+        // error (a gateway's own 429 reads "No deployments available").
+        if let Ok(body) = response.bytes().await {
+            answer.error_message = Some(error_message(&body));
+        }
         return Outcome::from_status(answer.status);
     }
     let content_type = response
@@ -276,6 +282,45 @@ impl StreamState {
     }
 }
 
+/// The longest error message kept, in characters.
+pub const ERROR_MESSAGE_CHARS: usize = 120;
+
+/// The start of an error answer's message, on one line: the OpenAI-style
+/// `error.message` (or an `error` or `message` string) when the body is such
+/// JSON, else the body itself; at most `ERROR_MESSAGE_CHARS` characters,
+/// whitespace runs folded to one space, control characters dropped.
+pub fn error_message(body: &[u8]) -> String {
+    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let from_json = json.as_ref().and_then(|v| {
+        let e = v.get("error");
+        e.and_then(|e| e.get("message"))
+            .or(e)
+            .or_else(|| v.get("message"))
+            .or_else(|| v.get("detail"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+    });
+    let text = from_json.unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    let mut out = String::new();
+    for word in text.split_whitespace() {
+        let word: String = word.chars().filter(|c| !c.is_control()).collect();
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&word);
+        if out.chars().count() >= ERROR_MESSAGE_CHARS {
+            break;
+        }
+    }
+    match out.char_indices().nth(ERROR_MESSAGE_CHARS) {
+        Some((cut, _)) => out[..cut].to_string(),
+        None => out,
+    }
+}
+
 fn served_by_header(headers: &HeaderMap) -> Option<String> {
     SERVED_BY_HEADERS
         .iter()
@@ -312,5 +357,35 @@ fn classify_error(err: &reqwest::Error) -> Outcome {
     } else {
         // hyper's "connection closed before message completed" and friends.
         Outcome::Reset
+    }
+}
+
+#[cfg(test)]
+mod error_message_tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_start_of_the_message_on_one_line() {
+        let litellm = br#"{"error":{"message":"No deployments available for selected model, Try again in 5 seconds.\nPassed model=default","type":"None","code":"429"}}"#;
+        assert_eq!(
+            error_message(litellm),
+            "No deployments available for selected model, Try again in 5 seconds. Passed model=default"
+        );
+        assert_eq!(error_message(br#"{"error":"overloaded"}"#), "overloaded");
+        assert_eq!(
+            error_message(b"upstream\r\n  connect\terror"),
+            "upstream connect error"
+        );
+        assert_eq!(error_message(b""), "");
+        let long = "x".repeat(500);
+        assert_eq!(error_message(long.as_bytes()).len(), ERROR_MESSAGE_CHARS);
+        let words = "\u{1b}[31mred\u{1b}[0m ".repeat(100);
+        let got = error_message(words.as_bytes());
+        assert!(
+            got.chars().count() <= ERROR_MESSAGE_CHARS && !got.contains('\u{1b}'),
+            "{got}"
+        );
+        // Not valid UTF-8: replaced, not lost.
+        assert_eq!(error_message(b"bad \xff gateway"), "bad \u{fffd} gateway");
     }
 }

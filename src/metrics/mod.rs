@@ -3,6 +3,7 @@
 pub mod accumulate;
 pub mod histogram;
 pub mod host;
+pub mod messages;
 pub mod outcome;
 pub mod recorder;
 pub mod request;

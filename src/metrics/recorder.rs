@@ -9,6 +9,7 @@
 
 use super::accumulate::{Accumulator, ClosedSecond, Incomplete};
 use super::histogram::{self, Hist, Percentiles};
+use super::messages::ErrorMessages;
 use super::request::{Account, Dialect, RequestResult};
 use super::Outcome;
 
@@ -110,20 +111,24 @@ pub struct ClientRecord {
     /// Latency from the intended send, µs (saturating).
     pub latency_us: u32,
     /// Serving provider as the answer stamped it (index into the names given
-    /// to [`Recorder::keep_requests`]), or `NONE`.
-    pub served_by: u16,
+    /// to [`Recorder::keep_requests`]; scenarios have at most 100), or `NONE`.
+    pub served_by: u8,
+    /// The HTTP error answer's status and message (index into
+    /// [`Recorder::error_messages`]), `ErrorMessages::NONE` without one.
+    pub message: u8,
     pub class: u8,
     pub outcome: Outcome,
     pub account: AccountRecord,
 }
 
 impl ClientRecord {
-    pub const NONE: u16 = u16::MAX;
+    pub const NONE: u8 = u8::MAX;
     /// A slot for a request that was scheduled but never reported (not sent).
     pub const MISSING: ClientRecord = ClientRecord {
         intended_ms: 0,
         latency_us: 0,
         served_by: Self::NONE,
+        message: ErrorMessages::NONE,
         class: u8::MAX,
         outcome: Outcome::Dropped,
         account: AccountRecord::EMPTY,
@@ -178,6 +183,9 @@ pub struct Recorder {
     request_providers: Vec<String>,
     /// Which gateways' accounts were seen (`Dialect::bit`s).
     pub account_dialects: u8,
+    /// The (status, message) pairs of HTTP error answers, for
+    /// `ClientRecord::message`.
+    pub error_messages: ErrorMessages,
     interval: Hist,
     /// The open interval per traffic class.
     class_interval: Vec<Hist>,
@@ -235,6 +243,7 @@ impl Recorder {
             requests: None,
             request_providers: Vec::new(),
             account_dialects: 0,
+            error_messages: ErrorMessages::default(),
             interval: histogram::new(),
             open_second: 0,
         }
@@ -402,7 +411,17 @@ impl Recorder {
             r.m.served_by
                 .as_deref()
                 .and_then(|name| self.request_providers.iter().position(|p| p == name))
-                .map_or(ClientRecord::NONE, |i| i as u16);
+                .filter(|&i| i < usize::from(ClientRecord::NONE))
+                .map_or(ClientRecord::NONE, |i| i as u8);
+        // A failure with an error status keeps it, with the message when
+        // the body could be read; a failure without one (no HTTP answer, a
+        // broken 200) is told by its outcome.
+        let message = if !r.outcome.is_ok() && r.m.status >= 300 {
+            let text = r.m.error_message.as_deref().unwrap_or("");
+            self.error_messages.intern(r.m.status, text)
+        } else {
+            ErrorMessages::NONE
+        };
         let account = match &r.m.account {
             Some(a) => {
                 self.account_dialects |= a.dialect.map_or(0, Dialect::bit);
@@ -414,6 +433,7 @@ impl Recorder {
             intended_ms: r.intended.as_millis().min(u128::from(u32::MAX)) as u32,
             latency_us: r.m.latency.as_micros().min(u128::from(u32::MAX)) as u32,
             served_by,
+            message,
             class: r.class.min(254) as u8,
             outcome: r.outcome,
             account,

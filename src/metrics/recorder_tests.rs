@@ -164,6 +164,46 @@ fn client_records_stay_small_and_keep_the_gateways_account() {
     );
     assert_eq!(reqs[1].account.served_by, AccountRecord::UNKNOWN);
     assert_eq!(rec.account_dialects, Dialect::LiteLlm.bit());
+    assert_eq!(reqs[0].message, ErrorMessages::NONE);
+}
+
+#[test]
+fn error_answers_keep_their_status_and_message_by_index() {
+    let mut rec = Recorder::new(["x".to_string(), "y".to_string()]).keep_requests(vec![]);
+    let mut error = |seq, status, outcome, message: Option<&str>| {
+        let mut r = result(seq, seq * 10, 5, outcome);
+        r.m.status = status;
+        r.m.error_message = message.map(str::to_string);
+        rec.record(&r);
+    };
+    error(0, 429, Outcome::Http429, Some("No deployments available"));
+    error(1, 503, Outcome::Http5xx, Some("upstream down"));
+    error(2, 429, Outcome::Http429, Some("No deployments available"));
+    // No HTTP answer, a broken 200 and a success: no message.
+    error(3, 0, Outcome::Refused, None);
+    error(4, 200, Outcome::Ok, None);
+    error(5, 200, Outcome::Malformed, None);
+    // An error status whose body could not be read keeps its status.
+    error(6, 502, Outcome::Http5xx, None);
+    let reqs = rec.requests.as_ref().unwrap();
+    let msg = |i: usize| rec.error_messages.get(reqs[i].message).cloned();
+    assert_eq!(reqs[0].message, reqs[2].message);
+    assert_eq!(
+        msg(0),
+        Some(crate::metrics::messages::ErrorMessage {
+            status: 429,
+            message: "No deployments available".into()
+        })
+    );
+    assert_eq!(msg(1).unwrap().status, 503);
+    assert_eq!((msg(3), msg(4), msg(5)), (None, None, None));
+    assert_eq!(
+        msg(6),
+        Some(crate::metrics::messages::ErrorMessage {
+            status: 502,
+            message: String::new()
+        })
+    );
 }
 
 #[test]

@@ -62,6 +62,10 @@ pub struct Measured {
     pub served_by: Option<String>,
     /// What the gateway says it did, when its headers say so.
     pub account: Option<Account>,
+    /// An HTTP error answer's message, its start on one line
+    /// (`load::client::error_message`); `None` for successes and for
+    /// failures without an HTTP answer.
+    pub error_message: Option<String>,
 }
 
 /// Which gateway's headers an account came from.

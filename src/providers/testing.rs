@@ -42,6 +42,7 @@ pub fn scenario(seed: u64, providers: usize) -> Scenario {
             name: format!("p{i}"),
             port: 0,
             profile: profile(&format!("p{i}")),
+            group: None,
         })
         .collect();
     let route = providers.iter().map(|p| p.name.clone()).collect();

@@ -203,6 +203,7 @@ pub fn read_timeseries(text: &str) -> anyhow::Result<(Vec<Second>, Vec<String>, 
 fn kind(k: EventKind) -> &'static str {
     match k {
         EventKind::Failover => "failover",
+        EventKind::GroupMove => "group_move",
         EventKind::Retry => "retry",
         EventKind::Exhausted => "exhausted",
     }

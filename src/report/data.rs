@@ -280,7 +280,10 @@ fn count_events(timeline: &mut [Second], events: &[crate::analysis::failover::Ev
         if let Some(s) = timeline.get_mut(e.at_s.max(0.0) as usize) {
             match e.kind {
                 EventKind::Failover => s.failovers += 1,
-                EventKind::Retry => s.retries += 1,
+                // timeseries.csv has no column of its own for them: a move
+                // to another deployment of the same group is a retry on the
+                // group (as LiteLLM counts it), never a failover.
+                EventKind::Retry | EventKind::GroupMove => s.retries += 1,
                 EventKind::Exhausted => s.exhausted += 1,
             }
         }

@@ -144,18 +144,8 @@ fn key_numbers(data: &RunData, md: &mut String) {
         ),
     );
     if let Some(f) = &s.failover {
-        row(
-            "Failover",
-            format!(
-                "{} events: {} failovers · {} retries · {} exhausted · amplification {:.3}x",
-                f.events, f.failovers, f.retries, f.exhausted, f.amplification
-            ),
-        );
-        if let Some(c) = &f.connections {
-            row(
-                "Connection attempts",
-                md_escape(&super::terminal::connections_line(c)),
-            );
+        for (k, v) in failover_rows(s, f) {
+            row(k, v);
         }
     }
     if let Some(c) = &s.cost_usd {
@@ -167,6 +157,50 @@ fn key_numbers(data: &RunData, md: &mut String) {
             ),
         );
     }
+}
+
+/// The failover key numbers, and the errors the gateway made itself.
+fn failover_rows(
+    s: &crate::results::Summary,
+    f: &crate::analysis::failover::Report,
+) -> Vec<(&'static str, String)> {
+    let mut rows = vec![(
+        "Failover",
+        format!(
+            "{} events: {} failovers{} · {} retries · {} exhausted · never reached a provider {} · amplification {:.3}x{}",
+            f.events,
+            f.failovers,
+            if f.group_moves > 0 {
+                format!(" · {} moves inside a deployment group", f.group_moves)
+            } else {
+                String::new()
+            },
+            f.retries,
+            f.exhausted,
+            f.unreached,
+            f.amplification,
+            crate::report::terminal::amplification_note(f)
+        ),
+    )];
+    if let Some(g) = &s.requests.gateway_errors {
+        rows.push((
+            "Errors the gateway made itself",
+            format!(
+                "{} (no provider attempt){}{} · provider errors passed through {}",
+                g.count,
+                if g.by_message.is_empty() { "" } else { ": " },
+                md_escape(&g.lines().join("; ")),
+                f.provider_errors_passed_through
+            ),
+        ));
+    }
+    if let Some(c) = &f.connections {
+        rows.push((
+            "Connection attempts",
+            md_escape(&super::terminal::connections_line(c)),
+        ));
+    }
+    rows
 }
 
 /// The verdict table; a failing or unmeasured check says why.

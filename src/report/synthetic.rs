@@ -392,6 +392,7 @@ fn scenario_info(shape: &Shape, sim: &Sim, fault: FaultInfo) -> ScenarioInfo {
                 region: "us-east".into(),
                 price_input_per_m: 0.07,
                 price_output_per_m: 0.25,
+                group: None,
             })
             .collect(),
         faults: vec![fault],
@@ -444,6 +445,7 @@ fn requests(timeline: &[Second], totals: Totals) -> Requests {
                 )
             })
             .collect(),
+        gateway_errors: None,
     }
 }
 
@@ -537,15 +539,20 @@ fn failover_report(
         input_tokens: 1000 * (i as u64 + 1),
         output_tokens: 500 * (i as u64 + 1),
         cost_usd: 0.01 * (i as f64 + 1.0),
+        refused_connections: None,
     };
     Report {
         events: failovers + 1,
         failovers,
+        group_moves: 0,
         retries: 1,
         exhausted: 0,
         unreached: 0,
+        provider_errors_passed_through: 0,
+        gateway_errors: Vec::new(),
         amplification: 1.03,
         attempts: totals.counted + failovers,
+        refused_connections: None,
         untagged_attempts: 0,
         unmatched_attempts: 0,
         served_by_disagreements: 0,

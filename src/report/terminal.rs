@@ -21,6 +21,7 @@ pub fn render(s: &Summary) -> String {
     render_load(&mut out, s);
     if let Some(f) = &s.failover {
         render_failover(&mut out, f);
+        render_gateway_errors(&mut out, s, f);
     }
     if let Some(c) = &s.cost_usd {
         let _ = writeln!(
@@ -187,8 +188,15 @@ fn text_table(out: &mut String, t: &Table, first_title: &str) {
 fn render_failover(out: &mut String, f: &crate::analysis::failover::Report) {
     let _ = writeln!(
         out,
-        "  failover    {} events (failed over {}, retried {}, exhausted {}) · never reached a provider {} · amplification {:.3}x",
-        f.events, f.failovers, f.retries, f.exhausted, f.unreached, f.amplification
+        "  failover    {} events (failed over {}{}, retried {}, exhausted {}) · never reached a provider {} · amplification {:.3}x{}",
+        f.events,
+        f.failovers,
+        group_moves(f),
+        f.retries,
+        f.exhausted,
+        f.unreached,
+        f.amplification,
+        amplification_note(f)
     );
     for w in &f.windows {
         let end = w.end_s.map_or("end".to_string(), |e| format!("{e:.0}s"));
@@ -252,16 +260,50 @@ pub fn connections_line(c: &crate::analysis::failover::ConnectionsOut) -> String
     format!("connection attempts watched: {}", each.join(" · "))
 }
 
+/// `, moved inside a deployment group 3` when there were group moves.
+pub fn group_moves(f: &crate::analysis::failover::Report) -> String {
+    if f.group_moves > 0 {
+        format!(", moved inside a deployment group {}", f.group_moves)
+    } else {
+        String::new()
+    }
+}
+
+/// What amplification counts beyond the ledger's attempts.
+pub fn amplification_note(f: &crate::analysis::failover::Report) -> String {
+    match f.refused_connections {
+        Some(n) if n > 0 => format!(" (attempts include {n} refused connections)"),
+        _ => String::new(),
+    }
+}
+
+/// Errors the gateway made itself, by status and message, beside the
+/// provider errors it passed through.
+fn render_gateway_errors(out: &mut String, s: &Summary, f: &crate::analysis::failover::Report) {
+    let Some(g) = &s.requests.gateway_errors else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "  own errors  errors the gateway made itself (no provider attempt) {} · provider errors passed through {}",
+        g.count, f.provider_errors_passed_through
+    );
+    for line in g.lines() {
+        let _ = writeln!(out, "              {line}");
+    }
+}
+
 /// The gateway's account against the ledger: totals, then each disagreement.
 fn render_account(out: &mut String, a: &crate::analysis::account::AccountReport) {
     let _ = writeln!(
         out,
-        "  gateway     {} says {} fallbacks, {} retries over {} requests; ledger: {} fallbacks, {} attempts{} · agrees on {}",
+        "  gateway     {} says {} fallbacks, {} retries over {} requests; ledger: {} fallbacks (between {}), {} attempts{} · agrees on {}",
         a.dialects.join("+"),
         a.gateway_fallbacks,
         a.gateway_retries,
         a.requests,
         a.ledger_fallbacks,
+        fallbacks_between(a),
         a.ledger_attempts,
         if a.attempts_exact { "" } else { " (the gateway reports a lower bound)" },
         a.agreeing
@@ -269,15 +311,17 @@ fn render_account(out: &mut String, a: &crate::analysis::account::AccountReport)
     let d = &a.disagreements;
     let _ = writeln!(
         out,
-        "              disagreements: fallbacks unreported {} · fallbacks no provider saw {} · attempts unreported {} · attempts no provider saw {} · served-by {} · explained by refused connections {} ({} first attempts attributed to the refusing provider)",
+        "              disagreements: fallbacks unreported {} · fallbacks no provider saw {} · attempts unreported {} · attempts no provider saw {} · served-by {} · explained by refused connections {}",
         d.fallbacks_unreported,
         d.fallbacks_unseen,
         d.attempts_unreported,
         d.attempts_unseen,
         d.served_by,
         a.explained_by_refused_connections,
-        a.refused_first_attempts
     );
+    if let Some(r) = &a.refusals {
+        let _ = writeln!(out, "              refused connections: {}", r.explanation);
+    }
     for e in &a.examples {
         let _ = writeln!(
             out,
@@ -288,6 +332,14 @@ fn render_account(out: &mut String, a: &crate::analysis::account::AccountReport)
             e.gateway,
             e.ledger
         );
+    }
+}
+
+/// `providers`, or `deployment groups` when moves inside a group are retries.
+pub fn fallbacks_between(a: &crate::analysis::account::AccountReport) -> &'static str {
+    match a.fallbacks_between {
+        crate::analysis::account::FallbacksBetween::Providers => "providers",
+        crate::analysis::account::FallbacksBetween::Groups => "deployment groups",
     }
 }
 

@@ -43,6 +43,7 @@ pub fn scenario_info(scenario: &Scenario, started: SystemTime) -> ScenarioInfo {
                 region: p.profile.region.clone(),
                 price_input_per_m: p.profile.price_input_per_m,
                 price_output_per_m: p.profile.price_output_per_m,
+                group: p.group.clone(),
             })
             .collect(),
         faults: scenario

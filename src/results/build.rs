@@ -69,7 +69,15 @@ impl Summary {
             output_problems: input.output_problems,
             checks,
             generator: generator(scenario, rec, end, &counts, input.host),
-            requests: requests(&counts, end),
+            requests: Requests {
+                gateway_errors: input.failover.as_ref().map(|f| {
+                    crate::analysis::gateway_errors::GatewayErrors::new(
+                        &f.gateway_errors,
+                        &rec.error_messages,
+                    )
+                }),
+                ..requests(&counts, end)
+            },
             uptime: UptimeOut::new(
                 &uptime,
                 scenario.sla.uptime,
@@ -101,6 +109,7 @@ fn requests(counts: &[u64], end: &DriveEnd) -> Requests {
             .iter()
             .map(|o| (o.name().to_string(), n(*o)))
             .collect(),
+        gateway_errors: None,
     }
 }
 

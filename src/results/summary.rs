@@ -140,6 +140,9 @@ pub struct ProviderInfo {
     pub region: String,
     pub price_input_per_m: f64,
     pub price_output_per_m: f64,
+    /// Its deployment group (`group = ...`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// One fault on the timeline.
@@ -243,6 +246,11 @@ pub struct Requests {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_flight_at_interrupt: Option<u64>,
     pub by_outcome: BTreeMap<String, u64>,
+    /// Failed requests that no provider received: errors the gateway made
+    /// itself, by status and message. Only with simulated providers (the
+    /// ledger tells them apart from provider errors passed through).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_errors: Option<crate::analysis::gateway_errors::GatewayErrors>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -27,6 +27,7 @@ pub(super) fn join_ledger(
     cancel: Option<watch::Receiver<bool>>,
 ) -> failover::Report {
     let names: Vec<String> = scenario.providers.iter().map(|p| p.name.clone()).collect();
+    let groups: Vec<Option<String>> = scenario.providers.iter().map(|p| p.group.clone()).collect();
     let prices: Vec<(f64, f64)> = scenario
         .providers
         .iter()
@@ -35,6 +36,7 @@ pub(super) fn join_ledger(
     let classes: Vec<String> = scenario.traffic.iter().map(|c| c.name.clone()).collect();
     let input = failover::Input {
         providers: &names,
+        groups: &groups,
         prices: &prices,
         class_names: &classes,
         faults: &scenario.faults,

@@ -182,6 +182,11 @@ pub struct Provider {
     /// 0 = any free loopback port.
     pub port: u16,
     pub profile: ProviderProfile,
+    /// The deployment group it belongs to (`group = "default"`), if any:
+    /// a gateway that balances one model over several deployments (LiteLLM's
+    /// model groups) moves between them as retries, not fallbacks, and the
+    /// analysis counts such moves as `group_move`s.
+    pub group: Option<String>,
 }
 
 /// What a provider is like: read from `mock-providers/<name>.toml`.

@@ -143,6 +143,7 @@ pub struct RawProvider {
     pub name: Option<String>,
     pub profile: Option<String>,
     pub port: Option<i64>,
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -118,6 +118,7 @@ mod tests {
             sent_until_s: 10.0,
             account_dialects: 0,
             connections: c,
+            groups: &[],
         }
     }
 

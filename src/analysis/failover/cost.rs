@@ -109,6 +109,7 @@ mod tests {
             intended_ms: 0,
             latency_us: 0,
             served_by: 1,
+            message: crate::metrics::messages::ErrorMessages::NONE,
             class: 1,
             outcome: Outcome::Ok,
             account: AccountRecord::EMPTY,

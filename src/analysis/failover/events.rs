@@ -1,9 +1,12 @@
 //! Classification: what became of each request, and the failover events
-//! (requests whose first attempt failed) with the latency each kind paid.
+//! (requests whose first attempt failed) with the latency each kind paid;
+//! the requests that failed with no provider attempt (errors the gateway
+//! made itself), by status and message.
 
 use serde::{Deserialize, Serialize};
 
 use super::facts::Fact;
+use crate::analysis::groups::Groups;
 use crate::metrics::histogram::{self, Hist, Percentiles};
 use crate::metrics::Outcome;
 
@@ -11,8 +14,12 @@ use crate::metrics::Outcome;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
-    /// Answered by another provider.
+    /// Answered by another provider (of another deployment group, when
+    /// groups are declared).
     Failover,
+    /// Answered by another deployment of the first provider's group
+    /// (`group = ...`): not a failover to another model.
+    GroupMove,
     /// Answered by the same provider again.
     Retry,
     /// Every attempt failed.
@@ -36,8 +43,9 @@ pub struct Event {
 /// What became of one sent request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Class {
-    /// It failed and no provider received it (a gateway that gave up, or
-    /// was down).
+    /// It failed and no provider received it: an error the gateway made
+    /// itself (`gateway_error`: a 429 "No deployments available", a gateway
+    /// that gave up or was down).
     Unreached,
     /// No provider received it and it did not fail: answered without a
     /// provider, or cut off before any attempt.
@@ -52,15 +60,15 @@ pub(super) enum Class {
     Event(EventKind),
 }
 
-/// What became of the request `f`.
-pub(super) fn classify(f: &Fact) -> Class {
+/// What became of the request `f`; `groups` tells a move inside a
+/// deployment group from a failover.
+pub(super) fn classify(f: &Fact, groups: &Groups) -> Class {
     let (rec, j) = (f.rec, &f.joined);
+    if f.gateway_error() {
+        return Class::Unreached;
+    }
     if !f.attempted() {
-        return if rec.outcome.counted() && !rec.outcome.is_ok() {
-            Class::Unreached
-        } else {
-            Class::Unattempted
-        };
+        return Class::Unattempted;
     }
     if !rec.outcome.counted() {
         return Class::CutOff;
@@ -75,9 +83,21 @@ pub(super) fn classify(f: &Fact) -> Class {
         EventKind::Exhausted
     } else if f.served == j.first_provider {
         EventKind::Retry
+    } else if groups.same(j.first_provider, f.served) {
+        EventKind::GroupMove
     } else {
         EventKind::Failover
     })
+}
+
+/// Requests that failed with no provider attempt, for one (message, outcome):
+/// `message` indexes the recorder's `ErrorMessages` (`NONE`: no HTTP answer,
+/// then `outcome` says what happened instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatewayErrorCount {
+    pub message: u8,
+    pub outcome: Outcome,
+    pub count: u64,
 }
 
 /// Collects the events, the requests no provider received, and the latency
@@ -87,6 +107,7 @@ pub(super) struct EventLog<'a> {
     class_names: &'a [String],
     events: Vec<Event>,
     unreached: u64,
+    gateway_errors: Vec<GatewayErrorCount>,
     failover: Hist,
     normal: Hist,
 }
@@ -95,6 +116,8 @@ pub(super) struct EventLog<'a> {
 pub(super) struct Events {
     pub list: Vec<Event>,
     pub unreached: u64,
+    /// The unreached requests by message, in order of first appearance.
+    pub gateway_errors: Vec<GatewayErrorCount>,
     pub failover_latency_ms: Percentiles,
     pub normal_latency_ms: Percentiles,
 }
@@ -112,6 +135,7 @@ impl<'a> EventLog<'a> {
             class_names,
             events: Vec::new(),
             unreached: 0,
+            gateway_errors: Vec::new(),
             failover: histogram::new(),
             normal: histogram::new(),
         }
@@ -121,7 +145,10 @@ impl<'a> EventLog<'a> {
         let rec = f.rec;
         let latency = std::time::Duration::from_micros(u64::from(rec.latency_us));
         match class {
-            Class::Unreached => self.unreached += 1,
+            Class::Unreached => {
+                self.unreached += 1;
+                self.gateway_error(rec.message, rec.outcome);
+            }
             Class::Unattempted | Class::CutOff => {}
             Class::Normal if rec.outcome.is_ok() => histogram::record(&mut self.normal, latency),
             Class::Normal => {}
@@ -131,6 +158,21 @@ impl<'a> EventLog<'a> {
                 }
                 self.events.push(self.event(f, kind));
             }
+        }
+    }
+
+    fn gateway_error(&mut self, message: u8, outcome: Outcome) {
+        let found = self
+            .gateway_errors
+            .iter_mut()
+            .find(|g| g.message == message && g.outcome == outcome);
+        match found {
+            Some(g) => g.count += 1,
+            None => self.gateway_errors.push(GatewayErrorCount {
+                message,
+                outcome,
+                count: 1,
+            }),
         }
     }
 
@@ -162,6 +204,7 @@ impl<'a> EventLog<'a> {
         Events {
             list: self.events,
             unreached: self.unreached,
+            gateway_errors: self.gateway_errors,
             failover_latency_ms: Percentiles::of(&self.failover),
             normal_latency_ms: Percentiles::of(&self.normal),
         }
@@ -172,6 +215,7 @@ impl<'a> EventLog<'a> {
 mod tests {
     use super::*;
     use crate::analysis::failover::join::Joined;
+    use crate::metrics::messages::ErrorMessages;
     use crate::metrics::recorder::{AccountRecord, ClientRecord};
 
     fn rec(outcome: Outcome) -> ClientRecord {
@@ -179,6 +223,7 @@ mod tests {
             intended_ms: 2500,
             latency_us: 40_000,
             served_by: ClientRecord::NONE,
+            message: ErrorMessages::NONE,
             class: 1,
             outcome,
             account: AccountRecord::EMPTY,
@@ -213,7 +258,8 @@ mod tests {
             rec(Outcome::Timeout),
             rec(Outcome::CutOff),
         );
-        let class = |r, ok1, n, served| classify(&fact(r, joined(ok1, n), served));
+        let none = Groups::new(&[], 2);
+        let class = |r, ok1, n, served| classify(&fact(r, joined(ok1, n), served), &none);
         assert_eq!(class(&failed, false, 0, 0), Class::Unreached);
         assert_eq!(class(&ok, false, 0, 0), Class::Unattempted);
         assert_eq!(class(&cut, false, 0, 0), Class::Unattempted);
@@ -236,6 +282,58 @@ mod tests {
     }
 
     #[test]
+    fn a_move_inside_a_deployment_group_is_not_a_failover() {
+        // flash (0) and qwen (1) deploy "default"; r1 (2) has no group.
+        let groups = Groups::new(&[Some("default".into()), Some("default".into())], 3);
+        let (ok, failed) = (rec(Outcome::Ok), rec(Outcome::Http5xx));
+        let class = |r, served| classify(&fact(r, joined(false, 2), served), &groups);
+        assert_eq!(class(&ok, 1), Class::Event(EventKind::GroupMove));
+        assert_eq!(class(&ok, 2), Class::Event(EventKind::Failover));
+        assert_eq!(class(&ok, 0), Class::Event(EventKind::Retry));
+        assert_eq!(class(&failed, 1), Class::Event(EventKind::Exhausted));
+        assert_eq!(
+            serde_json::to_string(&EventKind::GroupMove).unwrap(),
+            "\"group_move\""
+        );
+    }
+
+    #[test]
+    fn errors_with_no_provider_attempt_are_counted_by_message() {
+        let names = ["flash".to_string()];
+        let mut log = EventLog::new(&names, &[]);
+        let mut gw429 = rec(Outcome::Http429);
+        gw429.message = 3;
+        let mut gw503 = rec(Outcome::Http5xx);
+        gw503.message = 4;
+        let refused = rec(Outcome::Refused);
+        let none = Groups::new(&[], 1);
+        for r in [&gw429, &gw503, &gw429, &refused, &gw429] {
+            let f = fact(r, Joined::EMPTY, u16::MAX);
+            log.add(&f, classify(&f, &none));
+        }
+        // A provider error passed through is an event, not a gateway error.
+        let passed = rec(Outcome::Http5xx);
+        let f = fact(&passed, joined(false, 1), u16::MAX);
+        log.add(&f, classify(&f, &none));
+        let e = log.finish();
+        assert_eq!(e.unreached, 5);
+        let g = |message, outcome, count| GatewayErrorCount {
+            message,
+            outcome,
+            count,
+        };
+        assert_eq!(
+            e.gateway_errors,
+            [
+                g(3, Outcome::Http429, 3),
+                g(4, Outcome::Http5xx, 1),
+                g(ErrorMessages::NONE, Outcome::Refused, 1)
+            ]
+        );
+        assert_eq!(e.count(EventKind::Exhausted), 1);
+    }
+
+    #[test]
     fn the_log_keeps_events_unreached_and_both_latencies() {
         let names = ["flash".to_string(), "qwen".into()];
         let classes = ["chat".to_string(), "batch".into()];
@@ -248,7 +346,7 @@ mod tests {
             (&ok, joined(true, 1), 0),
         ] {
             let f = fact(r, j, served);
-            log.add(&f, classify(&f));
+            log.add(&f, classify(&f, &Groups::new(&[], 2)));
         }
         let e = log.finish();
         assert_eq!(

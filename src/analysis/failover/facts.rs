@@ -1,12 +1,12 @@
-//! Per-request facts: each request that was sent, with what the ledger shows
-//! for it and what the analysis attributes to it.
+//! Per-request facts: each request that was sent, with what the ledger
+//! shows for it.
 //!
-//! The two differ in one case. An attempt that a provider refused never
-//! reaches the ledger; when the gateway's own account says there was one
-//! (`account::refused_first_attempts`), the request's first attempt is
-//! attributed to the refusing provider, so that a `refuse` outage does not
-//! read as an instant failover. The gateway-account comparison sees the
-//! ledger as it is; everything else sees the attribution.
+//! Nothing is attributed to a request that the ledger does not show: an
+//! attempt a provider refused never reaches the ledger, and which request it
+//! belonged to cannot be known (a gateway's "fallbacks" also count hops past
+//! deployments it never tried). Refused connections are counted per provider
+//! and second where the run could watch them (`Input::connections`), and
+//! used in total, never per request.
 
 use super::join::Joined;
 use crate::analysis::account::{LedgerView, Refusal};
@@ -20,9 +20,9 @@ pub(super) struct Fact<'a> {
     /// The request number.
     pub seq: usize,
     pub rec: &'a ClientRecord,
-    /// What the ledger shows, as it is.
+    /// What the ledger shows, for the account comparison.
     pub ledger: LedgerView,
-    /// The join, with a refused first attempt attributed.
+    /// The join of its attempts.
     pub joined: Joined,
     /// The provider that served it: the ledger's serving attempt, else the
     /// one the answer named.
@@ -30,9 +30,16 @@ pub(super) struct Fact<'a> {
 }
 
 impl Fact<'_> {
-    /// Whether any provider received an attempt (or one is attributed).
+    /// Whether any provider received an attempt.
     pub fn attempted(&self) -> bool {
         self.joined.attempts > 0
+    }
+
+    /// An error the gateway made itself (`gateway_error`): the request
+    /// failed and no provider received an attempt for it. Such a request
+    /// says nothing about a provider's fault.
+    pub fn gateway_error(&self) -> bool {
+        !self.attempted() && self.rec.outcome.counted() && !self.rec.outcome.is_ok()
     }
 
     /// A successful answer that named another provider than the ledger's
@@ -40,43 +47,34 @@ impl Fact<'_> {
     pub fn served_by_disagrees(&self) -> bool {
         self.rec.outcome.is_ok()
             && self.rec.served_by != ClientRecord::NONE
-            && self.rec.served_by != self.served
+            && u16::from(self.rec.served_by) != self.served
     }
 }
 
 /// The facts of every request that was sent (not missing, not dropped), in
-/// request order. `refused` is `account::refused_first_attempts`, in
 /// request order.
 pub(super) fn facts<'a>(
     requests: &'a [ClientRecord],
     joined: &'a [Joined],
-    refused: &'a [(usize, u16)],
 ) -> impl Iterator<Item = Fact<'a>> + 'a {
-    let mut refused = refused.iter().peekable();
     requests
         .iter()
         .zip(joined)
         .enumerate()
         .filter(|(_, (rec, _))| !rec.is_missing() && rec.outcome != Outcome::Dropped)
         .map(move |(seq, (rec, j))| {
-            let mut attributed = *j;
-            if let Some(&(_, p)) = refused.next_if(|(s, _)| *s == seq) {
-                // The first attempt went to `p`, which refused it: the ledger
-                // cannot show it, the gateway's account does.
-                attributed.first_provider = p;
-                attributed.first_arrival_us = i64::from(rec.intended_ms) * 1000;
-                attributed.first_ok = false;
-            }
             let served = if j.served_by != u16::MAX {
                 j.served_by
+            } else if rec.served_by != ClientRecord::NONE {
+                u16::from(rec.served_by)
             } else {
-                rec.served_by
+                u16::MAX
             };
             Fact {
                 seq,
                 rec,
                 ledger: j.view(),
-                joined: attributed,
+                joined: *j,
                 served,
             }
         })
@@ -99,6 +97,42 @@ pub(super) fn refusals(faults: &[Fault], duration_s: u32) -> Vec<Refusal> {
         .collect()
 }
 
+/// Connection attempts each provider refused, from what the run watched
+/// (`counts[second][provider]`, SYNs to the provider's port): the seconds
+/// that begin inside one of the provider's `refuse` windows, each second
+/// once however many windows overlap it (windows on whole seconds, as
+/// scenarios write them, are counted exactly). Bounded by the timeline.
+pub(super) fn refused_connections(
+    counts: &[Vec<u32>],
+    refusals: &[Refusal],
+    providers: usize,
+    duration_s: u32,
+) -> Vec<u64> {
+    let seconds = counts.len().min(duration_s as usize);
+    let mut refusing = vec![vec![false; seconds]; providers];
+    for r in refusals {
+        let Some(row) = refusing.get_mut(usize::from(r.provider)) else {
+            continue;
+        };
+        let first = r.start_s.max(0.0).ceil() as usize;
+        let end = (r.end_s.max(0.0).ceil() as usize).min(seconds);
+        if first < end {
+            row[first..end].fill(true);
+        }
+    }
+    refusing
+        .iter()
+        .enumerate()
+        .map(|(p, row)| {
+            row.iter()
+                .zip(counts)
+                .filter(|(on, _)| **on)
+                .map(|(_, c)| u64::from(c.get(p).copied().unwrap_or(0)))
+                .sum()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -106,11 +140,12 @@ mod tests {
     use super::*;
     use crate::metrics::recorder::AccountRecord;
 
-    fn rec(intended_ms: u32, served_by: u16, outcome: Outcome) -> ClientRecord {
+    fn rec(intended_ms: u32, served_by: u8, outcome: Outcome) -> ClientRecord {
         ClientRecord {
             intended_ms,
             latency_us: 1000,
             served_by,
+            message: crate::metrics::messages::ErrorMessages::NONE,
             class: 0,
             outcome,
             account: AccountRecord::EMPTY,
@@ -130,13 +165,14 @@ mod tests {
     };
 
     #[test]
-    fn sent_requests_only_with_a_refused_first_attempt_attributed() {
+    fn sent_requests_only_and_nothing_attributed() {
         let requests = [
             rec(1000, 1, Outcome::Ok),
             ClientRecord::MISSING,
             rec(1500, 1, Outcome::Dropped),
             rec(1900, 1, Outcome::Ok),
             rec(2500, 0, Outcome::Ok),
+            rec(2600, ClientRecord::NONE, Outcome::Http5xx),
         ];
         let joined = [
             AT_QWEN,
@@ -144,26 +180,20 @@ mod tests {
             Joined::EMPTY,
             AT_QWEN,
             Joined::EMPTY,
+            Joined::EMPTY,
         ];
-        // flash (0) refused request 3's first attempt.
-        let refused = [(3, 0)];
-        let got: Vec<Fact> = facts(&requests, &joined, &refused).collect();
-        assert_eq!(got.iter().map(|f| f.seq).collect::<Vec<_>>(), [0, 3, 4]);
-        assert_eq!(got[0].joined, AT_QWEN);
-        let attributed = got[1].joined;
-        assert_eq!(
-            (
-                attributed.first_provider,
-                attributed.first_arrival_us,
-                attributed.first_ok
-            ),
-            (0, 1_900_000, false)
-        );
-        // The account comparison sees the ledger as it is.
+        let got: Vec<Fact> = facts(&requests, &joined).collect();
+        assert_eq!(got.iter().map(|f| f.seq).collect::<Vec<_>>(), [0, 3, 4, 5]);
+        assert_eq!((got[0].joined, got[1].joined), (AT_QWEN, AT_QWEN));
         assert_eq!(got[1].ledger, AT_QWEN.view());
         assert_eq!(got[1].served, 1);
         // No serving attempt in the ledger: the provider the answer named.
         assert_eq!((got[2].served, got[2].attempted()), (0, false));
+        // Nor a named one: none. Failed with no provider attempt: an error
+        // the gateway made itself.
+        assert_eq!(got[3].served, u16::MAX);
+        assert!(got[3].gateway_error());
+        assert!(!got[0].gateway_error() && !got[2].gateway_error());
     }
 
     #[test]
@@ -182,6 +212,30 @@ mod tests {
         let failed = rec(0, 0, Outcome::Http5xx);
         f.rec = &failed;
         assert!(!f.served_by_disagrees());
+    }
+
+    #[test]
+    fn refused_connections_are_the_syns_inside_refuse_windows() {
+        // SYNs per [second][provider] for 6 s, 3 providers.
+        let counts: Vec<Vec<u32>> = (0..6).map(|s| vec![10 + s, 1, 7]).collect();
+        let r = |provider, start_s, end_s| Refusal {
+            provider,
+            start_s,
+            end_s,
+        };
+        // flash refuses 2–4 s, and again 3–5 s (overlapping: each second
+        // once); r1 (2) from 5 s to beyond the timeline; provider 9 is none.
+        let windows = [
+            r(0, 2.0, 4.0),
+            r(0, 3.0, 5.0),
+            r(2, 5.0, 60.0),
+            r(9, 0.0, 6.0),
+        ];
+        let got = refused_connections(&counts, &windows, 3, 6);
+        assert_eq!(got, [12 + 13 + 14, 0, 7]);
+        // A timeline shorter than the counts bounds them.
+        assert_eq!(refused_connections(&counts, &windows, 3, 3), [12, 0, 0]);
+        assert_eq!(refused_connections(&[], &windows, 3, 6), [0, 0, 0]);
     }
 
     #[test]

@@ -152,6 +152,7 @@ mod tests {
             intended_ms: 450,
             latency_us: 0,
             served_by: 1,
+            message: crate::metrics::messages::ErrorMessages::NONE,
             class: 0,
             outcome: Outcome::Ok,
             account: AccountRecord::EMPTY,

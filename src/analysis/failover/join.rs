@@ -78,13 +78,6 @@ pub(super) struct Ledger {
     pub unmatched: u64,
 }
 
-impl Ledger {
-    /// What the ledger holds for each request, in request order.
-    pub fn views(&self) -> impl Iterator<Item = LedgerView> + '_ {
-        self.requests.iter().map(Joined::view)
-    }
-}
-
 /// Joins `attempts` with `input.requests`; `on_attempt` sees every joined
 /// attempt with its price, in ledger order.
 pub(super) fn join(
@@ -150,6 +143,7 @@ mod tests {
             intended_ms: 0,
             latency_us: 0,
             served_by: 1,
+            message: crate::metrics::messages::ErrorMessages::NONE,
             class: 0,
             outcome: Outcome::Ok,
             account: AccountRecord::EMPTY,
@@ -158,6 +152,7 @@ mod tests {
         let providers = ["flash".to_string(), "qwen".into()];
         let input = Input {
             providers: &providers,
+            groups: &[],
             prices: &[(1.0, 2.0), (3.0, 4.0)],
             class_names: &[],
             faults: &[],
@@ -192,9 +187,8 @@ mod tests {
             (ledger.joined, ledger.untagged, ledger.unmatched),
             (2, 1, 2)
         );
-        let views: Vec<LedgerView> = ledger.views().collect();
         assert_eq!(
-            views[0],
+            ledger.requests[0].view(),
             LedgerView {
                 attempts: 2,
                 providers: 0b11,

@@ -10,15 +10,20 @@
 //! request and every attempt is accounted for.
 //!
 //! Attempts that a provider never saw (refused connections) are not in the
-//! ledger; for those the gateway's own account is the only witness.
+//! ledger. Where the run watched connection attempts (`Input::connections`)
+//! the ones refused inside `refuse` windows are counted per provider, added
+//! to the attempts for amplification, and used in total to explain what the
+//! gateway's own account claims; nothing is attributed to a request.
 //!
 //! `analyze` is the pipeline; each stage has its own file:
 //!
 //! - `join`: ledger attempts × client records → one `Joined` per request;
 //!   attempts are counted per provider and per second as they pass.
-//! - `facts`: each sent request with what the ledger shows and what is
-//!   attributed to it (a first attempt a provider refused).
-//! - `events`: what became of each request; the failover events.
+//! - `facts`: each sent request with what the ledger shows; the refused
+//!   connections per provider.
+//! - `events`: what became of each request; the failover events (a move
+//!   inside a deployment group is a `group_move`); the errors the gateway
+//!   made itself.
 //! - `providers`, `flows`, `cost`: accumulators fed attempt by attempt and
 //!   request by request.
 //! - `reactions`: when the gateway met each fault, how many requests it sent
@@ -39,20 +44,22 @@ mod windows;
 
 pub use connections::{ConnectionsOut, ProviderSyns};
 pub use cost::Cost;
-pub use events::{Event, EventKind};
+pub use events::{Event, EventKind, GatewayErrorCount};
 pub use flows::SecondFlow;
 pub use providers::ProviderStats;
 pub use reactions::{MIN_GONE_S, SUSTAIN_S};
 pub use report::{Report, EVENTS_LISTED};
 pub use windows::{fault_label, Reach, Window, WindowState, BACK_SHARE, GONE_SHARE};
 
-use super::account::{refused_first_attempts, Tally};
+use super::account::Tally;
+use super::groups::Groups;
+use super::refusals::RefusedSeen;
 use crate::metrics::recorder::ClientRecord;
 use crate::providers::ledger::Attempt;
 use crate::scenario::Fault;
 use cost::CostTally;
 use events::{classify, EventLog};
-use facts::{facts, refusals};
+use facts::{facts, refusals, refused_connections};
 use flows::Flows;
 use join::join;
 use providers::ProviderTally;
@@ -62,6 +69,9 @@ use windows::windows;
 /// What the analysis needs besides the ledger.
 pub struct Input<'a> {
     pub providers: &'a [String],
+    /// The deployment group of each provider (`group = ...`), `None` for
+    /// none; providers beyond the slice have none.
+    pub groups: &'a [Option<String>],
     /// USD per million (input, output) tokens, per provider.
     pub prices: &'a [(f64, f64)],
     pub class_names: &'a [String],
@@ -106,14 +116,22 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
     });
 
     let refusals = refusals(input.faults, input.duration_s);
-    let refused = refused_first_attempts(input.requests, ledger.views(), &refusals);
-    let mut account = Tally::new(names, input.account_dialects, &refusals);
+    let (refused, seen) = match input.connections {
+        Connections::Seen(counts) => {
+            let per = refused_connections(counts, &refusals, names.len(), input.duration_s);
+            let total = per.iter().sum();
+            (Some(per), RefusedSeen::Seen(total))
+        }
+        Connections::NotObservable(why) => (None, RefusedSeen::NotObservable(why.to_string())),
+    };
+    let groups = Groups::new(input.groups, names.len());
+    let mut account = Tally::new(names, input.account_dialects, &refusals, &groups);
     let mut events = EventLog::new(names, input.class_names);
     let mut cost = CostTally::new(input.prices, input.class_names.len());
     let mut sent = 0u64;
-    for fact in facts(input.requests, &ledger.requests, &refused) {
+    for fact in facts(input.requests, &ledger.requests) {
         sent += 1;
-        let class = classify(&fact);
+        let class = classify(&fact, &groups);
         account.add(fact.seq as u64, fact.rec, &fact.ledger);
         providers.request(&fact);
         flows.request(&fact);
@@ -124,27 +142,36 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
     // Requests sent into each fault: known once the moment the gateway left
     // the provider is.
     reactions.settle(input.sent_until_s);
-    for fact in facts(input.requests, &ledger.requests, &refused) {
+    for fact in facts(input.requests, &ledger.requests) {
         reactions.count(&fact);
     }
 
     let windows = windows(input, flows.first_attempts(), &reactions);
     let cost = cost.finish(names, providers.stats(), input.class_names, sent);
+    providers.refused(refused.as_deref());
     let (providers, served_by_disagreements) = providers.finish(names);
     let events = events.finish();
+    let refused_connections = refused.map(|r| r.iter().sum::<u64>());
+    // Refused connections are attempts the gateway made: amplification
+    // counts them when they were watched.
+    let attempts = ledger.joined + refused_connections.unwrap_or(0);
     Report {
         cost,
         events: events.list.len() as u64,
         failovers: events.count(EventKind::Failover),
+        group_moves: events.count(EventKind::GroupMove),
         retries: events.count(EventKind::Retry),
         exhausted: events.count(EventKind::Exhausted),
         unreached: events.unreached,
+        provider_errors_passed_through: events.count(EventKind::Exhausted),
+        gateway_errors: events.gateway_errors,
         amplification: if sent > 0 {
-            ledger.joined as f64 / sent as f64
+            attempts as f64 / sent as f64
         } else {
             0.0
         },
         attempts: ledger.joined,
+        refused_connections,
         untagged_attempts: ledger.untagged,
         unmatched_attempts: ledger.unmatched,
         served_by_disagreements,
@@ -152,7 +179,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
         normal_latency_ms: events.normal_latency_ms,
         providers,
         windows,
-        gateway_account: account.finish(refused.len()),
+        gateway_account: account.finish(&seen),
         event_list: events.list,
         ledger_error: None,
         per_second: flows.finish(names),

@@ -18,6 +18,11 @@ pub struct ProviderStats {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cost_usd: f64,
+    /// Connections it refused inside its `refuse` windows (attempts the
+    /// ledger cannot show); `null` when refused connections were not
+    /// observable.
+    #[serde(default)]
+    pub refused_connections: Option<u64>,
 }
 
 /// `ProviderStats` per provider index, and how often the client and the
@@ -60,6 +65,13 @@ impl ProviderTally {
             if let Some(p) = self.stats.get_mut(f.served as usize) {
                 p.served += 1;
             }
+        }
+    }
+
+    /// The connections each provider refused, when they were watched.
+    pub fn refused(&mut self, refused: Option<&[u64]>) {
+        for (i, p) in self.stats.iter_mut().enumerate() {
+            p.refused_connections = refused.map(|r| r.get(i).copied().unwrap_or(0));
         }
     }
 
@@ -108,6 +120,7 @@ mod tests {
             intended_ms: 0,
             latency_us: 0,
             served_by: 0,
+            message: crate::metrics::messages::ErrorMessages::NONE,
             class: 0,
             outcome: Outcome::Ok,
             account: AccountRecord::EMPTY,
@@ -137,6 +150,7 @@ mod tests {
                 input_tokens: 7,
                 output_tokens: 0,
                 cost_usd: 0.5,
+                refused_connections: None,
             }
         );
         assert_eq!((stats["qwen"].served, stats["qwen"].attempts), (1, 0));

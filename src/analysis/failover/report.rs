@@ -15,14 +15,34 @@ pub struct Report {
     /// Requests whose first attempt failed (failover + retry + exhausted).
     pub events: u64,
     pub failovers: u64,
+    /// Requests answered by another deployment of their first provider's
+    /// group (`group = ...`): not failovers.
+    #[serde(default)]
+    pub group_moves: u64,
     pub retries: u64,
     pub exhausted: u64,
-    /// Failed requests that no provider ever received (gateway errors,
-    /// refused connections, a gateway that was down).
+    /// Failed requests that no provider ever received: errors the gateway
+    /// made itself (`gateway_error`s; summary.json's
+    /// `requests.gateway_errors` has them by status and message).
     pub unreached: u64,
-    /// Provider attempts ÷ client requests sent.
+    /// Failed requests whose attempts reached providers and failed there:
+    /// provider errors the gateway passed through (the exhausted events).
+    #[serde(default)]
+    pub provider_errors_passed_through: u64,
+    /// The unreached requests by message (indexes into the recorder's
+    /// `ErrorMessages`); `requests.gateway_errors` names them.
+    #[serde(skip)]
+    pub gateway_errors: Vec<super::GatewayErrorCount>,
+    /// Attempts per request sent: the ledger's attempts plus the refused
+    /// connections, when they were watched (`refused_connections`).
     pub amplification: f64,
+    /// Attempts in the ledger (joined to a request of this run).
     pub attempts: u64,
+    /// Connections refused inside `refuse` windows (attempts no provider
+    /// saw), over all providers; `null` when refused connections were not
+    /// observable (then amplification leaves them out).
+    #[serde(default)]
+    pub refused_connections: Option<u64>,
     /// Attempts without a tag, or with a tag no request had (not joined).
     pub untagged_attempts: u64,
     pub unmatched_attempts: u64,

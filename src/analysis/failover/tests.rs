@@ -40,7 +40,8 @@ pub(super) fn synthetic() -> (Vec<ClientRecord>, Vec<Attempt>) {
         let mut rec = ClientRecord {
             intended_ms: at as u32,
             latency_us: 200_000,
-            served_by: FLASH,
+            served_by: FLASH as u8,
+            message: crate::metrics::messages::ErrorMessages::NONE,
             class: 0,
             outcome: Outcome::Ok,
             account: crate::metrics::recorder::AccountRecord::EMPTY,
@@ -59,12 +60,12 @@ pub(super) fn synthetic() -> (Vec<ClientRecord>, Vec<Attempt>) {
             40_000..=44_999 => {
                 atts.push(attempt(seq, FLASH, at, AttemptOutcome::HttpError));
                 atts.push(attempt(seq, QWEN, at + 10, AttemptOutcome::Ok));
-                rec.served_by = QWEN;
+                rec.served_by = QWEN as u8;
                 rec.latency_us = 300_000;
             }
             45_000..=69_999 => {
                 atts.push(attempt(seq, QWEN, at, AttemptOutcome::Ok));
-                rec.served_by = QWEN;
+                rec.served_by = QWEN as u8;
             }
             _ => atts.push(attempt(seq, FLASH, at, AttemptOutcome::Ok)),
         }
@@ -91,6 +92,7 @@ pub(super) fn plain_input<'a>(
 ) -> Input<'a> {
     Input {
         providers,
+        groups: &[],
         prices: &[],
         class_names: &[],
         faults,
@@ -122,6 +124,7 @@ fn priced_report() -> Report {
     let prices = [(0.1, 0.2), (1.0, 2.0)];
     let input = Input {
         providers: &providers,
+        groups: &[],
         prices: &prices,
         class_names: &classes,
         faults: &faults,
@@ -290,4 +293,40 @@ fn a_gateway_that_never_fails_over_has_no_time_to_failover() {
     );
     assert_eq!(r.exhausted, 200);
     assert_eq!(r.windows[0].errors, 200);
+}
+
+#[test]
+fn refused_connections_seen_in_refuse_windows_count_as_attempts() {
+    let (recs, atts) = synthetic();
+    let providers = ["flash".to_string(), "qwen".to_string()];
+    let faults = [Fault {
+        kind: FaultKind::OutageRefuse,
+        ..outage()
+    }];
+    // One SYN a second to each provider all run (new connections), three a
+    // second to flash while it refuses (40–60 s).
+    let syns: Vec<Vec<u32>> = (0..100)
+        .map(|s| vec![if (40..60).contains(&s) { 3 } else { 1 }, 1])
+        .collect();
+    let mut input = plain_input(&providers, &faults, &recs);
+    input.connections = Connections::Seen(&syns);
+    let r = analyze(&input, atts.clone());
+    assert_eq!(r.refused_connections, Some(60));
+    assert_eq!(r.providers["flash"].refused_connections, Some(60));
+    assert_eq!(r.providers["qwen"].refused_connections, Some(0));
+    // The ledger's attempts are as they are; amplification adds the refused.
+    assert_eq!(r.attempts, 1051);
+    assert!(
+        (r.amplification - 1.111).abs() < 1e-9,
+        "{}",
+        r.amplification
+    );
+
+    // Not observable: nothing counted, nothing attributed.
+    let input = plain_input(&providers, &faults, &recs);
+    let r = analyze(&input, atts);
+    assert_eq!(r.refused_connections, None);
+    assert_eq!(r.providers["flash"].refused_connections, None);
+    assert_eq!(r.amplification, 1.051);
+    assert_eq!(r.providers["flash"].first_attempts, 750);
 }

@@ -272,10 +272,12 @@ pub fn providers(data: &RunData, h: &mut String) {
     }
     let _ = writeln!(
         h,
-        "</table>\n<p>{} failover events: {} failovers, {} retries, {} exhausted; {} failed requests reached no provider. Amplification {:.3}× ({} attempts). Failed-over requests p99 {} against {} for the rest.</p>",
-        f.events, f.failovers, f.retries, f.exhausted, f.unreached, f.amplification, f.attempts,
+        "</table>\n<p>{} failover events: {} failovers{}, {} retries, {} exhausted; {} failed requests reached no provider. Amplification {:.3}× ({} attempts{}). Failed-over requests p99 {} against {} for the rest.</p>",
+        f.events, f.failovers, esc(&crate::report::terminal::group_moves(f)), f.retries, f.exhausted, f.unreached, f.amplification, f.attempts,
+        f.refused_connections.filter(|n| *n > 0).map(|n| format!(" in the ledger, plus {n} refused connections")).unwrap_or_default(),
         fmt_latency(&f.failover_latency_ms, f.failover_latency_ms.p99), fmt_latency(&f.normal_latency_ms, f.normal_latency_ms.p99)
     );
+    gateway_errors(data, f, h);
     if f.windows.is_empty() {
         return;
     }
@@ -296,6 +298,33 @@ pub fn providers(data: &RunData, h: &mut String) {
             esc(&w.fault), esc(&w.provider), w.start_s, opt_s(w.end_s), opt_s(w.time_to_recover_s), w.requests, w.errors,
             if w.gateway_errors > 0 { format!(" (+{} by the gateway itself)", w.gateway_errors) } else { String::new() },
             crate::report::terminal::window_p99(w)
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+/// Errors the gateway made itself (no provider attempt), by status and
+/// message, beside the provider errors it passed through.
+fn gateway_errors(data: &RunData, f: &crate::analysis::failover::Report, h: &mut String) {
+    let Some(g) = &data.summary.requests.gateway_errors else {
+        return;
+    };
+    let _ = writeln!(
+        h,
+        "<p id=\"gateway-errors\">Errors the gateway made itself (no provider attempt): {}; provider errors passed through: {}.</p>",
+        g.count, f.provider_errors_passed_through
+    );
+    if g.by_message.is_empty() {
+        return;
+    }
+    h.push_str("<table>\n<tr><th>Status</th><th>Gateway's message</th><th>Requests</th></tr>\n");
+    for m in &g.by_message {
+        let status = m.status.map_or("—".to_string(), |s| s.to_string());
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"num\">{status}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+            esc(&m.message),
+            m.count
         );
     }
     h.push_str("</table>\n");

@@ -8,6 +8,7 @@ use super::super::path::FieldPath;
 use super::super::profile::load_profile;
 use super::super::raw::RawProvider;
 use super::super::Provider;
+use super::names::MAX_PROVIDER_NAME;
 
 const PROFILE_DIR: &str = "mock-providers";
 /// The most providers in one scenario (the request log keeps the serving
@@ -88,10 +89,20 @@ fn provider(ctx: &Ctx, at: &FieldPath, p: &RawProvider) -> Result<Provider, Scen
         u16::MAX.into(),
         "a TCP port, or 0 for any free loopback port",
     )?;
+    let group = match &p.group {
+        Some(g) => {
+            // Printed in reports only (never sent in a header): any printable
+            // name, as a gateway's config spells it (`llama3:8b`, `gpt-4o`).
+            ctx.display_name(&at.key("group"), g, MAX_PROVIDER_NAME, "deployment group")?;
+            Some(g.clone())
+        }
+        None => None,
+    };
     Ok(Provider {
         name,
         port: port as u16,
         profile,
+        group,
     })
 }
 
