@@ -65,6 +65,13 @@ pub fn write(data: &RunData, out: &mut dyn Write) -> anyhow::Result<()> {
         ("gateway", s.scenario.gateway.clone()),
         ("interrupted", s.interrupted.to_string()),
         ("slabench_version", s.slabench_version.clone()),
+        ("failed_by_outcome", s.requests.failures()),
+        (
+            "answers",
+            s.failover
+                .as_ref()
+                .map_or("not checked".to_string(), |f| f.answers.describe()),
+        ),
     ] {
         writeln!(
             out,

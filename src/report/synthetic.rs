@@ -540,6 +540,7 @@ fn failover_report(
         untagged_attempts: 0,
         unmatched_attempts: 0,
         served_by_disagreements: 0,
+        answers: Default::default(),
         gateway_account: None,
         failover_latency_ms: Percentiles::default(),
         normal_latency_ms: Percentiles::of(all),

@@ -21,6 +21,7 @@ pub fn render(s: &Summary) -> String {
     render_load(&mut out, s);
     if let Some(f) = &s.failover {
         render_failover(&mut out, f);
+        let _ = writeln!(out, "  answers     {}", f.answers.describe());
     }
     if let Some(c) = &s.cost_usd {
         let _ = writeln!(

@@ -21,8 +21,11 @@
 //! - `providers`, `flows`, `cost`: accumulators fed attempt by attempt and
 //!   request by request.
 //! - `windows`: time to failover and to recover per fault window.
+//! - `answers`: the client's check of each answer against the serving
+//!   attempt (tokens, and whose sequence the content is).
 //! - `report`: the `Report` the pipeline returns.
 
+mod answers;
 mod cost;
 mod events;
 mod facts;
@@ -32,6 +35,7 @@ mod providers;
 mod report;
 mod windows;
 
+pub use answers::AnswerCheck;
 pub use cost::Cost;
 pub use events::{Event, EventKind};
 pub use flows::SecondFlow;
@@ -40,9 +44,10 @@ pub use report::{Report, EVENTS_LISTED};
 pub use windows::{fault_label, Reach, Window, BACK_SHARE, GONE_SHARE};
 
 use super::account::{refused_first_attempts, Tally};
-use crate::metrics::recorder::ClientRecord;
+use crate::metrics::recorder::{AnswerRecord, ClientRecord};
 use crate::providers::ledger::Attempt;
 use crate::scenario::Fault;
+use answers::AnswerTally;
 use cost::CostTally;
 use events::{classify, EventLog};
 use facts::{facts, refusals};
@@ -87,6 +92,16 @@ pub enum Connections<'a> {
 
 /// Joins the client's records with the ledger's attempts.
 pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Report {
+    analyze_answers(input, &[], attempts)
+}
+
+/// [`analyze`], and the client's check of each answer (`answers`, by
+/// request number: `Recorder::answers`) against the ledger.
+pub fn analyze_answers(
+    input: &Input,
+    answers: &[AnswerRecord],
+    attempts: impl IntoIterator<Item = Attempt>,
+) -> Report {
     let names = input.providers;
     let mut providers = ProviderTally::new(names.len());
     let mut flows = Flows::new(names.len(), input.duration_s);
@@ -100,6 +115,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
     let mut account = Tally::new(names, input.account_dialects, &refusals);
     let mut events = EventLog::new(names, input.class_names);
     let mut cost = CostTally::new(input.prices, input.class_names.len());
+    let mut checks = AnswerTally::new(names, answers);
     let mut sent = 0u64;
     for fact in facts(input.requests, &ledger.requests, &refused) {
         sent += 1;
@@ -109,6 +125,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
         flows.request(&fact);
         cost.request(&fact, class);
         events.add(&fact, class);
+        checks.request(&fact);
     }
 
     let windows = windows(input, flows.first_attempts());
@@ -131,6 +148,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
         untagged_attempts: ledger.untagged,
         unmatched_attempts: ledger.unmatched,
         served_by_disagreements,
+        answers: checks.finish(),
         failover_latency_ms: events.failover_latency_ms,
         normal_latency_ms: events.normal_latency_ms,
         providers,
