@@ -31,6 +31,11 @@ fn words_are_deterministic_and_only_the_last_is_marked() {
     let joined = key.text(1, 0, 12, 30) + &key.text(1, 12, 18, 30);
     assert_eq!(joined, a);
     assert_eq!(key.text(1, 0, 0, 0), "");
+    // Pinned, so a change of the text is a deliberate one (README shows it).
+    assert_eq!(
+        AnswerKey::new(42, 7).text(1, 0, 5, 5),
+        " zedle belsulmi lunle bavohu nellun."
+    );
 }
 
 #[test]
