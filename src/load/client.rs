@@ -3,7 +3,11 @@
 //! Latency is measured from the request's *intended* send instant (so a
 //! stalled gateway cannot hide its stall behind a late send); the service time
 //! from the actual send is kept beside it. Every failure becomes an
-//! [`Outcome`]; nothing here aborts the run.
+//! [`Outcome`]; nothing here aborts the run. With simulated providers, the
+//! content of every 2xx answer is checked as it arrives (`crate::answer`):
+//! one that ends as complete but stops short of the provider's last word is
+//! `truncated_answer`, one that is no provider's answer to this request is
+//! `wrong_answer`.
 
 use std::error::Error as _;
 use std::io;

@@ -206,4 +206,28 @@ mod tests {
             .describe()
             .starts_with("no successful answer was checked"));
     }
+
+    #[test]
+    fn summaries_from_before_the_check_read_as_nothing_checked() {
+        use crate::analysis::failover::{analyze, Connections, Input, Report};
+        let input = Input {
+            providers: &[],
+            prices: &[],
+            class_names: &[],
+            faults: &[],
+            requests: &[],
+            duration_s: 1,
+            sent_until_s: 1.0,
+            account_dialects: 0,
+            connections: Connections::NotObservable("not watched"),
+        };
+        let mut json = serde_json::to_value(analyze(&input, [])).unwrap();
+        assert_eq!(json["answers_checked"], 0);
+        assert!(json["answer_mismatch_example"].is_null());
+        for key in ["answers_checked", "answer_mismatches", "answer_mismatch_example"] {
+            json.as_object_mut().unwrap().remove(key);
+        }
+        let old: Report = serde_json::from_value(json).unwrap();
+        assert_eq!(old.answers, AnswerCheck::default());
+    }
 }
