@@ -224,7 +224,11 @@ mod tests {
         let mut json = serde_json::to_value(analyze(&input, [])).unwrap();
         assert_eq!(json["answers_checked"], 0);
         assert!(json["answer_mismatch_example"].is_null());
-        for key in ["answers_checked", "answer_mismatches", "answer_mismatch_example"] {
+        for key in [
+            "answers_checked",
+            "answer_mismatches",
+            "answer_mismatch_example",
+        ] {
             json.as_object_mut().unwrap().remove(key);
         }
         let old: Report = serde_json::from_value(json).unwrap();
