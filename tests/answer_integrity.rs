@@ -2,9 +2,12 @@
 //! hyper proxies) in front of the simulated providers. One heals the
 //! providers' cut streams with `[DONE]` (LiteLLM does), one swaps answers
 //! between requests, one passes answers through but re-chunks them mid-word
-//! and trims whitespace. The first two must fail uptime with their own
-//! outcome class in every output; the third must be all OK, every answer
-//! agreeing with the ledger.
+//! and trims whitespace, one asks a second provider after the first and
+//! answers with the first's answer. The first two must fail uptime with
+//! their own outcome class in every output; the third must be all OK, every
+//! answer agreeing with the ledger; the fourth is all OK to the client, and
+//! only the ledger check can show that each answer is not the serving
+//! attempt's.
 
 mod common;
 
@@ -36,6 +39,10 @@ enum Mode {
     /// Passes answers through, each content chunk split in two mid-word and
     /// the first one's leading space trimmed.
     Rechunk,
+    /// Sends each request to one provider, then again to the other, and
+    /// answers with the first one's answer: the ledger's serving attempt
+    /// (the last one) is not the provider whose answer the client got.
+    Replay,
 }
 
 /// A fake gateway: forwards every chat request to the providers in turn.
@@ -57,22 +64,18 @@ impl Proxy {
             .and_then(|v| v["stream"].as_bool())
             .unwrap_or(false);
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.upstream.len();
-        let mut up = self
-            .client
-            .post(format!("{}/v1/chat/completions", self.upstream[i]))
-            .header("content-type", "application/json")
-            .body(body);
-        if let Some(t) = tag {
-            up = up.header("x-slabench-request", t);
+        let res = self.forward(i, tag.clone(), body.clone()).await;
+        if self.mode == Mode::Replay {
+            let other = (i + 1) % self.upstream.len();
+            let _ = self.forward(other, tag, body).await.bytes().await;
         }
-        let res = up.send().await.expect("the quiet providers answer");
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.bytes().await.unwrap_or_default();
         let bytes = match self.mode {
             Mode::Heal => heal(bytes),
             Mode::Rechunk if stream => rechunk(&bytes),
-            Mode::Rechunk => bytes,
+            Mode::Rechunk | Mode::Replay => bytes,
             Mode::Swap => self.swap(bytes).await,
         };
         let mut out = Response::new(Full::new(bytes));
@@ -83,6 +86,23 @@ impl Proxy {
             }
         }
         out
+    }
+
+    async fn forward(
+        &self,
+        i: usize,
+        tag: Option<hyper::header::HeaderValue>,
+        body: Bytes,
+    ) -> reqwest::Response {
+        let mut up = self
+            .client
+            .post(format!("{}/v1/chat/completions", self.upstream[i]))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = tag {
+            up = up.header("x-slabench-request", t);
+        }
+        up.send().await.expect("the quiet providers answer")
     }
 
     /// Parks this answer for the next request to take, and takes the one
@@ -325,4 +345,26 @@ async fn a_gateway_that_only_rechunks_passes_every_answer() {
     assert_eq!(f.answers.answers_checked, counted);
     assert_eq!(f.answers.answer_mismatches, 0, "{:?}", f.answers);
     assert!(uptime_passed(&s));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_that_replays_another_providers_answer_shows_in_the_ledger_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = run_behind(Mode::Replay, &[false], false, dir.path()).await;
+    let counted = s.requests.counted;
+    // Each answer is correct and complete for its request: the client alone
+    // cannot tell.
+    assert_eq!(n(&s, "ok"), counted, "{:?}", s.requests.by_outcome);
+    let f = s.failover.as_ref().unwrap();
+    assert_eq!(f.attempts, 2 * counted);
+    // Against the ledger, every answer is the wrong provider's.
+    assert_eq!(f.answers.answers_checked, counted);
+    assert_eq!(f.answers.answer_mismatches, counted, "{:?}", f.answers);
+    let example = f.answers.answer_mismatch_example.as_deref().unwrap();
+    assert!(
+        example.contains("'s answer, but the ledger's serving attempt is at p"),
+        "{example}"
+    );
+    let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(md.contains(&format!("{counted} disagree")), "{md}");
 }
