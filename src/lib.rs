@@ -8,6 +8,7 @@
 //! must not depend on, and the invariants.
 
 pub mod analysis;
+pub mod answer;
 pub mod atomic_file;
 pub mod baseline;
 pub mod cli;

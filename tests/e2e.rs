@@ -103,6 +103,10 @@ async fn outage_fails_over_and_client_reconciles_with_the_ledger() {
     let served: u64 = f.providers.values().map(|p| p.served).sum();
     assert_eq!(served, r.ok);
     assert_eq!(f.served_by_disagreements, 0);
+    // ... and its content was that provider's whole answer to it, as many
+    // tokens as the ledger says it sent.
+    assert_eq!(f.answers.answers_checked, r.ok);
+    assert_eq!(f.answers.answer_mismatches, 0, "{:?}", f.answers);
     // Cost follows the ledger's tokens at the profiles' prices.
     let cost = s.cost_usd.as_ref().unwrap();
     assert!(cost.total > 0.0 && cost.failover_added > 0.0);

@@ -3,7 +3,11 @@
 //! Latency is measured from the request's *intended* send instant (so a
 //! stalled gateway cannot hide its stall behind a late send); the service time
 //! from the actual send is kept beside it. Every failure becomes an
-//! [`Outcome`]; nothing here aborts the run.
+//! [`Outcome`]; nothing here aborts the run. With simulated providers, the
+//! content of every 2xx answer is checked as it arrives (`crate::answer`):
+//! one that ends as complete but stops short of the provider's last word is
+//! `truncated_answer`, one that is no provider's answer to this request is
+//! `wrong_answer`.
 
 use std::error::Error as _;
 use std::io;
@@ -14,7 +18,8 @@ use tokio::time::Instant;
 
 use super::gateway_headers;
 use super::sse::SseParser;
-use crate::metrics::request::{Account, Measured};
+use crate::answer::{Verdict, Verifier, MAX_PROVIDERS};
+use crate::metrics::request::{Account, Checked, Measured};
 use crate::metrics::Outcome;
 use crate::openai::{self, ChatChunk, ChatCompletion};
 use crate::protocol::{self, tag};
@@ -35,6 +40,9 @@ pub struct Target {
     pub url: String,
     pub headers: HeaderMap,
     pub timeout: Duration,
+    /// `(seed, providers)` when the answers come from simulated providers
+    /// and are checked (`crate::answer`); `None`: not checked.
+    pub answers: Option<(u64, usize)>,
 }
 
 impl Target {
@@ -73,7 +81,19 @@ impl Target {
             url,
             headers: map,
             timeout,
+            answers: None,
         })
+    }
+
+    /// Checks every 2xx answer's content against what the run's simulated
+    /// providers (`providers` of them, seeded with `seed`) would send for
+    /// the request. Above [`MAX_PROVIDERS`] providers answers are not told
+    /// apart, so they are not checked.
+    pub fn check_answers(mut self, seed: u64, providers: usize) -> Self {
+        self.answers = (1..=MAX_PROVIDERS)
+            .contains(&providers)
+            .then_some((seed, providers));
+        self
     }
 }
 
@@ -97,6 +117,36 @@ struct Answer {
     account: Option<Account>,
     /// The start of an error answer's message (`error_message`).
     error_message: Option<String>,
+    /// The check of the content, when answers are checked.
+    verifier: Option<Verifier>,
+    checked: Option<Checked>,
+}
+
+impl Answer {
+    fn feed(&mut self, content: &str) {
+        if let Some(v) = self.verifier.as_mut() {
+            v.feed(content);
+        }
+    }
+
+    /// The outcome of a 2xx answer that came to a complete end, after the
+    /// check of its content: shorter than the provider's answer, or not a
+    /// provider's answer to this request, is a failure.
+    fn judge(&mut self) -> Outcome {
+        let Some(v) = self.verifier.take() else {
+            return Outcome::Ok;
+        };
+        let verdict = v.finish();
+        self.checked = Some(Checked {
+            tokens: verdict.tokens(),
+            provider: verdict.provider(),
+        });
+        match verdict {
+            Verdict::Empty | Verdict::Complete { .. } => Outcome::Ok,
+            Verdict::Truncated { .. } => Outcome::TruncatedAnswer,
+            Verdict::Wrong { .. } => Outcome::WrongAnswer,
+        }
+    }
 }
 
 /// Sends one request and measures it. Never fails: errors are outcomes.
@@ -108,7 +158,12 @@ pub async fn send(
     timing: Timing,
 ) -> (Outcome, Measured) {
     let deadline = timing.sent_at + target.timeout;
-    let mut answer = Answer::default();
+    let mut answer = Answer {
+        verifier: target
+            .answers
+            .map(|(seed, providers)| Verifier::new(seed, seq, providers)),
+        ..Answer::default()
+    };
     let fut = exchange(target, seq, body, stream, &mut answer);
     let outcome = match tokio::time::timeout_at(deadline, fut).await {
         Ok(outcome) => outcome,
@@ -131,6 +186,7 @@ pub async fn send(
         served_by: answer.served_by,
         account: answer.account,
         error_message: answer.error_message,
+        checked: answer.checked,
     };
     (outcome, measured)
 }
@@ -205,7 +261,12 @@ fn read_completion(bytes: &[u8], answer: &mut Answer) -> Outcome {
     if answer.served_by.is_none() {
         answer.served_by = stamp_in_body(completion.system_fingerprint.as_deref(), &completion.id);
     }
-    Outcome::Ok
+    for c in &completion.choices {
+        if let Some(text) = c.message.content.as_deref() {
+            answer.feed(text);
+        }
+    }
+    answer.judge()
 }
 
 async fn read_stream(mut response: reqwest::Response, answer: &mut Answer) -> Outcome {
@@ -242,7 +303,7 @@ impl StreamState {
                 // No usage chunk: estimate from the content chunks seen.
                 answer.output_tokens = self.content_chunks;
             }
-            self.finished = Some(Outcome::Ok);
+            self.finished = Some(answer.judge());
             return;
         }
         if ev.event.as_deref() == Some("error") {
@@ -267,10 +328,15 @@ impl StreamState {
         if answer.served_by.is_none() {
             answer.served_by = stamp_in_body(chunk.system_fingerprint.as_deref(), &chunk.id);
         }
-        let has_content = chunk
+        let mut has_content = false;
+        for text in chunk
             .choices
             .iter()
-            .any(|c| c.delta.content.as_deref().is_some_and(|s| !s.is_empty()));
+            .filter_map(|c| c.delta.content.as_deref())
+        {
+            has_content |= !text.is_empty();
+            answer.feed(text);
+        }
         if has_content {
             self.content_chunks += 1;
             answer.first_token.get_or_insert_with(Instant::now);

@@ -27,6 +27,13 @@ pub enum Outcome {
     Malformed,
     /// A stream that broke mid-way or ended without `[DONE]`.
     TruncatedStream,
+    /// A 2xx that ended as complete (`[DONE]`, or a whole JSON body) but
+    /// whose content stops short of the provider's last word: a gateway
+    /// that healed a cut stream, or cut an answer itself.
+    TruncatedAnswer,
+    /// A 2xx whose content is not what any provider would have sent for
+    /// this request: another request's answer, or rewritten text.
+    WrongAnswer,
     /// Not sent: the in-flight cap was reached.
     Dropped,
     /// Still in flight when the run ended: reported, not counted.
@@ -34,7 +41,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 11] = [
+    pub const ALL: [Outcome; 13] = [
         Outcome::Ok,
         Outcome::Http4xx,
         Outcome::Http429,
@@ -44,6 +51,8 @@ impl Outcome {
         Outcome::Reset,
         Outcome::Malformed,
         Outcome::TruncatedStream,
+        Outcome::TruncatedAnswer,
+        Outcome::WrongAnswer,
         Outcome::Dropped,
         Outcome::CutOff,
     ];
@@ -64,6 +73,8 @@ impl Outcome {
             Outcome::Reset => "reset",
             Outcome::Malformed => "malformed",
             Outcome::TruncatedStream => "truncated_stream",
+            Outcome::TruncatedAnswer => "truncated_answer",
+            Outcome::WrongAnswer => "wrong_answer",
             Outcome::Dropped => "dropped",
             Outcome::CutOff => "cut_off",
         }
@@ -104,6 +115,10 @@ mod tests {
         for (i, o) in Outcome::ALL.iter().enumerate() {
             assert_eq!(o.index(), i);
             assert_eq!(serde_json::to_value(o).unwrap(), o.name());
+        }
+        // The answer checks' classes are failures that count against uptime.
+        for o in [Outcome::TruncatedAnswer, Outcome::WrongAnswer] {
+            assert!(o.counted() && !o.is_ok(), "{o}");
         }
         assert_eq!(Outcome::from_status(429), Outcome::Http429);
         assert_eq!(Outcome::from_status(404), Outcome::Http4xx);

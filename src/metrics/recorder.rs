@@ -10,7 +10,7 @@
 use super::accumulate::{Accumulator, ClosedSecond, Incomplete};
 use super::histogram::{self, Hist, Percentiles};
 use super::messages::ErrorMessages;
-use super::request::{Account, Dialect, RequestResult};
+use super::request::{Account, Checked, Dialect, RequestResult};
 use super::Outcome;
 
 pub const OUTCOMES: usize = Outcome::ALL.len();
@@ -139,6 +139,39 @@ impl ClientRecord {
     }
 }
 
+/// The client's check of one answer's content (`Measured::checked`), kept
+/// compactly (4 bytes) beside the request's [`ClientRecord`] for the ledger
+/// join: the tokens received (24 bits) and the provider whose sequence the
+/// content is (8 bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerRecord(u32);
+
+impl AnswerRecord {
+    /// Not checked (no simulated providers, or no answer that ended).
+    pub const NONE: AnswerRecord = AnswerRecord(u32::MAX);
+    /// Token counts saturate here.
+    pub const MAX_TOKENS: u32 = 0x00FF_FFFE;
+    const NO_PROVIDER: u32 = 0xFF;
+
+    pub fn new(c: &Checked) -> Self {
+        let provider = c
+            .provider
+            .map_or(Self::NO_PROVIDER, |p| u32::from(p).min(Self::NO_PROVIDER));
+        AnswerRecord(provider << 24 | c.tokens.min(Self::MAX_TOKENS))
+    }
+
+    /// Tokens received, when the answer was checked.
+    pub fn tokens(self) -> Option<u32> {
+        (self != Self::NONE).then_some(self.0 & 0x00FF_FFFF)
+    }
+
+    /// The provider whose sequence the content is, when exactly one's is.
+    pub fn provider(self) -> Option<u16> {
+        let p = self.0 >> 24;
+        (self != Self::NONE && p != Self::NO_PROVIDER).then_some(p as u16)
+    }
+}
+
 /// One second of the run.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SecondRow {
@@ -179,6 +212,9 @@ pub struct Recorder {
     stage_ends: Vec<f64>,
     /// Per-request records by request number, when a ledger join will need them.
     pub requests: Option<Vec<ClientRecord>>,
+    /// The check of each answer's content, by request number, beside
+    /// `requests` (a separate vector, so `ClientRecord` keeps its shape).
+    pub answers: Vec<AnswerRecord>,
     /// Provider names for `ClientRecord::served_by`.
     request_providers: Vec<String>,
     /// Which gateways' accounts were seen (`Dialect::bit`s).
@@ -241,6 +277,7 @@ impl Recorder {
             stage_sent: Vec::new(),
             stage_ends: Vec::new(),
             requests: None,
+            answers: Vec::new(),
             request_providers: Vec::new(),
             account_dialects: 0,
             error_messages: ErrorMessages::default(),
@@ -249,7 +286,8 @@ impl Recorder {
         }
     }
 
-    /// Keeps a [`ClientRecord`] per request (16 bytes each) for the ledger
+    /// Keeps a [`ClientRecord`] and an [`AnswerRecord`] per request (20
+    /// bytes each) for the ledger
     /// join; `providers` names the scenario's providers in order.
     pub fn keep_requests(mut self, providers: Vec<String>) -> Self {
         self.requests = Some(Vec::new());
@@ -406,7 +444,12 @@ impl Recorder {
         let seq = r.seq as usize;
         if records.len() <= seq {
             records.resize(seq + 1, ClientRecord::MISSING);
+            self.answers.resize(seq + 1, AnswerRecord::NONE);
         }
+        self.answers[seq] =
+            r.m.checked
+                .as_ref()
+                .map_or(AnswerRecord::NONE, AnswerRecord::new);
         let served_by =
             r.m.served_by
                 .as_deref()

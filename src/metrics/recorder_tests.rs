@@ -207,6 +207,39 @@ fn error_answers_keep_their_status_and_message_by_index() {
 }
 
 #[test]
+fn answer_checks_are_kept_beside_the_records() {
+    assert_eq!(std::mem::size_of::<AnswerRecord>(), 4);
+    let mut rec = Recorder::new(["x".to_string()]).keep_requests(vec!["a".into()]);
+    let mut r = result(2, 0, 10, Outcome::Ok);
+    r.m.checked = Some(Checked {
+        tokens: 40,
+        provider: Some(3),
+    });
+    rec.record(&r);
+    let mut r = result(0, 0, 10, Outcome::TruncatedAnswer);
+    r.m.checked = Some(Checked {
+        tokens: u32::MAX,
+        provider: None,
+    });
+    rec.record(&r);
+    assert_eq!(rec.answers.len(), 3);
+    assert_eq!(
+        (rec.answers[2].tokens(), rec.answers[2].provider()),
+        (Some(40), Some(3))
+    );
+    assert_eq!(
+        (rec.answers[0].tokens(), rec.answers[0].provider()),
+        (Some(AnswerRecord::MAX_TOKENS), None)
+    );
+    // Request 1 never reported; nothing was checked.
+    assert_eq!(rec.answers[1], AnswerRecord::NONE);
+    assert_eq!(
+        (AnswerRecord::NONE.tokens(), AnswerRecord::NONE.provider()),
+        (None, None)
+    );
+}
+
+#[test]
 fn dropped_sends_are_not_sent_and_have_no_lag() {
     let mut rec = Recorder::new(["x".to_string()]);
     rec.record(&RequestResult::unanswered(

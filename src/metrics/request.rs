@@ -66,6 +66,18 @@ pub struct Measured {
     /// (`load::client::error_message`); `None` for successes and for
     /// failures without an HTTP answer.
     pub error_message: Option<String>,
+    /// What the check of the answer's content found, when it was checked
+    /// (simulated providers, a 2xx answer that came to an end).
+    pub checked: Option<Checked>,
+}
+
+/// The client's check of one answer's content (`crate::answer`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Checked {
+    /// Words (tokens) received that belong to the answer.
+    pub tokens: u32,
+    /// The provider whose sequence the content is, when exactly one's is.
+    pub provider: Option<u16>,
 }
 
 /// Which gateway's headers an account came from.

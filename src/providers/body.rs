@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 
+use crate::answer::AnswerKey;
 use crate::openai::{
     self, AssistantMessage, ChatChunk, ChatCompletion, Choice, ChunkChoice, Delta, Usage,
 };
@@ -18,11 +19,15 @@ pub struct Stamp {
     pub fingerprint: String,
     pub model: String,
     pub created: u64,
+    /// The request's answer key and this provider's index: what the text is.
+    pub key: AnswerKey,
+    pub provider: u16,
 }
 
 impl Stamp {
-    /// The stamp of provider `name`'s `n`th answer.
-    pub fn new(name: &str, model: &str, n: u64) -> Self {
+    /// The stamp of provider `name`'s `n`th answer, the answer to the
+    /// request whose key is `key`, from provider number `provider`.
+    pub fn new(name: &str, model: &str, n: u64, key: AnswerKey, provider: u16) -> Self {
         let created = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -31,6 +36,8 @@ impl Stamp {
             fingerprint: openai::fingerprint(name),
             model: model.to_string(),
             created,
+            key,
+            provider,
         }
     }
 }
@@ -43,22 +50,11 @@ pub fn usage(input: u32, output: u32) -> Usage {
     }
 }
 
-const WORDS: [&str; 8] = [
-    " lorem",
-    " ipsum",
-    " dolor",
-    " sit",
-    " amet",
-    " consectetur",
-    " adipiscing",
-    " elit",
-];
-
-/// Generated text for tokens `from..from + count` (one word per token).
-pub fn words(from: u32, count: u32) -> String {
-    (from..from.saturating_add(count))
-        .map(|i| WORDS[i as usize % WORDS.len()])
-        .collect()
+/// The text of tokens `from..from + count` of this provider's answer of
+/// `total` tokens to this request: verifiable words (`crate::answer`), one
+/// per token, the last one marked.
+pub fn words(stamp: &Stamp, from: u32, count: u32, total: u32) -> String {
+    stamp.key.text(stamp.provider, from, count, total)
 }
 
 /// A complete non-streaming answer of `output` tokens.
@@ -73,7 +69,7 @@ pub fn completion(stamp: &Stamp, input: u32, output: u32) -> Bytes {
             index: 0,
             message: AssistantMessage {
                 role: "assistant".into(),
-                content: Some(words(0, output)),
+                content: Some(words(stamp, 0, output, output)),
             },
             finish_reason: Some(if output == 0 { "length" } else { "stop" }.into()),
         }],
@@ -176,7 +172,7 @@ mod tests {
     use super::*;
 
     fn stamp() -> Stamp {
-        Stamp::new("flash", "m", 3)
+        Stamp::new("flash", "m", 3, AnswerKey::new(1, 2), 0)
     }
 
     #[test]
@@ -189,7 +185,7 @@ mod tests {
         );
         assert_eq!(
             c.choices[0].message.content.as_deref(),
-            Some(" lorem ipsum dolor")
+            Some(AnswerKey::new(1, 2).text(0, 0, 3, 3).as_str())
         );
         assert_eq!(c.usage, Some(usage(5, 3)));
     }

@@ -90,6 +90,7 @@ impl ProviderSet {
             let windows = listener::refuse_windows(model.faults());
             let ctx = ProviderCtx::new(
                 index as u16,
+                scenario.seed,
                 &provider.name,
                 &provider.profile.model,
                 provider.profile.stream_chunk_tokens,

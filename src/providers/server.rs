@@ -29,6 +29,7 @@ use super::listener::ConnCtl;
 use super::rate_limit::retry_after_secs;
 use super::stream::{self, SseAnswer};
 use super::timer;
+use crate::answer::AnswerKey;
 use crate::clock::RunClock;
 use crate::openai::{self, ChatRequest};
 use crate::protocol::tag;
@@ -41,6 +42,8 @@ const MAX_BODY: usize = 8 * 1024 * 1024;
 /// Everything a provider's request handlers share.
 pub struct ProviderCtx {
     pub index: u16,
+    /// The run's seed: with the request's tag, it makes the answer text.
+    pub seed: u64,
     pub name: String,
     pub model_name: String,
     pub chunk_tokens: u32,
@@ -59,6 +62,7 @@ impl ProviderCtx {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         index: u16,
+        seed: u64,
         name: &str,
         model_name: &str,
         chunk_tokens: u32,
@@ -69,6 +73,7 @@ impl ProviderCtx {
     ) -> anyhow::Result<Self> {
         Ok(ProviderCtx {
             index,
+            seed,
             name: name.to_string(),
             model_name: model_name.to_string(),
             chunk_tokens,
@@ -88,11 +93,15 @@ impl ProviderCtx {
         (us >= 0).then(|| Duration::from_micros(us as u64))
     }
 
-    fn stamp(&self) -> Stamp {
+    /// The stamp of an answer to the request tagged `tag` (untagged:
+    /// `u64::MAX`, which no client expects, so it cannot pass as an answer).
+    fn stamp(&self, tag: Option<u64>) -> Stamp {
         Stamp::new(
             &self.name,
             &self.model_name,
             self.answers.fetch_add(1, Relaxed),
+            AnswerKey::new(self.seed, tag.unwrap_or(u64::MAX)),
+            self.index,
         )
     }
 
@@ -285,7 +294,7 @@ async fn answer(
     if let Shape::Malformed(m) = plan.shape {
         let at = if stream { plan.ttft } else { plan.finish_at() };
         timer::sleep_until(arrived + at).await;
-        let stamp = ctx.stamp();
+        let stamp = ctx.stamp(req.tag);
         let (ct, body) = body::malformed(m, &stamp, stream, req.input_tokens, plan.output_tokens);
         rec.finish(AttemptOutcome::Malformed, 200, plan.output_tokens);
         return ctx.respond(200, ct, body);
@@ -297,7 +306,7 @@ async fn answer(
             chunk_tokens: ctx.chunk_tokens,
             input_tokens: req.input_tokens,
             include_usage: req.include_usage,
-            stamp: ctx.stamp(),
+            stamp: ctx.stamp(req.tag),
         };
         let mut res = Response::new(stream::body(sse, rec));
         let h = res.headers_mut();
@@ -310,7 +319,7 @@ async fn answer(
     if done > Instant::now() {
         timer::sleep_until(done).await;
     }
-    let body = body::completion(&ctx.stamp(), req.input_tokens, plan.output_tokens);
+    let body = body::completion(&ctx.stamp(req.tag), req.input_tokens, plan.output_tokens);
     rec.finish(AttemptOutcome::Ok, 200, plan.output_tokens);
     ctx.json(200, body)
 }

@@ -130,7 +130,7 @@ impl State {
         let count = self.tokens_before(k + 1) - from;
         let delta = Delta {
             role: (k == 0).then(|| "assistant".to_string()),
-            content: Some(body::words(from, count)),
+            content: Some(body::words(&a.stamp, from, count, a.plan.output_tokens)),
         };
         let last = k + 1 == self.chunks;
         let mut out = body::chunk_event(&a.stamp, Some(delta), None, None);

@@ -33,6 +33,29 @@ fn kind(k: CheckKind) -> &'static str {
     }
 }
 
+/// The run's facts as test-suite properties.
+fn properties(s: &crate::results::Summary) -> [(&'static str, String); 7] {
+    [
+        ("verdict", s.verdict.as_str().to_string()),
+        ("seed", s.scenario.seed.to_string()),
+        ("gateway", s.scenario.gateway.clone()),
+        ("interrupted", s.interrupted.to_string()),
+        ("slabench_version", s.slabench_version.clone()),
+        (
+            "failed_by_outcome",
+            Some(s.requests.failures())
+                .filter(|f| !f.is_empty())
+                .unwrap_or_else(|| "none".into()),
+        ),
+        (
+            "answers",
+            s.failover
+                .as_ref()
+                .map_or("not checked".to_string(), |f| f.answers.describe()),
+        ),
+    ]
+}
+
 /// Writes junit.xml.
 pub fn write(data: &RunData, out: &mut dyn Write) -> anyhow::Result<()> {
     let s = &data.summary;
@@ -64,13 +87,7 @@ pub fn write(data: &RunData, out: &mut dyn Write) -> anyhow::Result<()> {
         xml_escape(&s.scenario.started_at)
     )?;
     writeln!(out, "    <properties>")?;
-    for (k, v) in [
-        ("verdict", s.verdict.as_str().to_string()),
-        ("seed", s.scenario.seed.to_string()),
-        ("gateway", s.scenario.gateway.clone()),
-        ("interrupted", s.interrupted.to_string()),
-        ("slabench_version", s.slabench_version.clone()),
-    ] {
+    for (k, v) in properties(s) {
         writeln!(
             out,
             r#"      <property name="{k}" value="{}"/>"#,

@@ -104,13 +104,20 @@ fn key_numbers(data: &RunData, md: &mut String) {
     let mut row = |k: &str, v: String| {
         let _ = writeln!(md, "| {k} | {v} |");
     };
+    let failures = match r.failures() {
+        f if f.is_empty() => String::new(),
+        f => format!(" ({f})"),
+    };
     row(
         "Requests",
         format!(
-            "{} counted · {} ok · {} failed · {} cut off",
+            "{} counted · {} ok · {} failed{failures} · {} cut off",
             r.counted, r.ok, r.failed, r.cut_off
         ),
     );
+    if let Some(f) = &s.failover {
+        row("Answers", md_escape(&f.answers.describe()));
+    }
     row(
         "Uptime",
         format!(

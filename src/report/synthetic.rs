@@ -556,6 +556,10 @@ fn failover_report(
         untagged_attempts: 0,
         unmatched_attempts: 0,
         served_by_disagreements: 0,
+        answers: crate::analysis::failover::AnswerCheck {
+            answers_checked: totals.ok,
+            ..Default::default()
+        },
         gateway_account: None,
         failover_latency_ms: Percentiles::default(),
         normal_latency_ms: Percentiles::of(all),

@@ -22,6 +22,7 @@ pub fn render(s: &Summary) -> String {
     if let Some(f) = &s.failover {
         render_failover(&mut out, f);
         render_gateway_errors(&mut out, s, f);
+        let _ = writeln!(out, "  answers     {}", f.answers.describe());
     }
     if let Some(c) = &s.cost_usd {
         let _ = writeln!(

@@ -253,6 +253,22 @@ pub struct Requests {
     pub gateway_errors: Option<crate::analysis::gateway_errors::GatewayErrors>,
 }
 
+impl Requests {
+    /// The failed requests by outcome class, largest first, as
+    /// `truncated_answer 16 · 5xx 3` (empty when none failed).
+    pub fn failures(&self) -> String {
+        let mut failed: Vec<(&String, u64)> = self
+            .by_outcome
+            .iter()
+            .filter(|(k, n)| **n > 0 && !matches!(k.as_str(), "ok" | "cut_off"))
+            .map(|(k, n)| (k, *n))
+            .collect();
+        failed.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let parts: Vec<String> = failed.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        parts.join(" · ")
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UptimeOut {
     pub ratio: f64,

@@ -67,7 +67,7 @@ pub(super) fn join_ledger(
             }
             a.map_err(|e| bad = Some(e)).ok()
         });
-    let mut report = failover::analyze(&input, attempts);
+    let mut report = failover::analyze_answers(&input, &rec.answers, attempts);
     if cancelled {
         bad.get_or_insert_with(|| anyhow::anyhow!("{JOIN_INTERRUPTED}"));
     }

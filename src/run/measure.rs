@@ -47,7 +47,9 @@ pub(super) async fn measure(
         &stack.headers,
         scenario.load.timeout,
         scenario.load.max_in_flight,
-    )?;
+    )?
+    // Simulated providers' answers are verifiable: check every one.
+    .check_answers(scenario.seed, scenario.providers.len());
     let plans: Vec<ClassPlan> = scenario.traffic.iter().map(ClassPlan::new).collect();
     preflight(&target, &plans[0], opts.allow_unreachable).await?;
     if super::stopped(opts) {

@@ -29,8 +29,11 @@
 //! - `reactions`: when the gateway met each fault, how many requests it sent
 //!   into it, when it left the provider; failed requests per window, split.
 //! - `windows`: each window's state, time to failover and to recover.
+//! - `answers`: the client's check of each answer against the serving
+//!   attempt (tokens, and whose sequence the content is).
 //! - `report`: the `Report` the pipeline returns.
 
+mod answers;
 mod connections;
 mod cost;
 mod events;
@@ -42,6 +45,7 @@ mod reactions;
 mod report;
 mod windows;
 
+pub use answers::AnswerCheck;
 pub use connections::{ConnectionsOut, ProviderSyns};
 pub use cost::Cost;
 pub use events::{Event, EventKind, GatewayErrorCount};
@@ -54,9 +58,10 @@ pub use windows::{fault_label, Reach, Window, WindowState, BACK_SHARE, GONE_SHAR
 use super::account::Tally;
 use super::groups::Groups;
 use super::refusals::RefusedSeen;
-use crate::metrics::recorder::ClientRecord;
+use crate::metrics::recorder::{AnswerRecord, ClientRecord};
 use crate::providers::ledger::Attempt;
 use crate::scenario::Fault;
+use answers::AnswerTally;
 use cost::CostTally;
 use events::{classify, EventLog};
 use facts::{facts, refusals, refused_connections};
@@ -105,6 +110,16 @@ pub enum Connections<'a> {
 
 /// Joins the client's records with the ledger's attempts.
 pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Report {
+    analyze_answers(input, &[], attempts)
+}
+
+/// [`analyze`], and the client's check of each answer (`answers`, by
+/// request number: `Recorder::answers`) against the ledger.
+pub fn analyze_answers(
+    input: &Input,
+    answers: &[AnswerRecord],
+    attempts: impl IntoIterator<Item = Attempt>,
+) -> Report {
     let names = input.providers;
     let mut providers = ProviderTally::new(names.len());
     let mut flows = Flows::new(names.len(), input.duration_s);
@@ -128,6 +143,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
     let mut account = Tally::new(names, input.account_dialects, &refusals, &groups);
     let mut events = EventLog::new(names, input.class_names);
     let mut cost = CostTally::new(input.prices, input.class_names.len());
+    let mut checks = AnswerTally::new(names, answers);
     let mut sent = 0u64;
     for fact in facts(input.requests, &ledger.requests) {
         sent += 1;
@@ -138,6 +154,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
         cost.request(&fact, class);
         events.add(&fact, class);
         reactions.request(&fact);
+        checks.request(&fact);
     }
     // Requests sent into each fault: known once the moment the gateway left
     // the provider is.
@@ -175,6 +192,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
         untagged_attempts: ledger.untagged,
         unmatched_attempts: ledger.unmatched,
         served_by_disagreements,
+        answers: checks.finish(),
         failover_latency_ms: events.failover_latency_ms,
         normal_latency_ms: events.normal_latency_ms,
         providers,

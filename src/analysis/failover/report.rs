@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConnectionsOut, Cost, Event, ProviderStats, SecondFlow, Window};
+use super::{AnswerCheck, ConnectionsOut, Cost, Event, ProviderStats, SecondFlow, Window};
 use crate::analysis::account::AccountReport;
 use crate::metrics::histogram::Percentiles;
 
@@ -49,6 +49,10 @@ pub struct Report {
     /// Successful requests whose answer named a different provider than the
     /// ledger's serving attempt: a gateway that mislabels, or replays answers.
     pub served_by_disagreements: u64,
+    /// The client's check of each answer against the serving attempt:
+    /// `answers_checked`, `answer_mismatches`, `answer_mismatch_example`.
+    #[serde(flatten, default)]
+    pub answers: AnswerCheck,
     /// What failing over cost: latency of failed-over requests against the
     /// rest of the successful ones.
     pub failover_latency_ms: Percentiles,

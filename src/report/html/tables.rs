@@ -117,6 +117,16 @@ pub fn generator(data: &RunData, h: &mut String) {
         g.target_rpm, g.achieved_rpm, g.sent, g.dropped,
         fmt_ms(g.lag_ms.p50), fmt_ms(g.lag_ms.p99), fmt_ms(g.lag_ms.max), r.cut_off
     );
+    let failures = r.failures();
+    if !failures.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p>{} of {} counted requests failed, by outcome: {}.</p>",
+            r.failed,
+            r.counted,
+            esc(&failures)
+        );
+    }
     if let Some(gu) = &g.gave_up {
         let _ = writeln!(
             h,
@@ -278,6 +288,7 @@ pub fn providers(data: &RunData, h: &mut String) {
         fmt_latency(&f.failover_latency_ms, f.failover_latency_ms.p99), fmt_latency(&f.normal_latency_ms, f.normal_latency_ms.p99)
     );
     gateway_errors(data, f, h);
+    let _ = writeln!(h, "<p>Answers: {}.</p>", esc(&f.answers.describe()));
     if f.windows.is_empty() {
         return;
     }
