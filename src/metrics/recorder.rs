@@ -134,6 +134,38 @@ impl ClientRecord {
     }
 }
 
+/// The client's own timing of one request, kept beside its [`ClientRecord`]
+/// (8 bytes) for the gateway-overhead analysis: both from the actual send,
+/// in µs (saturating), `NONE` where there is nothing to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientTiming {
+    /// From the actual send to the end of the answer (`Measured::service`).
+    pub service_us: u32,
+    /// Streams: from the actual send to the first content token.
+    pub ttft_us: u32,
+}
+
+impl ClientTiming {
+    pub const NONE: u32 = u32::MAX;
+    pub const MISSING: ClientTiming = ClientTiming {
+        service_us: Self::NONE,
+        ttft_us: Self::NONE,
+    };
+
+    fn new(r: &RequestResult) -> Self {
+        let us = |d: std::time::Duration| d.as_micros().min(u128::from(Self::NONE - 1)) as u32;
+        ClientTiming {
+            service_us: us(r.m.service),
+            // `ttft` runs from the intended send; the lag is the rest.
+            ttft_us: r.m.ttft.map_or(Self::NONE, |t| us(t.saturating_sub(r.lag))),
+        }
+    }
+
+    pub fn get(v: u32) -> Option<u32> {
+        (v != Self::NONE).then_some(v)
+    }
+}
+
 /// One second of the run.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SecondRow {
@@ -174,6 +206,8 @@ pub struct Recorder {
     stage_ends: Vec<f64>,
     /// Per-request records by request number, when a ledger join will need them.
     pub requests: Option<Vec<ClientRecord>>,
+    /// The client's timing of each request, beside `requests` (same index).
+    pub timings: Option<Vec<ClientTiming>>,
     /// Provider names for `ClientRecord::served_by`.
     request_providers: Vec<String>,
     /// Which gateways' accounts were seen (`Dialect::bit`s).
@@ -233,6 +267,7 @@ impl Recorder {
             stage_sent: Vec::new(),
             stage_ends: Vec::new(),
             requests: None,
+            timings: None,
             request_providers: Vec::new(),
             account_dialects: 0,
             interval: histogram::new(),
@@ -240,10 +275,12 @@ impl Recorder {
         }
     }
 
-    /// Keeps a [`ClientRecord`] per request (16 bytes each) for the ledger
-    /// join; `providers` names the scenario's providers in order.
+    /// Keeps a [`ClientRecord`] and a [`ClientTiming`] per request (24 bytes
+    /// each) for the ledger join; `providers` names the scenario's providers
+    /// in order.
     pub fn keep_requests(mut self, providers: Vec<String>) -> Self {
         self.requests = Some(Vec::new());
+        self.timings = Some(Vec::new());
         self.request_providers = providers;
         self
     }
@@ -397,6 +434,12 @@ impl Recorder {
         let seq = r.seq as usize;
         if records.len() <= seq {
             records.resize(seq + 1, ClientRecord::MISSING);
+        }
+        if let Some(timings) = self.timings.as_mut() {
+            if timings.len() <= seq {
+                timings.resize(seq + 1, ClientTiming::MISSING);
+            }
+            timings[seq] = ClientTiming::new(r);
         }
         let served_by =
             r.m.served_by

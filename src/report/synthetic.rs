@@ -303,6 +303,7 @@ fn summary(shape: &Shape, sim: &Sim, log: FailoverLog) -> Summary {
             log,
         )),
         cost_usd: Some(cost),
+        gateway_overhead_ms: None,
         baseline: None,
     }
 }
@@ -554,5 +555,6 @@ fn failover_report(
         event_list: log.events,
         per_second: log.flows,
         ledger_error: None,
+        gateway_overhead: None,
     }
 }

@@ -64,7 +64,8 @@ pub(super) fn join_ledger(
             }
             a.map_err(|e| bad = Some(e)).ok()
         });
-    let mut report = failover::analyze(&input, attempts);
+    let timings = rec.timings.as_deref().unwrap_or_default();
+    let mut report = failover::analyze_timed(&input, timings, attempts);
     if cancelled {
         bad.get_or_insert_with(|| anyhow::anyhow!("{JOIN_INTERRUPTED}"));
     }

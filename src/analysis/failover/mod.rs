@@ -21,6 +21,8 @@
 //! - `providers`, `flows`, `cost`: accumulators fed attempt by attempt and
 //!   request by request.
 //! - `windows`: time to failover and to recover per fault window.
+//! - `overhead`: the gateway's own time per request (client's time minus
+//!   the providers'), from the attempts' intervals and the client's timings.
 //! - `report`: the `Report` the pipeline returns.
 
 mod cost;
@@ -28,6 +30,7 @@ mod events;
 mod facts;
 mod flows;
 mod join;
+mod overhead;
 mod providers;
 mod report;
 mod windows;
@@ -35,12 +38,13 @@ mod windows;
 pub use cost::Cost;
 pub use events::{Event, EventKind};
 pub use flows::SecondFlow;
+pub use overhead::{Overhead, OverheadSecond, Spread};
 pub use providers::ProviderStats;
 pub use report::{Report, EVENTS_LISTED};
 pub use windows::{fault_label, Reach, Window, BACK_SHARE, GONE_SHARE};
 
 use super::account::{refused_first_attempts, Tally};
-use crate::metrics::recorder::ClientRecord;
+use crate::metrics::recorder::{ClientRecord, ClientTiming};
 use crate::providers::ledger::Attempt;
 use crate::scenario::Fault;
 use cost::CostTally;
@@ -48,6 +52,7 @@ use events::{classify, EventLog};
 use facts::{facts, refusals};
 use flows::Flows;
 use join::join;
+use overhead::OverheadTally;
 use providers::ProviderTally;
 use windows::windows;
 
@@ -87,12 +92,24 @@ pub enum Connections<'a> {
 
 /// Joins the client's records with the ledger's attempts.
 pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Report {
+    analyze_timed(input, &[], attempts)
+}
+
+/// [`analyze`], and the gateway's overhead from the client's `timings` (by
+/// request number, beside `input.requests`; none: no overhead).
+pub fn analyze_timed(
+    input: &Input,
+    timings: &[ClientTiming],
+    attempts: impl IntoIterator<Item = Attempt>,
+) -> Report {
     let names = input.providers;
     let mut providers = ProviderTally::new(names.len());
     let mut flows = Flows::new(names.len(), input.duration_s);
+    let mut overhead = OverheadTally::new(timings);
     let ledger = join(input, attempts, |a, cost| {
         providers.attempt(a, cost);
         flows.attempt(a);
+        overhead.attempt(a.tag.unwrap_or(u64::MAX), a);
     });
 
     let refusals = refusals(input.faults, input.duration_s);
@@ -109,6 +126,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
         flows.request(&fact);
         cost.request(&fact, class);
         events.add(&fact, class);
+        overhead.request(&fact, class);
     }
 
     let windows = windows(input, flows.first_attempts());
@@ -139,6 +157,7 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
         event_list: events.list,
         ledger_error: None,
         per_second: flows.finish(names),
+        gateway_overhead: overhead.finish(),
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Cost, Event, ProviderStats, SecondFlow, Window};
+use super::{Cost, Event, Overhead, ProviderStats, SecondFlow, Window};
 use crate::analysis::account::AccountReport;
 use crate::metrics::histogram::Percentiles;
 
@@ -50,6 +50,10 @@ pub struct Report {
     /// covers the attempts before the damage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger_error: Option<String>,
+    /// The gateway's own time per request; summary.json carries it at the
+    /// top level (`gateway_overhead_ms`), so it is not repeated here.
+    #[serde(skip)]
+    pub gateway_overhead: Option<Overhead>,
 }
 
 /// How many events summary.json lists.
