@@ -71,7 +71,9 @@ impl LedgerEntry {
     /// body); later calls keep the first.
     pub fn first_byte(&mut self) {
         if self.attempt.first_byte_us.is_none() {
-            let us = Instant::now().saturating_duration_since(self.arrived).as_micros();
+            let us = Instant::now()
+                .saturating_duration_since(self.arrived)
+                .as_micros();
             self.attempt.first_byte_us = Some(us.min(u128::from(u32::MAX - 1)) as u32);
         }
     }

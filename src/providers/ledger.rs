@@ -127,7 +127,9 @@ impl Attempt {
         b[28..30].copy_from_slice(&self.status.to_le_bytes());
         b[30..34].copy_from_slice(&self.input_tokens.to_le_bytes());
         b[34..38].copy_from_slice(&self.output_tokens.to_le_bytes());
-        let first_byte = self.first_byte_us.map_or(NO_FIRST_BYTE, |v| v.min(NO_FIRST_BYTE - 1));
+        let first_byte = self
+            .first_byte_us
+            .map_or(NO_FIRST_BYTE, |v| v.min(NO_FIRST_BYTE - 1));
         b[38..42].copy_from_slice(&first_byte.to_le_bytes());
         b
     }

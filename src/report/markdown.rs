@@ -152,6 +152,9 @@ fn key_numbers(data: &RunData, md: &mut String) {
             ),
         );
     }
+    if let Some(o) = &s.gateway_overhead_ms {
+        row("Gateway overhead", md_escape(&o.headline()));
+    }
     if let Some(c) = &s.cost_usd {
         row(
             "Cost",

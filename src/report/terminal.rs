@@ -22,6 +22,9 @@ pub fn render(s: &Summary) -> String {
     if let Some(f) = &s.failover {
         render_failover(&mut out, f);
     }
+    if let Some(o) = &s.gateway_overhead_ms {
+        let _ = writeln!(out, "  {}", o.headline());
+    }
     if let Some(c) = &s.cost_usd {
         let _ = writeln!(
             out,

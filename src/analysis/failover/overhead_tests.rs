@@ -28,7 +28,13 @@ fn timing(service_ms: u32, ttft_ms: Option<u32>) -> ClientTiming {
 fn one_attempt_leaves_the_gateway_the_rest() {
     let spans = [span(0, 10, 110, true, Some(100))];
     let m = measure(&spans, 0, timing(103, None)).unwrap();
-    assert_eq!(m, Measure { overhead_us: 3000, ttft_us: None });
+    assert_eq!(
+        m,
+        Measure {
+            overhead_us: 3000,
+            ttft_us: None
+        }
+    );
 }
 
 #[test]
@@ -75,13 +81,22 @@ fn a_stream_has_a_ttft_overhead_too() {
     ];
     let m = measure(&spans, 1, timing(1040, Some(238))).unwrap();
     // Service: 1040 − (30 + 1000). TTFT: 238 − (30 + 200).
-    assert_eq!(m, Measure { overhead_us: 10_000, ttft_us: Some(8_000) });
+    assert_eq!(
+        m,
+        Measure {
+            overhead_us: 10_000,
+            ttft_us: Some(8_000)
+        }
+    );
 }
 
 #[test]
 fn nothing_is_clamped_and_what_cannot_be_measured_is_not() {
     let spans = [span(0, 0, 100, true, Some(100))];
-    assert_eq!(measure(&spans, 0, timing(90, None)).unwrap().overhead_us, -10_000);
+    assert_eq!(
+        measure(&spans, 0, timing(90, None)).unwrap().overhead_us,
+        -10_000
+    );
     // No successful attempt at the serving provider, or no client timing.
     assert_eq!(measure(&spans, 1, timing(120, None)), None);
     let failed = [span(0, 0, 100, false, Some(100))];
@@ -152,7 +167,11 @@ fn the_tally_splits_normal_from_failed_over_and_skips_what_it_must() {
     let mut classes = Vec::new();
     for (seq, r) in recs.iter().enumerate() {
         let j = joined[seq];
-        let served = if j.served_by != u16::MAX { j.served_by } else { 0 };
+        let served = if j.served_by != u16::MAX {
+            j.served_by
+        } else {
+            0
+        };
         let f = Fact {
             seq,
             rec: r,
@@ -174,7 +193,11 @@ fn the_tally_splits_normal_from_failed_over_and_skips_what_it_must() {
     assert!(near(o.failed_over.p50, 20.0), "{:?}", o.failed_over);
     assert!(near(o.all.max, 20.0) && near(o.all.p50, 4.0), "{:?}", o.all);
     assert_eq!(o.ttft, None);
-    let seconds: Vec<(u32, u64)> = o.per_second.iter().map(|s| (s.second, s.requests)).collect();
+    let seconds: Vec<(u32, u64)> = o
+        .per_second
+        .iter()
+        .map(|s| (s.second, s.requests))
+        .collect();
     assert_eq!(seconds, [(0, 2), (1, 1)]);
     assert!(near(o.per_second[1].p99, 4.0));
 }
@@ -185,4 +208,31 @@ fn without_client_timings_there_is_no_overhead() {
     tally.attempt(0, &attempt(0, 0, 1, true));
     assert!(tally.spans.is_empty());
     assert_eq!(tally.finish(), None);
+}
+
+#[test]
+fn the_headline_says_normal_failed_over_and_what_is_left_out() {
+    let spread = |requests, p50, p99, negative| Spread {
+        requests,
+        p50,
+        p90: p99,
+        p99,
+        max: p99,
+        negative,
+    };
+    let o = Overhead {
+        all: spread(1000, 0.31, 0.99, 1),
+        normal: spread(980, 0.31, 0.94, 1),
+        failed_over: spread(20, 300.0, 412.0, 0),
+        ttft: Some(spread(500, 0.4, 1.2, 0)),
+        unmeasured: 2,
+        per_second: vec![],
+    };
+    assert_eq!(
+        o.headline(),
+        "gateway overhead p50 0.31 ms, p99 0.94 ms (normal, 980 requests), failed over \
+         p99 412 ms (20) · ttft p50 0.40 ms, p99 1.20 ms · 1 negative (not in the \
+         percentiles) · 2 answered without a successful attempt (not measured)"
+    );
+    assert!(Overhead::default().headline().contains("not measured"));
 }
