@@ -115,8 +115,7 @@ fn charts_section(data: &RunData, h: &mut String) {
     if data.timeline.is_empty() {
         h.push_str("<p class=\"note\">No per-second data is stored for this run (timeseries.csv missing): time charts are left out.</p>\n");
     } else {
-        let faults = "Shaded: fault windows from the scenario, labelled at the top.";
-        figure(h, "latency-over-time", charts::time::latency(data), &format!("Latency of requests that completed OK in each second, from their intended send instant (coordinated omission corrected). {faults}"));
+        figure(h, "latency-over-time", charts::time::latency(data), "Latency of requests that completed OK in each second, from their intended send instant (coordinated omission corrected). Shaded: fault windows from the scenario, labelled at the top.");
         figure(h, "throughput", charts::time::throughput(data), "Requests per minute the stages asked for (target) and that were sent (achieved), per second.");
         figure(
             h,
