@@ -29,7 +29,9 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use slabench::protocol::tag;
 use slabench::providers::testing;
-use slabench::scenario::{ExternalGateway, Gateway, LatencyDist, Scenario, Stage, TrafficClass};
+use slabench::scenario::{
+    ExternalGateway, FailoverOn, FaultKind, Gateway, LatencyDist, Scenario, Stage, TrafficClass,
+};
 use tokio::time::Instant;
 
 /// What the fake gateway adds to every request.
@@ -300,5 +302,39 @@ async fn the_builtin_gateway_adds_little() {
     // machine stretches the tail; still far below a 20 ms hold.
     assert!(ms(&o, "p50") < 5.0, "{o}");
     assert!(ms(&o, "p99") < 20.0, "{o}");
+    assert!(ms(&o["ttft"], "p50") < 5.0, "{o}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_the_builtin_gateway_failed_over_are_measured_apart() {
+    let _one = ONE_RUN.lock().await;
+    // p0 answers every request 503; the gateway moves each to p1, whose
+    // 30 ms to first token is time at a provider, not overhead.
+    let mut sc = testing::scenario(7, 2);
+    sc.providers[1].profile.ttft = LatencyDist::Fixed(Duration::from_millis(30));
+    sc.load.stages = vec![Stage::Hold {
+        rpm: 1200.0,
+        duration: Duration::from_secs(2),
+    }];
+    sc.load.max_lag_p99 = Some(Duration::from_secs(1));
+    sc.traffic = scenario().traffic;
+    if let Gateway::Builtin(g) = &mut sc.gateway {
+        g.policy.failover_on = vec![FailoverOn::Status5xx];
+    }
+    sc.faults = vec![testing::fault(
+        0,
+        FaultKind::OutageHttp { status: 503 },
+        Duration::ZERO,
+        None,
+    )];
+    let (o, streams) = overhead_of(&sc).await;
+    assert_eq!(o["requests"], 40, "{o}");
+    assert_eq!(o["normal"]["requests"], 0, "{o}");
+    assert_eq!(o["failed_over"]["requests"], 40, "{o}");
+    assert_eq!(o["negative"], 0, "{o}");
+    assert_eq!(o["ttft"]["requests"], streams, "{o}");
+    // Both attempts' time at the providers is subtracted: what is left is
+    // the gateway's own, a few ms, not the 30 ms at p1.
+    assert!(ms(&o["failed_over"], "p50") < 5.0, "{o}");
     assert!(ms(&o["ttft"], "p50") < 5.0, "{o}");
 }

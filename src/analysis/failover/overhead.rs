@@ -79,19 +79,24 @@ impl Overhead {
     pub fn headline(&self) -> String {
         use crate::fmt::fmt_ms;
         let (n, f) = (&self.normal, &self.failed_over);
-        let mut line = if self.all.requests == 0 {
-            "gateway overhead not measured (no answered request with a provider attempt)".into()
-        } else if n.requests > 0 {
-            format!(
-                "gateway overhead p50 {}, p99 {} (normal, {} requests)",
-                fmt_ms(n.p50),
-                fmt_ms(n.p99),
-                n.requests
-            )
+        // The normal requests first; a run whose every request failed over
+        // shows those instead.
+        let (main, kind) = if n.requests > 0 {
+            (n, "normal")
         } else {
-            "gateway overhead: no normal request".to_string()
+            (f, "failed over")
         };
-        if f.requests > 0 {
+        let mut line = if self.all.requests == 0 {
+            "gateway overhead not measured (no answered request to measure)".to_string()
+        } else {
+            format!(
+                "gateway overhead p50 {}, p99 {} ({kind}, {} requests)",
+                fmt_ms(main.p50),
+                fmt_ms(main.p99),
+                main.requests
+            )
+        };
+        if n.requests > 0 && f.requests > 0 {
             line += &format!(", failed over p99 {} ({})", fmt_ms(f.p99), f.requests);
         }
         if let Some(t) = self.ttft.filter(|t| t.requests > 0) {

@@ -235,4 +235,15 @@ fn the_headline_says_normal_failed_over_and_what_is_left_out() {
          percentiles) · 2 answered without a successful attempt (not measured)"
     );
     assert!(Overhead::default().headline().contains("not measured"));
+    let all_moved = Overhead {
+        normal: Spread::default(),
+        ttft: None,
+        unmeasured: 0,
+        ..o
+    };
+    assert_eq!(
+        all_moved.headline(),
+        "gateway overhead p50 300 ms, p99 412 ms (failed over, 20 requests) · 1 negative (not \
+         in the percentiles)"
+    );
 }
