@@ -3,18 +3,32 @@
 //! provider is measured at that time, from the ledger join alone; the
 //! built-in gateway's own overhead is small.
 //!
-//! What the hold adds is measured against what the same fake gateway costs
-//! without it, in a run beside it (the machine's load varies from one
-//! second to the next: two runs one after the other differed by 1.5 ms). Measured on this 2-core machine under load, in a debug build:
-//! the fake gateway without a hold is measured at p50 ≈ 2 ms (the built-in
-//! gateway at ≈ 2.2 ms): four loopback HTTP hops through debug-built hyper
-//! and reqwest, which are part of every request's overhead by definition.
-//! The hold itself is exact at p50 (20.002 ms, with tokio's 1 ms timer
-//! avoided by spinning to an absolute deadline) but its tail is not: on a
-//! loaded machine the fake gateway's own thread runs late (holds of 22–45 ms
-//! seen at p99). The tail is therefore checked against the holds the fake
-//! gateway really made: every request's overhead contains its hold, so
-//! the measured p99 cannot be below the holds' p99.
+//! Why the check is what it is (measured on this 2-core machine, debug
+//! build):
+//!
+//! - The fake gateway *without* a hold is measured at p50 ≈ 2 ms (the
+//!   built-in gateway at ≈ 2.2 ms): four loopback HTTP hops through
+//!   debug-built hyper and reqwest, part of every request's overhead by
+//!   definition. So what the hold adds is measured against the same fake
+//!   gateway without it, in a run *beside* it: load varies from second to
+//!   second, and two runs one after the other differed by 1.5 ms.
+//! - tokio's timer ticks in whole milliseconds and wakes up to 1 ms late;
+//!   the hold sleeps on the OS timer instead (20.03 ms at p50). Spinning to
+//!   the deadline was as precise, but on a saturated machine the CPU it
+//!   burnt slowed the fake gateway's forwarding by a few ms.
+//! - The holds' tail is not precise: on a loaded machine the fake gateway's
+//!   thread wakes late (holds of 22–45 ms seen at p99). So the tail is
+//!   checked against the holds the fake gateway really made: every
+//!   request's overhead contains its hold, so no quantile of the measured
+//!   overhead can be below the holds' same quantile.
+//! - Within 1 ms held in every run on this machine as it was (load average
+//!   up to 6 from other builds). With both cores saturated by three extra
+//!   busy loops at the test's own priority, the hold's addition came out at
+//!   21.3–21.7 ms (holds 20.3 ms at p50, measured inside the fake
+//!   gateway): about 1 ms more path after a hold than without one, whose
+//!   cause is not pinned down (not new connections: the held run opened
+//!   fewer than the other). The 1 ms tolerance is kept; on a saturated
+//!   machine this test can fail by that much.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -53,17 +67,20 @@ struct Fake {
 
 type Body = BoxBody<Bytes, reqwest::Error>;
 
-/// Waits until `deadline` to within a few µs: tokio's timer wheel ticks in
-/// whole milliseconds and wakes up to 1 ms late, which alone would break a
-/// 1 ms tolerance; so sleep to 2 ms short of it and spin (yielding) the rest.
+/// Waits until `deadline` to within tens of µs: tokio's timer wheel ticks
+/// in whole milliseconds and wakes up to 1 ms late, which alone would break
+/// a 1 ms tolerance; the OS's own timer (`std::thread::sleep`, on the
+/// blocking pool) is precise. Spinning to the deadline was as precise but,
+/// on a saturated machine, the CPU it burnt slowed the fake gateway's own
+/// forwarding by a few ms.
 async fn wait_until(deadline: Instant) {
-    let early = deadline - Duration::from_millis(2);
-    if Instant::now() < early {
-        tokio::time::sleep_until(early).await;
-    }
-    while Instant::now() < deadline {
-        tokio::task::yield_now().await;
-    }
+    let deadline = deadline.into_std();
+    tokio::task::spawn_blocking(move || {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        std::thread::sleep(left);
+    })
+    .await
+    .unwrap();
 }
 
 /// One request through the fake gateway: read it, hold it until `hold`
@@ -263,10 +280,11 @@ async fn a_gateway_that_holds_each_request_20ms_is_measured_at_20ms() {
     }
     assert_eq!(holds.len(), 100);
     let shown = format!("{o}\nwithout the hold: {base}\nholds: {holds:?}");
-    // The hold is exact at p50; what the measurement adds to it is the
-    // gateway's path without the hold, within 1 ms.
+    // The holds are 20 ms at p50 (a few hundred µs more when the machine is
+    // saturated: the OS wakes the sleeper late); what the measurement adds
+    // to them is the gateway's path without the hold, within 1 ms.
     let hold_p50 = quantile_ms(&holds, 0.5);
-    assert!((hold_p50 - 20.0).abs() < 0.1, "{shown}");
+    assert!((20.0..20.5).contains(&hold_p50), "{shown}");
     for (key, v) in [("service", &o), ("ttft", &o["ttft"])] {
         let b = if key == "ttft" { &base["ttft"] } else { &base };
         let added = ms(v, "p50") - ms(b, "p50");
