@@ -63,8 +63,8 @@ fn html_escapes_the_scenario_name(html: &str) {
 
 fn every_chart_drew_something(html: &str) {
     let figures: Vec<&str> = html.split("<figure class=\"chart\"").skip(1).collect();
-    // Six time charts, one spectrum per class, TTFT and ITL.
-    assert_eq!(figures.len(), 6 + 2 + 2, "charts in the page");
+    // Seven time charts, one spectrum per class, TTFT and ITL.
+    assert_eq!(figures.len(), 7 + 2 + 2, "charts in the page");
     for f in &figures {
         let fig = &f[..f.find("</figure>").unwrap()];
         let id = fig.split('"').nth(1).unwrap_or("?");

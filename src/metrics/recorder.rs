@@ -172,6 +172,38 @@ impl AnswerRecord {
     }
 }
 
+/// The client's own timing of one request, kept beside its [`ClientRecord`]
+/// (8 bytes) for the gateway-overhead analysis: both from the actual send,
+/// in µs (saturating), `NONE` where there is nothing to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientTiming {
+    /// From the actual send to the end of the answer (`Measured::service`).
+    pub service_us: u32,
+    /// Streams: from the actual send to the first content token.
+    pub ttft_us: u32,
+}
+
+impl ClientTiming {
+    pub const NONE: u32 = u32::MAX;
+    pub const MISSING: ClientTiming = ClientTiming {
+        service_us: Self::NONE,
+        ttft_us: Self::NONE,
+    };
+
+    fn new(r: &RequestResult) -> Self {
+        let us = |d: std::time::Duration| d.as_micros().min(u128::from(Self::NONE - 1)) as u32;
+        ClientTiming {
+            service_us: us(r.m.service),
+            // `ttft` runs from the intended send; the lag is the rest.
+            ttft_us: r.m.ttft.map_or(Self::NONE, |t| us(t.saturating_sub(r.lag))),
+        }
+    }
+
+    pub fn get(v: u32) -> Option<u32> {
+        (v != Self::NONE).then_some(v)
+    }
+}
+
 /// One second of the run.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SecondRow {
@@ -215,6 +247,8 @@ pub struct Recorder {
     /// The check of each answer's content, by request number, beside
     /// `requests` (a separate vector, so `ClientRecord` keeps its shape).
     pub answers: Vec<AnswerRecord>,
+    /// The client's timing of each request, beside `requests` (same index).
+    pub timings: Option<Vec<ClientTiming>>,
     /// Provider names for `ClientRecord::served_by`.
     request_providers: Vec<String>,
     /// Which gateways' accounts were seen (`Dialect::bit`s).
@@ -278,6 +312,7 @@ impl Recorder {
             stage_ends: Vec::new(),
             requests: None,
             answers: Vec::new(),
+            timings: None,
             request_providers: Vec::new(),
             account_dialects: 0,
             error_messages: ErrorMessages::default(),
@@ -286,11 +321,12 @@ impl Recorder {
         }
     }
 
-    /// Keeps a [`ClientRecord`] and an [`AnswerRecord`] per request (20
-    /// bytes each) for the ledger
-    /// join; `providers` names the scenario's providers in order.
+    /// Keeps a [`ClientRecord`], an [`AnswerRecord`] and a [`ClientTiming`]
+    /// per request (28 bytes in all) for the ledger join; `providers` names
+    /// the scenario's providers in order.
     pub fn keep_requests(mut self, providers: Vec<String>) -> Self {
         self.requests = Some(Vec::new());
+        self.timings = Some(Vec::new());
         self.request_providers = providers;
         self
     }
@@ -450,6 +486,12 @@ impl Recorder {
             r.m.checked
                 .as_ref()
                 .map_or(AnswerRecord::NONE, AnswerRecord::new);
+        if let Some(timings) = self.timings.as_mut() {
+            if timings.len() <= seq {
+                timings.resize(seq + 1, ClientTiming::MISSING);
+            }
+            timings[seq] = ClientTiming::new(r);
+        }
         let served_by =
             r.m.served_by
                 .as_deref()

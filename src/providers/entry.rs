@@ -6,6 +6,11 @@
 //! otherwise `on_drop` (client gone, or hang: the peer gave up waiting). That
 //! covers the paths where hyper simply drops the handler or body because the
 //! peer went away.
+//!
+//! The entry also notes when the first content byte left
+//! ([`first_byte`](LedgerEntry::first_byte)): the gateway-overhead analysis
+//! subtracts a stream's time to first byte at the provider from the
+//! client's time to first token.
 
 use std::sync::Arc;
 
@@ -17,6 +22,7 @@ use super::server::ProviderCtx;
 pub struct LedgerEntry {
     ctx: Arc<ProviderCtx>,
     attempt: Attempt,
+    arrived: Instant,
 }
 
 impl LedgerEntry {
@@ -31,8 +37,13 @@ impl LedgerEntry {
             input_tokens: 0,
             output_tokens: 0,
             stream: false,
+            first_byte_us: None,
         };
-        LedgerEntry { ctx, attempt }
+        LedgerEntry {
+            ctx,
+            attempt,
+            arrived,
+        }
     }
 
     pub fn request(&mut self, tag: Option<u64>, input_tokens: u32, stream: bool) {
@@ -56,8 +67,29 @@ impl LedgerEntry {
         self.attempt.output_tokens = tokens;
     }
 
-    /// Records how the request ended.
+    /// The first content byte is leaving now (the first SSE event, or a whole
+    /// body); later calls keep the first.
+    pub fn first_byte(&mut self) {
+        if self.attempt.first_byte_us.is_none() {
+            let us = Instant::now()
+                .saturating_duration_since(self.arrived)
+                .as_micros();
+            self.attempt.first_byte_us = Some(us.min(u128::from(u32::MAX - 1)) as u32);
+        }
+    }
+
+    /// Records how the request ended. An answer with a status goes out whole
+    /// now: its first byte is now, unless marked before.
     pub fn finish(mut self, outcome: AttemptOutcome, status: u16, output_tokens: u32) {
+        if status != 0 {
+            self.first_byte();
+        }
+        self.finish_stream(outcome, status, output_tokens);
+    }
+
+    /// Records how an SSE body ended: its first byte was marked when its
+    /// first event left, if one did.
+    pub fn finish_stream(mut self, outcome: AttemptOutcome, status: u16, output_tokens: u32) {
         self.attempt.outcome = outcome;
         self.attempt.status = status;
         self.attempt.output_tokens = output_tokens;

@@ -32,6 +32,11 @@ pub struct Attempt {
     pub input_tokens: u32,
     pub output_tokens: u32,
     pub stream: bool,
+    /// When the provider sent its first content byte, µs after `arrived_us`:
+    /// the first SSE event of a stream, the whole body of any other answer.
+    /// `None` when it sent none (reset, hang, a stream cut before its first
+    /// chunk, a client gone first).
+    pub first_byte_us: Option<u32>,
 }
 
 /// What the provider did with an attempt.
@@ -97,9 +102,12 @@ impl AttemptOutcome {
 }
 
 /// The ledger file starts with these bytes (the last one is the format version).
-pub const MAGIC: [u8; 8] = *b"SLBLEDG\x01";
+/// Version 2 added `first_byte_us`.
+pub const MAGIC: [u8; 8] = *b"SLBLEDG\x02";
 /// Size of one encoded [`Attempt`].
-pub const RECORD_LEN: usize = 38;
+pub const RECORD_LEN: usize = 42;
+/// `first_byte_us` on disk when there was no first byte.
+const NO_FIRST_BYTE: u32 = u32::MAX;
 
 const TAGGED: u8 = 1;
 const STREAM: u8 = 2;
@@ -107,7 +115,7 @@ const STREAM: u8 = 2;
 impl Attempt {
     /// Little-endian fixed layout: tag u64, provider u16, arrived i64,
     /// answered i64, outcome u8, flags u8 (1 tagged, 2 stream), status u16,
-    /// input u32, output u32.
+    /// input u32, output u32, first byte u32 (`u32::MAX`: none).
     pub fn encode(&self) -> [u8; RECORD_LEN] {
         let mut b = [0u8; RECORD_LEN];
         b[0..8].copy_from_slice(&self.tag.unwrap_or(0).to_le_bytes());
@@ -119,6 +127,10 @@ impl Attempt {
         b[28..30].copy_from_slice(&self.status.to_le_bytes());
         b[30..34].copy_from_slice(&self.input_tokens.to_le_bytes());
         b[34..38].copy_from_slice(&self.output_tokens.to_le_bytes());
+        let first_byte = self
+            .first_byte_us
+            .map_or(NO_FIRST_BYTE, |v| v.min(NO_FIRST_BYTE - 1));
+        b[38..42].copy_from_slice(&first_byte.to_le_bytes());
         b
     }
 
@@ -137,6 +149,7 @@ impl Attempt {
             input_tokens: u32_at(30),
             output_tokens: u32_at(34),
             stream: b[27] & STREAM != 0,
+            first_byte_us: Some(u32_at(38)).filter(|&v| v != NO_FIRST_BYTE),
         })
     }
 }
@@ -215,6 +228,7 @@ mod tests {
             input_tokens: i as u32,
             output_tokens: u32::MAX - i as u32,
             stream: i.is_multiple_of(2),
+            first_byte_us: (!i.is_multiple_of(4)).then_some(i as u32 * 7),
         }
     }
 
@@ -237,6 +251,20 @@ mod tests {
             ..sample(1)
         };
         assert_eq!(Attempt::decode(&tagged_max.encode()), Some(tagged_max));
+        // The largest first byte that is not "none" survives; beyond it saturates.
+        let late = Attempt {
+            first_byte_us: Some(u32::MAX - 1),
+            ..sample(1)
+        };
+        assert_eq!(Attempt::decode(&late.encode()), Some(late));
+        let later = Attempt {
+            first_byte_us: Some(u32::MAX),
+            ..sample(1)
+        };
+        assert_eq!(
+            Attempt::decode(&later.encode()).unwrap().first_byte_us,
+            Some(u32::MAX - 1)
+        );
     }
 
     #[test]

@@ -205,6 +205,7 @@ mod tests {
             input_tokens: 7,
             output_tokens: 9,
             stream: i % 2 == 1,
+            first_byte_us: i.is_multiple_of(3).then_some(4),
         }
     }
 

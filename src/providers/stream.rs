@@ -90,7 +90,7 @@ impl State {
     fn end(&mut self, outcome: AttemptOutcome) {
         let sent = self.tokens_before(self.next);
         if let Some(rec) = self.rec.take() {
-            rec.finish(outcome, 200, sent);
+            rec.finish_stream(outcome, 200, sent);
         }
     }
 
@@ -106,6 +106,9 @@ impl State {
             }
             Shape::ErrorEvent { after_chunks } if k == after_chunks => {
                 timer::sleep_until(self.deadline(k)).await;
+                if let Some(rec) = self.rec.as_mut() {
+                    rec.first_byte();
+                }
                 self.end(AttemptOutcome::StreamError);
                 return Some(body::error_event());
             }
@@ -116,6 +119,7 @@ impl State {
         self.next += 1;
         let sent = self.tokens_before(self.next);
         if let Some(rec) = self.rec.as_mut() {
+            rec.first_byte();
             rec.progress(200, sent);
         }
         if self.next == self.chunks {

@@ -155,6 +155,9 @@ fn key_numbers(data: &RunData, md: &mut String) {
             row(k, v);
         }
     }
+    if let Some(o) = &s.gateway_overhead_ms {
+        row("Gateway overhead", md_escape(&o.headline()));
+    }
     if let Some(c) = &s.cost_usd {
         row(
             "Cost",

@@ -24,6 +24,9 @@ pub fn render(s: &Summary) -> String {
         render_gateway_errors(&mut out, s, f);
         let _ = writeln!(out, "  answers     {}", f.answers.describe());
     }
+    if let Some(o) = &s.gateway_overhead_ms {
+        let _ = writeln!(out, "  {}", o.headline());
+    }
     if let Some(c) = &s.cost_usd {
         let _ = writeln!(
             out,

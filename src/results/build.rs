@@ -90,6 +90,10 @@ impl Summary {
             ),
             latency_ms: latency(scenario, rec, &all),
             cost_usd: input.failover.as_ref().map(|f| f.cost.clone()),
+            gateway_overhead_ms: input
+                .failover
+                .as_ref()
+                .and_then(|f| f.gateway_overhead.clone()),
             failover: input.failover,
             baseline: None,
         }

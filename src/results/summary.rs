@@ -45,6 +45,10 @@ pub struct Summary {
     pub failover: Option<crate::analysis::failover::Report>,
     /// Cost from the providers' prices; `null` without simulated providers.
     pub cost_usd: Option<crate::analysis::failover::Cost>,
+    /// The gateway's own time per request (client's service time minus the
+    /// time at providers), from the ledger join; `null` without one.
+    #[serde(default)]
+    pub gateway_overhead_ms: Option<crate::analysis::failover::Overhead>,
     /// The comparison with a stored baseline; `null` without `--baseline`.
     pub baseline: Option<super::comparison::Comparison>,
 }

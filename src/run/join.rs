@@ -67,7 +67,8 @@ pub(super) fn join_ledger(
             }
             a.map_err(|e| bad = Some(e)).ok()
         });
-    let mut report = failover::analyze_answers(&input, &rec.answers, attempts);
+    let timings = rec.timings.as_deref().unwrap_or_default();
+    let mut report = failover::analyze_client(&input, &rec.answers, timings, attempts);
     if cancelled {
         bad.get_or_insert_with(|| anyhow::anyhow!("{JOIN_INTERRUPTED}"));
     }

@@ -367,6 +367,7 @@ mod tests {
                 input_tokens: 10,
                 output_tokens: 5,
                 stream: false,
+                first_byte_us: None,
             });
         }
         drop(sink);

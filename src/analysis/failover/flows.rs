@@ -137,6 +137,7 @@ mod tests {
             input_tokens: 0,
             output_tokens: 0,
             stream: false,
+            first_byte_us: None,
         }
     }
 

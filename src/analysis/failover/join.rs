@@ -39,7 +39,7 @@ impl Joined {
         served_tokens: (0, 0),
     };
 
-    fn add(&mut self, a: &Attempt, cost: f64) {
+    pub(super) fn add(&mut self, a: &Attempt, cost: f64) {
         self.cost += cost;
         self.attempts = self.attempts.saturating_add(1);
         self.providers |= LedgerView::bit(a.provider);
@@ -134,6 +134,7 @@ mod tests {
             input_tokens: 10,
             output_tokens: if ok { 20 } else { 0 },
             stream: false,
+            first_byte_us: None,
         }
     }
 

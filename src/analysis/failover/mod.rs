@@ -31,6 +31,8 @@
 //! - `windows`: each window's state, time to failover and to recover.
 //! - `answers`: the client's check of each answer against the serving
 //!   attempt (tokens, and whose sequence the content is).
+//! - `overhead`: the gateway's own time per request (client's time minus
+//!   the providers'), from the attempts' intervals and the client's timings.
 //! - `report`: the `Report` the pipeline returns.
 
 mod answers;
@@ -40,6 +42,7 @@ mod events;
 mod facts;
 mod flows;
 mod join;
+mod overhead;
 mod providers;
 mod reactions;
 mod report;
@@ -50,15 +53,16 @@ pub use connections::{ConnectionsOut, ProviderSyns};
 pub use cost::Cost;
 pub use events::{Event, EventKind, GatewayErrorCount};
 pub use flows::SecondFlow;
+pub use overhead::{Overhead, OverheadSecond, Spread};
 pub use providers::ProviderStats;
 pub use reactions::{MIN_GONE_S, SUSTAIN_S};
 pub use report::{Report, EVENTS_LISTED};
 pub use windows::{fault_label, Reach, Window, WindowState, BACK_SHARE, GONE_SHARE};
 
-use super::account::Tally;
+use super::account::{Refusal, Tally};
 use super::groups::Groups;
 use super::refusals::RefusedSeen;
-use crate::metrics::recorder::{AnswerRecord, ClientRecord};
+use crate::metrics::recorder::{AnswerRecord, ClientRecord, ClientTiming};
 use crate::providers::ledger::Attempt;
 use crate::scenario::Fault;
 use answers::AnswerTally;
@@ -67,6 +71,7 @@ use events::{classify, EventLog};
 use facts::{facts, refusals, refused_connections};
 use flows::Flows;
 use join::join;
+use overhead::OverheadTally;
 use providers::ProviderTally;
 use reactions::Reactions;
 use windows::windows;
@@ -110,35 +115,34 @@ pub enum Connections<'a> {
 
 /// Joins the client's records with the ledger's attempts.
 pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Report {
-    analyze_answers(input, &[], attempts)
+    analyze_client(input, &[], &[], attempts)
 }
 
-/// [`analyze`], and the client's check of each answer (`answers`, by
-/// request number: `Recorder::answers`) against the ledger.
-pub fn analyze_answers(
+/// [`analyze`], with what the client kept beside each request (both by
+/// request number, beside `input.requests`; empty: not kept): the check of
+/// each answer's content (`Recorder::answers`), compared with the ledger,
+/// and the client's timings (`Recorder::timings`), for the gateway's
+/// overhead.
+pub fn analyze_client(
     input: &Input,
     answers: &[AnswerRecord],
+    timings: &[ClientTiming],
     attempts: impl IntoIterator<Item = Attempt>,
 ) -> Report {
     let names = input.providers;
     let mut providers = ProviderTally::new(names.len());
     let mut flows = Flows::new(names.len(), input.duration_s);
     let mut reactions = Reactions::new(input.faults, names.len(), input.duration_s);
+    let mut overhead = OverheadTally::new(timings);
     let ledger = join(input, attempts, |a, cost| {
         providers.attempt(a, cost);
         flows.attempt(a);
         reactions.attempt(a);
+        overhead.attempt(a.tag.unwrap_or(u64::MAX), a);
     });
 
     let refusals = refusals(input.faults, input.duration_s);
-    let (refused, seen) = match input.connections {
-        Connections::Seen(counts) => {
-            let per = refused_connections(counts, &refusals, names.len(), input.duration_s);
-            let total = per.iter().sum();
-            (Some(per), RefusedSeen::Seen(total))
-        }
-        Connections::NotObservable(why) => (None, RefusedSeen::NotObservable(why.to_string())),
-    };
+    let (refused, seen) = refused_seen(input, &refusals);
     let groups = Groups::new(input.groups, names.len());
     let mut account = Tally::new(names, input.account_dialects, &refusals, &groups);
     let mut events = EventLog::new(names, input.class_names);
@@ -155,13 +159,12 @@ pub fn analyze_answers(
         events.add(&fact, class);
         reactions.request(&fact);
         checks.request(&fact);
+        overhead.request(&fact, class);
     }
     // Requests sent into each fault: known once the moment the gateway left
     // the provider is.
     reactions.settle(input.sent_until_s);
-    for fact in facts(input.requests, &ledger.requests) {
-        reactions.count(&fact);
-    }
+    facts(input.requests, &ledger.requests).for_each(|f| reactions.count(&f));
 
     let windows = windows(input, flows.first_attempts(), &reactions);
     let cost = cost.finish(names, providers.stats(), input.class_names, sent);
@@ -169,8 +172,7 @@ pub fn analyze_answers(
     let (providers, served_by_disagreements) = providers.finish(names);
     let events = events.finish();
     let refused_connections = refused.map(|r| r.iter().sum::<u64>());
-    // Refused connections are attempts the gateway made: amplification
-    // counts them when they were watched.
+    // Refused connections are attempts too, when they were watched.
     let attempts = ledger.joined + refused_connections.unwrap_or(0);
     Report {
         cost,
@@ -182,11 +184,7 @@ pub fn analyze_answers(
         unreached: events.unreached,
         provider_errors_passed_through: events.count(EventKind::Exhausted),
         gateway_errors: events.gateway_errors,
-        amplification: if sent > 0 {
-            attempts as f64 / sent as f64
-        } else {
-            0.0
-        },
+        amplification: per_request(attempts, sent),
         attempts: ledger.joined,
         refused_connections,
         untagged_attempts: ledger.untagged,
@@ -202,6 +200,30 @@ pub fn analyze_answers(
         ledger_error: None,
         per_second: flows.finish(names),
         connections: connections::summarize(input),
+        gateway_overhead: overhead.finish(),
+    }
+}
+
+/// Connections refused inside refuse windows, per provider, when they were
+/// watched; and what the gateway-account comparison may make of them.
+fn refused_seen(input: &Input, refusals: &[Refusal]) -> (Option<Vec<u64>>, RefusedSeen) {
+    match input.connections {
+        Connections::Seen(counts) => {
+            let n = input.providers.len();
+            let per = refused_connections(counts, refusals, n, input.duration_s);
+            let total = per.iter().sum();
+            (Some(per), RefusedSeen::Seen(total))
+        }
+        Connections::NotObservable(why) => (None, RefusedSeen::NotObservable(why.to_string())),
+    }
+}
+
+/// `attempts / sent`, 0 when nothing was sent.
+fn per_request(attempts: u64, sent: u64) -> f64 {
+    if sent > 0 {
+        attempts as f64 / sent as f64
+    } else {
+        0.0
     }
 }
 

@@ -106,6 +106,7 @@ mod tests {
             input_tokens: 7,
             output_tokens: 0,
             stream: false,
+            first_byte_us: None,
         };
         t.attempt(&failed, 0.5);
         t.attempt(

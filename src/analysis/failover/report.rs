@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AnswerCheck, ConnectionsOut, Cost, Event, ProviderStats, SecondFlow, Window};
+use super::{
+    AnswerCheck, ConnectionsOut, Cost, Event, Overhead, ProviderStats, SecondFlow, Window,
+};
 use crate::analysis::account::AccountReport;
 use crate::metrics::histogram::Percentiles;
 
@@ -78,6 +80,10 @@ pub struct Report {
     /// refuse window (refused connections never reach the ledger).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connections: Option<ConnectionsOut>,
+    /// The gateway's own time per request; summary.json carries it at the
+    /// top level (`gateway_overhead_ms`), so it is not repeated here.
+    #[serde(skip)]
+    pub gateway_overhead: Option<Overhead>,
 }
 
 /// How many events summary.json lists.

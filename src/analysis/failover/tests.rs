@@ -25,6 +25,7 @@ pub(super) fn attempt(seq: u64, provider: u16, at_ms: i64, outcome: AttemptOutco
         input_tokens: 100,
         output_tokens: if outcome == AttemptOutcome::Ok { 50 } else { 0 },
         stream: false,
+        first_byte_us: None,
     }
 }
 

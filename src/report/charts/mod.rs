@@ -9,6 +9,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+pub mod overhead;
 pub mod spectrum;
 pub mod time;
 

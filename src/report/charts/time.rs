@@ -11,11 +11,11 @@ use super::{
 use crate::metrics::Outcome;
 use crate::report::data::{RunData, Second};
 
-type Chart<'a, Y> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y>>;
+pub(super) type Chart<'a, Y> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, Y>>;
 
 /// Shades each fault window and labels it at the top, one label row per
 /// window so that overlapping windows do not overwrite each other's label.
-fn shade_faults<'a, Y>(
+pub(super) fn shade_faults<'a, Y>(
     chart: &mut Chart<'a, Y>,
     data: &RunData,
     lo: f64,
@@ -85,6 +85,9 @@ macro_rules! linear_time_chart {
     }};
 }
 
+// For the other time charts (`overhead.rs`).
+pub(super) use {linear_time_chart, mesh};
+
 /// Runs of consecutive seconds where `f` has a value, as line segments.
 fn segments(rows: &[Second], f: impl Fn(&Second) -> Option<f64>) -> Vec<Vec<(f64, f64)>> {
     let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
@@ -104,7 +107,7 @@ fn segments(rows: &[Second], f: impl Fn(&Second) -> Option<f64>) -> Vec<Vec<(f64
 }
 
 /// Draws `segs` as one legend entry.
-fn line<'a, Y>(
+pub(super) fn line<'a, Y>(
     chart: &mut Chart<'a, Y>,
     segs: Vec<Vec<(f64, f64)>>,
     style: ShapeStyle,

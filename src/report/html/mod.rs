@@ -115,8 +115,7 @@ fn charts_section(data: &RunData, h: &mut String) {
     if data.timeline.is_empty() {
         h.push_str("<p class=\"note\">No per-second data is stored for this run (timeseries.csv missing): time charts are left out.</p>\n");
     } else {
-        let faults = "Shaded: fault windows from the scenario, labelled at the top.";
-        figure(h, "latency-over-time", charts::time::latency(data), &format!("Latency of requests that completed OK in each second, from their intended send instant (coordinated omission corrected). {faults}"));
+        figure(h, "latency-over-time", charts::time::latency(data), "Latency of requests that completed OK in each second, from their intended send instant (coordinated omission corrected). Shaded: fault windows from the scenario, labelled at the top.");
         figure(h, "throughput", charts::time::throughput(data), "Requests per minute the stages asked for (target) and that were sent (achieved), per second.");
         figure(
             h,
@@ -126,6 +125,7 @@ fn charts_section(data: &RunData, h: &mut String) {
         );
         figure(h, "served-by", charts::time::served_by(data), "Each provider's share of the answers completed in each second, stacked, as the answers name their provider; dots: requests whose first attempt failed (failover, retry or exhausted), by intended send second. Outlined: fault windows.");
         figure(h, "amplification", charts::time::amplification(data, tables::amplification_limit(data)), "Attempts the providers received per request sent, per second (1.0: no retries or failovers).");
+        figure(h, "gateway-overhead", charts::overhead::per_second(data), "The gateway's own time per request: the client's service time minus the time its attempts spent at providers (overlapping attempts counted once), p50 and p99 of the requests meant to leave in each second. Answered requests that reached a provider only.");
         figure(h, "error-budget", charts::time::error_budget(data), "Share of the run's error budget (1 − uptime target of the counted requests) left after each second.");
     }
     h.push_str("<h3>Latency spectrum per traffic class</h3>\n");

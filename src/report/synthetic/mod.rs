@@ -14,13 +14,16 @@ use rand_chacha::ChaCha8Rng;
 use super::data::{ClassHists, RunData, Second};
 use crate::analysis::budget;
 use crate::analysis::failover::{
-    Cost, Event, EventKind, ProviderStats, Report, SecondFlow, Window,
+    Cost, Event, EventKind, Overhead, OverheadSecond, SecondFlow, Spread,
 };
 use crate::analysis::{Check, CheckKind};
 use crate::metrics::histogram::{self, Percentiles};
 use crate::metrics::recorder::SecondRow;
 use crate::metrics::Outcome;
 use crate::results::*;
+
+mod failover;
+use failover::{failover_report, window};
 
 /// The shape of the synthetic run.
 #[derive(Debug, Clone)]
@@ -265,6 +268,42 @@ impl Totals {
     }
 }
 
+/// The gateway's overhead: well under a millisecond, except for the
+/// requests failed over during the outage (a backoff before the next try).
+fn overhead(shape: &Shape, timeline: &[Second]) -> Overhead {
+    let (from, to) = fault_window(shape);
+    let spread = |requests, p50, p99| Spread {
+        requests,
+        p50,
+        p90: (p50 + p99) / 2.0,
+        p99,
+        max: p99 * 1.2,
+        negative: 0,
+    };
+    let ok: u64 = timeline.iter().map(Second::ok).sum();
+    let per_second: Vec<OverheadSecond> = timeline
+        .iter()
+        .filter(|s| s.ok() > 0)
+        .map(|s| {
+            let outage = (from..to).contains(&f64::from(s.t));
+            OverheadSecond {
+                second: s.t,
+                requests: s.ok(),
+                p50: 0.30 + f64::from(s.t % 7) * 0.01,
+                p99: if outage { 412.0 } else { 0.94 },
+            }
+        })
+        .collect();
+    Overhead {
+        all: spread(ok, 0.31, 3.5),
+        normal: spread(ok - ok / 50, 0.31, 0.94),
+        failed_over: spread(ok / 50, 250.0, 412.0),
+        ttft: Some(spread(ok / 4, 0.40, 1.2)),
+        unmeasured: 0,
+        per_second,
+    }
+}
+
 fn summary(shape: &Shape, sim: &Sim, log: FailoverLog) -> Summary {
     let totals = Totals::of(&sim.timeline);
     let mut all = histogram::new();
@@ -303,6 +342,7 @@ fn summary(shape: &Shape, sim: &Sim, log: FailoverLog) -> Summary {
             log,
         )),
         cost_usd: Some(cost),
+        gateway_overhead_ms: Some(overhead(shape, &sim.timeline)),
         baseline: None,
     }
 }
@@ -491,89 +531,5 @@ fn cost(sim: &Sim, totals: Totals) -> Cost {
             .map(|c| (c.clone(), 0.06 / sim.classes.len() as f64))
             .collect(),
         failover_added: 0.002,
-    }
-}
-
-/// The outage's window in the failover analysis.
-fn window(shape: &Shape, fault: &FaultInfo, providers: &[String], totals: Totals) -> Window {
-    let (fs, fe) = fault_window(shape);
-    Window {
-        provider: providers[0].clone(),
-        fault: fault.label.clone(),
-        start_s: fs,
-        end_s: Some(fe),
-        usual_first_share: Some(0.8),
-        state: Default::default(),
-        why: None,
-        met_fault_s: Some(fs),
-        sent_into_fault: Some(2),
-        time_to_failover_s: Some(1.0),
-        time_to_recover_s: Some(2.0),
-        requests: (fe - fs) as u64 * shape.rps,
-        errors: totals.failed,
-        gateway_errors: 0,
-        errors_by_outcome: [("5xx".to_string(), totals.failed)]
-            .into_iter()
-            .filter(|(_, n)| *n > 0)
-            .collect(),
-        p99_ms: 1500.0,
-        reach: Default::default(),
-    }
-}
-
-fn failover_report(
-    sim: &Sim,
-    totals: Totals,
-    all: &histogram::Hist,
-    window: Window,
-    cost: Cost,
-    log: FailoverLog,
-) -> Report {
-    let failovers = log.events.len() as u64;
-    let np = sim.providers.len() as u64;
-    let per_provider = |i: usize| ProviderStats {
-        attempts: totals.counted / np,
-        first_attempts: totals.counted / np,
-        failed_attempts: if i == 0 { totals.failed } else { 0 },
-        served: totals.ok / np,
-        input_tokens: 1000 * (i as u64 + 1),
-        output_tokens: 500 * (i as u64 + 1),
-        cost_usd: 0.01 * (i as f64 + 1.0),
-        refused_connections: None,
-    };
-    Report {
-        events: failovers + 1,
-        failovers,
-        group_moves: 0,
-        retries: 1,
-        exhausted: 0,
-        unreached: 0,
-        provider_errors_passed_through: 0,
-        gateway_errors: Vec::new(),
-        amplification: 1.03,
-        attempts: totals.counted + failovers,
-        refused_connections: None,
-        untagged_attempts: 0,
-        unmatched_attempts: 0,
-        served_by_disagreements: 0,
-        answers: crate::analysis::failover::AnswerCheck {
-            answers_checked: totals.ok,
-            ..Default::default()
-        },
-        gateway_account: None,
-        failover_latency_ms: Percentiles::default(),
-        normal_latency_ms: Percentiles::of(all),
-        providers: sim
-            .providers
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.clone(), per_provider(i)))
-            .collect(),
-        windows: vec![window],
-        cost,
-        event_list: log.events,
-        per_second: log.flows,
-        ledger_error: None,
-        connections: None,
     }
 }

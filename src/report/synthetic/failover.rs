@@ -1,0 +1,96 @@
+//! The synthetic run's failover analysis: its one fault window and the
+//! report around it.
+
+use super::{fault_window, FailoverLog, FaultInfo, Shape, Sim, Totals};
+use crate::analysis::failover::{Cost, ProviderStats, Report, Window};
+use crate::metrics::histogram::{self, Percentiles};
+
+/// The outage's window in the failover analysis.
+pub(super) fn window(
+    shape: &Shape,
+    fault: &FaultInfo,
+    providers: &[String],
+    totals: Totals,
+) -> Window {
+    let (fs, fe) = fault_window(shape);
+    Window {
+        provider: providers[0].clone(),
+        fault: fault.label.clone(),
+        start_s: fs,
+        end_s: Some(fe),
+        usual_first_share: Some(0.8),
+        state: Default::default(),
+        why: None,
+        met_fault_s: Some(fs),
+        sent_into_fault: Some(2),
+        time_to_failover_s: Some(1.0),
+        time_to_recover_s: Some(2.0),
+        requests: (fe - fs) as u64 * shape.rps,
+        errors: totals.failed,
+        gateway_errors: 0,
+        errors_by_outcome: [("5xx".to_string(), totals.failed)]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .collect(),
+        p99_ms: 1500.0,
+        reach: Default::default(),
+    }
+}
+
+pub(super) fn failover_report(
+    sim: &Sim,
+    totals: Totals,
+    all: &histogram::Hist,
+    window: Window,
+    cost: Cost,
+    log: FailoverLog,
+) -> Report {
+    let failovers = log.events.len() as u64;
+    let np = sim.providers.len() as u64;
+    let per_provider = |i: usize| ProviderStats {
+        attempts: totals.counted / np,
+        first_attempts: totals.counted / np,
+        failed_attempts: if i == 0 { totals.failed } else { 0 },
+        served: totals.ok / np,
+        input_tokens: 1000 * (i as u64 + 1),
+        output_tokens: 500 * (i as u64 + 1),
+        cost_usd: 0.01 * (i as f64 + 1.0),
+        refused_connections: None,
+    };
+    Report {
+        events: failovers + 1,
+        failovers,
+        group_moves: 0,
+        retries: 1,
+        exhausted: 0,
+        unreached: 0,
+        provider_errors_passed_through: 0,
+        gateway_errors: Vec::new(),
+        amplification: 1.03,
+        attempts: totals.counted + failovers,
+        refused_connections: None,
+        untagged_attempts: 0,
+        unmatched_attempts: 0,
+        served_by_disagreements: 0,
+        answers: crate::analysis::failover::AnswerCheck {
+            answers_checked: totals.ok,
+            ..Default::default()
+        },
+        gateway_account: None,
+        failover_latency_ms: Percentiles::default(),
+        normal_latency_ms: Percentiles::of(all),
+        providers: sim
+            .providers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.clone(), per_provider(i)))
+            .collect(),
+        windows: vec![window],
+        cost,
+        event_list: log.events,
+        per_second: log.flows,
+        ledger_error: None,
+        connections: None,
+        gateway_overhead: None,
+    }
+}
