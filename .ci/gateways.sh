@@ -1,24 +1,43 @@
 #!/usr/bin/env bash
-# CI: real gateways under test. Installs LiteLLM (pip) and the Portkey
-# gateway (npm) when they are missing, runs each example's short outage
-# scenario (examples/*/outage.toml, 30 s of load), and checks summary.json:
+# CI: real gateways under test. Installs the pinned LiteLLM (pip) and
+# Portkey gateway (npm) versions when another (or none) is installed, runs
+# each example's short outage scenario (examples/*/outage.toml, 30 s of
+# load), and checks summary.json:
 # failover events were detected, a verdict was computed (PASS or FAIL; not
 # INVALID, not a crash), and the gateway's own account of its fallbacks was
 # reconciled with the providers' ledger. Afterwards no port is left bound.
 #
-# Usage: .ci/gateways.sh [litellm] [portkey]   (default: both)
+# Usage: .ci/gateways.sh [--latest] [litellm] [portkey]   (default: both)
+#
+# The versions are pinned: a finding in the README names the version it was
+# seen on, and a new gateway release must not turn CI red or green by
+# itself. --latest (or SLABENCH_GATEWAYS_LATEST=1) installs the newest
+# releases instead, to see what changed; the run prints the versions used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+LITELLM_VERSION=1.108.7
+PORTKEY_VERSION=1.15.2
+latest="${SLABENCH_GATEWAYS_LATEST:-0}"
+if [ "${1:-}" = "--latest" ]; then
+    latest=1
+    shift
+fi
 
 gateways=("$@")
 [ ${#gateways[@]} -eq 0 ] && gateways=(litellm portkey)
 
+installed_litellm() {
+    python3 -c 'from importlib.metadata import version; print(version("litellm"))' 2>/dev/null || true
+}
+
 install_litellm() {
-    if command -v litellm >/dev/null 2>&1; then
-        echo "litellm: installed at $(command -v litellm)"
-    else
-        python3 -m pip install --quiet 'litellm[proxy]'
+    local want="litellm[proxy]==$LITELLM_VERSION"
+    [ "$latest" = 1 ] && want='litellm[proxy]'
+    if [ "$latest" = 1 ] || [ "$(installed_litellm)" != "$LITELLM_VERSION" ]; then
+        python3 -m pip install --quiet --upgrade "$want"
     fi
+    echo "litellm: $(installed_litellm) at $(command -v litellm)"
     # LiteLLM refuses to start without a master key; slabench sends it as
     # the bearer token (examples/litellm/outage.toml).
     if [ -z "${LITELLM_MASTER_KEY:-}" ]; then
@@ -27,13 +46,19 @@ install_litellm() {
     fi
 }
 
+installed_portkey() {
+    npm ls -g --depth=0 --json @portkey-ai/gateway 2>/dev/null \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin).get("dependencies", {}).get("@portkey-ai/gateway", {}).get("version", ""))' \
+        2>/dev/null || true
+}
+
 install_portkey() {
-    if npm ls -g --depth=0 @portkey-ai/gateway >/dev/null 2>&1 \
-        || [ -d examples/portkey/node_modules/@portkey-ai/gateway ]; then
-        echo "portkey: @portkey-ai/gateway installed"
-    else
-        npm install -g --no-fund --no-audit @portkey-ai/gateway
+    local want="@portkey-ai/gateway@$PORTKEY_VERSION"
+    [ "$latest" = 1 ] && want='@portkey-ai/gateway@latest'
+    if [ "$latest" = 1 ] || [ "$(installed_portkey)" != "$PORTKEY_VERSION" ]; then
+        npm install -g --no-fund --no-audit "$want"
     fi
+    echo "portkey: @portkey-ai/gateway $(installed_portkey)"
 }
 
 cargo build --locked --quiet
