@@ -267,6 +267,12 @@ fn failover(
             let c = candidate
                 .iter()
                 .find(|c| c.provider == b.provider && c.start_s == b.start_s)?;
+            // A window with nothing to react to (not exercised, not
+            // observable, not reached) has no time to compare: its own check
+            // says so; reading it as "never" would call it a regression.
+            if !(timed(b) && timed(c)) {
+                return None;
+            }
             let unique = baseline.iter().filter(|w| w.provider == b.provider).count() == 1;
             let metric = if unique {
                 format!("time to failover ({})", b.provider)
@@ -276,6 +282,12 @@ fn failover(
             Some(one_window(metric, b, c, gate.tolerance, floor_s))
         })
         .collect()
+}
+
+/// Whether a window's time to failover was measured (a time, or never).
+fn timed(w: &WindowRecord) -> bool {
+    use crate::analysis::failover::WindowState;
+    matches!(w.state, WindowState::Measured | WindowState::Never)
 }
 
 fn one_window(

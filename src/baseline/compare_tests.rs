@@ -9,6 +9,7 @@ use super::compare::{checks, compare};
 use super::file::{encode, Baseline, ClassRecord, Fingerprint, GateSettings};
 use super::file::{UptimeCounts, WindowRecord};
 use super::{Change, Comparison};
+use crate::analysis::failover::WindowState;
 use crate::analysis::verdict::CheckKind;
 use crate::metrics::histogram::{self, quantile_ms};
 
@@ -176,6 +177,11 @@ fn time_to_failover_moves_by_more_than_one_step() {
         start_s: 5.0,
         end_s: Some(10.0),
         time_to_failover_s: ttf,
+        state: if ttf.is_some() {
+            WindowState::Measured
+        } else {
+            WindowState::Never
+        },
     };
     let with = |ttf| {
         let mut r = run(&seconds(1.0));
@@ -193,4 +199,42 @@ fn time_to_failover_moves_by_more_than_one_step() {
     let m = m.metrics.iter().find(|m| m.metric == metric).unwrap();
     assert_eq!((m.baseline, m.candidate), (1.0, 5.0));
     assert!(m.detail.contains("1 s → never"), "{}", m.detail);
+}
+
+#[test]
+fn a_window_with_nothing_to_react_to_is_not_compared() {
+    let window = |state| WindowRecord {
+        provider: "flash".into(),
+        fault: "outage".into(),
+        start_s: 5.0,
+        end_s: Some(10.0),
+        time_to_failover_s: (state == WindowState::Measured).then_some(1.0),
+        state,
+    };
+    let with = |state| {
+        let mut r = run(&seconds(1.0));
+        r.failover_windows = vec![window(state)];
+        r
+    };
+    let metric = "time to failover (flash)";
+    for other in [
+        WindowState::NotExercised,
+        WindowState::NotObservable,
+        WindowState::NotReached,
+    ] {
+        for (b, c) in [
+            (WindowState::Measured, other),
+            (other, WindowState::Measured),
+        ] {
+            let m = cmp(&with(b), &with(c));
+            assert!(
+                m.metrics.iter().all(|m| m.metric != metric),
+                "{b:?} against {c:?}: {:?}",
+                m.metrics
+            );
+        }
+    }
+    // Both timed: compared as before.
+    let m = cmp(&with(WindowState::Measured), &with(WindowState::Never));
+    assert_eq!(change(&m, metric), Change::Regressed);
 }

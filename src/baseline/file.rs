@@ -95,8 +95,13 @@ pub struct WindowRecord {
     pub fault: String,
     pub start_s: f64,
     pub end_s: Option<f64>,
-    /// `None`: first attempts never left the provider.
+    /// `None`: first attempts never left the provider (when `state` is
+    /// measured or never).
     pub time_to_failover_s: Option<f64>,
+    /// Whether there was a reaction to time (absent in baselines written
+    /// before window states: read as measured).
+    #[serde(default)]
+    pub state: crate::analysis::failover::WindowState,
 }
 
 impl Fingerprint {
@@ -210,6 +215,7 @@ impl Baseline {
                 start_s: w.start_s,
                 end_s: w.end_s,
                 time_to_failover_s: w.time_to_failover_s,
+                state: w.state,
             })
             .collect();
         let mut json = serde_json::to_value(summary)?;

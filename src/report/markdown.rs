@@ -91,10 +91,50 @@ pub fn render(data: &RunData) -> String {
         let _ = writeln!(md, "> **Output incomplete**: {}\n", md_escape(p));
     }
     checks(data, &mut md);
+    gateway_did(data, &mut md);
     key_numbers(data, &mut md);
     classes(data, &mut md);
     baseline(data, &mut md);
     md
+}
+
+/// "What the gateway did", in short: the run-wide facts, one line per
+/// fault window with its state, and the gateway's account against the
+/// ledger (the same words as report.html: `report::story`).
+fn gateway_did(data: &RunData, md: &mut String) {
+    let Some(st) = crate::report::story::story(&data.summary) else {
+        return;
+    };
+    md.push_str("\n### What the gateway did\n\n");
+    for l in &st.lead {
+        let _ = writeln!(md, "- {}", md_escape(l));
+    }
+    for w in &st.windows {
+        let _ = writeln!(
+            md,
+            "- **{}** · {}: {}",
+            md_escape(&w.title),
+            w.state.to_uppercase(),
+            md_escape(&w.text)
+        );
+    }
+    if let Some(t) = &st.account {
+        md.push_str("\n| Gateway's account | It says | Ledger shows |\n|---|---:|---:|\n");
+        for r in &t.rows {
+            let _ = writeln!(
+                md,
+                "| {} |",
+                r.cells
+                    .iter()
+                    .map(|c| md_escape(c))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            );
+        }
+        for n in &st.account_notes {
+            let _ = writeln!(md, "\n{}", md_escape(n));
+        }
+    }
 }
 
 fn key_numbers(data: &RunData, md: &mut String) {

@@ -31,6 +31,7 @@ pub mod live;
 pub mod markdown;
 pub mod run_dir;
 pub mod space;
+pub mod story;
 #[cfg(any(test, feature = "testing"))]
 pub mod synthetic;
 pub mod table;

@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use super::charts::{self, spectrum};
 use super::data::RunData;
 
+mod story;
 mod tables;
 
 /// Escapes text for HTML content and attribute values.
@@ -57,6 +58,7 @@ figure.chart { margin: 0.6rem 0 1.4rem; border: 1px solid var(--line); border-ra
 figure.chart svg { width: 100%; height: auto; display: block; }
 figure.chart figcaption { font-size: 0.85rem; color: var(--muted); padding: 2px 8px 4px; }
 .note { color: var(--muted); font-style: italic; }
+.window h3 { margin-bottom: .2em; } .window p { margin-top: 0; }
 "#;
 
 /// Renders the page.
@@ -74,6 +76,7 @@ pub fn render(data: &RunData) -> String {
     );
     tables::header(data, &mut h);
     tables::verdict(data, &mut h);
+    story::section(data, &mut h);
     tables::generator(data, &mut h);
     tables::scenario(data, &mut h);
     tables::classes(data, &mut h);
