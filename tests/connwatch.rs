@@ -167,7 +167,21 @@ start = "1s"
 duration = "2s"
 [sla]
 uptime = "50%"
+max_time_to_failover = "2s"
 "#;
+
+/// The refuse window and its time-to-failover check.
+fn refuse_window(s: &serde_json::Value) -> (&serde_json::Value, &serde_json::Value) {
+    let w = &s["failover"]["windows"][0];
+    assert_eq!(w["provider"], "flash", "{w}");
+    let check = s["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"].as_str().unwrap().starts_with("time to failover"))
+        .expect("a time-to-failover check");
+    (w, check)
+}
 
 /// Runs the binary on [`REFUSE`], through `wrap` (e.g. setpriv) when
 /// given; its exit code, stderr and summary.json.
@@ -237,6 +251,16 @@ fn a_refuse_window_shows_the_refusing_providers_connection_attempts() {
     let line = format!("connection attempts watched: flash {inside} in its refuse window");
     assert!(stderr.contains(&line), "{stderr}");
     assert!(md.contains(&line), "{md}");
+    // The refused SYNs are the failures the gateway met: the window is
+    // timed from them (a reaction, or a measured "never").
+    let (w, check) = refuse_window(&s);
+    assert!(
+        matches!(w["state"].as_str(), Some("measured" | "never")),
+        "{w}"
+    );
+    let met = w["met_fault_s"].as_f64().expect("met the fault");
+    assert!((1.0..3.0).contains(&met), "{w}");
+    assert_eq!(check["state"], "measured", "{check}");
 }
 
 /// Whether this process holds CAP_NET_RAW (bit 13 of CapEff).
@@ -277,6 +301,15 @@ fn without_cap_net_raw_refusals_are_not_observable_and_the_run_completes() {
         "{stderr}"
     );
     assert!(md.contains("refused connections not observable"), "{md}");
+    // Without the watcher, the refusal window has no reaction to time: not
+    // observable, said so, never a pass, and the run is UNMEASURED.
+    let (w, check) = refuse_window(&s);
+    assert_eq!(w["state"], "not_observable", "{w}");
+    assert!(w["time_to_failover_s"].is_null(), "{w}");
+    assert_eq!(check["state"], "not_observable", "{check}");
+    assert_eq!(check["pass"], false, "{check}");
+    assert_eq!(code, Some(6), "{stderr}");
+    assert_eq!(s["verdict"], "UNMEASURED");
     // The rest of the run was measured as usual.
     assert!(
         s["requests"]["counted"].as_u64().unwrap() > 30,
