@@ -168,9 +168,19 @@ duration = "2s"
 [sla]
 uptime = "50%"
 max_time_to_failover = "2s"
+max_amplification = 5.0
 "#;
 
 /// The refuse window and its time-to-failover check.
+fn amplification(s: &serde_json::Value) -> &serde_json::Value {
+    s["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "upstream amplification")
+        .expect("an amplification check")
+}
+
 fn refuse_window(s: &serde_json::Value) -> (&serde_json::Value, &serde_json::Value) {
     let w = &s["failover"]["windows"][0];
     assert_eq!(w["provider"], "flash", "{w}");
@@ -261,6 +271,9 @@ fn a_refuse_window_shows_the_refusing_providers_connection_attempts() {
     let met = w["met_fault_s"].as_f64().expect("met the fault");
     assert!((1.0..3.0).contains(&met), "{w}");
     assert_eq!(check["state"], "measured", "{check}");
+    // Refused connections count as attempts: amplification is measured.
+    assert_eq!(amplification(&s)["state"], "measured", "{s}");
+    assert!(s["failover"]["refused_connections"].as_u64().unwrap() > 0);
 }
 
 /// Whether this process holds CAP_NET_RAW (bit 13 of CapEff).
@@ -310,6 +323,15 @@ fn without_cap_net_raw_refusals_are_not_observable_and_the_run_completes() {
     assert_eq!(check["pass"], false, "{check}");
     assert_eq!(code, Some(6), "{stderr}");
     assert_eq!(s["verdict"], "UNMEASURED");
+    // Amplification without the refused attempts is a lower bound: not a
+    // pass.
+    let amp = amplification(&s);
+    assert_eq!(amp["state"], "not_observable", "{amp}");
+    assert_eq!(amp["pass"], false, "{amp}");
+    assert!(
+        amp["measured"].as_str().unwrap().starts_with(">= "),
+        "{amp}"
+    );
     // The rest of the run was measured as usual.
     assert!(
         s["requests"]["counted"].as_u64().unwrap() > 30,

@@ -310,6 +310,21 @@ fn failover_checks(out: &mut Vec<Check>, scenario: &Scenario, r: &super::failove
                     r.untagged_attempts, r.unmatched_attempts
                 ),
             )
+        } else if let Some(why) = unseen_refusals(r).filter(|_| r.amplification <= max) {
+            // Refused attempts were not counted: the figure is a lower
+            // bound, which can fail the check but never pass it.
+            let mut c = Check::unmeasured(
+                "upstream amplification",
+                CheckKind::Sla,
+                target,
+                CheckState::NotObservable,
+                format!(
+                    "at least {:.3}x, but connections refused in a refuse window were not observable, so the attempts they were are not counted: {why}",
+                    r.amplification
+                ),
+            );
+            c.measured = format!(">= {:.3}x", r.amplification);
+            c
         } else {
             Check::measured(
                 "upstream amplification",
@@ -320,6 +335,15 @@ fn failover_checks(out: &mut Vec<Check>, scenario: &Scenario, r: &super::failove
             )
         });
     }
+}
+
+/// Why refused connections went uncounted, when a refuse window that the
+/// run reached could not watch them (its window is `not_observable`).
+fn unseen_refusals(r: &super::failover::Report) -> Option<&str> {
+    r.windows
+        .iter()
+        .find(|w| w.state == super::failover::WindowState::NotObservable)
+        .map(|w| w.why.as_deref().unwrap_or("not watched"))
 }
 
 /// The time-to-failover check of one window, in the window's state.

@@ -43,6 +43,8 @@ pub struct Target {
     /// `(seed, providers)` when the answers come from simulated providers
     /// and are checked (`crate::answer`); `None`: not checked.
     pub answers: Option<(u64, usize)>,
+    /// The routing config sent to a Portkey gateway, to read its account by.
+    pub portkey: Option<std::sync::Arc<gateway_headers::PortkeyModes>>,
 }
 
 impl Target {
@@ -62,6 +64,11 @@ impl Target {
                 .with_context(|| format!("header {k:?} has a value that is not valid in HTTP"))?;
             map.insert(name, value);
         }
+        let portkey = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(gateway_headers::PORTKEY_CONFIG))
+            .and_then(|(_, v)| gateway_headers::PortkeyModes::parse(v))
+            .map(std::sync::Arc::new);
         let url = format!("{}/v1/chat/completions", base.trim_end_matches('/'));
         let mut builder = reqwest::Client::builder();
         if reqwest::Url::parse(&url).is_ok_and(|u| crate::scenario::is_loopback_url(&u)) {
@@ -82,6 +89,7 @@ impl Target {
             headers: map,
             timeout,
             answers: None,
+            portkey,
         })
     }
 
@@ -142,8 +150,11 @@ impl Answer {
             provider: verdict.provider(),
         });
         match verdict {
-            Verdict::Empty | Verdict::Complete { .. } => Outcome::Ok,
-            Verdict::Truncated { .. } => Outcome::TruncatedAnswer,
+            Verdict::Complete { .. } => Outcome::Ok,
+            // A simulated provider always answers with at least one word
+            // (profiles are validated so): an empty 2xx is a cut the
+            // gateway delivered as complete.
+            Verdict::Empty | Verdict::Truncated { .. } => Outcome::TruncatedAnswer,
             Verdict::Wrong { .. } => Outcome::WrongAnswer,
         }
     }
@@ -213,7 +224,7 @@ async fn exchange(
     };
     answer.status = response.status().as_u16();
     answer.served_by = served_by_header(response.headers());
-    answer.account = gateway_headers::read(response.headers());
+    answer.account = gateway_headers::read_with(response.headers(), target.portkey.as_deref());
     if !response.status().is_success() {
         // Read the error body so the connection can be reused; its content
         // does not change the outcome, but its message says who made the

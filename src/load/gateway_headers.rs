@@ -35,8 +35,60 @@ pub const LITELLM_MODEL_ID: &str = "x-litellm-model-id";
 pub const PORTKEY_OPTION_INDEX: &str = "x-portkey-last-used-option-index";
 pub const PORTKEY_RETRIES: &str = "x-portkey-retry-attempt-count";
 
+/// The header a Portkey routing config travels in.
+pub const PORTKEY_CONFIG: &str = "x-portkey-config";
+
+/// Which levels of a Portkey routing config fall back (`strategy.mode =
+/// "fallback"`), so that an option index on the path counts as fallbacks
+/// only there: `config.targets[0].targets[1]` under a `loadbalance` first
+/// target picked its second deployment, which is no fallback at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortkeyModes {
+    fallback: bool,
+    targets: Vec<PortkeyModes>,
+}
+
+impl PortkeyModes {
+    /// From the config JSON sent in `x-portkey-config`; `None` when it is
+    /// not a config this can read (then every index counts, as before).
+    pub fn parse(config: &str) -> Option<Self> {
+        fn walk(v: &serde_json::Value, depth: usize) -> PortkeyModes {
+            let mode = v.pointer("/strategy/mode").and_then(|m| m.as_str());
+            PortkeyModes {
+                fallback: mode == Some("fallback"),
+                targets: match v.get("targets").and_then(|t| t.as_array()) {
+                    Some(ts) if depth < 16 => ts.iter().map(|t| walk(t, depth + 1)).collect(),
+                    _ => Vec::new(),
+                },
+            }
+        }
+        let v: serde_json::Value = serde_json::from_str(config).ok()?;
+        v.is_object().then(|| walk(&v, 0))
+    }
+
+    /// The fallbacks a path of option indices means under this config.
+    fn fallbacks(&self, path: &str) -> u32 {
+        let mut level = Some(self);
+        let mut sum = 0u32;
+        for i in indices(path) {
+            // Below what the config describes (a path into a leaf), an index
+            // counts as before.
+            if level.is_none_or(|l| l.fallback || l.targets.is_empty()) {
+                sum = sum.saturating_add(i);
+            }
+            level = level.and_then(|l| l.targets.get(i as usize));
+        }
+        sum
+    }
+}
+
 /// Reads whatever account `headers` carry; `None` when there is none.
 pub fn read(headers: &HeaderMap) -> Option<Account> {
+    read_with(headers, None)
+}
+
+/// [`read`], counting Portkey's fallbacks by the routing config sent.
+pub fn read_with(headers: &HeaderMap, portkey: Option<&PortkeyModes>) -> Option<Account> {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(list) = get(crate::protocol::ATTEMPTS_HEADER) {
         let mut a = builtin_attempts(list);
@@ -61,7 +113,10 @@ pub fn read(headers: &HeaderMap) -> Option<Account> {
         return Some(Account {
             dialect: Some(Dialect::Portkey),
             attempts: None,
-            fallbacks: index.map(portkey_fallbacks),
+            fallbacks: index.map(|i| match portkey {
+                Some(modes) => modes.fallbacks(i),
+                None => portkey_fallbacks(i),
+            }),
             retries: Some(retries.and_then(count).unwrap_or(0)),
             served_by: None,
         });
@@ -77,11 +132,15 @@ fn count(s: &str) -> Option<u32> {
 
 /// `config.targets[0].targets[2]` → 2: the sum of the indices on the path.
 fn portkey_fallbacks(path: &str) -> u32 {
+    // A gateway's header is input: huge indices saturate, never overflow.
+    indices(path).fold(0u32, u32::saturating_add)
+}
+
+/// `config.targets[0].targets[2]` → 0, 2.
+fn indices(path: &str) -> impl Iterator<Item = u32> + '_ {
     path.split('[')
         .skip(1)
         .filter_map(|part| part.split(']').next()?.trim().parse::<u32>().ok())
-        // A gateway's header is input: huge indices saturate, never overflow.
-        .fold(0u32, u32::saturating_add)
 }
 
 /// `flash:503,flash:timeout,qwen:200` → attempts, fallbacks and retries.
@@ -148,6 +207,28 @@ mod tests {
         // First call succeeded: only the retries header, 0.
         let a = read(&headers(&[(LITELLM_RETRIES, "0")])).unwrap();
         assert_eq!((a.fallbacks, a.min_attempts()), (Some(0), Some(1)));
+    }
+
+    #[test]
+    fn portkey_counts_fallbacks_only_where_the_config_falls_back() {
+        let config = r#"{"strategy":{"mode":"fallback"},"targets":[
+            {"strategy":{"mode":"loadbalance"},"targets":[{"provider":"openai"},{"provider":"openai"}]},
+            {"provider":"openai"},{"provider":"openai"}]}"#;
+        let modes = PortkeyModes::parse(config).unwrap();
+        // The load balancer's second deployment: no fallback.
+        assert_eq!(modes.fallbacks("config.targets[0].targets[1]"), 0);
+        assert_eq!(modes.fallbacks("config.targets[1]"), 1);
+        assert_eq!(modes.fallbacks("config.targets[2]"), 2);
+        // Past what the config describes: every index counts.
+        assert_eq!(modes.fallbacks("config.targets[2].targets[3]"), 5);
+        assert_eq!(PortkeyModes::parse("not json"), None);
+        let mut h = HeaderMap::new();
+        h.insert(
+            PORTKEY_OPTION_INDEX,
+            "config.targets[0].targets[1]".parse().unwrap(),
+        );
+        assert_eq!(read_with(&h, Some(&modes)).unwrap().fallbacks, Some(0));
+        assert_eq!(read(&h).unwrap().fallbacks, Some(1));
     }
 
     #[test]

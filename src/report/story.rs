@@ -156,11 +156,14 @@ fn window(w: &Window, per_second: &[SecondFlow], checks: &[Check]) -> WindowStor
 /// A measured reaction: met, sent into, moved where, came back.
 fn measured(w: &Window, per_second: &[SecondFlow]) -> String {
     let (Some(met), Some(ttf)) = (w.met_fault_s, w.time_to_failover_s) else {
-        return format!(
-            "First attempts left {} {:.1} s into the window.",
-            w.provider,
-            w.time_to_failover_s.unwrap_or(0.0)
-        );
+        // A file written before reactions were timed.
+        return match w.time_to_failover_s {
+            Some(t) => format!(
+                "First attempts left {} {t:.1} s into the window (timed from its start: a file written before reactions were timed).",
+                w.provider
+            ),
+            None => "No time to failover is recorded for this window (a file written before window states).".to_string(),
+        };
     };
     let moved = met + ttf;
     let to = destinations(w, per_second, moved);
@@ -217,15 +220,28 @@ fn destinations(w: &Window, per_second: &[SecondFlow], from_s: f64) -> String {
 fn failures(w: &Window) -> String {
     let by = w.errors_by_outcome_text();
     format!(
-        "Of {} requests meant to leave in the window, {} failed after reaching a provider{} and {} were the gateway's own errors (no provider attempt).",
+        "Of {} requests meant to leave in the window, {} failed after an attempt at {}{}, {} were the gateway's own errors (no provider attempt){}.",
         w.requests,
         w.errors,
+        if w.fault.starts_with("outage (refused") {
+            "a provider".to_string()
+        } else {
+            w.provider.clone()
+        },
         if by.is_empty() {
             String::new()
         } else {
             format!(" ({by})")
         },
-        w.gateway_errors
+        w.gateway_errors,
+        if w.errors_elsewhere > 0 {
+            format!(
+                ", and {} failed at other providers only (not this fault's doing)",
+                w.errors_elsewhere
+            )
+        } else {
+            String::new()
+        }
     )
 }
 

@@ -107,6 +107,7 @@ pub(super) struct EventLog<'a> {
     class_names: &'a [String],
     events: Vec<Event>,
     unreached: u64,
+    passed_through: u64,
     gateway_errors: Vec<GatewayErrorCount>,
     failover: Hist,
     normal: Hist,
@@ -116,6 +117,11 @@ pub(super) struct EventLog<'a> {
 pub(super) struct Events {
     pub list: Vec<Event>,
     pub unreached: u64,
+    /// Failed (counted) requests that reached at least one provider: the
+    /// provider errors the gateway passed through, and failures past a
+    /// provider's answer (a truncated or wrong answer, a timeout). With
+    /// `unreached`, every failed sent request.
+    pub passed_through: u64,
     /// The unreached requests by message, in order of first appearance.
     pub gateway_errors: Vec<GatewayErrorCount>,
     pub failover_latency_ms: Percentiles,
@@ -135,6 +141,7 @@ impl<'a> EventLog<'a> {
             class_names,
             events: Vec::new(),
             unreached: 0,
+            passed_through: 0,
             gateway_errors: Vec::new(),
             failover: histogram::new(),
             normal: histogram::new(),
@@ -144,6 +151,9 @@ impl<'a> EventLog<'a> {
     pub fn add(&mut self, f: &Fact, class: Class) {
         let rec = f.rec;
         let latency = std::time::Duration::from_micros(u64::from(rec.latency_us));
+        if f.attempted() && rec.outcome.counted() && !rec.outcome.is_ok() {
+            self.passed_through += 1;
+        }
         match class {
             Class::Unreached => {
                 self.unreached += 1;
@@ -204,6 +214,7 @@ impl<'a> EventLog<'a> {
         Events {
             list: self.events,
             unreached: self.unreached,
+            passed_through: self.passed_through,
             gateway_errors: self.gateway_errors,
             failover_latency_ms: Percentiles::of(&self.failover),
             normal_latency_ms: Percentiles::of(&self.normal),

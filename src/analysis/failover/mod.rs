@@ -182,7 +182,7 @@ pub fn analyze_client(
         retries: events.count(EventKind::Retry),
         exhausted: events.count(EventKind::Exhausted),
         unreached: events.unreached,
-        provider_errors_passed_through: events.count(EventKind::Exhausted),
+        provider_errors_passed_through: events.passed_through,
         gateway_errors: events.gateway_errors,
         amplification: per_request(attempts, sent),
         attempts: ledger.joined,

@@ -36,8 +36,13 @@ pub(super) struct Target {
     pub start_us: i64,
     /// The window's end; `i64::MAX` for a window that lasts the run.
     pub end_us: i64,
-    /// The first failed attempt at the provider inside the window.
+    /// The first failed attempt at the provider inside the window (first
+    /// attempt of its request or not).
     pub met_us: Option<i64>,
+    /// The first failed *first* attempt at the provider inside the window:
+    /// the moment the gateway's routing of first attempts met the fault,
+    /// from which their leaving is timed.
+    pub met_first_us: Option<i64>,
     /// Attempts (first or not) the provider received inside the window.
     pub attempts_inside: u64,
     /// The latest first attempt at the provider before the window began.
@@ -58,8 +63,12 @@ impl Target {
 /// A window's failed requests (counted ones meant to leave inside it).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(super) struct Failed {
-    /// With at least one provider attempt.
+    /// With at least one attempt at a provider of the fault (any attempt,
+    /// for a `refuse` fault: its refused attempts are in no ledger).
     pub errors: u64,
+    /// With attempts at other providers only: failures the fault did not
+    /// touch (e.g. another provider's cut streams), not charged to it.
+    pub elsewhere: u64,
     /// With none: the gateway's own errors.
     pub gateway_errors: u64,
     /// `errors` by outcome, indexed like `Outcome::ALL`.
@@ -75,6 +84,9 @@ pub(super) struct Reactions {
     /// Per fault, with its window in µs.
     pub failed: Vec<Failed>,
     windows: Vec<(i64, i64)>,
+    /// Per fault, the providers it touches as `LedgerView` bits (all bits
+    /// for a `refuse` fault).
+    touched: Vec<u64>,
     /// First attempts' span per second (rows) and provider (columns).
     spans: Vec<Vec<Span>>,
 }
@@ -104,6 +116,7 @@ impl Reactions {
                     start_us,
                     end_us,
                     met_us: None,
+                    met_first_us: None,
                     attempts_inside: 0,
                     last_first_before_us: None,
                     moved_us: None,
@@ -115,10 +128,20 @@ impl Reactions {
             by_outcome: vec![0; Outcome::ALL.len()],
             ..Failed::default()
         };
+        let touched = faults
+            .iter()
+            .map(|f| match f.kind {
+                crate::scenario::FaultKind::OutageRefuse => u64::MAX,
+                _ => f.providers.iter().fold(0, |m, &p| {
+                    m | crate::analysis::account::LedgerView::bit(p as u16)
+                }),
+            })
+            .collect();
         Reactions {
             targets,
             failed: vec![failed; faults.len()],
             windows,
+            touched,
             spans: vec![vec![EMPTY; providers]; duration_s as usize + 1],
         }
     }
@@ -141,15 +164,18 @@ impl Reactions {
     pub fn request(&mut self, f: &Fact) {
         let intended = i64::from(f.rec.intended_ms) * 1000;
         if f.rec.outcome.counted() && !f.rec.outcome.is_ok() {
-            for (w, failed) in self.windows.iter().zip(&mut self.failed) {
+            let windows = self.windows.iter().zip(&self.touched);
+            for ((w, touched), failed) in windows.zip(&mut self.failed) {
                 if intended < w.0 || intended >= w.1 {
                     continue;
                 }
-                if f.attempted() {
+                if !f.attempted() {
+                    failed.gateway_errors += 1;
+                } else if f.joined.providers & touched != 0 {
                     failed.errors += 1;
                     failed.by_outcome[f.rec.outcome.index()] += 1;
                 } else {
-                    failed.gateway_errors += 1;
+                    failed.elsewhere += 1;
                 }
             }
         }
@@ -167,6 +193,9 @@ impl Reactions {
             if at < t.start_us && t.last_first_before_us.is_none_or(|l| at > l) {
                 t.last_first_before_us = Some(at);
             }
+            if t.inside(at) && !f.joined.first_ok && t.met_first_us.is_none_or(|m| at < m) {
+                t.met_first_us = Some(at);
+            }
         }
     }
 
@@ -180,7 +209,7 @@ impl Reactions {
                 (span.0 <= span.1).then_some(*span)
             };
             t.moved_us = t
-                .met_us
+                .met_first_us
                 .and_then(|m| moved_at(column, m, t.end_us.min(sent_until)));
         }
     }
@@ -192,7 +221,7 @@ impl Reactions {
         }
         let (p, at) = (f.joined.first_provider, f.joined.first_arrival_us);
         for t in self.targets.iter_mut().filter(|t| t.provider == p) {
-            let Some(m) = t.met_us else { continue };
+            let Some(m) = t.met_first_us else { continue };
             if at > m && at <= t.moved_us.unwrap_or(t.end_us - 1) && at < t.end_us {
                 t.sent_into_fault += 1;
             }
@@ -248,7 +277,9 @@ pub(super) fn syn_reaction(
 ) -> Option<(f64, Option<f64>, u64)> {
     let at = |s: usize| counts.get(s).and_then(|r| r.get(p)).copied().unwrap_or(0);
     let (s0, s1) = (
-        start_s.floor() as usize,
+        // From the first whole second inside the window, as the refused
+        // connections are counted (`facts::refused_connections`).
+        start_s.ceil() as usize,
         (end_s.ceil() as usize).min(counts.len()),
     );
     let met = (s0..s1).find(|&s| at(s) > 0)?;

@@ -205,3 +205,28 @@ fn every_state_becomes_a_check_that_never_passes_unmeasured() {
         crate::analysis::Verdict::Pass
     );
 }
+
+#[test]
+fn failures_only_on_fallbacks_give_first_attempts_nothing_to_leave() {
+    // 40–60 s: first attempts go to qwen, which fails; the gateway falls
+    // back to flash, which fails too. Flash met the fault, but only on
+    // fallbacks: timing the leaving of first attempts would be a 0.0 s
+    // PASS about nothing.
+    let (recs, atts) = rewrite(400..600, |seq, at| {
+        (
+            vec![
+                attempt(seq, QWEN, at, AttemptOutcome::HttpError),
+                attempt(seq, FLASH, at + 10, AttemptOutcome::HttpError),
+            ],
+            Outcome::Http5xx,
+        )
+    });
+    let faults = [outage()];
+    let providers = names();
+    let w = &analyze(&plain_input(&providers, &faults, &recs), atts).windows[0];
+    assert_eq!(w.state, WindowState::NotExercised, "{w:?}");
+    assert_eq!((w.time_to_failover_s, w.met_fault_s), (None, None));
+    let why = w.why.as_deref().unwrap();
+    assert!(why.contains("only retries or fallbacks"), "{why}");
+    assert_eq!(w.errors, 200);
+}

@@ -64,6 +64,10 @@ pub struct Window {
     /// Failed with no provider attempt at all: the gateway's own errors.
     #[serde(default)]
     pub gateway_errors: u64,
+    /// Failed after attempts at other providers only: not the fault's doing
+    /// (e.g. another provider's cut streams at the same time).
+    #[serde(default)]
+    pub errors_elsewhere: u64,
     /// `errors` by outcome name (`5xx`, `timeout`, ...).
     #[serde(default)]
     pub errors_by_outcome: BTreeMap<String, u64>,
@@ -212,6 +216,7 @@ pub(super) fn windows(input: &Input, first: &[Vec<u32>], reactions: &Reactions) 
             requests,
             errors: failed.errors,
             gateway_errors: failed.gateway_errors,
+            errors_elsewhere: failed.elsewhere,
             errors_by_outcome: Outcome::ALL
                 .iter()
                 .zip(&failed.by_outcome)
@@ -241,8 +246,19 @@ fn reaction(input: &Input, t: &Target, reach: Reach) -> Reaction {
     if matches!(fault.kind, FaultKind::OutageRefuse) {
         return refusal_reaction(input, t, reach);
     }
-    let Some(met) = t.met_us else {
+    let Some(met_any) = t.met_us else {
         return Reaction::unmeasured(WindowState::NotExercised, idle_why(input, t));
+    };
+    // Failures only on retries or fallbacks: first attempts, whose leaving
+    // is what is timed, never met the fault.
+    let Some(met) = t.met_first_us else {
+        return Reaction::unmeasured(
+            WindowState::NotExercised,
+            format!(
+                "attempts at {name} failed inside the window from t={:.1} s, but only retries or fallbacks: no request's first attempt went to it and failed, so there was no routing of first attempts to leave",
+                met_any as f64 / 1e6
+            ),
+        );
     };
     let met_s = met as f64 / 1e6;
     let sent = t.sent_into_fault;
@@ -257,7 +273,7 @@ fn reaction(input: &Input, t: &Target, reach: Reach) -> Reaction {
         None => left_never(
             reach,
             format!(
-                "the gateway met the fault on {name} at t={met_s:.1} s and sent it {sent} more                  first attempt(s) without leaving it before the window ended"
+                "the gateway met the fault on {name} at t={met_s:.1} s and sent it {sent} more first attempt(s) without leaving it before the window ended"
             ),
             met_s,
             sent,
@@ -292,7 +308,7 @@ fn refusal_reaction(input: &Input, t: &Target, reach: Reach) -> Reaction {
             return Reaction::unmeasured(
                 WindowState::NotObservable,
                 format!(
-                    "refused connections never reach the providers' ledger, and the run could                      not watch connection attempts: {reason}"
+                    "refused connections never reach the providers' ledger, and the run could not watch connection attempts: {reason}"
                 ),
             )
         }
@@ -323,7 +339,7 @@ fn refusal_reaction(input: &Input, t: &Target, reach: Reach) -> Reaction {
         Some((met_s, None, sent)) => left_never(
             reach,
             format!(
-                "connection attempts kept reaching {name}'s refusing port from t={met_s:.1} s                  to the window's end ({sent} after the first)"
+                "connection attempts kept reaching {name}'s refusing port from t={met_s:.1} s to the window's end ({sent} after the first)"
             ),
             met_s,
             sent,
@@ -343,7 +359,7 @@ fn idle_why(input: &Input, t: &Target) -> String {
     }
     let Some(last) = t.last_first_before_us else {
         return format!(
-            "{name} had no traffic when the window began: no first attempt went to it before              the window, nor any attempt inside it"
+            "{name} had no traffic when the window began: no first attempt went to it before the window, nor any attempt inside it"
         );
     };
     let last_s = last as f64 / 1e6;

@@ -28,6 +28,7 @@ pub(super) fn window(
         requests: (fe - fs) as u64 * shape.rps,
         errors: totals.failed,
         gateway_errors: 0,
+        errors_elsewhere: 0,
         errors_by_outcome: [("5xx".to_string(), totals.failed)]
             .into_iter()
             .filter(|(_, n)| *n > 0)
