@@ -2,10 +2,17 @@
 # CI: real gateways under test. Installs the pinned LiteLLM (pip) and
 # Portkey gateway (npm) versions when another (or none) is installed, runs
 # each example's short outage scenario (examples/*/outage.toml, 30 s of
-# load), and checks summary.json:
-# failover events were detected, a verdict was computed (PASS or FAIL; not
-# INVALID, not a crash), and the gateway's own account of its fallbacks was
+# load), and checks summary.json (.ci/check_gateway_summary.py): a verdict
+# was computed (PASS, FAIL or UNMEASURED, with its exit code 0, 1 or 6; not
+# INVALID, INTERRUPTED or a crash), failover events were detected, every
+# fault window has a state, refusals were watched when run as root, every
+# answer was checked, and the gateway's own account of its fallbacks was
 # reconciled with the providers' ledger. Afterwards no port is left bound.
+#
+# The verdict itself is the gateway's, not CI's: LiteLLM and Portkey fail
+# some of these SLAs (see the README), and a window the gateway never
+# reached is honestly UNMEASURED. CI checks that slabench measured and
+# reported them, not that the gateway passed.
 #
 # Usage: .ci/gateways.sh [--latest] [litellm] [portkey]   (default: both)
 #
@@ -81,11 +88,11 @@ for gw in "${gateways[@]}"; do
     set -e
     echo "::endgroup::"
     took=$((SECONDS - started))
-    if [ "$code" -ne 0 ] && [ "$code" -ne 1 ]; then
-        echo "error: $gw: slabench exited with $code (0 PASS and 1 FAIL are fine here)" >&2
+    if [ "$code" -ne 0 ] && [ "$code" -ne 1 ] && [ "$code" -ne 6 ]; then
+        echo "error: $gw: slabench exited with $code (0 PASS, 1 FAIL and 6 UNMEASURED are fine here)" >&2
         [ -f "$out/gateway.log" ] && tail -n 30 "$out/gateway.log" >&2
         exit 1
     fi
-    python3 .ci/check_gateway_summary.py "$gw" "$out"
+    python3 .ci/check_gateway_summary.py "$gw" "$out" "$code"
     echo "$gw: checked in ${took}s"
 done

@@ -1,7 +1,8 @@
 //! The gateway examples stay consistent without running LiteLLM or Portkey:
 //! their scenarios are valid, the gateway configs point at the ports the
 //! scenarios pin for their providers, and the Portkey config sent in the
-//! `x-portkey-config` header is the one in `config.json`.
+//! `x-portkey-config` header is the one in `config.json`; install commands pin
+//! the versions `.ci/gateways.sh` installs.
 
 use std::path::{Path, PathBuf};
 
@@ -77,21 +78,68 @@ fn the_portkey_example_sends_config_json_and_points_at_the_providers() {
     )
     .unwrap();
     assert_eq!(sent, file, "outage.toml's header and config.json differ");
-    let hosts: Vec<&str> = file["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["custom_host"].as_str().unwrap())
-        .collect();
+    // Depth first: a nested target (the loadbalance group) lists its own.
+    fn hosts_of<'a>(node: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match node["targets"].as_array() {
+            Some(targets) => targets.iter().for_each(|t| hosts_of(t, out)),
+            None => out.push(node["custom_host"].as_str().unwrap()),
+        }
+    }
+    let mut hosts = Vec::new();
+    hosts_of(&file, &mut hosts);
     let expected: Vec<String> = sc
         .providers
         .iter()
         .map(|p| format!("http://127.0.0.1:{}/v1", p.port))
         .collect();
     assert_eq!(hosts, expected);
+    // The loadbalance sub-config's deployments are one deployment group.
+    let lb = file["targets"][0]["targets"]
+        .as_array()
+        .expect("a loadbalance group first");
+    let grouped: Vec<_> = sc.providers[..lb.len()]
+        .iter()
+        .map(|p| p.group.as_deref())
+        .collect();
+    assert_eq!(grouped, vec![Some("default"); lb.len()]);
     let process = g.process.as_ref().expect("slabench starts Portkey");
     assert!(process
         .env
         .iter()
         .any(|(k, v)| k == "TRUSTED_CUSTOM_HOSTS" && v.contains("127.0.0.1")));
+}
+
+/// The README's and the examples' install commands pin the versions CI
+/// installs, so a finding's version is the one a reader gets.
+#[test]
+fn install_commands_pin_the_versions_ci_installs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |file: &str| std::fs::read_to_string(root.join(file)).unwrap();
+    let script = read(".ci/gateways.sh");
+    let pinned = |var: &str| {
+        let prefix = format!("{var}=");
+        script
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("{var} is not set in .ci/gateways.sh"))
+            .to_string()
+    };
+    let litellm = format!(
+        "pip install 'litellm[proxy]=={}'",
+        pinned("LITELLM_VERSION")
+    );
+    let portkey = format!(
+        "npm install -g @portkey-ai/gateway@{}",
+        pinned("PORTKEY_VERSION")
+    );
+    for (file, wants) in [
+        ("README.md", vec![&litellm, &portkey]),
+        ("examples/litellm/outage.toml", vec![&litellm]),
+        ("examples/portkey/outage.toml", vec![&portkey]),
+    ] {
+        let text = read(file);
+        for want in wants {
+            assert!(text.contains(want.as_str()), "{file} does not say `{want}`");
+        }
+    }
 }
