@@ -168,7 +168,7 @@ fn measured(w: &Window, per_second: &[SecondFlow]) -> String {
     let moved = met + ttf;
     let to = destinations(w, per_second, moved);
     let mut t = format!(
-        "The gateway met the fault at t={met:.1} s (its first failed attempt at {}), sent {} more requests into it, and left {} {ttf:.1} s later (t={moved:.1} s){}.",
+        "The gateway met the fault at t={met:.1} s (the first request whose first attempt at {} failed), sent {} more requests into it, and left {} {ttf:.1} s later (t={moved:.1} s){}.",
         w.provider,
         w.sent_into_fault.unwrap_or(0),
         w.provider,
