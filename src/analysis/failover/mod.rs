@@ -163,7 +163,7 @@ pub fn analyze_client(
     }
     // Requests sent into each fault: known once the moment the gateway left
     // the provider is.
-    reactions.settle(input.sent_until_s);
+    reactions.settle(input.sent_until_s, flows.first_attempts());
     facts(input.requests, &ledger.requests).for_each(|f| reactions.count(&f));
 
     let windows = windows(input, flows.first_attempts(), &reactions);

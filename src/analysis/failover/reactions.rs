@@ -201,16 +201,21 @@ impl Reactions {
 
     /// Once every request passed: when each provider was left for good,
     /// judging first attempts up to `sent_until_s` (the run's sends).
-    pub fn settle(&mut self, sent_until_s: f64) {
+    /// `first` is first attempts per second and provider: a gap counts
+    /// only when it is long against the provider's usual rate, so that
+    /// sparse traffic (a premium class at one request every few seconds)
+    /// does not read as the gateway leaving.
+    pub fn settle(&mut self, sent_until_s: f64, first: &[Vec<u32>]) {
         let sent_until = us(sent_until_s);
         for t in &mut self.targets {
             let column = |s: usize| {
                 let span = self.spans.get(s)?.get(t.provider as usize)?;
                 (span.0 <= span.1).then_some(*span)
             };
+            let floor = usual_gap_floor(first, t.provider as usize, t.start_us);
             t.moved_us = t
                 .met_first_us
-                .and_then(|m| moved_at(column, m, t.end_us.min(sent_until)));
+                .and_then(|m| moved_at(column, m, t.end_us.min(sent_until), floor));
         }
     }
 
@@ -233,11 +238,27 @@ fn second_of(us: i64) -> Option<usize> {
     (us >= 0).then_some((us / 1_000_000) as usize)
 }
 
+/// Three mean intervals between first attempts at provider `p` over the 30
+/// s before `start_us` (µs), or 0 when it had none: a shorter gap is what
+/// its usual traffic has anyway.
+fn usual_gap_floor(first: &[Vec<u32>], p: usize, start_us: i64) -> i64 {
+    let s0 = second_of(start_us).unwrap_or(0).min(first.len());
+    let rows = &first[s0.saturating_sub(30)..s0];
+    let n: u64 = rows
+        .iter()
+        .map(|r| u64::from(r.get(p).copied().unwrap_or(0)))
+        .sum();
+    if n == 0 {
+        return 0;
+    }
+    us(3.0 * rows.len() as f64 / n as f64)
+}
+
 /// How long first attempts must stay away from `last` on, in a window
-/// ending at `end` (µs).
-fn needed_gap(last: i64, end: i64) -> i64 {
+/// ending at `end` (µs), and never less than `floor`.
+fn needed_gap(last: i64, end: i64, floor: i64) -> i64 {
     let rest = end.saturating_sub(last);
-    us(SUSTAIN_S).min(rest).max(us(MIN_GONE_S))
+    us(SUSTAIN_S).min(rest).max(us(MIN_GONE_S)).max(floor)
 }
 
 /// The last first attempt (µs) at a provider from `met` on, after which
@@ -245,7 +266,12 @@ fn needed_gap(last: i64, end: i64) -> i64 {
 /// when first attempts kept coming. `span(s)` is second `s`'s earliest and
 /// latest first attempt. A gap inside one second is under a second, so the
 /// spans find every gap that can count, exactly.
-pub(super) fn moved_at(span: impl Fn(usize) -> Option<Span>, met: i64, end: i64) -> Option<i64> {
+pub(super) fn moved_at(
+    span: impl Fn(usize) -> Option<Span>,
+    met: i64,
+    end: i64,
+    floor: i64,
+) -> Option<i64> {
     let mut last = met;
     let (first_s, end_s) = (second_of(met)?, second_of(end.saturating_sub(1))?);
     for s in first_s..=end_s {
@@ -256,13 +282,13 @@ pub(super) fn moved_at(span: impl Fn(usize) -> Option<Span>, met: i64, end: i64)
         if hi <= last {
             continue;
         }
-        if lo > last && lo - last >= needed_gap(last, end) {
+        if lo > last && lo - last >= needed_gap(last, end, floor) {
             return Some(last);
         }
         // Attempts past the window's end do not count; some came until it.
         last = hi.min(end - 1);
     }
-    (end.saturating_sub(last) >= needed_gap(last, end)).then_some(last)
+    (end.saturating_sub(last) >= needed_gap(last, end, floor)).then_some(last)
 }
 
 /// Connection attempts (SYNs) at a refusing provider, per second: the
@@ -324,17 +350,17 @@ mod tests {
     #[test]
     fn a_provider_is_left_when_first_attempts_stay_away() {
         // Met at 40.0 s, first attempts until 44.9 s, the window 40–60 s.
-        let moved = moved_at(steady(0, 45), 40_000_000, 60_000_000);
+        let moved = moved_at(steady(0, 45), 40_000_000, 60_000_000, 0);
         assert_eq!(moved, Some(44_900_000));
         // Still coming to the window's end: never.
-        assert_eq!(moved_at(steady(0, 60), 40_000_000, 60_000_000), None);
+        assert_eq!(moved_at(steady(0, 60), 40_000_000, 60_000_000, 0), None);
         // Stopped 0.5 s before the end: too short to say it moved.
         let span =
             |s: usize| (s < 60).then(|| (s as i64 * 1_000_000, s as i64 * 1_000_000 + 500_000));
-        assert_eq!(moved_at(span, 40_000_000, 59_600_000), None);
+        assert_eq!(moved_at(span, 40_000_000, 59_600_000, 0), None);
         // Gone for the last 2 s of the window (less than 3 s left): moved.
         assert_eq!(
-            moved_at(steady(0, 58), 40_000_000, 60_000_000),
+            moved_at(steady(0, 58), 40_000_000, 60_000_000, 0),
             Some(57_900_000)
         );
     }
@@ -345,13 +371,13 @@ mod tests {
         let span = |s: usize| {
             (s != 42 && s < 60).then(|| (s as i64 * 1_000_000, s as i64 * 1_000_000 + 900_000))
         };
-        assert_eq!(moved_at(span, 40_000_000, 60_000_000), None);
+        assert_eq!(moved_at(span, 40_000_000, 60_000_000, 0), None);
         // A dip of 3 s is.
         let span = |s: usize| {
             (!(42..45).contains(&s) && s < 60)
                 .then(|| (s as i64 * 1_000_000, s as i64 * 1_000_000 + 900_000))
         };
-        assert_eq!(moved_at(span, 40_000_000, 60_000_000), Some(41_900_000));
+        assert_eq!(moved_at(span, 40_000_000, 60_000_000, 0), Some(41_900_000));
     }
 
     #[test]
@@ -369,5 +395,24 @@ mod tests {
         // None inside the window: nothing met.
         let counts = vec![vec![0, 1]; 30];
         assert_eq!(syn_reaction(&counts, 0, 10.0, 20.0), None);
+    }
+
+    #[test]
+    fn sparse_traffic_is_not_leaving() {
+        // One first attempt every 2 s (a premium class at 0.5 rps), on
+        // even seconds, through a 40–60 s window: its gaps are its rate.
+        let sparse = |s: usize| {
+            let at = s as i64 * 1_000_000;
+            (s % 2 == 0).then_some((at, at))
+        };
+        // Judged against the sustain rule alone, a 2 s gap near the
+        // window's end reads as leaving...
+        assert!(moved_at(sparse, 40_000_000, 60_000_000, 0).is_some());
+        // ... but not against three of its usual intervals (6 s).
+        assert_eq!(moved_at(sparse, 40_000_000, 60_000_000, 6_000_000), None);
+        let first = vec![vec![0u32, 1]; 40];
+        let floor = usual_gap_floor(&first, 1, 40_000_000);
+        assert_eq!(floor, 3_000_000);
+        assert_eq!(usual_gap_floor(&first, 0, 40_000_000), 0);
     }
 }
