@@ -403,7 +403,7 @@ mod tests {
         // even seconds, through a 40–60 s window: its gaps are its rate.
         let sparse = |s: usize| {
             let at = s as i64 * 1_000_000;
-            (s % 2 == 0).then_some((at, at))
+            s.is_multiple_of(2).then_some((at, at))
         };
         // Judged against the sustain rule alone, a 2 s gap near the
         // window's end reads as leaving...
