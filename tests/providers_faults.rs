@@ -120,6 +120,8 @@ async fn rate_limit_answers_429_with_retry_after_and_a_squeeze_tightens_it() {
     s.providers[0].profile.rate_limit = Some(RateLimit {
         rpm: 30.0,
         burst: 2.0,
+        tpm: None,
+        headers: None,
     });
     let run = start(&s);
     let c = client(S(5));

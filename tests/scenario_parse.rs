@@ -102,6 +102,10 @@ fn smallest_scenario_gets_the_documented_defaults() {
             budgets: Budgets::default(),
             max_time_to_failover: None,
             max_amplification: None,
+            max_retry_after_violations: None,
+            max_non_retryable_retries: None,
+            max_rewritten_errors: None,
+            max_flapping_probes: None,
             optional: vec![]
         }
     );
@@ -338,6 +342,8 @@ floor = "10ms"
                 duration: Some(secs(20)),
                 probability: 1.0,
                 kind: FaultKind::OutageHttp { status: 503 },
+                error: Default::default(),
+                after_tokens: None,
             },
             Fault {
                 providers: vec![0, 2],
@@ -349,6 +355,8 @@ floor = "10ms"
                     multiplier: 2.5,
                     add: secs(1)
                 },
+                error: Default::default(),
+                after_tokens: None,
             },
             Fault {
                 providers: vec![1],
@@ -357,6 +365,8 @@ floor = "10ms"
                 duration: None,
                 probability: 1.0,
                 kind: FaultKind::Malformed(Malformation::NoChoices),
+                error: Default::default(),
+                after_tokens: None,
             },
             Fault {
                 providers: vec![2],
@@ -365,6 +375,8 @@ floor = "10ms"
                 duration: Some(secs(5)),
                 probability: 1.0,
                 kind: FaultKind::OutageRefuse,
+                error: Default::default(),
+                after_tokens: None,
             },
         ]
     );

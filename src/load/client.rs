@@ -125,6 +125,8 @@ struct Answer {
     account: Option<Account>,
     /// The start of an error answer's message (`error_message`).
     error_message: Option<String>,
+    /// Its error type (`error_type`).
+    error_type: Option<String>,
     /// The check of the content, when answers are checked.
     verifier: Option<Verifier>,
     checked: Option<Checked>,
@@ -197,6 +199,7 @@ pub async fn send(
         served_by: answer.served_by,
         account: answer.account,
         error_message: answer.error_message,
+        error_type: answer.error_type,
         checked: answer.checked,
     };
     (outcome, measured)
@@ -231,6 +234,7 @@ async fn exchange(
         // error (a gateway's own 429 reads "No deployments available").
         if let Ok(body) = response.bytes().await {
             answer.error_message = Some(error_message(&body));
+            answer.error_type = error_type(&body);
         }
         return Outcome::from_status(answer.status);
     }
@@ -359,6 +363,20 @@ impl StreamState {
     }
 }
 
+/// An error answer's type: `error.type` (OpenAI, Anthropic), or the
+/// top-level `type` of vLLM's `{"object": "error", ...}`; at most 64
+/// visible characters.
+pub fn error_type(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let t = v
+        .get("error")
+        .and_then(|e| e.get("type"))
+        .or_else(|| (v.get("object")? == "error").then(|| v.get("type"))?)?
+        .as_str()?;
+    let t: String = t.chars().filter(|c| !c.is_control()).take(64).collect();
+    (!t.is_empty()).then_some(t)
+}
+
 /// The longest error message kept, in characters.
 pub const ERROR_MESSAGE_CHARS: usize = 120;
 
@@ -440,6 +458,19 @@ fn classify_error(err: &reqwest::Error) -> Outcome {
 #[cfg(test)]
 mod error_message_tests {
     use super::*;
+
+    #[test]
+    fn reads_the_error_type_in_each_dialect() {
+        let openai = br#"{"error":{"message":"m","type":"server_error","code":null}}"#;
+        assert_eq!(error_type(openai).as_deref(), Some("server_error"));
+        let anthropic =
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        assert_eq!(error_type(anthropic).as_deref(), Some("overloaded_error"));
+        let vllm = br#"{"object":"error","message":"m","type":"BadRequestError","code":400}"#;
+        assert_eq!(error_type(vllm).as_deref(), Some("BadRequestError"));
+        assert_eq!(error_type(br#"{"error":"overloaded"}"#), None);
+        assert_eq!(error_type(b"<html>"), None);
+    }
 
     #[test]
     fn keeps_the_start_of_the_message_on_one_line() {

@@ -21,6 +21,9 @@ pub struct ErrorMessage {
     pub status: u16,
     /// The start of the message on one line; empty when the body had none.
     pub message: String,
+    /// The body's error type (`error.type`, or vLLM's top-level `type`);
+    /// empty when it had none.
+    pub error_type: String,
 }
 
 /// The interned messages. Index `NONE` means "no HTTP error answer".
@@ -38,7 +41,13 @@ impl ErrorMessages {
 
     /// The index of `(status, message)`, adding it if new.
     pub fn intern(&mut self, status: u16, message: &str) -> u8 {
-        if let Some(i) = self.find(status, message) {
+        self.intern_typed(status, "", message)
+    }
+
+    /// The index of `(status, error type, message)`, adding it if new. A
+    /// folded entry keeps the status and the type.
+    pub fn intern_typed(&mut self, status: u16, error_type: &str, message: &str) -> u8 {
+        if let Some(i) = self.find(status, error_type, message) {
             return i;
         }
         let entry = if self.kept < MAX_MESSAGES {
@@ -46,14 +55,16 @@ impl ErrorMessages {
             ErrorMessage {
                 status,
                 message: message.to_string(),
+                error_type: error_type.to_string(),
             }
         } else {
-            if let Some(i) = self.find(status, OTHER) {
+            if let Some(i) = self.find(status, error_type, OTHER) {
                 return i;
             }
             ErrorMessage {
                 status,
                 message: OTHER.to_string(),
+                error_type: error_type.to_string(),
             }
         };
         if self.entries.len() > Self::LAST {
@@ -73,10 +84,10 @@ impl ErrorMessages {
         &self.entries
     }
 
-    fn find(&self, status: u16, message: &str) -> Option<u8> {
+    fn find(&self, status: u16, error_type: &str, message: &str) -> Option<u8> {
         self.entries
             .iter()
-            .position(|e| e.status == status && e.message == message)
+            .position(|e| e.status == status && e.error_type == error_type && e.message == message)
             .map(|i| i as u8)
     }
 }
@@ -101,7 +112,8 @@ mod tests {
             t.get(other),
             Some(&ErrorMessage {
                 status: 500,
-                message: OTHER.into()
+                message: OTHER.into(),
+                error_type: String::new(),
             })
         );
         let other_429 = t.intern(429, "something new");

@@ -503,7 +503,8 @@ impl Recorder {
         // broken 200) is told by its outcome.
         let message = if !r.outcome.is_ok() && r.m.status >= 300 {
             let text = r.m.error_message.as_deref().unwrap_or("");
-            self.error_messages.intern(r.m.status, text)
+            let kind = r.m.error_type.as_deref().unwrap_or("");
+            self.error_messages.intern_typed(r.m.status, kind, text)
         } else {
             ErrorMessages::NONE
         };

@@ -192,7 +192,8 @@ fn error_answers_keep_their_status_and_message_by_index() {
         msg(0),
         Some(crate::metrics::messages::ErrorMessage {
             status: 429,
-            message: "No deployments available".into()
+            message: "No deployments available".into(),
+            error_type: String::new(),
         })
     );
     assert_eq!(msg(1).unwrap().status, 503);
@@ -201,7 +202,8 @@ fn error_answers_keep_their_status_and_message_by_index() {
         msg(6),
         Some(crate::metrics::messages::ErrorMessage {
             status: 502,
-            message: String::new()
+            message: String::new(),
+            error_type: String::new(),
         })
     );
 }

@@ -66,6 +66,8 @@ pub struct Measured {
     /// (`load::client::error_message`); `None` for successes and for
     /// failures without an HTTP answer.
     pub error_message: Option<String>,
+    /// That answer's error type (`load::client::error_type`), if it had one.
+    pub error_type: Option<String>,
     /// What the check of the answer's content found, when it was checked
     /// (simulated providers, a 2xx answer that came to an end).
     pub checked: Option<Checked>,

@@ -38,6 +38,8 @@ impl LedgerEntry {
             output_tokens: 0,
             stream: false,
             first_byte_us: None,
+            retry_after_ms: None,
+            fault: None,
         };
         LedgerEntry {
             ctx,
@@ -54,6 +56,12 @@ impl LedgerEntry {
 
     pub fn set_tag(&mut self, tag: Option<u64>) {
         self.attempt.tag = tag;
+    }
+
+    /// The error's Retry-After (ms) and the fault that decided it.
+    pub fn error(&mut self, retry_after_ms: Option<u32>, fault: Option<u16>) {
+        self.attempt.retry_after_ms = retry_after_ms;
+        self.attempt.fault = fault;
     }
 
     /// What to record if the request ends without [`finish`](Self::finish).

@@ -25,7 +25,9 @@ use rand_distr::StandardNormal;
 
 use super::rate_limit::{effective_limit, TokenBucket};
 use super::sample;
-use crate::scenario::{Fault, FaultKind, Malformation, ProviderProfile, Scenario};
+use crate::scenario::{
+    Fault, FaultKind, FlapAs, Malformation, ProviderProfile, RetryAfter, Scenario,
+};
 
 /// What the model needs to know about a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,10 +40,14 @@ pub struct RequestInfo {
 pub enum Decision {
     /// Answer 200, on the timeline of the plan.
     Answer(Plan),
-    /// Answer `status` at once; 429s carry a Retry-After.
+    /// Answer `status` at once, with a Retry-After when there is one.
+    /// `fault`: the index in `Scenario::faults` of the fault whose error
+    /// this is (its `ErrorSpec` shapes the body); `None` for the rate
+    /// limit's 429 and the base error rate.
     Status {
         status: u16,
-        retry_after: Option<Duration>,
+        retry_after: Option<RetryAfter>,
+        fault: Option<u16>,
     },
     /// Reset the connection (TCP RST).
     Reset,
@@ -128,8 +134,17 @@ impl Draws {
 pub struct Hits {
     pub reset: bool,
     pub hang: bool,
-    /// Status of the first outage / error burst that hit.
+    /// Status of the first outage / error burst that hit, with the fault's
+    /// index in `Scenario::faults` and its Retry-After.
     pub status: Option<u16>,
+    pub status_fault: Option<u16>,
+    pub retry_after: Option<RetryAfter>,
+    /// The stream fault that struck (cut, error event or stall): its index
+    /// and `after_tokens`.
+    pub stream_fault: Option<u16>,
+    pub after_tokens: Option<(u32, u32)>,
+    /// `fake_stream`: every token at the end.
+    pub fake_stream: bool,
     /// Product of the latency spikes' multipliers.
     pub latency_multiplier: f64,
     /// Sum of the latency spikes' additions.
@@ -147,6 +162,11 @@ impl Default for Hits {
             reset: false,
             hang: false,
             status: None,
+            status_fault: None,
+            retry_after: None,
+            stream_fault: None,
+            after_tokens: None,
+            fake_stream: false,
             latency_multiplier: 1.0,
             latency_add: Duration::ZERO,
             malformed: None,
@@ -159,26 +179,62 @@ impl Default for Hits {
 }
 
 impl Hits {
-    /// Takes one uniform per fault, in order, and adds the faults that are
-    /// active at `t` and whose probability the draw falls under.
-    pub fn draw(faults: &[Fault], t: Option<Duration>, rng: &mut impl Rng) -> Self {
+    /// Takes one uniform per fault, in order, and adds the faults that act
+    /// at `t` and whose probability the draw falls under. `ids` are the
+    /// faults' indices in `Scenario::faults` (empty: their positions).
+    pub fn draw(faults: &[Fault], ids: &[u16], t: Option<Duration>, rng: &mut impl Rng) -> Self {
         let mut hits = Hits::default();
-        for fault in faults {
+        for (i, fault) in faults.iter().enumerate() {
             let u: f64 = rng.random();
-            if t.is_some_and(|t| fault.active_at(t)) && u < fault.probability {
-                hits.add(&fault.kind);
+            if t.is_some_and(|t| fault.acting_at(t)) && u < fault.probability {
+                let id = ids.get(i).copied().unwrap_or(i as u16);
+                hits.add_fault(fault, id);
             }
         }
         hits
     }
 
+    /// Adds one fault that struck, with its index in `Scenario::faults`.
+    pub fn add_fault(&mut self, fault: &Fault, id: u16) {
+        let had_status = self.status.is_some();
+        let had_stream = self.cut || self.error_event || self.stall.is_some();
+        self.add(&fault.kind);
+        if !had_status && self.status.is_some() {
+            self.status_fault = Some(id);
+            self.retry_after = self
+                .status
+                .and_then(|st| fault.error.retry_after.resolve(st));
+        }
+        let stream_now = self.cut || self.error_event || self.stall.is_some();
+        if !had_stream && stream_now {
+            self.stream_fault = Some(id);
+            self.after_tokens = fault.after_tokens;
+        }
+    }
+
     pub fn add(&mut self, kind: &FaultKind) {
         match *kind {
-            FaultKind::OutageHttp { status } | FaultKind::ErrorBurst { status } => {
-                self.status.get_or_insert(status);
+            FaultKind::OutageHttp { status }
+            | FaultKind::ErrorBurst { status }
+            | FaultKind::Flapping {
+                down: FlapAs::Http { status },
+                ..
+            } => {
+                if self.status.is_none() {
+                    self.status = Some(status);
+                    self.retry_after = (status == 429).then_some(RetryAfter::DEFAULT_429);
+                }
             }
-            FaultKind::OutageReset => self.reset = true,
-            FaultKind::OutageHang => self.hang = true,
+            FaultKind::OutageReset
+            | FaultKind::Flapping {
+                down: FlapAs::Reset,
+                ..
+            } => self.reset = true,
+            FaultKind::OutageHang
+            | FaultKind::Flapping {
+                down: FlapAs::Hang, ..
+            } => self.hang = true,
+            FaultKind::FakeStream => self.fake_stream = true,
             FaultKind::LatencySpike { multiplier, add } => {
                 self.latency_multiplier *= multiplier.max(0.0);
                 self.latency_add += add;
@@ -194,7 +250,12 @@ impl Hits {
             FaultKind::SlowFirstToken { delay } => {
                 self.slow_first_token = Some(self.slow_first_token.map_or(delay, |d| d.max(delay)));
             }
-            FaultKind::OutageRefuse | FaultKind::RateLimitSqueeze { .. } => {}
+            FaultKind::OutageRefuse
+            | FaultKind::RateLimitSqueeze { .. }
+            | FaultKind::Flapping {
+                down: FlapAs::Refuse,
+                ..
+            } => {}
         }
     }
 }
@@ -215,22 +276,27 @@ pub fn decide(
         return Decision::Hang;
     }
     if let Some(status) = hits.status {
-        let retry_after = (status == 429).then_some(Duration::from_secs(1));
         return Decision::Status {
             status,
-            retry_after,
+            retry_after: hits.retry_after,
+            fault: hits.status_fault,
         };
     }
     if let Some(wait) = rate_limited {
         return Decision::Status {
             status: 429,
-            retry_after: Some(wait),
+            retry_after: Some(RetryAfter {
+                wait,
+                as_date: false,
+            }),
+            fault: None,
         };
     }
     if draws.error < profile.base_error_rate {
         return Decision::Status {
             status: profile.base_error_status,
             retry_after: None,
+            fault: None,
         };
     }
     Decision::Answer(plan(profile, hits, draws, req))
@@ -310,6 +376,8 @@ pub fn strike_point(chunks: u32, u: f64) -> u32 {
 pub struct FaultModel {
     profile: ProviderProfile,
     faults: Vec<Fault>,
+    /// Each of `faults`' index in `Scenario::faults`.
+    ids: Vec<u16>,
     rng: ChaCha8Rng,
     bucket: TokenBucket,
 }
@@ -317,15 +385,17 @@ pub struct FaultModel {
 impl FaultModel {
     /// The model of `scenario.providers[index]`, with the faults that target it.
     pub fn new(scenario: &Scenario, index: usize) -> Self {
-        let faults = scenario
+        let (ids, faults) = scenario
             .faults
             .iter()
-            .filter(|f| f.providers.contains(&index))
-            .cloned()
-            .collect();
+            .enumerate()
+            .filter(|(_, f)| f.providers.contains(&index))
+            .map(|(i, f)| (u16::try_from(i).unwrap_or(u16::MAX), f.clone()))
+            .unzip();
         FaultModel {
             profile: scenario.providers[index].profile.clone(),
             faults,
+            ids,
             rng: provider_rng(scenario.seed, index),
             bucket: TokenBucket::new(),
         }
@@ -335,7 +405,7 @@ impl FaultModel {
     /// no fault is active); `now` is any monotonic time, for the bucket.
     pub fn decide(&mut self, t: Option<Duration>, now: Duration, req: RequestInfo) -> Decision {
         let draws = Draws::take(&mut self.rng);
-        let hits = Hits::draw(&self.faults, t, &mut self.rng);
+        let hits = Hits::draw(&self.faults, &self.ids, t, &mut self.rng);
         let limit = effective_limit(self.profile.rate_limit, &self.faults, t);
         let limited = self.bucket.try_take(now, limit).err();
         decide(&self.profile, &hits, &draws, req, limited)

@@ -21,6 +21,9 @@ fn profile() -> ProviderProfile {
         base_error_status: 500,
         rate_limit: None,
         stream_chunk_tokens: 2,
+        dialect: Default::default(),
+        keepalive: None,
+        bytes_per_s: None,
     }
 }
 
@@ -90,6 +93,7 @@ fn base_error_rate_compares_the_uniform_draw() {
     let expected = Decision::Status {
         status: 502,
         retry_after: None,
+        fault: None,
     };
     assert_eq!(decide(&prof, &Hits::default(), &low, PLAIN, None), expected);
     let high = Draws {
@@ -134,14 +138,19 @@ fn precedence_reset_hang_status_limit_error() {
         decide(&prof, &status_only, &draws(), PLAIN, limited),
         Decision::Status {
             status: 503,
-            retry_after: None
+            retry_after: None,
+            fault: None,
         }
     );
     assert_eq!(
         decide(&prof, &Hits::default(), &draws(), PLAIN, limited),
         Decision::Status {
             status: 429,
-            retry_after: Some(MS(1500))
+            retry_after: Some(RetryAfter {
+                wait: MS(1500),
+                as_date: false
+            }),
+            fault: None,
         }
     );
 }
@@ -156,7 +165,11 @@ fn first_status_wins_and_429_bursts_carry_retry_after() {
         decide(&profile(), &h, &draws(), PLAIN, None),
         Decision::Status {
             status: 429,
-            retry_after: Some(S(1))
+            retry_after: Some(RetryAfter {
+                wait: S(1),
+                as_date: false
+            }),
+            fault: None,
         }
     );
 }
@@ -258,6 +271,8 @@ fn fault(kind: FaultKind, start: u64, secs: Option<u64>, probability: f64) -> Fa
         duration: secs.map(S),
         probability,
         kind,
+        error: Default::default(),
+        after_tokens: None,
     }
 }
 
@@ -268,12 +283,18 @@ fn hits_follow_windows_and_probabilities() {
         fault(FaultKind::OutageReset, 0, None, 0.0),
     ];
     let mut rng = provider_rng(1, 0);
-    assert_eq!(Hits::draw(&faults, None, &mut rng), Hits::default());
-    assert_eq!(Hits::draw(&faults, Some(S(9)), &mut rng), Hits::default());
-    let inside = Hits::draw(&faults, Some(S(10)), &mut rng);
+    assert_eq!(Hits::draw(&faults, &[], None, &mut rng), Hits::default());
+    assert_eq!(
+        Hits::draw(&faults, &[], Some(S(9)), &mut rng),
+        Hits::default()
+    );
+    let inside = Hits::draw(&faults, &[], Some(S(10)), &mut rng);
     assert_eq!(inside.status, Some(503));
     assert!(!inside.reset);
-    assert_eq!(Hits::draw(&faults, Some(S(15)), &mut rng), Hits::default());
+    assert_eq!(
+        Hits::draw(&faults, &[], Some(S(15)), &mut rng),
+        Hits::default()
+    );
 }
 
 #[test]
@@ -282,7 +303,7 @@ fn half_probability_hits_about_half() {
     let mut rng = provider_rng(7, 0);
     let n = 10_000;
     let hit = (0..n)
-        .filter(|_| Hits::draw(&faults, Some(S(1)), &mut rng).hang)
+        .filter(|_| Hits::draw(&faults, &[], Some(S(1)), &mut rng).hang)
         .count();
     assert!((4_700..5_300).contains(&hit), "{hit}");
 }
@@ -301,9 +322,9 @@ fn draws_do_not_depend_on_timing() {
     let mut b = provider_rng(3, 2);
     for _ in 0..10 {
         Draws::take(&mut a);
-        Hits::draw(&faults, Some(S(1)), &mut a);
+        Hits::draw(&faults, &[], Some(S(1)), &mut a);
         Draws::take(&mut b);
-        Hits::draw(&faults, Some(S(5)), &mut b);
+        Hits::draw(&faults, &[], Some(S(5)), &mut b);
     }
     assert_eq!(Draws::take(&mut a), Draws::take(&mut b));
 }
@@ -352,6 +373,8 @@ fn model_honours_the_limit_and_its_squeeze() {
     let own = RateLimit {
         rpm: 6000.0,
         burst: 100.0,
+        tpm: None,
+        headers: None,
     };
     let s = scenario_with(vec![squeeze], Some(own));
     let mut m = FaultModel::new(&s, 0);
@@ -367,7 +390,11 @@ fn model_honours_the_limit_and_its_squeeze() {
         m.decide(Some(S(12)), S(12), PLAIN),
         Decision::Status {
             status: 429,
-            retry_after: Some(S(1))
+            retry_after: Some(RetryAfter {
+                wait: S(1),
+                as_date: false
+            }),
+            fault: None,
         }
     );
     assert!(!limited(m.decide(Some(S(13)), S(13), PLAIN)));

@@ -37,6 +37,12 @@ pub struct Attempt {
     /// `None` when it sent none (reset, hang, a stream cut before its first
     /// chunk, a client gone first).
     pub first_byte_us: Option<u32>,
+    /// The wait the answer's Retry-After asked for, in ms (`retry-after-ms`
+    /// when sent, else the header's seconds or date), `None` without one.
+    pub retry_after_ms: Option<u32>,
+    /// The index in `Scenario::faults` of the fault that decided this
+    /// attempt's error (status or stream error event), if one did.
+    pub fault: Option<u16>,
 }
 
 /// What the provider did with an attempt.
@@ -102,10 +108,10 @@ impl AttemptOutcome {
 }
 
 /// The ledger file starts with these bytes (the last one is the format version).
-/// Version 2 added `first_byte_us`.
-pub const MAGIC: [u8; 8] = *b"SLBLEDG\x02";
+/// Version 2 added `first_byte_us`; 3 added `retry_after_ms` and `fault`.
+pub const MAGIC: [u8; 8] = *b"SLBLEDG\x03";
 /// Size of one encoded [`Attempt`].
-pub const RECORD_LEN: usize = 42;
+pub const RECORD_LEN: usize = 48;
 /// `first_byte_us` on disk when there was no first byte.
 const NO_FIRST_BYTE: u32 = u32::MAX;
 
@@ -115,7 +121,8 @@ const STREAM: u8 = 2;
 impl Attempt {
     /// Little-endian fixed layout: tag u64, provider u16, arrived i64,
     /// answered i64, outcome u8, flags u8 (1 tagged, 2 stream), status u16,
-    /// input u32, output u32, first byte u32 (`u32::MAX`: none).
+    /// input u32, output u32, first byte u32 (`u32::MAX`: none), retry
+    /// after ms u32 (`u32::MAX`: none), fault u16 (`u16::MAX`: none).
     pub fn encode(&self) -> [u8; RECORD_LEN] {
         let mut b = [0u8; RECORD_LEN];
         b[0..8].copy_from_slice(&self.tag.unwrap_or(0).to_le_bytes());
@@ -131,6 +138,12 @@ impl Attempt {
             .first_byte_us
             .map_or(NO_FIRST_BYTE, |v| v.min(NO_FIRST_BYTE - 1));
         b[38..42].copy_from_slice(&first_byte.to_le_bytes());
+        let retry = self
+            .retry_after_ms
+            .map_or(u32::MAX, |v| v.min(u32::MAX - 1));
+        b[42..46].copy_from_slice(&retry.to_le_bytes());
+        let fault = self.fault.map_or(u16::MAX, |v| v.min(u16::MAX - 1));
+        b[46..48].copy_from_slice(&fault.to_le_bytes());
         b
     }
 
@@ -150,6 +163,8 @@ impl Attempt {
             output_tokens: u32_at(34),
             stream: b[27] & STREAM != 0,
             first_byte_us: Some(u32_at(38)).filter(|&v| v != NO_FIRST_BYTE),
+            retry_after_ms: Some(u32_at(42)).filter(|&v| v != u32::MAX),
+            fault: Some(u16_at(46)).filter(|&v| v != u16::MAX),
         })
     }
 }
@@ -229,6 +244,8 @@ mod tests {
             output_tokens: u32::MAX - i as u32,
             stream: i.is_multiple_of(2),
             first_byte_us: (!i.is_multiple_of(4)).then_some(i as u32 * 7),
+            retry_after_ms: (i.is_multiple_of(5)).then_some(i as u32 * 1000),
+            fault: (i.is_multiple_of(3)).then_some(i as u16),
         }
     }
 

@@ -206,6 +206,8 @@ mod tests {
             output_tokens: 9,
             stream: i % 2 == 1,
             first_byte_us: i.is_multiple_of(3).then_some(4),
+            retry_after_ms: None,
+            fault: None,
         }
     }
 

@@ -8,6 +8,7 @@
 
 pub mod body;
 mod entry;
+pub mod errors;
 pub mod fault;
 pub mod ledger;
 pub mod ledger_writer;
@@ -98,6 +99,10 @@ impl ProviderSet {
                 model,
                 set.ledger.sink(),
                 shutdown_rx.clone(),
+                (
+                    provider.profile.dialect,
+                    scenario.faults.iter().map(|f| f.error.clone()).collect(),
+                ),
             )
             .with_context(|| {
                 format!(

@@ -82,6 +82,8 @@ pub fn effective_limit(
         Some(rpm) => Some(RateLimit {
             rpm,
             burst: (rpm / 60.0).max(1.0),
+            tpm: profile.and_then(|p| p.tpm),
+            headers: profile.and_then(|p| p.headers),
         }),
         None => profile,
     }
@@ -100,7 +102,12 @@ mod tests {
     const MS: fn(u64) -> Duration = Duration::from_millis;
 
     fn limit(rpm: f64, burst: f64) -> Option<RateLimit> {
-        Some(RateLimit { rpm, burst })
+        Some(RateLimit {
+            rpm,
+            burst,
+            tpm: None,
+            headers: None,
+        })
     }
 
     #[test]
@@ -148,6 +155,8 @@ mod tests {
             duration: Some(S(secs)),
             probability: 1.0,
             kind: FaultKind::RateLimitSqueeze { rpm },
+            error: Default::default(),
+            after_tokens: None,
         }
     }
 

@@ -22,6 +22,7 @@ use tokio::time::Instant;
 
 use super::body::{self, Stamp};
 use super::entry::LedgerEntry;
+use super::errors;
 use super::fault::{Decision, FaultModel, Plan, RequestInfo, Shape};
 use super::ledger::AttemptOutcome;
 use super::ledger_writer::LedgerSink;
@@ -33,6 +34,7 @@ use crate::answer::AnswerKey;
 use crate::clock::RunClock;
 use crate::openai::{self, ChatRequest};
 use crate::protocol::tag;
+use crate::scenario::{Dialect, ErrorSpec, RetryAfter};
 
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
@@ -55,6 +57,10 @@ pub struct ProviderCtx {
     /// Origin of the rate limiter's time (it runs before t=0 too).
     pub epoch: Instant,
     pub shutdown: watch::Receiver<bool>,
+    /// Whose error bodies it sends (the profile's dialect).
+    pub dialect: Dialect,
+    /// Every scenario fault's error shape, by its index in `Scenario::faults`.
+    pub errors: Vec<ErrorSpec>,
     provider_header: HeaderValue,
 }
 
@@ -70,6 +76,7 @@ impl ProviderCtx {
         model: FaultModel,
         sink: LedgerSink,
         shutdown: watch::Receiver<bool>,
+        errors: (Dialect, Vec<ErrorSpec>),
     ) -> anyhow::Result<Self> {
         Ok(ProviderCtx {
             index,
@@ -83,6 +90,8 @@ impl ProviderCtx {
             answers: AtomicU64::new(0),
             epoch: Instant::now(),
             shutdown,
+            dialect: errors.0,
+            errors: errors.1,
             provider_header: HeaderValue::from_str(name)?,
         })
     }
@@ -239,7 +248,8 @@ async fn chat(ctx: Arc<ProviderCtx>, conn: Arc<ConnCtl>, req: Request<Incoming>)
         Decision::Status {
             status,
             retry_after,
-        } => status_answer(&ctx, rec, status, retry_after),
+            fault,
+        } => status_answer(&ctx, rec, status, retry_after, fault),
         Decision::Reset => {
             rec.finish(AttemptOutcome::Reset, 0, 0);
             conn.reset();
@@ -261,26 +271,49 @@ async fn chat(ctx: Arc<ProviderCtx>, conn: Arc<ConnCtl>, req: Request<Incoming>)
 
 fn status_answer(
     ctx: &ProviderCtx,
-    rec: LedgerEntry,
+    mut rec: LedgerEntry,
     status: u16,
-    retry_after: Option<Duration>,
+    retry_after: Option<RetryAfter>,
+    fault: Option<u16>,
 ) -> Response<Body> {
     let outcome = if status == 429 {
         AttemptOutcome::RateLimited
     } else {
         AttemptOutcome::HttpError
     };
+    let spec = fault.and_then(|f| ctx.errors.get(usize::from(f)));
+    let dialect = spec.and_then(|s| s.dialect).unwrap_or(ctx.dialect);
+    let body = errors::error_body(dialect, status, spec.unwrap_or(&ErrorSpec::default()));
+    let mut res = ctx.json(status, body);
+    let waited = retry_after.map(|r| set_retry_after(res.headers_mut(), r));
+    rec.error(waited, fault);
     rec.finish(outcome, status, 0);
-    let mut res = ctx.json(status, body::error(status));
-    if let Some(wait) = retry_after {
-        let h = res.headers_mut();
-        h.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs(wait)));
-        h.insert(
-            "retry-after-ms",
-            HeaderValue::from(wait.as_millis().max(1) as u64),
-        );
-    }
     res
+}
+
+/// Writes the Retry-After headers; returns the wait they announce, in ms.
+/// Seconds: `Retry-After` rounded up, and `retry-after-ms` exact (as
+/// OpenAI sends both). A date: `Retry-After` as an HTTP date at the next
+/// whole second after the wait (a date has no finer grain), alone.
+fn set_retry_after(h: &mut hyper::HeaderMap, r: RetryAfter) -> u32 {
+    let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX - 1);
+    if r.as_date {
+        let now = std::time::SystemTime::now();
+        let unix = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let at = Duration::from_secs((unix + r.wait).as_secs_f64().ceil() as u64);
+        if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(std::time::UNIX_EPOCH + at)) {
+            h.insert(RETRY_AFTER, v);
+        }
+        return ms(at.saturating_sub(unix));
+    }
+    h.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs(r.wait)));
+    h.insert(
+        "retry-after-ms",
+        HeaderValue::from(r.wait.as_millis() as u64),
+    );
+    ms(r.wait)
 }
 
 async fn answer(

@@ -31,6 +31,9 @@ pub fn profile(name: &str) -> ProviderProfile {
         base_error_status: 500,
         rate_limit: None,
         stream_chunk_tokens: 1,
+        dialect: Default::default(),
+        keepalive: None,
+        bytes_per_s: None,
     }
 }
 
@@ -90,6 +93,10 @@ pub fn scenario(seed: u64, providers: usize) -> Scenario {
             budgets: Budgets::default(),
             max_time_to_failover: None,
             max_amplification: None,
+            max_retry_after_violations: None,
+            max_non_retryable_retries: None,
+            max_rewritten_errors: None,
+            max_flapping_probes: None,
             optional: vec![],
         },
         gate: Gate::default(),
@@ -106,5 +113,7 @@ pub fn fault(index: usize, kind: FaultKind, start: Duration, duration: Option<Du
         duration,
         probability: 1.0,
         kind,
+        error: Default::default(),
+        after_tokens: None,
     }
 }

@@ -4,7 +4,7 @@
 //! [`check_space`] refuses the run when its filesystem has less free.
 //!
 //! Sizes were measured on `scenarios/smoke.toml` stretched to 60 s at
-//! 12,000 RPM (3 classes, 3 providers): ledger.bin 42 B per attempt,
+//! 12,000 RPM (3 classes, 3 providers): ledger.bin 48 B per attempt,
 //! requests.csv ~63 B per request, latency.hlog ~230 B per histogram per
 //! second, timeseries.csv ~140 B per second, report.html ~250 KB,
 //! summary.json 17–37 KB, baseline.json 14–21 KB. The estimate takes about
@@ -184,8 +184,8 @@ mod tests {
     #[test]
     fn the_estimate_grows_with_requests_and_seconds() {
         let e = estimate(&scenario(60_000.0, 600), false);
-        // 600,000 requests, two attempts each, 42 B per attempt.
-        assert_eq!(file(&e, "ledger.bin"), 600_000 * 2 * 42);
+        // 600,000 requests, two attempts each, 48 B per attempt.
+        assert_eq!(file(&e, "ledger.bin"), 600_000 * 2 * 48);
         assert_eq!(file(&e, "requests.csv"), 0);
         let with_csv = estimate(&scenario(60_000.0, 600), true);
         assert_eq!(file(&with_csv, "requests.csv"), 600_000 * 128);

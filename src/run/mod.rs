@@ -368,6 +368,8 @@ mod tests {
                 output_tokens: 5,
                 stream: false,
                 first_byte_us: None,
+                retry_after_ms: None,
+                fault: None,
             });
         }
         drop(sink);

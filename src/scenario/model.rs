@@ -213,6 +213,71 @@ pub struct ProviderProfile {
     pub rate_limit: Option<RateLimit>,
     /// Tokens per SSE chunk (>= 1).
     pub stream_chunk_tokens: u32,
+    /// The shape of its error bodies and stream error events (`dialect`).
+    pub dialect: Dialect,
+    /// `keepalive = "1s"`: an SSE comment line (`: ping`) whenever a stream
+    /// has been silent this long.
+    pub keepalive: Option<Duration>,
+    /// `bytes_per_s`: a cap on how fast a stream's bytes leave (a slow
+    /// stream, not a stall); `None`: as fast as the tokens come.
+    pub bytes_per_s: Option<f64>,
+}
+
+/// Whose error bodies a provider sends. The success path is always OpenAI
+/// chat completions (what gateways call an OpenAI-compatible upstream with).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// `{"error": {"message", "type", "param", "code"}}`.
+    #[default]
+    OpenAi,
+    /// `{"type": "error", "error": {"type": "overloaded_error", "message"}}`.
+    Anthropic,
+    /// `{"object": "error", "message", "type", "param", "code": <status>}`.
+    Vllm,
+}
+
+impl Dialect {
+    /// The `error.type` this dialect sends for `status` (and `code`) when
+    /// the scenario does not name one.
+    pub fn default_type(self, status: u16, code: Option<&str>) -> &'static str {
+        match self {
+            Dialect::OpenAi => match status {
+                429 if code == Some("insufficient_quota") => "insufficient_quota",
+                429 => "rate_limit_exceeded",
+                400..=499 => "invalid_request_error",
+                _ => "server_error",
+            },
+            Dialect::Anthropic => match status {
+                400 => "invalid_request_error",
+                401 => "authentication_error",
+                402 => "billing_error",
+                403 => "permission_error",
+                404 => "not_found_error",
+                413 => "request_too_large",
+                429 => "rate_limit_error",
+                504 => "timeout_error",
+                529 => "overloaded_error",
+                400..=499 => "invalid_request_error",
+                _ => "api_error",
+            },
+            Dialect::Vllm => match status {
+                400 => "BadRequestError",
+                404 => "NotFoundError",
+                429 => "TooManyRequestsError",
+                400..=499 => "BadRequestError",
+                503 => "ServiceUnavailableError",
+                _ => "InternalServerError",
+            },
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::OpenAi => "openai",
+            Dialect::Anthropic => "anthropic",
+            Dialect::Vllm => "vllm",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -238,9 +303,26 @@ pub enum CountDist {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateLimit {
+    /// Requests per minute; `f64::INFINITY` when only `tpm` limits.
     pub rpm: f64,
     /// Bucket size (requests); defaults to one second's worth.
     pub burst: f64,
+    /// Tokens per minute (prompt + max_tokens asked for), beside `rpm`.
+    pub tpm: Option<f64>,
+    /// `headers = true`: every answer carries `x-ratelimit-*` headers from
+    /// the buckets; `header_values` bends them the way some APIs do.
+    pub headers: Option<RateLimitHeaders>,
+}
+
+/// What the `x-ratelimit-*` headers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitHeaders {
+    /// The buckets' true limit, remaining and reset.
+    Exact,
+    /// `-1` for limit and remaining (some APIs' "unlimited").
+    MinusOne,
+    /// `0` for remaining, whatever the bucket holds.
+    Zero,
 }
 
 /// A fault on the run's timeline.
@@ -257,6 +339,90 @@ pub struct Fault {
     /// Share of requests it hits, 0..=1.
     pub probability: f64,
     pub kind: FaultKind,
+    /// The error answer it sends, when it sends one (an outage as 5xx, an
+    /// error burst, a stream error event, a flapping provider as 5xx).
+    pub error: ErrorSpec,
+    /// Where a stream breaks (stream_cut, stream_error, stream_stall):
+    /// after this many content tokens, drawn uniformly from the range;
+    /// `None`: a random point inside the stream.
+    pub after_tokens: Option<(u32, u32)>,
+}
+
+/// How an error answer reads. Unset parts follow the dialect's defaults
+/// for the status.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ErrorSpec {
+    /// `error.code`, e.g. `context_length_exceeded`, `insufficient_quota`.
+    pub code: Option<String>,
+    /// `error.type`, e.g. `invalid_request_error`, `overloaded_error`.
+    pub error_type: Option<String>,
+    pub message: Option<String>,
+    pub retry_after: RetryAfterSpec,
+    /// `None`: the provider profile's dialect.
+    pub dialect: Option<Dialect>,
+    /// `retryable = false` / `true`; `None`: from the status and code
+    /// ([`is_retryable`]).
+    pub retryable: Option<bool>,
+}
+
+impl ErrorSpec {
+    /// Whether a correct client may retry (or fail over) after this error
+    /// with `status`.
+    pub fn retryable(&self, status: u16) -> bool {
+        self.retryable
+            .unwrap_or_else(|| is_retryable(status, self.code.as_deref()))
+    }
+}
+
+/// Whether an error with `status` and `error.code` may be retried: 408,
+/// 409, 429 (but not a spent quota) and 5xx may; every other 4xx is about
+/// the request itself and will fail the same way again.
+pub fn is_retryable(status: u16, code: Option<&str>) -> bool {
+    match status {
+        429 => code != Some("insufficient_quota"),
+        408 | 409 => true,
+        400..=499 => false,
+        _ => true,
+    }
+}
+
+/// `retry_after = ...` as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RetryAfterSpec {
+    /// Not set: 1 s on a 429 ([`RetryAfter::DEFAULT_429`]), none otherwise.
+    #[default]
+    Default,
+    /// `retry_after = "none"`: no Retry-After header at all.
+    Absent,
+    After(RetryAfter),
+}
+
+impl RetryAfterSpec {
+    /// The Retry-After an error with `status` carries.
+    pub fn resolve(self, status: u16) -> Option<RetryAfter> {
+        match self {
+            RetryAfterSpec::Default => (status == 429).then_some(RetryAfter::DEFAULT_429),
+            RetryAfterSpec::Absent => None,
+            RetryAfterSpec::After(r) => Some(r),
+        }
+    }
+}
+
+/// A Retry-After the provider sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryAfter {
+    pub wait: Duration,
+    /// `retry_after_as = "date"`: an HTTP date (now + wait) instead of
+    /// seconds; no `retry-after-ms` then.
+    pub as_date: bool,
+}
+
+impl RetryAfter {
+    /// What a 429 sends when the scenario does not say: 1 s.
+    pub const DEFAULT_429: RetryAfter = RetryAfter {
+        wait: Duration::from_secs(1),
+        as_date: false,
+    };
 }
 
 impl Fault {
@@ -269,6 +435,26 @@ impl Fault {
     /// End of the window, if it has one.
     pub fn end(&self) -> Option<Duration> {
         self.duration.map(|d| self.start.saturating_add(d))
+    }
+
+    /// Whether the fault acts at `t`: active, and for a flapping provider
+    /// in a down part of its period.
+    pub fn acting_at(&self, t: Duration) -> bool {
+        self.active_at(t) && self.flap_phase(t).is_none_or(|(_, down)| down)
+    }
+
+    /// A flapping fault's phase at `t` (from its start): the period's
+    /// number and whether it is in the down part. `None` for other kinds
+    /// or before the start.
+    pub fn flap_phase(&self, t: Duration) -> Option<(u64, bool)> {
+        let FaultKind::Flapping { period, duty, .. } = self.kind else {
+            return None;
+        };
+        let since = t.checked_sub(self.start)?;
+        let period_us = period.as_micros().max(1);
+        let n = since.as_micros() / period_us;
+        let into = (since.as_micros() % period_us) as f64;
+        Some((n as u64, into < duty * period_us as f64))
     }
 }
 
@@ -288,6 +474,16 @@ pub enum FaultKind {
     ErrorBurst {
         status: u16,
     },
+    /// Down and up in turn: each `period` starts with `duty × period` down
+    /// (acting as `down`), then it is up for the rest.
+    Flapping {
+        period: Duration,
+        duty: f64,
+        down: FlapAs,
+    },
+    /// A streaming answer's tokens all arrive at the end, at once (time to
+    /// first token ≈ total time).
+    FakeStream,
     /// Time to first token and inter-token gaps multiplied by `multiplier`,
     /// then `add` added to the first token.
     LatencySpike {
@@ -313,6 +509,15 @@ pub enum FaultKind {
     },
 }
 
+/// What a flapping provider does while down: any outage kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlapAs {
+    Http { status: u16 },
+    Refuse,
+    Reset,
+    Hang,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Malformation {
     InvalidJson,
@@ -331,6 +536,16 @@ pub struct Sla {
     pub max_time_to_failover: Option<Duration>,
     /// Attempts received by providers ÷ client requests.
     pub max_amplification: Option<f64>,
+    /// Attempts sent to a provider while a Retry-After it sent was in force.
+    pub max_retry_after_violations: Option<u64>,
+    /// Requests retried or failed over after an error that must not be.
+    pub max_non_retryable_retries: Option<u64>,
+    /// Client-visible provider errors whose status or error type the
+    /// gateway changed.
+    pub max_rewritten_errors: Option<u64>,
+    /// Attempts a gateway sent into one down phase of a flapping provider
+    /// after it had met the failure there (breaker probes and leaks).
+    pub max_flapping_probes: Option<u64>,
     /// `optional = [...]`: checks of these keys that could not be measured
     /// (not measured, not reached, not exercised, not observable) are shown
     /// with their state but do not make the run UNMEASURED.
@@ -346,12 +561,16 @@ pub enum SlaKey {
     P99,
     TimeToFailover,
     Amplification,
+    RetryAfterViolations,
+    NonRetryableRetries,
+    RewrittenErrors,
+    FlappingProbes,
 }
 
 impl SlaKey {
     /// Every key with the names `optional` accepts for it: the `[sla]` key
     /// itself, and for the two limits also the name without `max_`.
-    pub const NAMES: [(&'static str, SlaKey); 8] = [
+    pub const NAMES: [(&'static str, SlaKey); 16] = [
         ("uptime", SlaKey::Uptime),
         ("p50", SlaKey::P50),
         ("p95", SlaKey::P95),
@@ -360,6 +579,14 @@ impl SlaKey {
         ("time_to_failover", SlaKey::TimeToFailover),
         ("max_amplification", SlaKey::Amplification),
         ("amplification", SlaKey::Amplification),
+        ("max_retry_after_violations", SlaKey::RetryAfterViolations),
+        ("retry_after_violations", SlaKey::RetryAfterViolations),
+        ("max_non_retryable_retries", SlaKey::NonRetryableRetries),
+        ("non_retryable_retries", SlaKey::NonRetryableRetries),
+        ("max_rewritten_errors", SlaKey::RewrittenErrors),
+        ("rewritten_errors", SlaKey::RewrittenErrors),
+        ("max_flapping_probes", SlaKey::FlappingProbes),
+        ("flapping_probes", SlaKey::FlappingProbes),
     ];
 
     pub fn from_name(name: &str) -> Option<SlaKey> {

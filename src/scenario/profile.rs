@@ -11,7 +11,7 @@ use super::raw::{RawCount, RawDist, RawErrors, RawLatency, RawProfile, RawSpeed}
 use super::units::{show, MAX_DURATION};
 use super::validate::file_stem;
 use super::validate::{Num, MAX_MODEL, MAX_NAME};
-use super::{CountDist, LatencyDist, ProviderProfile, RateLimit};
+use super::{CountDist, LatencyDist, ProviderProfile, RateLimit, RateLimitHeaders};
 
 /// The highest price, USD per million tokens (today's dearest models cost
 /// well under 1000); it keeps cost sums finite.
@@ -60,7 +60,27 @@ fn profile(ctx: &Ctx, raw: RawProfile) -> Result<ProviderProfile, ScenarioError>
             4096,
             "tokens per SSE chunk, at least 1",
         )? as u32,
+        dialect: raw
+            .dialect
+            .map(super::validate::dialect)
+            .unwrap_or_default(),
+        keepalive: ctx.positive_duration(&root.key("keepalive"), &raw.keepalive)?,
+        bytes_per_s: bytes_per_s(ctx, &root.key("bytes_per_s"), raw.bytes_per_s)?,
     })
+}
+
+/// `bytes_per_s`: a stream's byte-rate cap.
+fn bytes_per_s(ctx: &Ctx, at: &FieldPath, v: Option<f64>) -> Result<Option<f64>, ScenarioError> {
+    let Some(v) = v else { return Ok(None) };
+    let v = ctx.finite(at, v)?;
+    if !(1.0..=1e9).contains(&v) {
+        return Err(ctx.err(
+            at,
+            format_args!("must be in [1, 1000000000]; got {}", Num(v)),
+            "the most bytes per second a stream sends, e.g. 2000 for a slow link; leave it out for no cap",
+        ));
+    }
+    Ok(Some(v))
 }
 
 /// The profile's name (default: the file stem), model (default: the name)
@@ -303,14 +323,60 @@ fn rate_limit(
     let Some(r) = raw else {
         return Ok(None);
     };
+    let tpm = match r.tpm {
+        None => None,
+        Some(t) => {
+            let t = ctx.finite(&at.key("tpm"), t)?;
+            if !(1.0..=1e12).contains(&t) {
+                return Err(ctx.err(
+                    &at.key("tpm"),
+                    format_args!("must be in [1, 1e12]; got {}", Num(t)),
+                    "the limit in tokens per minute (prompt + max_tokens), e.g. tpm = 2000000",
+                ));
+            }
+            Some(t)
+        }
+    };
+    let headers =
+        match (r.headers, r.header_values) {
+            (Some(true), v) => Some(match v {
+                None | Some(super::raw::RawHeaderValues::Exact) => RateLimitHeaders::Exact,
+                Some(super::raw::RawHeaderValues::MinusOne) => RateLimitHeaders::MinusOne,
+                Some(super::raw::RawHeaderValues::Zero) => RateLimitHeaders::Zero,
+            }),
+            (_, Some(_)) => return Err(ctx.err(
+                &at.key("header_values"),
+                "is set, but headers is not true",
+                "header_values bends the x-ratelimit-* headers; set headers = true to send them",
+            )),
+            _ => None,
+        };
     let rpm_at = at.key("rpm");
+    let rpm = match (r.rpm, tpm) {
+        (None, Some(_)) => {
+            if r.burst.is_some() {
+                return Err(ctx.err(
+                    &at.key("burst"),
+                    "is set without rpm",
+                    "burst is the request bucket's size; set rpm too, or remove burst",
+                ));
+            }
+            return Ok(Some(RateLimit {
+                rpm: f64::INFINITY,
+                burst: f64::INFINITY,
+                tpm,
+                headers,
+            }));
+        }
+        (rpm, _) => rpm,
+    };
     let rpm = ctx.finite(
         &rpm_at,
-        r.rpm.ok_or_else(|| {
+        rpm.ok_or_else(|| {
             ctx.err(
                 &rpm_at,
                 "is required",
-                "the sustained limit in requests per minute, e.g. rpm = 60000",
+                "the sustained limit in requests per minute, e.g. rpm = 60000 (or tokens per minute, tpm = 2000000)",
             )
         })?,
     )?;
@@ -336,5 +402,10 @@ fn rate_limit(
             b
         }
     };
-    Ok(Some(RateLimit { rpm, burst }))
+    Ok(Some(RateLimit {
+        rpm,
+        burst,
+        tpm,
+        headers,
+    }))
 }

@@ -158,6 +158,8 @@ pub enum RawFaultKind {
     StreamCut,
     StreamError,
     SlowFirstToken,
+    Flapping,
+    FakeStream,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -198,6 +200,67 @@ pub struct RawFault {
     pub what: Option<RawMalformation>,
     pub pause: Option<RawDuration>,
     pub delay: Option<RawDuration>,
+    pub error_code: Option<String>,
+    pub error_type: Option<String>,
+    pub message: Option<String>,
+    pub retry_after: Option<RawDuration>,
+    pub retry_after_as: Option<RawRetryAfterAs>,
+    pub retryable: Option<bool>,
+    pub dialect: Option<RawDialect>,
+    pub after_tokens: Option<RawTokens>,
+    pub period: Option<RawDuration>,
+    pub duty: Option<RawRatio>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawRetryAfterAs {
+    Seconds,
+    Date,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawDialect {
+    Openai,
+    Anthropic,
+    Vllm,
+}
+
+/// `after_tokens = 5` or `after_tokens = [3, 8]`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawTokens {
+    One(i64),
+    Range(Vec<i64>),
+}
+
+impl<'de> Deserialize<'de> for RawTokens {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawTokens;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a token count such as 5, or a range such as [3, 8]")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawTokens, E> {
+                Ok(RawTokens::One(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawTokens, E> {
+                Ok(RawTokens::One(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawTokens, A::Error> {
+                let mut v = Vec::new();
+                while let Some(n) = seq.next_element::<i64>()? {
+                    v.push(n);
+                }
+                Ok(RawTokens::Range(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -209,6 +272,10 @@ pub struct RawSla {
     pub p99: Option<RawDuration>,
     pub max_time_to_failover: Option<RawDuration>,
     pub max_amplification: Option<f64>,
+    pub max_retry_after_violations: Option<i64>,
+    pub max_non_retryable_retries: Option<i64>,
+    pub max_rewritten_errors: Option<i64>,
+    pub max_flapping_probes: Option<i64>,
     pub optional: Option<Vec<String>>,
 }
 
@@ -234,6 +301,9 @@ pub struct RawProfile {
     pub output_tokens: Option<RawCount>,
     pub errors: Option<RawErrors>,
     pub rate_limit: Option<RawRateLimit>,
+    pub dialect: Option<RawDialect>,
+    pub keepalive: Option<RawDuration>,
+    pub bytes_per_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -284,4 +354,15 @@ pub struct RawErrors {
 pub struct RawRateLimit {
     pub rpm: Option<f64>,
     pub burst: Option<f64>,
+    pub tpm: Option<f64>,
+    pub headers: Option<bool>,
+    pub header_values: Option<RawHeaderValues>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawHeaderValues {
+    Exact,
+    MinusOne,
+    Zero,
 }

@@ -104,6 +104,8 @@ mod tests {
             duration: len.map(Duration::from_secs),
             probability: 1.0,
             kind,
+            error: Default::default(),
+            after_tokens: None,
         }
     }
 

@@ -247,6 +247,8 @@ mod tests {
             duration,
             probability: 1.0,
             kind,
+            error: Default::default(),
+            after_tokens: None,
         };
         let faults = [
             fault(FaultKind::OutageRefuse, Some(Duration::from_secs(5))),

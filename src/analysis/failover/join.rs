@@ -135,6 +135,8 @@ mod tests {
             output_tokens: if ok { 20 } else { 0 },
             stream: false,
             first_byte_us: None,
+            retry_after_ms: None,
+            fault: None,
         }
     }
 

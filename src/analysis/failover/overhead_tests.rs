@@ -132,6 +132,8 @@ fn attempt(provider: u16, from_ms: i64, to_ms: i64, ok: bool) -> Attempt {
         output_tokens: 1,
         stream: false,
         first_byte_us: Some(((to_ms - from_ms) * 1000) as u32),
+        retry_after_ms: None,
+        fault: None,
     }
 }
 

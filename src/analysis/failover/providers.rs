@@ -107,6 +107,8 @@ mod tests {
             output_tokens: 0,
             stream: false,
             first_byte_us: None,
+            retry_after_ms: None,
+            fault: None,
         };
         t.attempt(&failed, 0.5);
         t.attempt(

@@ -26,6 +26,8 @@ pub(super) fn attempt(seq: u64, provider: u16, at_ms: i64, outcome: AttemptOutco
         output_tokens: if outcome == AttemptOutcome::Ok { 50 } else { 0 },
         stream: false,
         first_byte_us: None,
+        retry_after_ms: None,
+        fault: None,
     }
 }
 
@@ -113,6 +115,8 @@ pub(super) fn outage() -> Fault {
         duration: Some(Duration::from_secs(20)),
         probability: 1.0,
         kind: FaultKind::OutageHttp { status: 503 },
+        error: Default::default(),
+        after_tokens: None,
     }
 }
 

@@ -492,6 +492,20 @@ pub fn fault_label(f: &Fault) -> String {
         SlowFirstToken { delay } => {
             format!("slow first token ({})", humantime::format_duration(*delay))
         }
+        Flapping { period, duty, down } => {
+            let down = match down {
+                crate::scenario::FlapAs::Http { status } => status.to_string(),
+                crate::scenario::FlapAs::Refuse => "refused".into(),
+                crate::scenario::FlapAs::Reset => "resets".into(),
+                crate::scenario::FlapAs::Hang => "hangs".into(),
+            };
+            format!(
+                "flapping ({down}, {}% of every {})",
+                (duty * 100.0).round(),
+                humantime::format_duration(*period)
+            )
+        }
+        FakeStream => "fake streaming".into(),
     };
     format!("{kind} on {}", f.target_label)
 }

@@ -4,9 +4,13 @@ use std::time::Duration;
 
 use super::super::error::{suggest, Ctx, ScenarioError};
 use super::super::path::FieldPath;
-use super::super::raw::{RawFault, RawFaultKind, RawMalformation, RawOutageAs};
+use super::super::raw::{
+    RawFault, RawFaultKind, RawMalformation, RawOutageAs, RawRetryAfterAs, RawTokens,
+};
 use super::super::units::show;
-use super::super::{Fault, FaultKind, Load, Malformation, Provider};
+use super::super::{
+    ErrorSpec, Fault, FaultKind, FlapAs, Load, Malformation, Provider, RetryAfter, RetryAfterSpec,
+};
 use super::Num;
 
 /// The largest `latency_spike` multiplier: a 7-day ttft cap × 1000 still
@@ -14,7 +18,7 @@ use super::Num;
 /// a hang in all but name.
 const MAX_MULTIPLIER: f64 = 1000.0;
 
-const KINDS: &str = "outage, error_burst, latency_spike, rate_limit, malformed, stream_stall, stream_cut, stream_error, slow_first_token";
+const KINDS: &str = "outage, error_burst, latency_spike, rate_limit, malformed, stream_stall, stream_cut, stream_error, slow_first_token, flapping, fake_stream";
 
 pub(super) fn faults(
     ctx: &Ctx,
@@ -59,9 +63,19 @@ fn fault(
     let probability = ctx
         .ratio(&at.key("probability"), &f.probability, false)?
         .unwrap_or(1.0);
-    if kind == FaultKind::OutageRefuse && probability < 1.0 {
+    let refuses = matches!(
+        kind,
+        FaultKind::OutageRefuse
+            | FaultKind::Flapping {
+                down: FlapAs::Refuse,
+                ..
+            }
+    );
+    if refuses && probability < 1.0 {
         return Err(ctx.err(&at.key("probability"), format_args!("must be 1 for an outage as \"refuse\"; got {}", Num(probability)), "refusing connections is per port, all or nothing; for a partial outage use as = \"5xx\" or as = \"reset\""));
     }
+    let error = error_spec(ctx, at, f, &kind)?;
+    let after_tokens = after_tokens(ctx, &at.key("after_tokens"), f.after_tokens.as_ref())?;
     Ok(Fault {
         providers: targets,
         target_label,
@@ -69,7 +83,132 @@ fn fault(
         duration,
         probability,
         kind,
+        error,
+        after_tokens,
     })
+}
+
+/// The status of the error answer a fault of this kind sends, if any.
+fn error_status(kind: &FaultKind) -> Option<u16> {
+    match *kind {
+        FaultKind::OutageHttp { status } | FaultKind::ErrorBurst { status } => Some(status),
+        FaultKind::Flapping {
+            down: FlapAs::Http { status },
+            ..
+        } => Some(status),
+        FaultKind::StreamErrorEvent => Some(500),
+        _ => None,
+    }
+}
+
+/// `error_code`, `error_type`, `message`, `retry_after`, `retry_after_as`,
+/// `retryable`, `dialect`: how the fault's error answer reads.
+fn error_spec(
+    ctx: &Ctx,
+    at: &FieldPath,
+    f: &RawFault,
+    kind: &FaultKind,
+) -> Result<ErrorSpec, ScenarioError> {
+    let Some(status) = error_status(kind) else {
+        let set = [
+            ("error_code", f.error_code.is_some()),
+            ("error_type", f.error_type.is_some()),
+            ("message", f.message.is_some()),
+            ("retry_after", f.retry_after.is_some()),
+            ("retry_after_as", f.retry_after_as.is_some()),
+            ("retryable", f.retryable.is_some()),
+            ("dialect", f.dialect.is_some()),
+        ];
+        if let Some((key, _)) = set.iter().find(|(_, s)| *s) {
+            return Err(ctx.err(
+                &at.key(key),
+                "applies only to a fault that answers with an error",
+                "it shapes the error answer of an outage as \"5xx\", an error_burst, a stream_error or a flapping provider as \"5xx\"; remove it here",
+            ));
+        }
+        return Ok(ErrorSpec::default());
+    };
+    for (key, v) in [
+        ("error_code", &f.error_code),
+        ("error_type", &f.error_type),
+        ("message", &f.message),
+    ] {
+        if let Some(v) = v {
+            if v.is_empty() || v.len() > 500 || v.chars().any(char::is_control) {
+                return Err(ctx.err(
+                    &at.key(key),
+                    "must be 1 to 500 characters without control characters",
+                    "e.g. error_code = \"context_length_exceeded\", error_type = \"invalid_request_error\"",
+                ));
+            }
+        }
+    }
+    let as_date = f.retry_after_as == Some(RawRetryAfterAs::Date);
+    let retry_after = match &f.retry_after {
+        Some(raw) if raw.0.trim() == "none" => RetryAfterSpec::Absent,
+        Some(_) => RetryAfterSpec::After(RetryAfter {
+            wait: ctx.duration_or(&at.key("retry_after"), &f.retry_after, Duration::ZERO)?,
+            as_date,
+        }),
+        None if status == 429 => RetryAfterSpec::After(RetryAfter {
+            as_date,
+            ..RetryAfter::DEFAULT_429
+        }),
+        None => RetryAfterSpec::Default,
+    };
+    if f.retry_after_as.is_some() && retry_after.resolve(status).is_none() {
+        return Err(ctx.err(
+            &at.key("retry_after_as"),
+            "is set, but this error sends no Retry-After",
+            "give retry_after a duration, e.g. retry_after = \"7s\" (only a 429 sends one by default)",
+        ));
+    }
+    Ok(ErrorSpec {
+        code: f.error_code.clone(),
+        error_type: f.error_type.clone(),
+        message: f.message.clone(),
+        retry_after,
+        dialect: f.dialect.map(super::dialect),
+        retryable: f.retryable,
+    })
+}
+
+/// `after_tokens = 5` or `[3, 8]`: where a stream breaks.
+fn after_tokens(
+    ctx: &Ctx,
+    at: &FieldPath,
+    raw: Option<&RawTokens>,
+) -> Result<Option<(u32, u32)>, ScenarioError> {
+    const HELP: &str = "the content tokens sent before the stream breaks: a count (after_tokens = 5) or a range drawn from uniformly (after_tokens = [3, 8]); 0 breaks it before the first token";
+    let check = |v: i64| -> Result<u32, ScenarioError> {
+        if !(0..=1_000_000).contains(&v) {
+            return Err(ctx.err(at, format_args!("must be in [0, 1000000]; got {v}"), HELP));
+        }
+        Ok(v as u32)
+    };
+    match raw {
+        None => Ok(None),
+        Some(RawTokens::One(v)) => {
+            let v = check(*v)?;
+            Ok(Some((v, v)))
+        }
+        Some(RawTokens::Range(v)) if v.len() == 2 => {
+            let (lo, hi) = (check(v[0])?, check(v[1])?);
+            if hi < lo {
+                return Err(ctx.err(
+                    at,
+                    format_args!("is [{lo}, {hi}]: the range ends before it starts"),
+                    HELP,
+                ));
+            }
+            Ok(Some((lo, hi)))
+        }
+        Some(RawTokens::Range(v)) => Err(ctx.err(
+            at,
+            format_args!("has {} numbers; a range has two", v.len()),
+            HELP,
+        )),
+    }
 }
 
 /// Exactly one of `provider` / `region`, resolved to provider indices.
@@ -129,9 +268,20 @@ fn check_keys(
     kind: RawFaultKind,
 ) -> Result<(), ScenarioError> {
     use RawFaultKind::*;
-    let keys: [(&str, bool, &[RawFaultKind]); 7] = [
-        ("as", f.as_.is_some(), &[Outage]),
-        ("status", f.status.is_some(), &[Outage, ErrorBurst]),
+    let keys: [(&str, bool, &[RawFaultKind]); 10] = [
+        ("as", f.as_.is_some(), &[Outage, Flapping]),
+        (
+            "status",
+            f.status.is_some(),
+            &[Outage, ErrorBurst, Flapping],
+        ),
+        ("period", f.period.is_some(), &[Flapping]),
+        ("duty", f.duty.is_some(), &[Flapping]),
+        (
+            "after_tokens",
+            f.after_tokens.is_some(),
+            &[StreamCut, StreamError, StreamStall],
+        ),
         ("multiplier", f.multiplier.is_some(), &[LatencySpike]),
         ("add", f.add.is_some(), &[LatencySpike]),
         ("rpm", f.rpm.is_some(), &[RateLimit]),
@@ -152,7 +302,10 @@ fn check_keys(
             ));
         }
     }
-    if f.status.is_some() && kind == Outage && f.as_.is_some_and(|a| a != RawOutageAs::Status5xx) {
+    if f.status.is_some()
+        && matches!(kind, Outage | Flapping)
+        && f.as_.is_some_and(|a| a != RawOutageAs::Status5xx)
+    {
         return Err(ctx.err(
             &at.key("status"),
             "applies only to an outage as \"5xx\"",
@@ -173,6 +326,8 @@ fn kind_name(k: RawFaultKind) -> &'static str {
         RawFaultKind::StreamCut => "stream_cut",
         RawFaultKind::StreamError => "stream_error",
         RawFaultKind::SlowFirstToken => "slow_first_token",
+        RawFaultKind::Flapping => "flapping",
+        RawFaultKind::FakeStream => "fake_stream",
     }
 }
 
@@ -204,6 +359,8 @@ fn kind(
         RawFaultKind::StreamStall => FaultKind::StreamStall {
             pause: ctx.positive_duration_or(&at.key("pause"), &f.pause, Duration::from_secs(5))?,
         },
+        RawFaultKind::Flapping => flapping(ctx, at, f)?,
+        RawFaultKind::FakeStream => FaultKind::FakeStream,
         RawFaultKind::StreamCut => FaultKind::StreamCut,
         RawFaultKind::StreamError => FaultKind::StreamErrorEvent,
         RawFaultKind::SlowFirstToken => {
@@ -219,6 +376,43 @@ fn kind(
             }
         }
     })
+}
+
+/// `kind = "flapping"`: `period`, `duty` and what down means (`as`).
+fn flapping(ctx: &Ctx, at: &FieldPath, f: &RawFault) -> Result<FaultKind, ScenarioError> {
+    let period = ctx
+        .positive_duration(&at.key("period"), &f.period)?
+        .ok_or_else(|| {
+            ctx.err(
+                &at.key("period"),
+                "is required for kind = \"flapping\"",
+                "one down-and-up cycle, e.g. period = \"10s\" (at least 1s)",
+            )
+        })?;
+    if period < Duration::from_secs(1) {
+        return Err(ctx.err(
+            &at.key("period"),
+            format_args!("must be at least 1s; got {}", show(period)),
+            "one down-and-up cycle, e.g. period = \"10s\"; faster flapping is an error burst",
+        ));
+    }
+    let duty = ctx.ratio(&at.key("duty"), &f.duty, false)?.unwrap_or(0.5);
+    if duty >= 1.0 {
+        return Err(ctx.err(
+            &at.key("duty"),
+            "must be below 1: a provider down all the time does not flap",
+            "the share of each period it is down, e.g. duty = 0.5; for a provider that stays down use kind = \"outage\"",
+        ));
+    }
+    let down = match f.as_.unwrap_or(RawOutageAs::Status5xx) {
+        RawOutageAs::Status5xx => FlapAs::Http {
+            status: status(ctx, at, f, false)?,
+        },
+        RawOutageAs::Refuse => FlapAs::Refuse,
+        RawOutageAs::Reset => FlapAs::Reset,
+        RawOutageAs::Hang => FlapAs::Hang,
+    };
+    Ok(FaultKind::Flapping { period, duty, down })
 }
 
 /// `kind = "latency_spike"`: a multiplier and/or an added delay, which
@@ -293,13 +487,13 @@ fn status(ctx: &Ctx, at: &FieldPath, f: &RawFault, allow_429: bool) -> Result<u1
     let Some(s) = f.status else {
         return Ok(503);
     };
-    if (500..=599).contains(&s) || (allow_429 && s == 429) {
+    if (500..=599).contains(&s) || (allow_429 && (400..=499).contains(&s)) {
         return Ok(s as u16);
     }
     let (range, help) = if allow_429 {
         (
-            "a 5xx status or 429",
-            "an error burst answers with a server error (500-599) or a rate limit (429)",
+            "a 4xx or 5xx status",
+            "an error burst answers with a client error (400-499, e.g. 400 or 429) or a server error (500-599)",
         )
     } else {
         ("a 5xx status", "an outage answers with a server error (500-599); for 429s use kind = \"error_burst\" or \"rate_limit\"")

@@ -108,6 +108,15 @@ pub(crate) fn scenario(ctx: &Ctx, raw: RawScenario, env: Env) -> Result<Scenario
     })
 }
 
+/// The dialect a `dialect = "..."` names.
+pub(crate) fn dialect(raw: super::raw::RawDialect) -> super::Dialect {
+    match raw {
+        super::raw::RawDialect::Openai => super::Dialect::OpenAi,
+        super::raw::RawDialect::Anthropic => super::Dialect::Anthropic,
+        super::raw::RawDialect::Vllm => super::Dialect::Vllm,
+    }
+}
+
 pub(crate) fn file_stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -146,11 +155,38 @@ fn sla(ctx: &Ctx, raw: Option<&RawSla>) -> Result<Sla, ScenarioError> {
             Some(a)
         }
     };
+    let count = |key: &str, v: Option<i64>, what: &str| -> Result<Option<u64>, ScenarioError> {
+        v.map(|v| {
+            ctx.int(&at.key(key), Some(v), 0, 0, i64::from(u32::MAX), what)
+                .map(|n| n as u64)
+        })
+        .transpose()
+    };
     Ok(Sla {
         uptime,
         budgets,
         max_time_to_failover,
         max_amplification,
+        max_retry_after_violations: count(
+            "max_retry_after_violations",
+            raw.max_retry_after_violations,
+            "how many attempts may reach a provider while its Retry-After is in force; 0 means none",
+        )?,
+        max_non_retryable_retries: count(
+            "max_non_retryable_retries",
+            raw.max_non_retryable_retries,
+            "how many requests may be retried or failed over after an error that must not be (400, a spent quota); 0 means none",
+        )?,
+        max_rewritten_errors: count(
+            "max_rewritten_errors",
+            raw.max_rewritten_errors,
+            "how many provider errors may reach the client with another status or error type; 0 means none",
+        )?,
+        max_flapping_probes: count(
+            "max_flapping_probes",
+            raw.max_flapping_probes,
+            "how many attempts a gateway may send into one down phase of a flapping provider after meeting the failure, e.g. 3",
+        )?,
         optional: optional(ctx, &at.key("optional"), raw.optional.as_deref())?,
     })
 }
