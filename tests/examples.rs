@@ -37,6 +37,19 @@ fn assert_hard_faults(sc: &Scenario) {
     assert!(has(&|k| matches!(k, OutageRefuse)));
     assert!(has(&|k| matches!(k, OutageHttp { .. })));
     assert!(has(&|k| matches!(k, ErrorBurst { status: 429 })));
+    // Provider realism: a Retry-After of the scenario's choosing, an error
+    // that must not be retried, an error event after a 200.
+    assert!(sc.faults.iter().any(|f| matches!(
+        f.error.retry_after,
+        slabench::scenario::RetryAfterSpec::After(r) if r.wait > std::time::Duration::from_secs(1)
+    )));
+    assert!(sc.faults.iter().any(|f| match f.kind {
+        ErrorBurst { status } => !f.error.retryable(status),
+        _ => false,
+    }));
+    assert!(has(&|k| matches!(k, StreamErrorEvent)));
+    let streams = sc.traffic.iter().any(|c| c.stream);
+    assert!(streams, "an error event needs a streaming class");
     assert!(sc.duration().as_secs() <= 30, "CI runs it: keep it short");
 }
 

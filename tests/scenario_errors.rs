@@ -304,7 +304,7 @@ fn unknown_profile_lists_the_available_ones() {
         &src,
         6,
         "providers[0].profile",
-        "available profiles: \"deepseek-r1\", \"deepseek-v4-flash\", \"qwen3-32b\"",
+        "available profiles: \"claude-sonnet\", \"deepseek-r1\", \"deepseek-v4-flash\", \"qwen3-32b\"",
     );
     assert!(
         e.to_string().contains("is not a known provider profile"),

@@ -146,10 +146,19 @@ fn error_spec(
     let as_date = f.retry_after_as == Some(RawRetryAfterAs::Date);
     let retry_after = match &f.retry_after {
         Some(raw) if raw.0.trim() == "none" => RetryAfterSpec::Absent,
-        Some(_) => RetryAfterSpec::After(RetryAfter {
-            wait: ctx.duration_or(&at.key("retry_after"), &f.retry_after, Duration::ZERO)?,
-            as_date,
-        }),
+        Some(raw) => {
+            if crate::scenario::units::parse_duration(&raw.0).is_err() {
+                return Err(ctx.err(
+                    &at.key("retry_after"),
+                    format_args!("is neither a duration nor \"none\"; got \"{}\"", raw.0),
+                    "the wait the error's Retry-After asks for, e.g. retry_after = \"7s\"; \"none\" sends no Retry-After",
+                ));
+            }
+            RetryAfterSpec::After(RetryAfter {
+                wait: ctx.duration_or(&at.key("retry_after"), &f.retry_after, Duration::ZERO)?,
+                as_date,
+            })
+        }
         None if status == 429 => RetryAfterSpec::After(RetryAfter {
             as_date,
             ..RetryAfter::DEFAULT_429
