@@ -193,7 +193,7 @@ mod tests {
         assert!(file(&longer, "latency.hlog") > file(&e, "latency.hlog"));
         assert!(file(&longer, "report.html") > file(&e, "report.html"));
         assert!(e.to_string().starts_with("about "), "{e}");
-        assert!(e.to_string().contains("ledger.bin 50.4 MB"), "{e}");
+        assert!(e.to_string().contains("ledger.bin 57.6 MB"), "{e}");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 mod de;
 mod env;
 mod error;
+mod fault;
 mod locate;
 mod path;
 mod profile;
@@ -25,6 +26,7 @@ use std::path::Path;
 use error::read_source;
 
 pub use error::{Diagnostic, ScenarioError};
+pub use fault::*;
 pub use locate::Location;
 pub use model::*;
 pub use profile::load_profile;

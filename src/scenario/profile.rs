@@ -323,34 +323,7 @@ fn rate_limit(
     let Some(r) = raw else {
         return Ok(None);
     };
-    let tpm = match r.tpm {
-        None => None,
-        Some(t) => {
-            let t = ctx.finite(&at.key("tpm"), t)?;
-            if !(1.0..=1e12).contains(&t) {
-                return Err(ctx.err(
-                    &at.key("tpm"),
-                    format_args!("must be in [1, 1e12]; got {}", Num(t)),
-                    "the limit in tokens per minute (prompt + max_tokens), e.g. tpm = 2000000",
-                ));
-            }
-            Some(t)
-        }
-    };
-    let headers =
-        match (r.headers, r.header_values) {
-            (Some(true), v) => Some(match v {
-                None | Some(super::raw::RawHeaderValues::Exact) => RateLimitHeaders::Exact,
-                Some(super::raw::RawHeaderValues::MinusOne) => RateLimitHeaders::MinusOne,
-                Some(super::raw::RawHeaderValues::Zero) => RateLimitHeaders::Zero,
-            }),
-            (_, Some(_)) => return Err(ctx.err(
-                &at.key("header_values"),
-                "is set, but headers is not true",
-                "header_values bends the x-ratelimit-* headers; set headers = true to send them",
-            )),
-            _ => None,
-        };
+    let (tpm, headers) = tokens_and_headers(ctx, at, r)?;
     let rpm_at = at.key("rpm");
     let rpm = match (r.rpm, tpm) {
         (None, Some(_)) => {
@@ -408,4 +381,42 @@ fn rate_limit(
         tpm,
         headers,
     }))
+}
+
+/// `[rate_limit]`'s `tpm`, and the headers: `headers = true` with
+/// `header_values`.
+fn tokens_and_headers(
+    ctx: &Ctx,
+    at: &FieldPath,
+    r: &super::raw::RawRateLimit,
+) -> Result<(Option<f64>, Option<RateLimitHeaders>), ScenarioError> {
+    let tpm = match r.tpm {
+        None => None,
+        Some(t) => {
+            let t = ctx.finite(&at.key("tpm"), t)?;
+            if !(1.0..=1e12).contains(&t) {
+                return Err(ctx.err(
+                    &at.key("tpm"),
+                    format_args!("must be in [1, 1e12]; got {}", Num(t)),
+                    "the limit in tokens per minute (prompt + max_tokens), e.g. tpm = 2000000",
+                ));
+            }
+            Some(t)
+        }
+    };
+    let headers =
+        match (r.headers, r.header_values) {
+            (Some(true), v) => Some(match v {
+                None | Some(super::raw::RawHeaderValues::Exact) => RateLimitHeaders::Exact,
+                Some(super::raw::RawHeaderValues::MinusOne) => RateLimitHeaders::MinusOne,
+                Some(super::raw::RawHeaderValues::Zero) => RateLimitHeaders::Zero,
+            }),
+            (_, Some(_)) => return Err(ctx.err(
+                &at.key("header_values"),
+                "is set, but headers is not true",
+                "header_values bends the x-ratelimit-* headers; set headers = true to send them",
+            )),
+            _ => None,
+        };
+    Ok((tpm, headers))
 }
