@@ -175,32 +175,56 @@ async fn outcomes_left_out_of_failover_on_reach_the_client() {
 }
 
 #[tokio::test]
-async fn when_every_provider_fails_the_last_status_comes_back_as_an_openai_error() {
+async fn when_every_provider_fails_the_last_error_comes_back_as_received() {
     let flash = provider(status(503)).await;
-    let qwen = provider(status(500)).await;
+    let anthropic =
+        r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+    let qwen = provider(
+        ResponseTemplate::new(529)
+            .insert_header("retry-after", "0")
+            .set_body_raw(anthropic, "application/json"),
+    )
+    .await;
     let gw = start(
-        &config(&[("default", &["flash", "qwen"]), ("dead", &["qwen", "gone"])]),
+        &config(&[
+            ("default", &["flash", "qwen"]),
+            ("dead", &["qwen", "gone"]),
+            ("slow", &["qwen", "hang"]),
+        ]),
         &[
             ("flash", flash.uri()),
             ("qwen", qwen.uri()),
             ("gone", refused_url()),
+            (
+                "hang",
+                provider(completion("hang").set_delay(5000 * MS))
+                    .await
+                    .uri(),
+            ),
         ],
     )
     .await;
 
     let resp = ask(&gw, "default", 1).await;
-    assert_eq!(resp.status(), 500);
-    assert_eq!(attempts(&resp), "flash:503,qwen:500");
-    assert_eq!(served_by(&resp), "");
+    assert_eq!(resp.status(), 529, "a 529 stays a 529");
+    assert_eq!(attempts(&resp), "flash:503,qwen:529");
+    assert_eq!(served_by(&resp), "qwen", "whose answer it is");
+    assert_eq!(header(&resp, "content-type"), "application/json");
+    assert_eq!(header(&resp, "retry-after"), "0");
+    assert_eq!(resp.text().await.unwrap(), anthropic, "the body as sent");
+
+    let resp = ask(&gw, "dead", 2).await;
+    assert_eq!(resp.status(), 502, "the last attempt had no answer");
+    assert_eq!(attempts(&resp), "qwen:529,gone:connect");
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "providers_exhausted");
     assert!(body["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("flash:503"));
+        .contains("qwen:529"));
 
-    let resp = ask(&gw, "dead", 2).await;
-    assert_eq!(resp.status(), 502, "the last attempt had no status");
-    assert_eq!(attempts(&resp), "qwen:500,gone:connect");
+    let resp = ask(&gw, "slow", 3).await;
+    assert_eq!(resp.status(), 504, "the last attempt timed out");
+    assert_eq!(attempts(&resp), "qwen:529,hang:timeout");
     gw.shutdown().await;
 }
