@@ -228,3 +228,62 @@ async fn when_every_provider_fails_the_last_error_comes_back_as_received() {
     assert_eq!(attempts(&resp), "qwen:529,hang:timeout");
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn with_every_provider_cooling_down_the_gateway_answers_429_with_the_shortest_wait() {
+    let flash = provider(status(429).insert_header("retry-after", "5")).await;
+    let qwen = provider(status(503).insert_header("retry-after", "2.5")).await;
+    let mut cfg = config(&[("default", &["flash", "qwen"])]);
+    cfg.policy.retries = 1;
+    cfg.policy.max_retry_wait = 1000 * MS;
+    let gw = start(&cfg, &[("flash", flash.uri()), ("qwen", qwen.uri())]).await;
+
+    let resp = ask(&gw, "default", 1).await;
+    assert_eq!(resp.status(), 503, "the last provider error, as it came");
+    assert_eq!(
+        attempts(&resp),
+        "flash:429,qwen:503",
+        "waits too long to retry"
+    );
+    assert_eq!(header(&resp, "retry-after"), "2.5");
+
+    let started = Instant::now();
+    let resp = ask(&gw, "default", 2).await;
+    assert!(started.elapsed() < 1000 * MS, "at once");
+    assert_eq!(resp.status(), 429);
+    assert_eq!(attempts(&resp), "");
+    assert_eq!(skipped(&resp), "flash,qwen");
+    let ms: u64 = header(&resp, "retry-after-ms").parse().unwrap();
+    assert!(ms > 1500 && ms <= 2500, "qwen's wait left: {ms} ms");
+    assert_eq!(
+        header(&resp, "retry-after"),
+        "3",
+        "whole seconds, rounded up"
+    );
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "providers_cooling_down");
+    assert_eq!((received(&flash).await, received(&qwen).await), (1, 1));
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_retry_after_on_a_5xx_is_waited_out_before_the_retry() {
+    let flash = MockServer::start().await;
+    mount_first(
+        &flash,
+        1,
+        status(503).insert_header("retry-after-ms", "400"),
+    )
+    .await;
+    mount(&flash, completion("flash")).await;
+    let mut cfg = config(&[("default", &["flash"])]);
+    cfg.policy.retries = 1;
+    let gw = start(&cfg, &[("flash", flash.uri())]).await;
+
+    let started = Instant::now();
+    let resp = ask(&gw, "default", 1).await;
+    assert_eq!(attempts(&resp), "flash:503,flash:200");
+    let took = started.elapsed();
+    assert!(took >= 400 * MS && took < 3000 * MS, "took {took:?}");
+    gw.shutdown().await;
+}
