@@ -235,10 +235,14 @@ impl Router {
     /// down when another answer asked for longer than the wait it took:
     /// that is waited out too, within `max_retry_wait` each time.
     async fn admit(&self, up: &Arc<Upstream>, retry: bool, trail: &mut Trail) -> Option<Permit> {
-        for _ in 0..MAX_REWAITS {
+        let mut rewaits = 0;
+        loop {
             match up.admit(Instant::now()) {
                 Ok(permit) => return Some(permit),
-                Err(Skip::Cooling(left)) if retry && left <= self.policy.max_retry_wait => {
+                Err(Skip::Cooling(left))
+                    if retry && rewaits < MAX_REWAITS && left <= self.policy.max_retry_wait =>
+                {
+                    rewaits += 1;
                     tokio::time::sleep(left).await;
                 }
                 Err(skip) => {
@@ -247,9 +251,6 @@ impl Router {
                 }
             }
         }
-        let left = up.admit(Instant::now()).err()?;
-        trail.skip(up, left);
-        None
     }
 
     /// What to do after one attempt's outcome; reports it to the breaker.

@@ -77,7 +77,7 @@ async fn no_attempt_reaches_a_provider_within_its_retry_after_under_concurrent_l
     let skipped_p0 = seen.iter().filter(|(_, _, sk)| sk == "p0").count();
     assert!(limited >= 3, "the fault was met: {limited} 429s");
     assert!(
-        skipped_p0 > 4 * limited,
+        skipped_p0 > limited,
         "other requests kept off p0 while it cooled down: {skipped_p0} skips, {limited} 429s"
     );
     let waited_and_retried = seen.iter().any(|(_, a, _)| a.starts_with("p0:429,p0:"));
