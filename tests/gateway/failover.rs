@@ -185,6 +185,9 @@ async fn when_every_provider_fails_the_last_error_comes_back_as_received() {
             .set_body_raw(anthropic, "application/json"),
     )
     .await;
+    // Kept alive to the end: a dropped server's port could be taken by
+    // another test's provider.
+    let hang = provider(completion("hang").set_delay(5000 * MS)).await;
     let gw = start(
         &config(&[
             ("default", &["flash", "qwen"]),
@@ -195,12 +198,7 @@ async fn when_every_provider_fails_the_last_error_comes_back_as_received() {
             ("flash", flash.uri()),
             ("qwen", qwen.uri()),
             ("gone", refused_url()),
-            (
-                "hang",
-                provider(completion("hang").set_delay(5000 * MS))
-                    .await
-                    .uri(),
-            ),
+            ("hang", hang.uri()),
         ],
     )
     .await;
