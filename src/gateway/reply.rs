@@ -2,6 +2,7 @@
 //! `x-slabench-*` headers that say which provider served and what was tried.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
@@ -16,15 +17,18 @@ const ATTEMPTS: HeaderName = HeaderName::from_static(ATTEMPTS_HEADER);
 const SKIPPED: HeaderName = HeaderName::from_static(SKIPPED_HEADER);
 const PROVIDER: HeaderName = HeaderName::from_static(PROVIDER_HEADER);
 
+const RETRY_AFTER_MS: HeaderName = HeaderName::from_static("retry-after-ms");
+
 /// Upstream response headers the client gets too.
-const PASSED_THROUGH: [HeaderName; 3] = [CONTENT_TYPE, PROVIDER, RETRY_AFTER];
+const PASSED_THROUGH: [HeaderName; 4] = [CONTENT_TYPE, PROVIDER, RETRY_AFTER, RETRY_AFTER_MS];
 
 /// What a request went through, for the response headers.
 #[derive(Debug, Default)]
 pub(crate) struct AttemptLog {
     /// `flash:503,flash:timeout,qwen:200`: one entry per request a provider received.
     attempts: String,
-    /// Providers passed over because their breaker was open: `flash,qwen`.
+    /// Providers passed over because their breaker was open or they were
+    /// cooling down after a `Retry-After`: `flash,qwen`.
     skipped: String,
 }
 
@@ -42,10 +46,6 @@ impl AttemptLog {
             self.skipped.push(',');
         }
         self.skipped.push_str(&up.name);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.attempts.is_empty()
     }
 
     pub fn summary(&self) -> &str {
@@ -103,6 +103,30 @@ pub(crate) fn error(
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     log.stamp(resp.headers_mut());
+    resp
+}
+
+/// Every provider of the route is cooling down (or open): 429, with the
+/// shortest wait left as `Retry-After` (whole seconds, rounded up) and
+/// `retry-after-ms`.
+pub(crate) fn cooling(model: &str, left: Duration, log: AttemptLog) -> Response<GatewayBody> {
+    let msg = format!(
+        "every provider for model `{model}` asked to wait (Retry-After); \
+         the first is free again in {} ms",
+        left.as_millis()
+    );
+    let mut resp = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        &msg,
+        "rate_limit_error",
+        "providers_cooling_down",
+        log,
+    );
+    let ms = u64::try_from(left.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
+    let secs = ms.div_ceil(1000);
+    let headers = resp.headers_mut();
+    headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+    headers.insert(RETRY_AFTER_MS, HeaderValue::from(ms));
     resp
 }
 

@@ -1,19 +1,50 @@
-//! Routing one chat request: model → ordered providers; per provider, breaker
-//! admission, retries, `Retry-After`; failover on the configured outcomes.
+//! Routing one chat request: model → ordered providers; per provider,
+//! admission (cool-down, then breaker), retries, `Retry-After`; failover on
+//! the configured outcomes. The rules, in the order they apply:
+//!
+//! - **`Retry-After` is provider-wide.** The gateway is one client of each
+//!   provider, so any answer carrying `retry-after-ms` or `Retry-After`
+//!   (seconds, fractions accepted, or an HTTP date) puts that provider in a
+//!   cool-down until now + the wait, set as soon as the answer's headers
+//!   arrive. No attempt of any request goes to it before then: it is
+//!   skipped like an open breaker (`x-slabench-skipped`). Only attempts
+//!   already under way are exceptions. `honor_retry_after = false` turns
+//!   this off, with the per-request wait below.
+//! - **Retrying after a wait.** A retryable answer asking for at most
+//!   `max_retry_wait`, with `retries` left, is waited out and retried on
+//!   the same provider (the cool-down it set is over by then; a longer one
+//!   set meanwhile is waited out too if it fits `max_retry_wait`); one
+//!   asking for longer, or unreadable, ends the provider's turn at once. It
+//!   never adds attempts beyond `retries`, so amplification stays bounded
+//!   by the route's length × (1 + retries).
+//! - **What may not be retried is relayed at once**: a 2xx, any 4xx but
+//!   429 (a 400 `context_length_exceeded` fails the same way everywhere),
+//!   and a 429 whose body says the quota is spent (`insufficient_quota` as
+//!   `error.code` or `error.type`, in OpenAI, Anthropic or vLLM shape). No
+//!   retry, no failover; status, body and content type as received.
+//! - **Retryable failures** (5xx, other 429s, timeouts, broken connections,
+//!   a stream whose first event is an error) are retried and failed over as
+//!   `failover_on` says; an outcome left out of it goes to the client.
+//! - **Errors are passed through, not rewritten.** When every provider has
+//!   failed, the client gets the last provider's error answer as received
+//!   (a 529 stays a 529 with its body, its `Retry-After` kept). Only when
+//!   the last attempt got no answer (timeout, connect, broken) does the
+//!   gateway answer with its own 504 or 502. When the request sent nothing
+//!   because every provider was cooling down or open, it answers 429 with
+//!   the shortest wait left as `Retry-After` (502 if none was cooling).
+//! - **Streams commit on their first data event**, not on a `: ping`
+//!   comment (comments before it go to the client with it). A first event
+//!   that is an error (`event: error`, or data that is an error object) is
+//!   a failure before any content, treated like a 5xx; after content has
+//!   gone out, an error event is relayed as it is.
 //!
 //! Which outcomes count against a provider's breaker does not depend on
-//! `failover_on`: a 5xx, a 429, a timeout or a broken connection is a sign of
-//! ill health whether or not the route fails over on it, and any other answer
-//! (a 400 included) shows the provider alive. `failover_on` only decides
-//! whether the client gets that outcome or the next attempt. `connect`
-//! covers every broken connection (refused, reset, cut mid-body), not only
-//! the connect phase: to a client they are the same failure.
-//!
-//! `Retry-After` sets the pause before a *retry*: a 429 asking for at most
-//! `max_retry_wait` is retried on the same provider after that wait if the
-//! `retries` budget allows, one asking for longer (or for an HTTP date) ends
-//! the provider's turn at once. It never adds attempts beyond `retries`, so
-//! amplification stays bounded by the route's length × (1 + retries).
+//! `failover_on`: a 5xx, a retryable 429, a timeout, a broken connection or
+//! an error event first is a sign of ill health whether or not the route
+//! fails over on it, and any other answer (a 400 or a spent quota included)
+//! shows the provider alive. `connect` covers every broken connection
+//! (refused, reset, cut mid-body), not only the connect phase: to a client
+//! they are the same failure.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -21,15 +52,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hyper::header::{HeaderMap, ACCEPT, RETRY_AFTER};
+use hyper::header::{HeaderMap, ACCEPT};
 use hyper::{Response, StatusCode};
 use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::body::{GatewayBody, Relay};
 use super::breaker::BreakerState;
+use super::classify::{self, Kind};
+use super::cooldown::Hint;
 use super::reply::{self, AttemptLog};
-use super::upstream::{self, Outcome, Outgoing, Upstream};
+use super::upstream::{self, Answer, Outcome, Outgoing, Permit, Skip, Upstream};
 use crate::scenario::{BuiltinGateway, FailoverOn, RoutePolicy};
 
 pub(crate) struct Router {
@@ -156,92 +189,224 @@ impl Router {
             tag: headers.get(crate::protocol::tag::HEADER),
             accept: headers.get(ACCEPT),
             stream: peek.stream.unwrap_or(false),
+            cooldowns: self.policy.honor_retry_after,
         };
-        let mut log = AttemptLog::default();
-        let mut last_status = None;
+        let mut trail = Trail::default();
         for &i in route.iter() {
             let up = &self.upstreams[i];
-            if let Some(resp) = self
-                .try_provider(up, &out, &mut log, &mut last_status)
-                .await
-            {
+            if let Some(resp) = self.try_provider(up, &out, &mut trail).await {
                 return resp;
             }
         }
-        exhausted(&peek.model, last_status, log)
+        trail.exhausted(&peek.model)
     }
 
     /// Up to 1 + `retries` attempts on `up`. `None`: move on to the next
-    /// provider (`last_status` holds the last attempt's status, if it had one).
+    /// provider (`trail` holds what the last attempt came to).
     async fn try_provider(
         &self,
         up: &Arc<Upstream>,
         out: &Outgoing<'_>,
-        log: &mut AttemptLog,
-        last_status: &mut Option<StatusCode>,
+        trail: &mut Trail,
     ) -> Option<Response<GatewayBody>> {
         let p = self.policy;
-        for attempt in 0..=p.retries {
-            let Some(permit) = up.admit(Instant::now()) else {
-                log.skip(up);
-                return None;
-            };
+        let mut attempt = 0;
+        loop {
+            let permit = self.admit(up, attempt > 0, trail).await?;
             let outcome = upstream::send(&self.client, up, out, p.attempt_timeout).await;
-            log.attempt(up, &outcome);
-            let mut wait = None;
-            match outcome {
-                Outcome::Stream(s) => {
-                    let body = Relay::new(s.first, s.rest, p.attempt_timeout, permit);
-                    let body = GatewayBody::Relay(Box::new(body));
-                    return Some(reply::answer(
-                        up,
-                        s.status,
-                        &s.headers,
-                        body,
-                        std::mem::take(log),
-                    ));
-                }
-                Outcome::Answer(a) => {
-                    let status = a.status;
-                    let too_many = status == StatusCode::TOO_MANY_REQUESTS;
-                    permit.finish(!(status.is_server_error() || too_many));
-                    let fail_over =
-                        (status.is_server_error() && p.on_5xx) || (too_many && p.on_429);
-                    if !fail_over {
-                        let body = GatewayBody::full(a.body);
-                        return Some(reply::answer(
-                            up,
-                            status,
-                            &a.headers,
-                            body,
-                            std::mem::take(log),
-                        ));
-                    }
-                    *last_status = Some(status);
-                    if too_many && p.honor_retry_after {
-                        match retry_after(&a.headers) {
-                            Some(w) if w > p.max_retry_wait => return None,
-                            w => wait = w,
-                        }
-                    }
-                }
-                Outcome::Timeout | Outcome::Connect | Outcome::Broken => {
-                    permit.finish(false);
-                    let timeout = matches!(outcome, Outcome::Timeout);
-                    if !(if timeout { p.on_timeout } else { p.on_connect }) {
-                        return Some(transport_error(up, timeout, std::mem::take(log)));
-                    }
-                    *last_status = None;
-                }
+            trail.log.attempt(up, &outcome);
+            let wait = match self.judge(up, outcome, permit, trail) {
+                Step::Reply(resp) => return Some(resp),
+                Step::MoveOn => return None,
+                Step::Retry(wait) => wait,
+            };
+            if attempt >= p.retries {
+                return None;
             }
-            if attempt < p.retries {
-                if let Some(wait) = wait {
-                    tokio::time::sleep(wait).await;
+            attempt += 1;
+            if let Some(wait) = wait {
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+
+    /// A permit for the next attempt on `up`, or `None` (logged as skipped)
+    /// when it is open or cooling down. A retry finds the provider cooling
+    /// down when another answer asked for longer than the wait it took:
+    /// that is waited out too, within `max_retry_wait` each time.
+    async fn admit(&self, up: &Arc<Upstream>, retry: bool, trail: &mut Trail) -> Option<Permit> {
+        let mut rewaits = 0;
+        loop {
+            match up.admit(Instant::now()) {
+                Ok(permit) => return Some(permit),
+                Err(Skip::Cooling(left))
+                    if retry && rewaits < MAX_REWAITS && left <= self.policy.max_retry_wait =>
+                {
+                    rewaits += 1;
+                    tokio::time::sleep(left).await;
+                }
+                Err(skip) => {
+                    trail.skip(up, skip);
+                    return None;
                 }
             }
         }
-        None
     }
+
+    /// What to do after one attempt's outcome; reports it to the breaker.
+    fn judge(&self, up: &Arc<Upstream>, outcome: Outcome, permit: Permit, t: &mut Trail) -> Step {
+        let p = self.policy;
+        match outcome {
+            Outcome::Stream(s) => {
+                let body = Relay::new(s.first, s.rest, p.attempt_timeout, permit);
+                let body = GatewayBody::Relay(Box::new(body));
+                Step::Reply(reply::answer(up, s.status, &s.headers, body, t.take_log()))
+            }
+            Outcome::StreamError(a) => {
+                permit.finish(false);
+                self.failed(up, a, p.on_5xx, t)
+            }
+            Outcome::Answer(a) => match classify::kind(a.status, &a.body) {
+                Kind::Relay => {
+                    permit.finish(true);
+                    Step::Reply(relay(up, a, t.take_log()))
+                }
+                kind => {
+                    permit.finish(false);
+                    let on = if kind == Kind::RateLimited {
+                        p.on_429
+                    } else {
+                        p.on_5xx
+                    };
+                    self.failed(up, a, on, t)
+                }
+            },
+            Outcome::Timeout | Outcome::Connect | Outcome::Broken => {
+                permit.finish(false);
+                let timeout = matches!(outcome, Outcome::Timeout);
+                if !(if timeout { p.on_timeout } else { p.on_connect }) {
+                    return Step::Reply(transport_error(up, timeout, t.take_log()));
+                }
+                t.last = Last::Transport { timeout };
+                Step::Retry(None)
+            }
+        }
+    }
+
+    /// A retryable error answer: relayed if the route does not fail over
+    /// on it (`fail_over` false), else retried after its `Retry-After`.
+    fn failed(&self, up: &Arc<Upstream>, a: Answer, fail_over: bool, t: &mut Trail) -> Step {
+        let p = self.policy;
+        if !fail_over {
+            return Step::Reply(relay(up, a, t.take_log()));
+        }
+        let hint = if p.honor_retry_after {
+            a.retry_after
+        } else {
+            None
+        };
+        t.last = Last::Answer(Arc::clone(up), a);
+        match hint {
+            None => Step::Retry(None),
+            Some(Hint::For(wait)) if wait <= p.max_retry_wait => Step::Retry(Some(wait)),
+            Some(_) => Step::MoveOn,
+        }
+    }
+}
+
+/// How often a retry waits out a cool-down that others keep extending
+/// before it gives the provider up.
+const MAX_REWAITS: usize = 3;
+
+/// After one attempt.
+enum Step {
+    /// This goes to the client.
+    Reply(Response<GatewayBody>),
+    /// Retry on the same provider if the budget allows, after the wait.
+    Retry(Option<Duration>),
+    /// Next provider.
+    MoveOn,
+}
+
+/// What the last attempt of a request came to.
+#[derive(Default)]
+enum Last {
+    /// None was sent.
+    #[default]
+    Nothing,
+    /// An error answer, kept to relay if it stays the last.
+    Answer(Arc<Upstream>, Answer),
+    /// No answer.
+    Transport { timeout: bool },
+}
+
+/// One request's way through its route.
+#[derive(Default)]
+struct Trail {
+    log: AttemptLog,
+    last: Last,
+    /// The shortest cool-down left among providers skipped for one.
+    cooling: Option<Duration>,
+}
+
+impl Trail {
+    fn take_log(&mut self) -> AttemptLog {
+        std::mem::take(&mut self.log)
+    }
+
+    fn skip(&mut self, up: &Upstream, why: Skip) {
+        self.log.skip(up);
+        if let Skip::Cooling(left) = why {
+            self.cooling = Some(self.cooling.map_or(left, |c| c.min(left)));
+        }
+    }
+
+    /// Every provider of the route failed or was skipped.
+    fn exhausted(self, model: &str) -> Response<GatewayBody> {
+        match (self.last, self.cooling) {
+            (Last::Answer(up, a), _) => relay(&up, a, self.log),
+            (Last::Nothing, Some(left)) => reply::cooling(model, left, self.log),
+            (Last::Transport { timeout }, _) => {
+                let (status, what) = if timeout {
+                    (
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "the last one did not answer in time",
+                    )
+                } else {
+                    (StatusCode::BAD_GATEWAY, "the last one could not be reached")
+                };
+                let msg = format!(
+                    "every provider for model `{model}` failed ({}); {what}",
+                    self.log.summary()
+                );
+                reply::error(
+                    status,
+                    &msg,
+                    "upstream_error",
+                    "providers_exhausted",
+                    self.log,
+                )
+            }
+            (Last::Nothing, None) => {
+                let msg = format!(
+                    "no provider for model `{model}` is available: every circuit breaker is open"
+                );
+                let code = "no_provider_available";
+                reply::error(
+                    StatusCode::BAD_GATEWAY,
+                    &msg,
+                    "upstream_error",
+                    code,
+                    self.log,
+                )
+            }
+        }
+    }
+}
+
+/// A provider's complete answer, to the client as received.
+fn relay(up: &Upstream, a: Answer, log: AttemptLog) -> Response<GatewayBody> {
+    reply::answer(up, a.status, &a.headers, GatewayBody::full(a.body), log)
 }
 
 /// A timeout or connection failure the route does not fail over on.
@@ -260,85 +425,9 @@ fn transport_error(up: &Upstream, timeout: bool, log: AttemptLog) -> Response<Ga
     reply::error(status, &msg, "upstream_error", code, log)
 }
 
-/// Every provider of the route failed or was skipped: the last upstream
-/// status if the last attempt had one, else 502.
-fn exhausted(
-    model: &str,
-    last_status: Option<StatusCode>,
-    log: AttemptLog,
-) -> Response<GatewayBody> {
-    if log.is_empty() {
-        let msg =
-            format!("no provider for model `{model}` is available: every circuit breaker is open");
-        return reply::error(
-            StatusCode::BAD_GATEWAY,
-            &msg,
-            "upstream_error",
-            "no_provider_available",
-            log,
-        );
-    }
-    let msg = format!(
-        "every provider for model `{model}` failed ({})",
-        log.summary()
-    );
-    let status = last_status.unwrap_or(StatusCode::BAD_GATEWAY);
-    reply::error(status, &msg, "upstream_error", "providers_exhausted", log)
-}
-
-/// How long a 429 asks to wait: `retry-after-ms` (sent by OpenAI and Azure)
-/// or `Retry-After` in seconds (fractions accepted). `None` if neither is
-/// present. A value that is not a number (an HTTP date, garbage) counts as
-/// too long to wait for, so the router moves on rather than guess.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let parse = |name, scale: f64| {
-        let value = headers.get(name)?;
-        let secs = value
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse::<f64>().ok())
-            .map(|n| n / scale);
-        Some(
-            secs.and_then(|s| Duration::try_from_secs_f64(s).ok())
-                .unwrap_or(Duration::MAX),
-        )
-    };
-    parse("retry-after-ms", 1000.0).or_else(|| parse(RETRY_AFTER.as_str(), 1.0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hyper::header::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.parse().unwrap(), HeaderValue::from_static(v)))
-            .collect()
-    }
-
-    #[test]
-    fn retry_after_forms() {
-        let secs = Duration::from_secs_f64;
-        assert_eq!(retry_after(&headers(&[])), None);
-        assert_eq!(
-            retry_after(&headers(&[("retry-after", "2")])),
-            Some(secs(2.0))
-        );
-        assert_eq!(
-            retry_after(&headers(&[("retry-after", " 0.25 ")])),
-            Some(secs(0.25))
-        );
-        assert_eq!(
-            retry_after(&headers(&[("retry-after", "5"), ("retry-after-ms", "150")])),
-            Some(Duration::from_millis(150))
-        );
-        for unusable in ["Wed, 21 Oct 2015 07:28:00 GMT", "-1", "soon", "inf"] {
-            let h = headers(&[("retry-after", unusable)]);
-            assert_eq!(retry_after(&h), Some(Duration::MAX), "{unusable}");
-        }
-    }
 
     #[test]
     fn failover_list_becomes_flags() {

@@ -2,19 +2,24 @@
 //! wait within the attempt's deadline, classify what came back.
 //!
 //! The classification is the router's vocabulary ([`Outcome`]); what to do
-//! about an outcome (retry, move on, answer) is the router's business.
+//! about an outcome (retry, move on, answer) is the router's business. One
+//! thing happens here because it cannot wait: an answer's `Retry-After`
+//! puts the provider in its cool-down as soon as the headers arrive, before
+//! the body is read, so that no other request sends in between.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 use hyper::StatusCode;
 use tokio::time::{timeout_at, Instant};
 
 use super::breaker::{Breaker, BreakerState, Ticket};
+use super::classify::{self, Scan};
+use super::cooldown::{self, Cooldown, Hint};
 use crate::scenario::BreakerPolicy;
 
 /// A provider the gateway routes to, with its circuit breaker.
@@ -28,6 +33,17 @@ pub(crate) struct Upstream {
     /// A plain mutex: the critical sections are a few comparisons, never an
     /// await, so contention costs less than any lock-free scheme would save.
     breaker: Mutex<Breaker>,
+    /// Until when the provider asked (by `Retry-After`) not to be sent to.
+    cooldown: Cooldown,
+}
+
+/// Why a provider gets no attempt now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Skip {
+    /// Its breaker is open (or half-open with every probe slot taken).
+    Open,
+    /// It is cooling down for this much longer.
+    Cooling(Duration),
 }
 
 impl Upstream {
@@ -45,11 +61,13 @@ impl Upstream {
         let url = format!("{}/v1/chat/completions", base_url.trim_end_matches('/'));
         let url = reqwest::Url::parse(&url)
             .with_context(|| format!("provider {name}: base URL {base_url:?} is not a URL"))?;
+        let now = Instant::now();
         Ok(Upstream {
             name: name.to_owned(),
             name_header: HeaderValue::from_str(name)?,
             url,
-            breaker: Mutex::new(Breaker::new(policy, Instant::now())),
+            breaker: Mutex::new(Breaker::new(policy, now)),
+            cooldown: Cooldown::new(now),
         })
     }
 
@@ -63,10 +81,15 @@ impl Upstream {
         self.breaker().state(now)
     }
 
-    /// Asks the breaker for one attempt; `None` while it is open.
-    pub fn admit(self: &Arc<Self>, now: Instant) -> Option<Permit> {
-        let ticket = self.breaker().admit(now)?;
-        Some(Permit {
+    /// Asks for one attempt: refused while the provider cools down, then
+    /// while its breaker is open. The cool-down is asked first, so that a
+    /// provider cooling down takes no half-open probe slot.
+    pub fn admit(self: &Arc<Self>, now: Instant) -> Result<Permit, Skip> {
+        if let Some(left) = self.cooldown.remaining(now) {
+            return Err(Skip::Cooling(left));
+        }
+        let ticket = self.breaker().admit(now).ok_or(Skip::Open)?;
+        Ok(Permit {
             upstream: Arc::clone(self),
             ticket: Some(ticket),
         })
@@ -107,14 +130,21 @@ pub(crate) struct Outgoing<'a> {
     pub tag: Option<&'a HeaderValue>,
     pub accept: Option<&'a HeaderValue>,
     pub stream: bool,
+    /// Whether an answer's `Retry-After` puts the provider in cool-down
+    /// (the route's `honor_retry_after`).
+    pub cooldowns: bool,
 }
 
 /// What one attempt came to.
 pub(crate) enum Outcome {
     /// The provider answered with a status and a complete body.
     Answer(Answer),
-    /// A successful stream whose first chunk has arrived.
+    /// A successful stream whose first data event (not a comment) is
+    /// content; every byte before and with it is in `first`.
     Stream(StreamStart),
+    /// A successful status whose stream began with an error event: it
+    /// failed before any content. `body` holds the bytes up to the event.
+    StreamError(Answer),
     /// No answer (or, for a stream, no first chunk) within `attempt_timeout`.
     Timeout,
     /// Could not connect (refused, unreachable).
@@ -128,6 +158,8 @@ pub(crate) struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// What its `Retry-After` asked for, if it had one.
+    pub retry_after: Option<Hint>,
 }
 
 pub(crate) struct StreamStart {
@@ -143,6 +175,7 @@ impl fmt::Display for Outcome {
         match self {
             Outcome::Answer(a) => write!(f, "{}", a.status.as_u16()),
             Outcome::Stream(s) => write!(f, "{}", s.status.as_u16()),
+            Outcome::StreamError(_) => f.write_str("error_event"),
             Outcome::Timeout => f.write_str("timeout"),
             Outcome::Connect => f.write_str("connect"),
             Outcome::Broken => f.write_str("broken"),
@@ -178,17 +211,27 @@ pub(crate) async fn send(
     };
     let status = resp.status();
     let headers = std::mem::take(resp.headers_mut());
+    let retry_after = cooldown::retry_after(&headers, std::time::SystemTime::now());
+    if let (true, Some(Hint::For(wait))) = (out.cooldowns, retry_after) {
+        up.cooldown.hold(Instant::now(), wait);
+    }
     if out.stream && status.is_success() {
         let mut rest = reqwest::Body::from(resp);
-        return match timeout_at(deadline, first_chunk(&mut rest)).await {
+        return match timeout_at(deadline, first_event(&mut rest)).await {
             Err(_) => Outcome::Timeout,
             Ok(Err(e)) => classify(&e),
-            Ok(Ok(None)) => Outcome::Broken,
-            Ok(Ok(Some(first))) => Outcome::Stream(StreamStart {
+            Ok(Ok(First::Ended)) => Outcome::Broken,
+            Ok(Ok(First::Content(first))) => Outcome::Stream(StreamStart {
                 status,
                 headers,
                 first,
                 rest,
+            }),
+            Ok(Ok(First::Error(body))) => Outcome::StreamError(Answer {
+                status,
+                headers,
+                body,
+                retry_after,
             }),
         };
     }
@@ -199,20 +242,41 @@ pub(crate) async fn send(
             status,
             headers,
             body,
+            retry_after,
         }),
     }
 }
 
-/// The first non-empty data frame; `None` if the body ends before one.
-async fn first_chunk(body: &mut reqwest::Body) -> Result<Option<Bytes>, reqwest::Error> {
+/// How a stream began.
+enum First {
+    Content(Bytes),
+    Error(Bytes),
+    /// The body ended before its first data event.
+    Ended,
+}
+
+/// Past this many bytes without a complete event the stream is taken as
+/// content: an event that large is not a keep-alive, and the buffer must
+/// stay bounded.
+const FIRST_EVENT_LIMIT: usize = 64 * 1024;
+
+/// Reads until the first data event: comments (`: ping` keep-alives) before
+/// it are kept and go to the client with it.
+async fn first_event(body: &mut reqwest::Body) -> Result<First, reqwest::Error> {
+    let mut buf = BytesMut::new();
     while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame?.into_data() {
-            if !data.is_empty() {
-                return Ok(Some(data));
-            }
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        buf.extend_from_slice(&data);
+        match classify::scan(&buf) {
+            Scan::Content => return Ok(First::Content(buf.freeze())),
+            Scan::Error => return Ok(First::Error(buf.freeze())),
+            Scan::More if buf.len() > FIRST_EVENT_LIMIT => return Ok(First::Content(buf.freeze())),
+            Scan::More => {}
         }
     }
-    Ok(None)
+    Ok(First::Ended)
 }
 
 fn classify(e: &reqwest::Error) -> Outcome {

@@ -103,3 +103,66 @@ async fn with_every_breaker_open_the_gateway_answers_502_at_once() {
     assert_eq!(received(&flash).await, 1);
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn client_errors_and_a_spent_quota_count_as_healthy() {
+    let quota =
+        r#"{"error":{"message":"m","type":"insufficient_quota","code":"insufficient_quota"}}"#;
+    let flash = MockServer::start().await;
+    mount_first(&flash, 3, status(400)).await;
+    mount_first(
+        &flash,
+        3,
+        wiremock::ResponseTemplate::new(429).set_body_raw(quota, "application/json"),
+    )
+    .await;
+    mount(&flash, completion("flash")).await;
+    let qwen = provider(completion("qwen")).await;
+    let gw = gateway_with_breaker(&flash, &qwen).await;
+
+    for (seq, expected) in [(1, 400), (2, 400), (3, 400), (4, 429), (5, 429), (6, 429)] {
+        let resp = ask(&gw, "default", seq).await;
+        assert_eq!(resp.status(), expected);
+        assert_eq!(skipped(&resp), "");
+    }
+    assert_eq!(
+        state_of(&gw, "flash"),
+        slabench::gateway::BreakerState::Closed
+    );
+    assert_eq!(served_by(&ask(&gw, "default", 7).await), "flash");
+    assert_eq!(received(&qwen).await, 0, "neither failed over");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn half_open_sends_at_most_half_open_probes_at_once() {
+    let flash = provider(status(503)).await;
+    let qwen = provider(completion("qwen")).await;
+    let mut cfg = config(&[("default", &["flash", "qwen"])]);
+    cfg.policy.attempt_timeout = std::time::Duration::from_secs(5);
+    cfg.breaker.enabled = true;
+    cfg.breaker.failures = 1;
+    cfg.breaker.cool_off = 300 * MS;
+    cfg.breaker.half_open_probes = 2;
+    let gw = start(&cfg, &[("flash", flash.uri()), ("qwen", qwen.uri())]).await;
+    assert_eq!(
+        attempts(&ask(&gw, "default", 0).await),
+        "flash:503,qwen:200"
+    );
+
+    // Slow probes, so that every request below arrives while they are out.
+    flash.reset().await;
+    mount(&flash, completion("flash").set_delay(1500 * MS)).await;
+    tokio::time::sleep(320 * MS).await;
+    let answers =
+        futures_util::future::join_all((1..=10).map(|seq| ask(&gw, "default", seq))).await;
+    let probed = answers.iter().filter(|r| served_by(r) == "flash").count();
+    let passed_over = answers.iter().filter(|r| skipped(r) == "flash").count();
+    assert_eq!((probed, passed_over), (2, 8));
+    assert_eq!(
+        received(&flash).await,
+        2,
+        "no request leaked past the probes"
+    );
+    gw.shutdown().await;
+}

@@ -175,32 +175,113 @@ async fn outcomes_left_out_of_failover_on_reach_the_client() {
 }
 
 #[tokio::test]
-async fn when_every_provider_fails_the_last_status_comes_back_as_an_openai_error() {
+async fn when_every_provider_fails_the_last_error_comes_back_as_received() {
     let flash = provider(status(503)).await;
-    let qwen = provider(status(500)).await;
+    let anthropic =
+        r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+    let qwen = provider(
+        ResponseTemplate::new(529)
+            .insert_header("retry-after", "0")
+            .set_body_raw(anthropic, "application/json"),
+    )
+    .await;
+    // Kept alive to the end: a dropped server's port could be taken by
+    // another test's provider.
+    let hang = provider(completion("hang").set_delay(5000 * MS)).await;
     let gw = start(
-        &config(&[("default", &["flash", "qwen"]), ("dead", &["qwen", "gone"])]),
+        &config(&[
+            ("default", &["flash", "qwen"]),
+            ("dead", &["qwen", "gone"]),
+            ("slow", &["qwen", "hang"]),
+        ]),
         &[
             ("flash", flash.uri()),
             ("qwen", qwen.uri()),
             ("gone", refused_url()),
+            ("hang", hang.uri()),
         ],
     )
     .await;
 
     let resp = ask(&gw, "default", 1).await;
-    assert_eq!(resp.status(), 500);
-    assert_eq!(attempts(&resp), "flash:503,qwen:500");
-    assert_eq!(served_by(&resp), "");
+    assert_eq!(resp.status(), 529, "a 529 stays a 529");
+    assert_eq!(attempts(&resp), "flash:503,qwen:529");
+    assert_eq!(served_by(&resp), "qwen", "whose answer it is");
+    assert_eq!(header(&resp, "content-type"), "application/json");
+    assert_eq!(header(&resp, "retry-after"), "0");
+    assert_eq!(resp.text().await.unwrap(), anthropic, "the body as sent");
+
+    let resp = ask(&gw, "dead", 2).await;
+    assert_eq!(resp.status(), 502, "the last attempt had no answer");
+    assert_eq!(attempts(&resp), "qwen:529,gone:connect");
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "providers_exhausted");
     assert!(body["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("flash:503"));
+        .contains("qwen:529"));
 
-    let resp = ask(&gw, "dead", 2).await;
-    assert_eq!(resp.status(), 502, "the last attempt had no status");
-    assert_eq!(attempts(&resp), "qwen:500,gone:connect");
+    let resp = ask(&gw, "slow", 3).await;
+    assert_eq!(resp.status(), 504, "the last attempt timed out");
+    assert_eq!(attempts(&resp), "qwen:529,hang:timeout");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_every_provider_cooling_down_the_gateway_answers_429_with_the_shortest_wait() {
+    let flash = provider(status(429).insert_header("retry-after", "5")).await;
+    let qwen = provider(status(503).insert_header("retry-after", "2.5")).await;
+    let mut cfg = config(&[("default", &["flash", "qwen"])]);
+    cfg.policy.retries = 1;
+    cfg.policy.max_retry_wait = 1000 * MS;
+    let gw = start(&cfg, &[("flash", flash.uri()), ("qwen", qwen.uri())]).await;
+
+    let resp = ask(&gw, "default", 1).await;
+    assert_eq!(resp.status(), 503, "the last provider error, as it came");
+    assert_eq!(
+        attempts(&resp),
+        "flash:429,qwen:503",
+        "waits too long to retry"
+    );
+    assert_eq!(header(&resp, "retry-after"), "2.5");
+
+    let started = Instant::now();
+    let resp = ask(&gw, "default", 2).await;
+    assert!(started.elapsed() < 1000 * MS, "at once");
+    assert_eq!(resp.status(), 429);
+    assert_eq!(attempts(&resp), "");
+    assert_eq!(skipped(&resp), "flash,qwen");
+    let ms: u64 = header(&resp, "retry-after-ms").parse().unwrap();
+    assert!(ms > 1500 && ms <= 2500, "qwen's wait left: {ms} ms");
+    assert_eq!(
+        header(&resp, "retry-after"),
+        "3",
+        "whole seconds, rounded up"
+    );
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "providers_cooling_down");
+    assert_eq!((received(&flash).await, received(&qwen).await), (1, 1));
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_retry_after_on_a_5xx_is_waited_out_before_the_retry() {
+    let flash = MockServer::start().await;
+    mount_first(
+        &flash,
+        1,
+        status(503).insert_header("retry-after-ms", "400"),
+    )
+    .await;
+    mount(&flash, completion("flash")).await;
+    let mut cfg = config(&[("default", &["flash"])]);
+    cfg.policy.retries = 1;
+    let gw = start(&cfg, &[("flash", flash.uri())]).await;
+
+    let started = Instant::now();
+    let resp = ask(&gw, "default", 1).await;
+    assert_eq!(attempts(&resp), "flash:503,flash:200");
+    let took = started.elapsed();
+    assert!(took >= 400 * MS && took < 3000 * MS, "took {took:?}");
     gw.shutdown().await;
 }

@@ -6,5 +6,7 @@
 mod api;
 mod breaker;
 mod failover;
+mod obedience;
+mod sim;
 mod streaming;
 mod support;

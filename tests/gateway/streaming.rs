@@ -90,6 +90,110 @@ async fn a_stream_silent_for_longer_than_the_attempt_timeout_is_ended() {
     gw.shutdown().await;
 }
 
+#[tokio::test]
+async fn keep_alive_pings_do_not_commit_a_stream() {
+    let pings = RawProvider::start(Script::PingsThenHang).await;
+    let qwen = provider(stream("qwen")).await;
+    let mut cfg = config(&[("fast", &["pings", "qwen"])]);
+    cfg.policy.attempt_timeout = 300 * MS;
+    let gw = start(&cfg, &[("pings", pings.url.clone()), ("qwen", qwen.uri())]).await;
+
+    let resp = post(&gw, chat_body("fast", true, 1), 1).await;
+    assert_eq!(
+        attempts(&resp),
+        "pings:timeout,qwen:200",
+        "pings are not content"
+    );
+    assert_eq!(served_by(&resp), "qwen");
+    assert_eq!(resp.text().await.unwrap(), sse_body("qwen"));
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn pings_before_the_first_chunk_reach_the_client_with_it() {
+    let pings = RawProvider::start(Script::PingsThenContent).await;
+    let gw = start(
+        &config(&[("fast", &["pings"])]),
+        &[("pings", pings.url.clone())],
+    )
+    .await;
+
+    let resp = post(&gw, chat_body("fast", true, 1), 1).await;
+    assert_eq!(attempts(&resp), "pings:200");
+    let (text, broke) = read_stream(resp).await;
+    assert_eq!(text, format!("{PING}{PING}{FIRST_CHUNK}{DONE}"));
+    assert!(!broke);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_error_event_as_the_first_event_fails_over() {
+    let anthropic = RawProvider::start(Script::ErrorFirst(ANTHROPIC_ERROR)).await;
+    let openai = RawProvider::start(Script::ErrorFirst(OPENAI_ERROR)).await;
+    let qwen = provider(stream("qwen")).await;
+    let mut cfg = config(&[("fast", &["anthropic", "openai", "qwen"])]);
+    cfg.breaker.enabled = true;
+    cfg.breaker.failures = 1;
+    cfg.breaker.cool_off = Duration::from_secs(30);
+    let gw = start(
+        &cfg,
+        &[
+            ("anthropic", anthropic.url.clone()),
+            ("openai", openai.url.clone()),
+            ("qwen", qwen.uri()),
+        ],
+    )
+    .await;
+
+    let resp = post(&gw, chat_body("fast", true, 1), 1).await;
+    assert_eq!(
+        attempts(&resp),
+        "anthropic:error_event,openai:error_event,qwen:200"
+    );
+    assert_eq!(resp.text().await.unwrap(), sse_body("qwen"));
+    let resp = post(&gw, chat_body("fast", true, 2), 2).await;
+    assert_eq!(skipped(&resp), "anthropic,openai", "counted as failures");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_error_event_first_on_the_last_provider_is_relayed_as_it_came() {
+    let anthropic = RawProvider::start(Script::ErrorFirst(ANTHROPIC_ERROR)).await;
+    let gw = start(
+        &config(&[("fast", &["anthropic"])]),
+        &[("anthropic", anthropic.url.clone())],
+    )
+    .await;
+
+    let resp = post(&gw, chat_body("fast", true, 1), 1).await;
+    assert_eq!(resp.status(), 200, "the status the stream began with");
+    assert_eq!(attempts(&resp), "anthropic:error_event");
+    assert_eq!(header(&resp, "content-type"), "text/event-stream");
+    assert_eq!(
+        resp.text().await.unwrap(),
+        format!("{PING}{ANTHROPIC_ERROR}")
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_error_event_after_content_is_relayed_and_not_failed_over() {
+    let broken = RawProvider::start(Script::ContentThenError).await;
+    let qwen = provider(stream("qwen")).await;
+    let gw = start(
+        &config(&[("fast", &["broken", "qwen"])]),
+        &[("broken", broken.url.clone()), ("qwen", qwen.uri())],
+    )
+    .await;
+
+    let resp = post(&gw, chat_body("fast", true, 1), 1).await;
+    assert_eq!(attempts(&resp), "broken:200");
+    let (text, _) = read_stream(resp).await;
+    assert_eq!(text, format!("{FIRST_CHUNK}{OPENAI_ERROR}"));
+    assert_eq!(received(&qwen).await, 0);
+    gw.shutdown().await;
+}
+
 /// Reads a streamed body to its end: the text, and whether it broke.
 async fn read_stream(mut resp: reqwest::Response) -> (String, bool) {
     let mut text = String::new();
@@ -105,6 +209,12 @@ async fn read_stream(mut resp: reqwest::Response) -> (String, bool) {
 
 const FIRST_CHUNK: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hel\"}}]}\n\n";
 
+const PING: &str = ": ping\n\n";
+const ANTHROPIC_ERROR: &str = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+const OPENAI_ERROR: &str =
+    "data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\",\"code\":null}}\n\n";
+const DONE: &str = "data: [DONE]\n\n";
+
 /// What a [`RawProvider`] does after reading a request.
 #[derive(Clone, Copy)]
 enum Script {
@@ -114,6 +224,37 @@ enum Script {
     FirstChunkThenClose,
     /// One SSE chunk, then nothing.
     FirstChunkThenHang,
+    /// `: ping` keep-alives every 50 ms, and never any content.
+    PingsThenHang,
+    /// Two pings 50 ms apart, then the first chunk and `[DONE]`.
+    PingsThenContent,
+    /// A ping, then an error event as the first event, then the close.
+    ErrorFirst(&'static str),
+    /// The first chunk, then an error event, then the close.
+    ContentThenError,
+}
+
+impl Script {
+    /// The SSE pieces it sends, each followed by a flush and a 50 ms pause.
+    fn pieces(self) -> Vec<String> {
+        match self {
+            Script::HeadersThenHang => vec![],
+            Script::FirstChunkThenClose | Script::FirstChunkThenHang => vec![FIRST_CHUNK.into()],
+            Script::PingsThenHang => vec![PING.into(); 40],
+            Script::PingsThenContent => {
+                vec![PING.into(), PING.into(), FIRST_CHUNK.into(), DONE.into()]
+            }
+            Script::ErrorFirst(event) => vec![PING.into(), event.into()],
+            Script::ContentThenError => vec![FIRST_CHUNK.into(), OPENAI_ERROR.into()],
+        }
+    }
+
+    fn hangs(self) -> bool {
+        matches!(
+            self,
+            Script::HeadersThenHang | Script::FirstChunkThenHang | Script::PingsThenHang
+        )
+    }
 }
 
 /// A provider on a bare TCP socket, for what wiremock cannot do: stop
@@ -148,16 +289,22 @@ async fn serve(mut sock: TcpStream, script: Script) {
     let head =
         "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
     sock.write_all(head.as_bytes()).await.unwrap();
-    if !matches!(script, Script::HeadersThenHang) {
-        let chunk = format!("{:x}\r\n{FIRST_CHUNK}\r\n", FIRST_CHUNK.len());
-        sock.write_all(chunk.as_bytes()).await.unwrap();
-    }
     sock.flush().await.unwrap();
-    match script {
-        // Give the gateway time to relay the chunk before the FIN arrives.
-        Script::FirstChunkThenClose => tokio::time::sleep(100 * MS).await,
-        _ => tokio::time::sleep(Duration::from_secs(30)).await,
+    for piece in script.pieces() {
+        let chunk = format!("{:x}\r\n{piece}\r\n", piece.len());
+        // The gateway may have gone (it failed over, or timed out).
+        if sock.write_all(chunk.as_bytes()).await.is_err() || sock.flush().await.is_err() {
+            return;
+        }
+        tokio::time::sleep(50 * MS).await;
     }
+    if script.hangs() {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    } else if !matches!(script, Script::FirstChunkThenClose) {
+        let _ = sock.write_all(b"0\r\n\r\n").await;
+    }
+    // Give the gateway time to relay what it got before the FIN arrives.
+    tokio::time::sleep(100 * MS).await;
 }
 
 /// Reads one request (headers and a Content-Length body) so that closing
