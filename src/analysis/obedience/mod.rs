@@ -18,9 +18,11 @@
 //! sparse map for the few requests that met a non-retryable error or failed
 //! with an HTTP error; never per attempt.
 //!
-//! [`GRACE_US`]: an attempt that arrives within 50 ms of an answer was
-//! already under way when the answer left (sent before the gateway could
-//! read it), so it is not held against the gateway.
+//! [`GRACE_US`]: another request's attempt that arrives within 50 ms of an
+//! answer was already under way when the answer left (sent before the
+//! gateway could read it), so it is not held against the gateway; nor is
+//! an attempt in a flapping provider's down phase within 50 ms of the first
+//! failure there.
 
 mod checks;
 mod flapping;

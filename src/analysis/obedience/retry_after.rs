@@ -4,7 +4,9 @@
 //! An answer from provider P at `a` with Retry-After R holds P's door shut
 //! until `a + R`: an attempt arriving at `t` with `a + GRACE < t < a + R` did
 //! not wait (whichever request it was for: the gateway is one client of the
-//! provider). Per provider, the answers still in force are kept in arrival
+//! provider). The grace is for other requests' attempts that were already
+//! under way; the same request's own retry (`a < t < a + R`) came after the
+//! answer and gets none. Per provider, the answers still in force are kept in arrival
 //! order; an attempt looks back only as far as the longest Retry-After seen.
 //! Answers leave once their wait ended a minute before the latest answer
 //! (an attempt that lasted longer than that is judged against the answers
@@ -18,7 +20,7 @@ use super::{tag_name, Scope, GRACE_US};
 use crate::providers::ledger::Attempt;
 
 /// Answers kept in force per provider, at most.
-const KEPT: usize = 4096;
+pub(super) const KEPT: usize = 4096;
 /// How long after its wait ended an answer is kept for attempts still
 /// being answered (recorded late, but arrived early).
 const SLACK_US: i64 = 60_000_000;
@@ -187,9 +189,17 @@ impl Tally {
             if x.at < t.saturating_sub(state.longest_us) {
                 break;
             }
-            if x.at.saturating_add(GRACE_US) < t && t < x.end {
+            // The request's own retry was sent after the answer came back;
+            // another request's attempt may have been under way already.
+            let own = a.tag.is_some() && x.tag == a.tag;
+            let after = if own {
+                x.at
+            } else {
+                x.at.saturating_add(GRACE_US)
+            };
+            if after < t && t < x.end {
                 x.violated = true;
-                same |= a.tag.is_some() && x.tag == a.tag;
+                same |= own;
                 if worst.is_none_or(|w| x.end > w.end) {
                     worst = Some(*x);
                 }
@@ -225,6 +235,16 @@ impl Tally {
             state.answers.pop_front();
             self.groups[x.group].not_waited += u64::from(x.violated);
         }
+    }
+
+    /// The most answers any provider keeps.
+    #[cfg(test)]
+    pub fn kept(&self) -> usize {
+        self.providers
+            .iter()
+            .map(|p| p.answers.len())
+            .max()
+            .unwrap_or(0)
     }
 
     pub fn finish(mut self, scope: &Scope) -> RetryAfterOut {
