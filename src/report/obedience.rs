@@ -134,3 +134,34 @@ fn flapping(f: &FlappingOut) -> Row {
     };
     row(PROBE, &f.provider, &f.window, did, back)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::synthetic::{run_data, Shape};
+
+    #[test]
+    fn every_part_has_a_row_and_unjudged_parts_say_why() {
+        let mut data = run_data(&Shape::default());
+        let t = table(&data.summary).expect("a ledger");
+        assert_eq!(t.columns.len(), 5);
+        assert!(t.rows.iter().all(|r| r.cells.len() == 5));
+        let waited = &t.rows[0];
+        assert_eq!(waited.cells[0], WAIT);
+        assert!(
+            waited.cells[4].contains("early (Retry-After 1 s)"),
+            "{waited:?}"
+        );
+        let left = t.rows.iter().find(|r| r.cells[0] == LEAVE).unwrap();
+        assert_eq!(left.mark, Mark::Unmeasured);
+        assert_eq!(left.cells[3], "not exercised");
+        assert!(t
+            .rows
+            .iter()
+            .any(|r| r.cells[0] == KEEP && r.cells[4].contains("→")));
+        data.summary.obedience = None;
+        assert!(table(&data.summary).is_none());
+        let md = crate::report::markdown::render(&data);
+        assert!(!md.contains(TITLE));
+    }
+}

@@ -140,21 +140,26 @@ pub fn analyze_client(
     timings: &[ClientTiming],
     attempts: impl IntoIterator<Item = Attempt>,
 ) -> Report {
+    // Obedience sees every attempt, joined to a request or not.
+    let mut obedience = obedience::Tally::new(obedience_scope(input));
+    let attempts = attempts.into_iter().inspect(|a| obedience.attempt(a));
+    let mut report = analyze_joined(input, answers, timings, attempts);
+    report.obedience = Some(obedience.finish());
+    report
+}
+
+/// [`analyze_client`] but obedience.
+fn analyze_joined(
+    input: &Input,
+    answers: &[AnswerRecord],
+    timings: &[ClientTiming],
+    attempts: impl IntoIterator<Item = Attempt>,
+) -> Report {
     let names = input.providers;
     let mut providers = ProviderTally::new(names.len());
     let mut flows = Flows::new(names.len(), input.duration_s);
     let mut reactions = Reactions::new(input.faults, names.len(), input.duration_s);
     let mut overhead = OverheadTally::new(timings);
-    let mut obedience = obedience::Tally::new(obedience::Scope {
-        providers: names,
-        dialects: input.dialects,
-        faults: input.faults,
-        requests: input.requests,
-        messages: input.messages,
-        duration_s: input.duration_s,
-        sent_until_s: input.sent_until_s,
-    });
-    let attempts = attempts.into_iter().inspect(|a| obedience.attempt(a));
     let ledger = join(input, attempts, |a, cost| {
         providers.attempt(a, cost);
         flows.attempt(a);
@@ -182,8 +187,7 @@ pub fn analyze_client(
         checks.request(&fact);
         overhead.request(&fact, class);
     }
-    // Requests sent into each fault: known once the moment the gateway left
-    // the provider is.
+    // Requests sent into each fault: known once the gateway left the provider.
     reactions.settle(input.sent_until_s, flows.first_attempts());
     facts(input.requests, &ledger.requests).for_each(|f| reactions.count(&f));
 
@@ -222,7 +226,20 @@ pub fn analyze_client(
         per_second: flows.finish(names),
         connections: connections::summarize(input),
         gateway_overhead: overhead.finish(),
-        obedience: Some(obedience.finish()),
+        obedience: None,
+    }
+}
+
+/// What the obedience accumulators read besides the ledger.
+fn obedience_scope<'a>(input: &Input<'a>) -> obedience::Scope<'a> {
+    obedience::Scope {
+        providers: input.providers,
+        dialects: input.dialects,
+        faults: input.faults,
+        requests: input.requests,
+        messages: input.messages,
+        duration_s: input.duration_s,
+        sent_until_s: input.sent_until_s,
     }
 }
 

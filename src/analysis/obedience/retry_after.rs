@@ -83,8 +83,17 @@ impl Violation {
             self.request,
             self.provider,
             self.early_ms / 1000.0,
-            crate::fmt::fmt_ms(f64::from(self.retry_after_ms))
+            wait_text(self.retry_after_ms)
         )
+    }
+}
+
+/// `2 s`, or `1.73 s` when the wait is not whole seconds.
+fn wait_text(ms: u32) -> String {
+    if ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        crate::fmt::fmt_ms(f64::from(ms))
     }
 }
 
