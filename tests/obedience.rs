@@ -226,6 +226,23 @@ async fn run(how: Misbehaves, fault: &str) -> slabench::results::Summary {
         serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
     schema_valid(&doc);
     assert!(doc["obedience"].is_object(), "{}", doc["obedience"]);
+    // Every check is a JUnit test case: a failure unless a measured pass.
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    let lines: Vec<&str> = junit.lines().collect();
+    for name in [RETRY_AFTER, NON_RETRYABLE, REWRITTEN] {
+        let c = check(&out.summary, name);
+        let case = format!("name=\"{name}\"");
+        let i = lines.iter().position(|l| l.contains(&case)).expect(name);
+        let passed = lines[i].ends_with("/>");
+        assert_eq!(passed, c.pass && c.state == CheckState::Measured, "{c:?}");
+        assert!(
+            passed || lines[i + 1].contains("<failure"),
+            "{}",
+            lines[i + 1]
+        );
+    }
+    let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(md.contains("Did the gateway obey?"));
     out.summary
 }
 

@@ -159,6 +159,11 @@ mod tests {
             .rows
             .iter()
             .any(|r| r.cells[0] == KEEP && r.cells[4].contains("→")));
+        // Every human output shows it.
+        assert!(crate::report::terminal::render(&data.summary).contains(TITLE));
+        assert!(crate::report::markdown::render(&data).contains(TITLE));
+        let html = crate::report::html::render(&data);
+        assert!(html.contains("<h2 id=\"obedience\">Did the gateway obey?</h2>"));
         data.summary.obedience = None;
         assert!(table(&data.summary).is_none());
         let md = crate::report::markdown::render(&data);
