@@ -52,7 +52,9 @@ struct Phase {
 const NONE: i64 = i64::MAX;
 
 struct Flap {
-    fault: usize,
+    /// The fault, for its phases ([`Fault::flap_phase`]), and its index.
+    fault: Fault,
+    index: usize,
     provider: u16,
     /// µs: start, period, down part.
     start: i64,
@@ -92,7 +94,8 @@ impl Tally {
             };
             for &p in &f.providers {
                 flaps.push(Flap {
-                    fault: i,
+                    fault: f.clone(),
+                    index: i,
                     provider: p as u16,
                     start,
                     period,
@@ -118,11 +121,13 @@ impl Tally {
             if t < f.start || t >= f.end {
                 continue;
             }
-            let n = ((t - f.start) / f.period) as usize;
-            let Some(phase) = f.phases.get_mut(n) else {
+            // The providers' own rule for the phase at `t`.
+            let Some((n, down)) = f.fault.flap_phase(Duration::from_micros(t as u64)) else {
                 continue;
             };
-            let down = (t - f.start) % f.period < f.down;
+            let Some(phase) = usize::try_from(n).ok().and_then(|n| f.phases.get_mut(n)) else {
+                continue;
+            };
             if down {
                 if phase.first_failure != NONE && t > phase.first_failure + GRACE_US {
                     phase.probes += 1;
@@ -154,7 +159,7 @@ impl Tally {
 
 impl Flap {
     fn finish(&self, scope: &Scope) -> FlappingOut {
-        let f = &scope.faults[self.fault];
+        let f = &self.fault;
         let met: Vec<(usize, &Phase)> = self
             .phases
             .iter()
@@ -186,7 +191,7 @@ impl Flap {
         FlappingOut {
             provider: scope.provider(self.provider),
             window: super::super::failover::fault_label(f),
-            fault: self.fault,
+            fault: self.index,
             state,
             why,
             down_phases: self.phases.len() as u64,

@@ -79,3 +79,20 @@ fn a_refusing_flap_is_not_observable_and_a_late_one_not_reached() {
     assert_eq!(o.flapping[0].state, CheckState::NotReached);
     assert_eq!(o.flapping[0].down_phases, 0);
 }
+
+#[test]
+fn an_attempt_at_a_phase_edge_is_in_the_phase_the_providers_used() {
+    let faults = [flapping(FlapAs::Http { status: 503 }, Some(8))];
+    let requests = vec![rec(Outcome::Ok, ErrorMessages::NONE); 4];
+    let attempts = [
+        att(Some(0), 0, 10_000, 503), // the window's first instant: down
+        att(Some(1), 0, 10_999, 503), // the down part's last ms: a probe
+        att(Some(2), 0, 11_000, 200), // the up part's first instant
+        att(Some(3), 0, 12_000, 503), // the next period's first instant
+    ];
+    let o = run(&faults, &[], &requests, &[], &attempts);
+    let f = &o.flapping[0];
+    assert_eq!((f.down_phases_met, f.probes_max), (2, 1));
+    assert_eq!((f.up_phases, f.up_phases_returned), (2, 1));
+    assert_eq!(f.return_median_s, Some(0.0));
+}
