@@ -194,7 +194,11 @@ impl Tally {
         let state = &mut self.providers[usize::from(a.provider)];
         let mut worst: Option<Answer> = None;
         let mut same = false;
-        for x in state.answers.iter_mut().rev() {
+        // Answers sent before the attempt arrived, latest first, back to
+        // the longest wait: earlier ones ended before it.
+        let before = state.answers.partition_point(|x| x.at < t);
+        for i in (0..before).rev() {
+            let x = &mut state.answers[i];
             if x.at < t.saturating_sub(state.longest_us) {
                 break;
             }
