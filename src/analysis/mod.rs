@@ -5,6 +5,7 @@ pub mod budget;
 pub mod failover;
 pub mod gateway_errors;
 pub mod groups;
+pub mod obedience;
 pub mod refusals;
 pub mod sla;
 pub mod uptime;

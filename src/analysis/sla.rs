@@ -55,6 +55,9 @@ pub fn checks(scenario: &Scenario, m: &Measured) -> Vec<Check> {
     if let Some(report) = m.failover {
         let first = out.len();
         failover_checks(&mut out, scenario, report);
+        let obedience = report.obedience.as_ref();
+        let why = "this summary was written before obedience was judged";
+        out.extend(super::obedience::checks(scenario, obedience.ok_or(why)));
         if let Some(e) = &report.ledger_error {
             // Judging a partly read ledger would judge attempts nobody read.
             for c in &mut out[first..] {
@@ -281,6 +284,7 @@ fn unmeasurable_without_ledger(out: &mut Vec<Check>, scenario: &Scenario) {
             why,
         ));
     }
+    out.extend(super::obedience::checks(scenario, Err(why)));
 }
 
 fn failover_checks(out: &mut Vec<Check>, scenario: &Scenario, r: &super::failover::Report) {
@@ -389,7 +393,10 @@ fn mark_optional(out: &mut [Check], optional: &[SlaKey]) {
             "all latency p99" => SlaKey::P99,
             "upstream amplification" => SlaKey::Amplification,
             n if n.starts_with("time to failover") => SlaKey::TimeToFailover,
-            _ => continue,
+            n => match super::obedience::check_key(n) {
+                Some(key) => key,
+                None => continue,
+            },
         };
         c.optional = optional.contains(&key);
     }
@@ -429,6 +436,8 @@ pub(crate) mod tests {
             duration_s: 10,
             sent_until_s: 10.0,
             account_dialects: 0,
+            dialects: &[],
+            messages: &[],
             connections: super::super::failover::Connections::NotObservable("not watched"),
         };
         let mut report = analyze(&input, std::iter::empty());
@@ -529,6 +538,8 @@ pub(crate) mod tests {
             duration_s: 10,
             sent_until_s: 10.0,
             account_dialects: 0,
+            dialects: &[],
+            messages: &[],
             connections: super::super::failover::Connections::NotObservable("not watched"),
         };
         let report = super::super::failover::analyze(&input, std::iter::empty());

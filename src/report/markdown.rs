@@ -92,6 +92,7 @@ pub fn render(data: &RunData) -> String {
     }
     checks(data, &mut md);
     gateway_did(data, &mut md);
+    obedience(data, &mut md);
     key_numbers(data, &mut md);
     classes(data, &mut md);
     baseline(data, &mut md);
@@ -275,6 +276,23 @@ fn checks(data: &RunData, md: &mut String) {
             md_escape(&r.cells[1]),
             md_escape(&r.cells[2])
         );
+    }
+}
+
+/// "Did the gateway obey?": per provider and window, what it was asked
+/// and what it did.
+fn obedience(data: &RunData, md: &mut String) {
+    let Some(t) = crate::report::obedience::table(&data.summary) else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "\n### {}\n\n| Asked to | Provider | Window | Did | Example |\n|---|---|---|---|---|",
+        crate::report::obedience::TITLE
+    );
+    for r in &t.rows {
+        let cells: Vec<String> = r.cells.iter().map(|c| md_escape(c)).collect();
+        let _ = writeln!(md, "| {} |", cells.join(" | "));
     }
 }
 

@@ -29,6 +29,7 @@ pub mod html;
 pub mod junit;
 pub mod live;
 pub mod markdown;
+pub mod obedience;
 pub mod run_dir;
 pub mod space;
 pub mod story;

@@ -67,7 +67,18 @@ impl Table {
 
     /// Whether column `i` holds numbers (right-aligned).
     pub fn numeric(&self, i: usize) -> bool {
-        !matches!(self.columns[i], "check" | "kind" | "class" | "result")
+        !matches!(
+            self.columns[i],
+            "check"
+                | "kind"
+                | "class"
+                | "result"
+                | "asked"
+                | "provider"
+                | "window"
+                | "did"
+                | "example"
+        )
     }
 }
 

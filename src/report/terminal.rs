@@ -48,6 +48,10 @@ pub fn render(s: &Summary) -> String {
     if let Some(c) = &s.baseline {
         out.push_str(&crate::report::comparison::terminal(c));
     }
+    if let Some(t) = super::obedience::table(s) {
+        out.push('\n');
+        text_table(&mut out, &obedience_compact(&t), super::obedience::TITLE);
+    }
     out.push('\n');
     text_table(
         &mut out,
@@ -63,6 +67,16 @@ pub fn render(s: &Summary) -> String {
             .unwrap_or_default()
     );
     out
+}
+
+/// The obedience table without its example column: each example on the
+/// line below its row.
+fn obedience_compact(t: &Table) -> Table {
+    let mut compact = t.select(&["asked", "provider", "window", "did"]);
+    for (r, full) in compact.rows.iter_mut().zip(&t.rows) {
+        r.note = Some(full.cells[4].clone()).filter(|e| !e.is_empty());
+    }
+    compact
 }
 
 /// What went wrong with the run itself, before any number.

@@ -94,6 +94,7 @@ impl Summary {
                 .failover
                 .as_ref()
                 .and_then(|f| f.gateway_overhead.clone()),
+            obedience: input.failover.as_ref().and_then(|f| f.obedience.clone()),
             failover: input.failover,
             baseline: None,
         }

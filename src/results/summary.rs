@@ -49,6 +49,11 @@ pub struct Summary {
     /// time at providers), from the ledger join; `null` without one.
     #[serde(default)]
     pub gateway_overhead_ms: Option<crate::analysis::failover::Overhead>,
+    /// Did the gateway obey the providers (Retry-After, non-retryable
+    /// errors, their error statuses and types, a flapping provider)?
+    /// `null` without a ledger.
+    #[serde(default)]
+    pub obedience: Option<crate::analysis::obedience::Obedience>,
     /// The comparison with a stored baseline; `null` without `--baseline`.
     pub baseline: Option<super::comparison::Comparison>,
 }

@@ -34,6 +34,11 @@ pub(super) fn join_ledger(
         .map(|p| (p.profile.price_input_per_m, p.profile.price_output_per_m))
         .collect();
     let classes: Vec<String> = scenario.traffic.iter().map(|c| c.name.clone()).collect();
+    let dialects: Vec<_> = scenario
+        .providers
+        .iter()
+        .map(|p| p.profile.dialect)
+        .collect();
     let input = failover::Input {
         providers: &names,
         groups: &groups,
@@ -44,6 +49,8 @@ pub(super) fn join_ledger(
         duration_s: rec.timeline.len() as u32,
         sent_until_s: end.send_span.as_secs_f64(),
         account_dialects: rec.account_dialects,
+        dialects: &dialects,
+        messages: rec.error_messages.entries(),
         connections,
     };
     let mut bad: Option<anyhow::Error> = None;

@@ -220,6 +220,8 @@ mod tests {
             duration_s: 1,
             sent_until_s: 1.0,
             account_dialects: 0,
+            dialects: &[],
+            messages: &[],
             connections: Connections::NotObservable("not watched"),
             groups: &[],
         };

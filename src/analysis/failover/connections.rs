@@ -119,6 +119,8 @@ mod tests {
             duration_s: 10,
             sent_until_s: 10.0,
             account_dialects: 0,
+            dialects: &[],
+            messages: &[],
             connections: c,
             groups: &[],
         }

@@ -163,6 +163,8 @@ mod tests {
             duration_s: 1,
             sent_until_s: 1.0,
             account_dialects: 0,
+            dialects: &[],
+            messages: &[],
             connections: super::super::Connections::NotObservable("not watched"),
         };
         // Request 0 in ledger order: qwen's answer first, flash's earlier failure after.

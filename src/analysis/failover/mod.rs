@@ -33,6 +33,10 @@
 //!   attempt (tokens, and whose sequence the content is).
 //! - `overhead`: the gateway's own time per request (client's time minus
 //!   the providers'), from the attempts' intervals and the client's timings.
+//! - `obedience` (`analysis/obedience/`): fed every ledger attempt before
+//!   the join; whether the gateway waited out Retry-After, left
+//!   non-retryable errors alone, kept providers' errors, probed a flapping
+//!   provider sparingly.
 //! - `report`: the `Report` the pipeline returns.
 
 mod answers;
@@ -61,6 +65,7 @@ pub use windows::{fault_label, Reach, Window, WindowState, BACK_SHARE, GONE_SHAR
 
 use super::account::{Refusal, Tally};
 use super::groups::Groups;
+use super::obedience;
 use super::refusals::RefusedSeen;
 use crate::metrics::recorder::{AnswerRecord, ClientRecord, ClientTiming};
 use crate::providers::ledger::Attempt;
@@ -96,6 +101,12 @@ pub struct Input<'a> {
     pub sent_until_s: f64,
     /// Which gateways' accounts the client saw (`Recorder::account_dialects`).
     pub account_dialects: u8,
+    /// Each provider's error dialect (`dialect = ...`); providers beyond
+    /// the slice: OpenAI.
+    pub dialects: &'a [crate::scenario::Dialect],
+    /// The client's interned error answers (`ClientRecord::message`
+    /// indexes them); empty: not kept.
+    pub messages: &'a [crate::metrics::messages::ErrorMessage],
     /// TCP connection attempts (SYNs) each provider's port received, per
     /// second of the timeline and per provider (`[second][provider]`),
     /// when the run could watch loopback for them; otherwise why it could
@@ -124,6 +135,21 @@ pub fn analyze(input: &Input, attempts: impl IntoIterator<Item = Attempt>) -> Re
 /// and the client's timings (`Recorder::timings`), for the gateway's
 /// overhead.
 pub fn analyze_client(
+    input: &Input,
+    answers: &[AnswerRecord],
+    timings: &[ClientTiming],
+    attempts: impl IntoIterator<Item = Attempt>,
+) -> Report {
+    // Obedience sees every attempt, joined to a request or not.
+    let mut obedience = obedience::Tally::new(obedience_scope(input));
+    let attempts = attempts.into_iter().inspect(|a| obedience.attempt(a));
+    let mut report = analyze_joined(input, answers, timings, attempts);
+    report.obedience = Some(obedience.finish());
+    report
+}
+
+/// [`analyze_client`] but obedience.
+fn analyze_joined(
     input: &Input,
     answers: &[AnswerRecord],
     timings: &[ClientTiming],
@@ -161,8 +187,7 @@ pub fn analyze_client(
         checks.request(&fact);
         overhead.request(&fact, class);
     }
-    // Requests sent into each fault: known once the moment the gateway left
-    // the provider is.
+    // Requests sent into each fault: known once the gateway left the provider.
     reactions.settle(input.sent_until_s, flows.first_attempts());
     facts(input.requests, &ledger.requests).for_each(|f| reactions.count(&f));
 
@@ -201,6 +226,20 @@ pub fn analyze_client(
         per_second: flows.finish(names),
         connections: connections::summarize(input),
         gateway_overhead: overhead.finish(),
+        obedience: None,
+    }
+}
+
+/// What the obedience accumulators read besides the ledger.
+fn obedience_scope<'a>(input: &Input<'a>) -> obedience::Scope<'a> {
+    obedience::Scope {
+        providers: input.providers,
+        dialects: input.dialects,
+        faults: input.faults,
+        requests: input.requests,
+        messages: input.messages,
+        duration_s: input.duration_s,
+        sent_until_s: input.sent_until_s,
     }
 }
 

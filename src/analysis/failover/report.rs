@@ -84,6 +84,10 @@ pub struct Report {
     /// top level (`gateway_overhead_ms`), so it is not repeated here.
     #[serde(skip)]
     pub gateway_overhead: Option<Overhead>,
+    /// Did the gateway obey? summary.json carries it at the top level
+    /// (`obedience`), so it is not repeated here.
+    #[serde(skip)]
+    pub obedience: Option<crate::analysis::obedience::Obedience>,
 }
 
 /// How many events summary.json lists.

@@ -103,6 +103,8 @@ pub(super) fn plain_input<'a>(
         duration_s: 100,
         sent_until_s: 100.0,
         account_dialects: 0,
+        dialects: &[],
+        messages: &[],
         connections: Connections::NotObservable("not watched"),
     }
 }
@@ -137,6 +139,8 @@ fn priced_report() -> Report {
         duration_s: 100,
         sent_until_s: 100.0,
         account_dialects: 0,
+        dialects: &[],
+        messages: &[],
         connections: Connections::NotObservable("not watched"),
     };
     analyze(&input, atts)

@@ -77,6 +77,7 @@ pub fn render(data: &RunData) -> String {
     tables::header(data, &mut h);
     tables::verdict(data, &mut h);
     story::section(data, &mut h);
+    story::obedience(data, &mut h);
     tables::generator(data, &mut h);
     tables::scenario(data, &mut h);
     tables::classes(data, &mut h);

@@ -70,3 +70,29 @@ fn account(st: &Story, h: &mut String) {
         let _ = writeln!(h, "<p class=\"muted\">{}</p>", esc(n));
     }
 }
+
+/// "Did the gateway obey?": per provider and window, what the providers
+/// asked and what the gateway did (`report::obedience`).
+pub fn obedience(data: &RunData, h: &mut String) {
+    let Some(t) = crate::report::obedience::table(&data.summary) else {
+        return;
+    };
+    let _ = writeln!(
+        h,
+        "<h2 id=\"obedience\">{}</h2>\n<table>\n<tr><th>Asked to</th><th>Provider</th><th>Window</th><th>Did</th><th>Example</th></tr>",
+        crate::report::obedience::TITLE
+    );
+    for r in &t.rows {
+        let class = if r.mark == Mark::Unmeasured {
+            " class=\"unmeasured\""
+        } else {
+            ""
+        };
+        let _ = write!(h, "<tr{class}>");
+        for c in &r.cells {
+            let _ = write!(h, "<td>{}</td>", esc(c));
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+}

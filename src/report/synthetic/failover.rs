@@ -3,6 +3,8 @@
 
 use super::{fault_window, FailoverLog, FaultInfo, Shape, Sim, Totals};
 use crate::analysis::failover::{Cost, ProviderStats, Report, Window};
+use crate::analysis::obedience::{Obedience, RetryAfterRow};
+use crate::analysis::CheckState;
 use crate::metrics::histogram::{self, Percentiles};
 
 /// The outage's window in the failover analysis.
@@ -46,6 +48,7 @@ pub(super) fn failover_report(
     cost: Cost,
     log: FailoverLog,
 ) -> Report {
+    let window_label = window.fault.clone();
     let failovers = log.events.len() as u64;
     let np = sim.providers.len() as u64;
     let per_provider = |i: usize| ProviderStats {
@@ -93,5 +96,60 @@ pub(super) fn failover_report(
         ledger_error: None,
         connections: None,
         gateway_overhead: None,
+        obedience: Some(obedience(sim, totals, &window_label)),
     }
+}
+
+/// What the synthetic gateway did with the providers' asks: it waited out
+/// most Retry-After answers, left non-retryable errors alone and rewrote
+/// some of the outage's 503s as 500s.
+pub(super) fn obedience(sim: &Sim, totals: Totals, window: &str) -> Obedience {
+    use crate::analysis::obedience::{RewritePair, RewrittenRow, Violation};
+    let provider = sim.providers[0].clone();
+    let answers = (totals.counted / 20).max(2);
+    let late = answers / 10 + 1;
+    let compared = totals.counted / 10 + 2;
+    let rewritten = compared / 2;
+    let mut o = Obedience {
+        grace_ms: 50.0,
+        ..Default::default()
+    };
+    let r = &mut o.retry_after;
+    (r.answers, r.not_waited, r.violations, r.same_request) = (answers, late, late, late);
+    r.worst = Some(Violation {
+        request: crate::protocol::tag::format(totals.counted / 3),
+        provider: provider.clone(),
+        at_s: 12.5,
+        early_ms: 840.0,
+        retry_after_ms: 1000,
+    });
+    r.rows = vec![RetryAfterRow {
+        provider: provider.clone(),
+        window: "rate limit".into(),
+        answers,
+        not_waited: late,
+        violations: late,
+        same_request: late,
+        other_requests: 0,
+        worst: r.worst.clone(),
+    }];
+    let n = &mut o.non_retryable;
+    n.state = CheckState::NotExercised;
+    n.why = Some("no request got an error that must not be retried".into());
+    let w = &mut o.rewritten;
+    (w.compared, w.kept, w.rewritten, w.status_changed) =
+        (compared, compared - rewritten, rewritten, rewritten);
+    w.pairs = vec![RewritePair {
+        from: "503 server_error".into(),
+        to: "500 server_error".into(),
+        count: rewritten,
+    }];
+    w.rows = vec![RewrittenRow {
+        provider,
+        window: window.to_string(),
+        compared,
+        kept: compared - rewritten,
+        rewritten,
+    }];
+    o
 }

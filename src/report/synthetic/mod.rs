@@ -314,6 +314,7 @@ fn summary(shape: &Shape, sim: &Sim, log: FailoverLog) -> Summary {
     let cost = cost(sim, totals);
     let fault = fault_info(shape, &sim.providers);
     let window = window(shape, &fault, &sim.providers, totals);
+    let obedience = failover::obedience(sim, totals, &fault.label);
     Summary {
         schema_version: SCHEMA_VERSION,
         slabench_version: "test".into(),
@@ -333,6 +334,7 @@ fn summary(shape: &Shape, sim: &Sim, log: FailoverLog) -> Summary {
             error_budget: budget::budget(&sim.rows, totals.ok, totals.counted, 0.999),
         },
         latency_ms: latency(sim, &all),
+        obedience: Some(obedience),
         failover: Some(failover_report(
             sim,
             totals,

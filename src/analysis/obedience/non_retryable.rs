@@ -1,0 +1,185 @@
+//! Errors that must not be retried: a request whose attempt got one (its
+//! fault's `ErrorSpec::retryable(status)` is false; rate-limit and base
+//! errors are retryable) and that reached a provider again afterwards
+//! (an attempt arriving after that answer): retried at the same provider,
+//! or failed over to another. And what the client got in the end.
+//!
+//! Only requests that met such an error are kept (a sparse map by tag).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::{tag_name, Scope};
+use crate::providers::ledger::Attempt;
+
+/// Requests that met a non-retryable error, and what the gateway did next.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NonRetryableOut {
+    /// `measured`, or why there was nothing to judge.
+    pub state: crate::analysis::CheckState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// Requests that got an error that must not be retried.
+    pub requests: u64,
+    /// ... that reached a provider again after it (retried or failed over).
+    pub tried_again: u64,
+    /// ... at the same provider,
+    pub retried: u64,
+    /// ... at another provider.
+    pub failed_over: u64,
+    /// What the client got: the provider's status passed through,
+    pub client_got_provider_error: u64,
+    /// ... a success,
+    pub client_got_success: u64,
+    /// ... another error (or none recorded).
+    pub client_got_other: u64,
+    /// The first request tried again, in words.
+    pub example: Option<String>,
+    /// Per provider and window (the fault that sent the error).
+    pub rows: Vec<NonRetryableRow>,
+}
+
+/// One provider and window of [`NonRetryableOut`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NonRetryableRow {
+    pub provider: String,
+    pub window: String,
+    pub requests: u64,
+    pub retried: u64,
+    pub failed_over: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Met {
+    answered: i64,
+    provider: u16,
+    status: u16,
+    fault: u16,
+    retried: bool,
+    failed_over: bool,
+    later: u32,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Tally {
+    met: HashMap<u64, Met>,
+}
+
+impl Tally {
+    pub fn attempt(&mut self, scope: &Scope, a: &Attempt) {
+        let Some(tag) = a.tag.filter(|_| scope.request(a.tag).is_some()) else {
+            return;
+        };
+        if let Some(m) = self.met.get_mut(&tag) {
+            if a.arrived_us > m.answered {
+                m.later += 1;
+                if a.provider == m.provider {
+                    m.retried = true;
+                } else {
+                    m.failed_over = true;
+                }
+            }
+            return;
+        }
+        let Some(fault) = a.fault.filter(|_| a.status >= 400) else {
+            return;
+        };
+        let Some(f) = scope.faults.get(usize::from(fault)) else {
+            return;
+        };
+        if !f.error.retryable(a.status) {
+            self.met.insert(
+                tag,
+                Met {
+                    answered: a.answered_us,
+                    provider: a.provider,
+                    status: a.status,
+                    fault,
+                    retried: false,
+                    failed_over: false,
+                    later: 0,
+                },
+            );
+        }
+    }
+
+    pub fn finish(self, scope: &Scope) -> NonRetryableOut {
+        let mut out = NonRetryableOut::default();
+        let mut rows: BTreeMap<(u16, u16), NonRetryableRow> = BTreeMap::new();
+        let mut met: Vec<(u64, Met)> = self.met.into_iter().collect();
+        met.sort_unstable_by_key(|(tag, _)| *tag);
+        for (tag, m) in met {
+            let row = rows
+                .entry((m.provider, m.fault))
+                .or_insert_with(|| NonRetryableRow {
+                    provider: scope.provider(m.provider),
+                    window: scope.window(Some(m.fault)),
+                    requests: 0,
+                    retried: 0,
+                    failed_over: 0,
+                });
+            row.requests += 1;
+            row.retried += u64::from(m.retried);
+            row.failed_over += u64::from(m.failed_over);
+            out.requests += 1;
+            out.retried += u64::from(m.retried);
+            out.failed_over += u64::from(m.failed_over);
+            out.tried_again += u64::from(m.retried || m.failed_over);
+            let got = client_got(scope, tag, m.status);
+            match got {
+                Got::ProviderError => out.client_got_provider_error += 1,
+                Got::Success => out.client_got_success += 1,
+                Got::Other => out.client_got_other += 1,
+            }
+            if out.example.is_none() && (m.retried || m.failed_over) {
+                out.example = Some(example(scope, tag, &m, got));
+            }
+        }
+        out.rows = rows.into_values().collect();
+        out
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Got {
+    ProviderError,
+    Success,
+    Other,
+}
+
+fn client_got(scope: &Scope, tag: u64, status: u16) -> Got {
+    let Some(rec) = scope.request(Some(tag)) else {
+        return Got::Other;
+    };
+    if rec.outcome.is_ok() {
+        return Got::Success;
+    }
+    match scope.client_error(rec) {
+        Some(e) if e.status == status => Got::ProviderError,
+        _ => Got::Other,
+    }
+}
+
+/// `slb-7: 400 from flash (error burst (400) on provider flash), then 2
+/// more attempt(s), retried at flash; the client got a success`.
+fn example(scope: &Scope, tag: u64, m: &Met, got: Got) -> String {
+    let provider = scope.provider(m.provider);
+    let how = match (m.retried, m.failed_over) {
+        (true, true) => format!("retried at {provider} and failed over"),
+        (true, false) => format!("retried at {provider}"),
+        _ => "failed over".into(),
+    };
+    let got = match got {
+        Got::ProviderError => "the provider's error",
+        Got::Success => "a success",
+        Got::Other => "another error",
+    };
+    format!(
+        "{}: {} from {provider} ({}), then {} more attempt(s), {how}; the client got {got}",
+        tag_name(Some(tag)),
+        m.status,
+        scope.window(Some(m.fault)),
+        m.later
+    )
+}

@@ -1,0 +1,173 @@
+//! Rewritten errors: for each request the client saw fail with an HTTP
+//! status >= 400 whose last provider attempt (the latest to arrive) was an
+//! HTTP error, the client's status and error type against the provider's
+//! (`ErrorText` of the fault's spec, or the rate limit's and base errors'
+//! defaults, in the provider's dialect). A client body without a type is
+//! compared by status only.
+//!
+//! Only requests the client saw fail with an HTTP error are kept (a sparse
+//! map by tag), with their latest attempt.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::Scope;
+use crate::providers::errors::ErrorText;
+use crate::providers::ledger::{Attempt, AttemptOutcome};
+use crate::scenario::ErrorSpec;
+
+/// Distinct (provider error → client error) pairs listed.
+const PAIRS: usize = 16;
+
+/// Provider errors the client saw, kept or rewritten.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RewrittenOut {
+    /// `measured`, or why there was nothing to judge.
+    pub state: crate::analysis::CheckState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// Client errors whose last attempt was a provider's HTTP error.
+    pub compared: u64,
+    pub kept: u64,
+    pub rewritten: u64,
+    pub status_changed: u64,
+    pub type_changed: u64,
+    /// Compared by status only: the client's error body had no type.
+    pub status_only: u64,
+    /// What became what, most frequent first (at most 16 distinct).
+    pub pairs: Vec<RewritePair>,
+    /// Per provider and window (the fault that sent the error).
+    pub rows: Vec<RewrittenRow>,
+}
+
+/// One kind of rewrite: `529 overloaded_error → 500 server_error`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RewritePair {
+    pub from: String,
+    pub to: String,
+    pub count: u64,
+}
+
+impl RewritePair {
+    pub fn text(&self) -> String {
+        format!("{} → {} ({}×)", self.from, self.to, self.count)
+    }
+}
+
+/// One provider and window of [`RewrittenOut`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RewrittenRow {
+    pub provider: String,
+    pub window: String,
+    pub compared: u64,
+    pub kept: u64,
+    pub rewritten: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Last {
+    arrived: i64,
+    provider: u16,
+    status: u16,
+    outcome: AttemptOutcome,
+    fault: Option<u16>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Tally {
+    last: HashMap<u64, Last>,
+}
+
+impl Tally {
+    pub fn attempt(&mut self, scope: &Scope, a: &Attempt) {
+        let Some(rec) = scope.request(a.tag) else {
+            return;
+        };
+        if rec.outcome.is_ok() || scope.client_error(rec).is_none_or(|e| e.status < 400) {
+            return;
+        }
+        let last = Last {
+            arrived: a.arrived_us,
+            provider: a.provider,
+            status: a.status,
+            outcome: a.outcome,
+            fault: a.fault,
+        };
+        let tag = a.tag.unwrap_or_default();
+        let e = self.last.entry(tag).or_insert(last);
+        if a.arrived_us >= e.arrived {
+            *e = last;
+        }
+    }
+
+    pub fn finish(self, scope: &Scope) -> RewrittenOut {
+        let mut out = RewrittenOut::default();
+        let mut rows: BTreeMap<(u16, Option<u16>), RewrittenRow> = BTreeMap::new();
+        let mut pairs: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for (tag, last) in self.last {
+            let Some(sent) = provider_error(scope, &last) else {
+                continue;
+            };
+            let Some(got) = scope.request(Some(tag)).and_then(|r| scope.client_error(r)) else {
+                continue;
+            };
+            let status_changed = got.status != last.status;
+            let typed = !got.error_type.is_empty();
+            let type_changed = typed && got.error_type != sent;
+            let row = rows
+                .entry((last.provider, last.fault))
+                .or_insert_with(|| RewrittenRow {
+                    provider: scope.provider(last.provider),
+                    window: scope.window(last.fault),
+                    compared: 0,
+                    kept: 0,
+                    rewritten: 0,
+                });
+            row.compared += 1;
+            out.compared += 1;
+            out.status_only += u64::from(!typed);
+            if !(status_changed || type_changed) {
+                row.kept += 1;
+                out.kept += 1;
+                continue;
+            }
+            row.rewritten += 1;
+            out.rewritten += 1;
+            out.status_changed += u64::from(status_changed);
+            out.type_changed += u64::from(type_changed);
+            let from = format!("{} {sent}", last.status);
+            let to = format!("{} {}", got.status, got.error_type)
+                .trim_end()
+                .to_string();
+            if pairs.len() < PAIRS || pairs.contains_key(&(from.clone(), to.clone())) {
+                *pairs.entry((from, to)).or_default() += 1;
+            }
+        }
+        let mut pairs: Vec<RewritePair> = pairs
+            .into_iter()
+            .map(|((from, to), count)| RewritePair { from, to, count })
+            .collect();
+        pairs.sort_by(|a, b| b.count.cmp(&a.count).then(a.from.cmp(&b.from)));
+        out.pairs = pairs;
+        out.rows = rows.into_values().collect();
+        out
+    }
+}
+
+/// The error type the provider sent with its last attempt, when that was
+/// an HTTP error.
+fn provider_error(scope: &Scope, last: &Last) -> Option<String> {
+    match last.outcome {
+        AttemptOutcome::BadRequest => return Some("invalid_request_error".into()),
+        AttemptOutcome::HttpError | AttemptOutcome::RateLimited if last.status >= 400 => {}
+        _ => return None,
+    }
+    let default = ErrorSpec::default();
+    let spec = last
+        .fault
+        .and_then(|f| scope.faults.get(usize::from(f)))
+        .map_or(&default, |f| &f.error);
+    let dialect = spec.dialect.unwrap_or(scope.dialect(last.provider));
+    Some(ErrorText::new(dialect, last.status, spec).error_type)
+}
