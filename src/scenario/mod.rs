@@ -15,6 +15,7 @@ mod locate;
 mod path;
 mod profile;
 mod raw;
+mod refuse;
 mod units;
 mod validate;
 

@@ -248,7 +248,6 @@ impl Dialect {
                 _ => "server_error",
             },
             Dialect::Anthropic => match status {
-                400 => "invalid_request_error",
                 401 => "authentication_error",
                 402 => "billing_error",
                 403 => "permission_error",
@@ -261,7 +260,6 @@ impl Dialect {
                 _ => "api_error",
             },
             Dialect::Vllm => match status {
-                400 => "BadRequestError",
                 404 => "NotFoundError",
                 429 => "TooManyRequestsError",
                 400..=499 => "BadRequestError",
