@@ -150,6 +150,10 @@ fn error_spec(
             wait: ctx.duration_or(&at.key("retry_after"), &f.retry_after, Duration::ZERO)?,
             as_date,
         }),
+        // A spent quota will not come back in a second: no Retry-After.
+        None if status == 429 && f.error_code.as_deref() == Some("insufficient_quota") => {
+            RetryAfterSpec::Absent
+        }
         None if status == 429 => RetryAfterSpec::After(RetryAfter {
             as_date,
             ..RetryAfter::DEFAULT_429
