@@ -4,7 +4,9 @@
 //! Routes: `POST /v1/chat/completions`, `GET /v1/models`, `GET /health`.
 //! Every chat request (and every request to an unknown path, which is most
 //! likely a misconfigured gateway) gets a ledger entry; the two GET probes do
-//! not. Every answer carries the `x-slabench-provider` header.
+//! not. Every answer carries the `x-slabench-provider` header, and every
+//! chat answer the rate limiter saw its `x-ratelimit-*` headers when the
+//! profile's `[rate_limit]` asks for them (`limit_headers.rs`).
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
