@@ -181,6 +181,11 @@ fn providers() -> FallbacksBetween {
 pub struct Tally<'a> {
     providers: &'a [String],
     refusals: &'a [Refusal],
+    /// `refusals` sorted by start (their indices), and the latest end among
+    /// the first k of that order: whether a request's life meets a refusal
+    /// is two binary-search steps, however many spans a flapping provider
+    /// made.
+    by_start: Vec<(f64, f64)>,
     /// Set when fallbacks are counted between groups.
     groups: Option<&'a Groups>,
     report: AccountReport,
@@ -230,9 +235,17 @@ impl<'a> Tally<'a> {
             .filter(|d| dialects & d.bit() != 0)
             .collect();
         let by_group = groups.declared() && dialects.contains(&Dialect::LiteLlm);
+        let mut by_start: Vec<(f64, f64)> = refusals.iter().map(|r| (r.start_s, r.end_s)).collect();
+        by_start.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut latest = f64::NEG_INFINITY;
+        for span in &mut by_start {
+            latest = latest.max(span.1);
+            span.1 = latest;
+        }
         Tally {
             providers,
             refusals,
+            by_start,
             groups: by_group.then_some(groups),
             held: Held::default(),
             report: AccountReport {
@@ -372,9 +385,9 @@ impl<'a> Tally<'a> {
     /// Whether the request was in flight while a provider refused connections.
     fn during_refusals(&self, rec: &ClientRecord) -> bool {
         let (start, end) = life(rec);
-        self.refusals
-            .iter()
-            .any(|r| start < r.end_s && end >= r.start_s)
+        // Spans that began by the request's end; did any end after its start?
+        let began = self.by_start.partition_point(|&(s, _)| s <= end);
+        began > 0 && self.by_start[began - 1].1 > start
     }
 
     fn example(

@@ -321,24 +321,15 @@ impl StreamState {
             self.finished = Some(answer.judge());
             return;
         }
-        if ev.event.as_deref() == Some("error") {
+        // An error event or error object mid-stream (any provider's shape)
+        // is a broken stream; anything else unparsable is a malformed answer.
+        if ev.is_error() {
             self.finished = Some(Outcome::TruncatedStream);
             return;
         }
-        let chunk: ChatChunk = match serde_json::from_str(&ev.data) {
-            Ok(c) => c,
-            Err(_) => {
-                // An `{"error": …}` object mid-stream is a broken stream;
-                // anything else unparsable is a malformed answer.
-                let is_error = serde_json::from_str::<serde_json::Value>(&ev.data)
-                    .is_ok_and(|v| v.get("error").is_some());
-                self.finished = Some(if is_error {
-                    Outcome::TruncatedStream
-                } else {
-                    Outcome::Malformed
-                });
-                return;
-            }
+        let Ok(chunk) = serde_json::from_str::<ChatChunk>(&ev.data) else {
+            self.finished = Some(Outcome::Malformed);
+            return;
         };
         if answer.served_by.is_none() {
             answer.served_by = stamp_in_body(chunk.system_fingerprint.as_deref(), &chunk.id);

@@ -1,7 +1,9 @@
 //! An incremental parser for server-sent events (the OpenAI streaming format).
 //!
 //! Bytes arrive in arbitrary pieces; events end at a blank line. Only `data:`
-//! and `event:` fields matter here; comments (`:`) and other fields are skipped.
+//! and `event:` fields matter here; comments (`:`, such as the `: ping`
+//! keep-alives providers send while a stream is quiet) and other fields are
+//! skipped, so a comment alone is no event at all.
 
 /// One complete event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +17,26 @@ pub struct Event {
 impl Event {
     pub fn is_done(&self) -> bool {
         self.data.trim() == "[DONE]"
+    }
+
+    /// Whether the event says the stream failed: `event: error`
+    /// (Anthropic), or data that is an error object in any provider's
+    /// shape: `{"error": ...}` (OpenAI), `{"type": "error", ...}`
+    /// (Anthropic), `{"object": "error", ...}` (vLLM).
+    pub fn is_error(&self) -> bool {
+        if self.event.as_deref() == Some("error") {
+            return true;
+        }
+        let data = self.data.trim_start();
+        if !data.starts_with('{') {
+            return false;
+        }
+        let Ok(serde_json::Value::Object(v)) = serde_json::from_str(data) else {
+            return false;
+        };
+        v.contains_key("error")
+            || v.get("type").and_then(|t| t.as_str()) == Some("error")
+            || v.get("object").and_then(|t| t.as_str()) == Some("error")
     }
 }
 
@@ -105,6 +127,41 @@ mod tests {
             assert_eq!(ev[1].data, "x\ny");
             assert!(ev[2].is_done());
         }
+    }
+
+    #[test]
+    fn pings_are_nothing() {
+        let input = ": ping\n\ndata: {\"a\":1}\n: ping\ndata: {\"b\":2}\n\n: ping\n\n";
+        for piece in 1..input.len() {
+            let ev = parse_in_pieces(input, piece);
+            assert_eq!(ev.len(), 1, "piece {piece}");
+            assert_eq!(ev[0].data, "{\"a\":1}\n{\"b\":2}");
+            assert!(!ev[0].is_error());
+        }
+        let mut p = SseParser::new();
+        p.feed(b": ping\n\n: ping\n\n", |_| panic!("a ping is no event"));
+        assert!(!p.has_partial());
+    }
+
+    #[test]
+    fn error_events_in_every_dialect() {
+        let ev = |event: Option<&str>, data: &str| Event {
+            event: event.map(str::to_string),
+            data: data.to_string(),
+        };
+        let openai = r#"{"error":{"message":"m","type":"server_error","param":null,"code":null}}"#;
+        let anthropic =
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let vllm = r#"{"object":"error","message":"m","type":"InternalServerError","param":null,"code":500}"#;
+        assert!(ev(None, openai).is_error());
+        assert!(ev(Some("error"), anthropic).is_error());
+        assert!(ev(None, anthropic).is_error());
+        assert!(ev(None, vllm).is_error());
+        assert!(ev(Some("error"), "not json").is_error());
+        let chunk = r#"{"id":"c","object":"chat.completion.chunk","choices":[]}"#;
+        assert!(!ev(None, chunk).is_error());
+        assert!(!ev(None, "[DONE]").is_error());
+        assert!(!ev(None, "{broken").is_error());
     }
 
     #[test]

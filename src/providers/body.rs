@@ -1,5 +1,6 @@
 //! OpenAI-shaped bodies a simulated provider sends: completions, SSE events,
-//! errors, and the deliberately broken answers of the `malformed` fault.
+//! and the deliberately broken answers of the `malformed` fault (error
+//! bodies and events are in `errors.rs`, in each dialect).
 
 use bytes::Bytes;
 
@@ -106,26 +107,6 @@ pub fn chunk_event(
         "data: {}\n\n",
         serde_json::to_string(&chunk).expect("serialisable")
     )
-}
-
-/// The error event of the `stream_error` fault.
-pub fn error_event() -> String {
-    let body = openai::error_body(
-        "simulated provider error mid-stream",
-        "server_error",
-        Some("stream_error"),
-    );
-    format!("data: {body}\n\n")
-}
-
-/// Body of an error status.
-pub fn error(status: u16) -> Bytes {
-    let (message, kind) = match status {
-        429 => ("Rate limit reached (simulated)", "rate_limit_exceeded"),
-        400..=499 => ("Request rejected (simulated)", "invalid_request_error"),
-        _ => ("The server had an error (simulated)", "server_error"),
-    };
-    Bytes::from(openai::error_body(message, kind, None))
 }
 
 /// A broken 200 answer: `(content type, body)`.

@@ -13,9 +13,12 @@
 //!
 //! Precedence when several things hit one request: reset, hang, an outage or
 //! error-burst status (scenario order), the rate limit's 429, the base error
-//! rate, then an answer shaped by latency, malformed and stream faults.
-//! `OutageRefuse` and `RateLimitSqueeze` act on the listener and the bucket,
-//! not on single requests, so their `probability` is not used.
+//! rate, then an answer shaped by latency, malformed and stream faults (a
+//! cut before an error event before a stall; the one that decides the
+//! shape also decides where the stream breaks). `OutageRefuse`, a flapping
+//! provider down as `"refuse"` and `RateLimitSqueeze` act on the listener
+//! and the bucket, not on single requests, so their `probability` is not
+//! used.
 
 use std::time::Duration;
 
@@ -23,10 +26,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-use super::rate_limit::{effective_limit, TokenBucket};
+use super::rate_limit::{effective_limit, LimitState, Limiter};
 use super::sample;
 use crate::scenario::{
-    Fault, FaultKind, FlapAs, Malformation, ProviderProfile, RetryAfter, Scenario,
+    CountDist, Fault, FaultKind, FlapAs, Malformation, ProviderProfile, RetryAfter, Scenario,
 };
 
 /// What the model needs to know about a request.
@@ -34,6 +37,9 @@ use crate::scenario::{
 pub struct RequestInfo {
     pub stream: bool,
     pub max_tokens: Option<u32>,
+    /// The prompt's size in tokens (what a `tpm` limit counts with
+    /// `max_tokens`).
+    pub input_tokens: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,25 +69,34 @@ pub struct Plan {
     pub tokens_per_s: f64,
     pub output_tokens: u32,
     pub shape: Shape,
+    /// `fake_stream` on a streaming request: every event leaves together
+    /// when the last one is due.
+    pub fake_stream: bool,
 }
 
-/// How the answer is broken, if it is.
+/// How the answer is broken, if it is. A stream breaks after exactly
+/// `after_tokens` content tokens (0: before the first content chunk; at
+/// most the answer's length); the chunk that would straddle that point is
+/// split there.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Shape {
     Complete,
     Malformed(Malformation),
-    /// Chunks from `after_chunks` on are delayed by `pause`.
+    /// Everything after the first `after_tokens` tokens is delayed by `pause`.
     Stall {
-        after_chunks: u32,
+        after_tokens: u32,
         pause: Duration,
     },
-    /// The stream ends after `after_chunks` chunks, without `[DONE]`.
+    /// The stream ends after `after_tokens` tokens, without `[DONE]`.
     Cut {
-        after_chunks: u32,
+        after_tokens: u32,
     },
-    /// An error event replaces chunk `after_chunks`, and the stream ends.
+    /// An error event follows the first `after_tokens` tokens, and the
+    /// stream ends. `fault`: the index in `Scenario::faults` of the fault
+    /// whose error it is.
     ErrorEvent {
-        after_chunks: u32,
+        after_tokens: u32,
+        fault: Option<u16>,
     },
 }
 
@@ -195,9 +210,12 @@ impl Hits {
     }
 
     /// Adds one fault that struck, with its index in `Scenario::faults`.
+    /// The stream fault that decides the shape (a cut before an error event
+    /// before a stall; the first of equals) gives `stream_fault` and
+    /// `after_tokens`.
     pub fn add_fault(&mut self, fault: &Fault, id: u16) {
         let had_status = self.status.is_some();
-        let had_stream = self.cut || self.error_event || self.stall.is_some();
+        let rank_before = self.stream_rank();
         self.add(&fault.kind);
         if !had_status && self.status.is_some() {
             self.status_fault = Some(id);
@@ -205,10 +223,20 @@ impl Hits {
                 .status
                 .and_then(|st| fault.error.retry_after.resolve(st));
         }
-        let stream_now = self.cut || self.error_event || self.stall.is_some();
-        if !had_stream && stream_now {
+        if self.stream_rank() > rank_before {
             self.stream_fault = Some(id);
             self.after_tokens = fault.after_tokens;
+        }
+    }
+
+    /// Which stream fault decides the shape: 3 cut, 2 error event, 1 stall.
+    fn stream_rank(&self) -> u8 {
+        if self.cut {
+            3
+        } else if self.error_event {
+            2
+        } else {
+            u8::from(self.stall.is_some())
         }
     }
 
@@ -321,16 +349,23 @@ fn plan(profile: &ProviderProfile, hits: &Hits, draws: &Draws, req: RequestInfo)
             ttft = ttft.max(delay);
         }
     }
-    let chunks = output_tokens.div_ceil(profile.stream_chunk_tokens.max(1));
-    let after_chunks = strike_point(chunks, draws.stream_at);
+    let after_tokens = break_point(
+        output_tokens,
+        profile.stream_chunk_tokens,
+        hits.after_tokens,
+        draws.stream_at,
+    );
     let shape = match (hits.malformed, req.stream) {
         (Some(m), _) => Shape::Malformed(m),
         (None, false) => Shape::Complete,
-        (None, true) if hits.cut => Shape::Cut { after_chunks },
-        (None, true) if hits.error_event => Shape::ErrorEvent { after_chunks },
+        (None, true) if hits.cut => Shape::Cut { after_tokens },
+        (None, true) if hits.error_event => Shape::ErrorEvent {
+            after_tokens,
+            fault: hits.stream_fault,
+        },
         (None, true) => match hits.stall {
             Some(pause) => Shape::Stall {
-                after_chunks,
+                after_tokens,
                 pause,
             },
             None => Shape::Complete,
@@ -341,6 +376,28 @@ fn plan(profile: &ProviderProfile, hits: &Hits, draws: &Draws, req: RequestInfo)
         tokens_per_s,
         output_tokens,
         shape,
+        fake_stream: req.stream && hits.fake_stream,
+    }
+}
+
+/// Content tokens sent before a stream fault strikes, from the uniform
+/// draw `u`: with `after_tokens = (lo, hi)` each count in `lo..=hi` equally
+/// likely, clamped to the answer's `output_tokens`; without, after a random
+/// whole chunk ([`strike_point`]), as before `after_tokens` existed.
+pub fn break_point(
+    output_tokens: u32,
+    chunk_tokens: u32,
+    after: Option<(u32, u32)>,
+    u: f64,
+) -> u32 {
+    match after {
+        Some((min, max)) => sample::count(&CountDist::Uniform { min, max }, u).min(output_tokens),
+        None => {
+            let c = chunk_tokens.max(1);
+            strike_point(output_tokens.div_ceil(c), u)
+                .saturating_mul(c)
+                .min(output_tokens)
+        }
     }
 }
 
@@ -379,7 +436,7 @@ pub struct FaultModel {
     /// Each of `faults`' index in `Scenario::faults`.
     ids: Vec<u16>,
     rng: ChaCha8Rng,
-    bucket: TokenBucket,
+    limiter: Limiter,
 }
 
 impl FaultModel {
@@ -397,23 +454,42 @@ impl FaultModel {
             faults,
             ids,
             rng: provider_rng(scenario.seed, index),
-            bucket: TokenBucket::new(),
+            limiter: Limiter::default(),
         }
     }
 
     /// Decides one request. `t` is the time since t=0 (`None` before the run:
-    /// no fault is active); `now` is any monotonic time, for the bucket.
-    pub fn decide(&mut self, t: Option<Duration>, now: Duration, req: RequestInfo) -> Decision {
+    /// no fault is active); `now` is any monotonic time, for the buckets.
+    /// With the decision comes the buckets' state when the limit sends
+    /// `x-ratelimit-*` headers.
+    pub fn decide(
+        &mut self,
+        t: Option<Duration>,
+        now: Duration,
+        req: RequestInfo,
+    ) -> (Decision, Option<LimitState>) {
         let draws = Draws::take(&mut self.rng);
         let hits = Hits::draw(&self.faults, &self.ids, t, &mut self.rng);
         let limit = effective_limit(self.profile.rate_limit, &self.faults, t);
-        let limited = self.bucket.try_take(now, limit).err();
-        decide(&self.profile, &hits, &draws, req, limited)
+        let (admitted, state) =
+            self.limiter
+                .admit(now, limit, token_need(&self.profile, &draws, req));
+        let decision = decide(&self.profile, &hits, &draws, req, admitted.err());
+        (decision, state)
     }
 
     pub fn faults(&self) -> &[Fault] {
         &self.faults
     }
+}
+
+/// What a request counts against a `tpm` limit: its prompt and its
+/// `max_tokens`, or the output it will get when it asks no limit.
+pub fn token_need(profile: &ProviderProfile, draws: &Draws, req: RequestInfo) -> u32 {
+    let output = req
+        .max_tokens
+        .unwrap_or_else(|| sample::output_tokens(&profile.output_tokens, draws.tokens, None));
+    req.input_tokens.saturating_add(output)
 }
 
 /// The generator of provider `index`: ChaCha8 keyed by the scenario seed mixed

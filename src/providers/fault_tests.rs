@@ -41,10 +41,12 @@ fn draws() -> Draws {
 const PLAIN: RequestInfo = RequestInfo {
     stream: false,
     max_tokens: None,
+    input_tokens: 10,
 };
 const STREAM: RequestInfo = RequestInfo {
     stream: true,
     max_tokens: None,
+    input_tokens: 10,
 };
 
 fn hits(kinds: &[FaultKind]) -> Hits {
@@ -230,9 +232,9 @@ fn stream_faults_pick_a_point_inside_the_stream() {
         ..draws()
     };
     let shape = |h: &Hits, u, req| answer(decide(&profile(), h, &at(u), req, None)).shape;
-    assert_eq!(shape(&cut, 0.0, STREAM), Shape::Cut { after_chunks: 1 });
-    assert_eq!(shape(&cut, 0.5, STREAM), Shape::Cut { after_chunks: 3 });
-    assert_eq!(shape(&cut, 0.999, STREAM), Shape::Cut { after_chunks: 4 });
+    assert_eq!(shape(&cut, 0.0, STREAM), Shape::Cut { after_tokens: 2 });
+    assert_eq!(shape(&cut, 0.5, STREAM), Shape::Cut { after_tokens: 6 });
+    assert_eq!(shape(&cut, 0.999, STREAM), Shape::Cut { after_tokens: 8 });
     assert_eq!(shape(&cut, 0.5, PLAIN), Shape::Complete);
     let err = hits(&[
         FaultKind::StreamErrorEvent,
@@ -240,13 +242,16 @@ fn stream_faults_pick_a_point_inside_the_stream() {
     ]);
     assert_eq!(
         shape(&err, 0.0, STREAM),
-        Shape::ErrorEvent { after_chunks: 1 }
+        Shape::ErrorEvent {
+            after_tokens: 2,
+            fault: None
+        }
     );
     let stall = hits(&[FaultKind::StreamStall { pause: S(5) }]);
     assert_eq!(
         shape(&stall, 0.3, STREAM),
         Shape::Stall {
-            after_chunks: 2,
+            after_tokens: 4,
             pause: S(5)
         }
     );
@@ -356,7 +361,7 @@ fn model_is_deterministic_per_seed() {
     let run = |s: &Scenario| {
         let mut m = FaultModel::new(s, 0);
         (0..200)
-            .map(|i| m.decide(Some(MS(i)), MS(i), PLAIN))
+            .map(|i| m.decide(Some(MS(i)), MS(i), PLAIN).0)
             .collect::<Vec<_>>()
     };
     let (a, b) = (run(&s), run(&s));
@@ -378,7 +383,7 @@ fn model_honours_the_limit_and_its_squeeze() {
     };
     let s = scenario_with(vec![squeeze], Some(own));
     let mut m = FaultModel::new(&s, 0);
-    let limited = |d: Decision| matches!(d, Decision::Status { status: 429, .. });
+    let limited = |d: (Decision, _)| matches!(d.0, Decision::Status { status: 429, .. });
     let ok = (0..100)
         .filter(|_| !limited(m.decide(Some(S(1)), S(1), PLAIN)))
         .count();
@@ -387,7 +392,7 @@ fn model_honours_the_limit_and_its_squeeze() {
     // Inside the squeeze: a burst of one, then one per second.
     assert!(!limited(m.decide(Some(S(12)), S(12), PLAIN)));
     assert_eq!(
-        m.decide(Some(S(12)), S(12), PLAIN),
+        m.decide(Some(S(12)), S(12), PLAIN).0,
         Decision::Status {
             status: 429,
             retry_after: Some(RetryAfter {
@@ -399,4 +404,158 @@ fn model_honours_the_limit_and_its_squeeze() {
     );
     assert!(!limited(m.decide(Some(S(13)), S(13), PLAIN)));
     assert_eq!(m.faults().len(), 1);
+}
+
+fn with_after(kind: FaultKind, after: Option<(u32, u32)>) -> Fault {
+    Fault {
+        after_tokens: after,
+        ..fault(kind, 0, None, 1.0)
+    }
+}
+
+#[test]
+fn after_tokens_breaks_the_stream_exactly_there() {
+    let shape = |after, u| {
+        let mut h = Hits::default();
+        h.add_fault(&with_after(FaultKind::StreamCut, after), 4);
+        let d = Draws {
+            stream_at: u,
+            ..draws()
+        };
+        answer(decide(&profile(), &h, &d, STREAM, None)).shape
+    };
+    // 10 tokens, 2 per chunk: an odd count splits a chunk.
+    assert_eq!(shape(Some((5, 5)), 0.7), Shape::Cut { after_tokens: 5 });
+    assert_eq!(shape(Some((0, 0)), 0.7), Shape::Cut { after_tokens: 0 });
+    // A range: each count equally likely from the per-request draw.
+    assert_eq!(shape(Some((3, 8)), 0.0), Shape::Cut { after_tokens: 3 });
+    assert_eq!(shape(Some((3, 8)), 0.5), Shape::Cut { after_tokens: 6 });
+    assert_eq!(shape(Some((3, 8)), 0.999), Shape::Cut { after_tokens: 8 });
+    // Clamped to the answer's length.
+    assert_eq!(shape(Some((12, 15)), 0.5), Shape::Cut { after_tokens: 10 });
+    // Without after_tokens: after a random whole chunk, as before.
+    assert_eq!(shape(None, 0.5), Shape::Cut { after_tokens: 6 });
+    assert_eq!(break_point(10, 4, None, 0.999), 8);
+    assert_eq!(break_point(3, 4, None, 0.5), 0);
+}
+
+#[test]
+fn the_stream_fault_that_decides_the_shape_gives_its_point_and_index() {
+    let stall = with_after(FaultKind::StreamStall { pause: S(1) }, Some((1, 1)));
+    let error = with_after(FaultKind::StreamErrorEvent, Some((7, 7)));
+    let cut = with_after(FaultKind::StreamCut, Some((3, 3)));
+    let mut h = Hits::default();
+    h.add_fault(&stall, 0);
+    h.add_fault(&error, 1);
+    assert_eq!((h.stream_fault, h.after_tokens), (Some(1), Some((7, 7))));
+    assert_eq!(
+        answer(decide(&profile(), &h, &draws(), STREAM, None)).shape,
+        Shape::ErrorEvent {
+            after_tokens: 7,
+            fault: Some(1)
+        }
+    );
+    h.add_fault(&stall, 2);
+    assert_eq!(h.stream_fault, Some(1));
+    h.add_fault(&cut, 3);
+    assert_eq!((h.stream_fault, h.after_tokens), (Some(3), Some((3, 3))));
+    let mut first = Hits::default();
+    first.add_fault(&cut, 5);
+    first.add_fault(&error, 6);
+    assert_eq!(
+        (first.stream_fault, first.after_tokens),
+        (Some(5), Some((3, 3)))
+    );
+}
+
+#[test]
+fn fake_stream_only_bends_streams() {
+    let h = hits(&[FaultKind::FakeStream]);
+    assert!(answer(decide(&profile(), &h, &draws(), STREAM, None)).fake_stream);
+    let plain = answer(decide(&profile(), &h, &draws(), PLAIN, None));
+    assert!(!plain.fake_stream);
+    assert_eq!(plain.shape, Shape::Complete);
+    assert!(!answer(decide(&profile(), &Hits::default(), &draws(), STREAM, None)).fake_stream);
+}
+
+#[test]
+fn flapping_acts_only_in_its_down_parts() {
+    let flap = |down| {
+        fault(
+            FaultKind::Flapping {
+                period: S(10),
+                duty: 0.3,
+                down,
+            },
+            5,
+            Some(40),
+            1.0,
+        )
+    };
+    let faults = [flap(FlapAs::Http { status: 502 })];
+    let mut rng = provider_rng(1, 0);
+    let mut at = |t| Hits::draw(&faults, &[7], Some(t), &mut rng);
+    assert_eq!(at(S(4)).status, None);
+    let down = at(S(5));
+    assert_eq!((down.status, down.status_fault), (Some(502), Some(7)));
+    assert_eq!(at(MS(7_999)).status, Some(502));
+    assert_eq!(at(S(8)).status, None);
+    assert_eq!(at(S(15)).status, Some(502));
+    assert_eq!(at(S(45)).status, None);
+    for (down, reset, hang) in [(FlapAs::Reset, true, false), (FlapAs::Hang, false, true)] {
+        let faults = [flap(down)];
+        let h = Hits::draw(&faults, &[], Some(S(6)), &mut rng);
+        assert_eq!((h.reset, h.hang), (reset, hang));
+        assert_eq!(
+            Hits::draw(&faults, &[], Some(S(9)), &mut rng),
+            Hits::default()
+        );
+    }
+    // Refusing is the listener's: no request ever sees it.
+    let refuse = [flap(FlapAs::Refuse)];
+    assert_eq!(
+        Hits::draw(&refuse, &[], Some(S(6)), &mut rng),
+        Hits::default()
+    );
+}
+
+#[test]
+fn a_token_limit_counts_prompt_and_max_tokens_or_the_output() {
+    let asked = RequestInfo {
+        max_tokens: Some(50),
+        ..PLAIN
+    };
+    assert_eq!(token_need(&profile(), &draws(), asked), 60);
+    // No max_tokens: the output it will get (10 tokens).
+    assert_eq!(token_need(&profile(), &draws(), PLAIN), 20);
+    let tpm = RateLimit {
+        rpm: f64::INFINITY,
+        burst: f64::INFINITY,
+        tpm: Some(120.0),
+        headers: Some(crate::scenario::RateLimitHeaders::Exact),
+    };
+    let s = scenario_with(vec![], Some(tpm));
+    let mut m = FaultModel::new(&s, 0);
+    let big = RequestInfo {
+        max_tokens: Some(90),
+        input_tokens: 10,
+        ..PLAIN
+    };
+    let (first, state) = m.decide(Some(S(0)), S(0), big);
+    assert!(matches!(first, Decision::Answer(_)));
+    let tokens = state.unwrap().tokens.unwrap();
+    assert_eq!((tokens.limit, tokens.remaining), (120.0, 20.0));
+    // 100 more need 80 more tokens at 2 per second: 40 s.
+    let (second, _) = m.decide(Some(S(0)), S(0), big);
+    assert_eq!(
+        second,
+        Decision::Status {
+            status: 429,
+            retry_after: Some(RetryAfter {
+                wait: S(40),
+                as_date: false
+            }),
+            fault: None,
+        }
+    );
 }

@@ -1,9 +1,12 @@
 //! A provider's port: accepting connections, serving them with hyper, and
 //! the connection-level faults (refused connections and TCP resets).
 //!
-//! Refusing is real: for an `outage as = "refuse"` window the listener is
+//! Refusing is real: for an `outage as = "refuse"` window, and for each
+//! down part of a flapping provider `as = "refuse"`, the listener is
 //! closed, so connects fail with ECONNREFUSED, and the same port is bound
-//! again (SO_REUSEADDR) when the window ends. At the window start every open
+//! again (SO_REUSEADDR) when the span ends. The spans come one at a time
+//! from [`Fault::refuse_span_after`], so a long run of short periods costs
+//! nothing up front. At the window start every open
 //! connection is asked to close (idle keep-alive ones at once, busy ones after
 //! their current answer), so a gateway's pooled connections cannot slip
 //! requests through the outage.
@@ -23,7 +26,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::server::{handle, ProviderCtx};
-use crate::scenario::{Fault, FaultKind};
+use crate::scenario::Fault;
 
 /// How long shutdown waits for answers in progress before cutting them off.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -67,13 +70,9 @@ impl ConnCtl {
     }
 }
 
-/// Refuse windows `(start, end)` from t=0 (`None`: to the end of the run).
-pub fn refuse_windows(faults: &[Fault]) -> Vec<(Duration, Option<Duration>)> {
-    faults
-        .iter()
-        .filter(|f| f.kind == FaultKind::OutageRefuse)
-        .map(|f| (f.start, f.end()))
-        .collect()
+/// The faults that refuse connections (outages and flapping as `"refuse"`).
+pub fn refusing(faults: &[Fault]) -> Vec<Fault> {
+    faults.iter().filter(|f| f.refuses()).cloned().collect()
 }
 
 enum PortState {
@@ -83,35 +82,30 @@ enum PortState {
     Refusing(Option<Instant>),
 }
 
-fn port_state(ctx: &ProviderCtx, windows: &[(Duration, Option<Duration>)]) -> PortState {
+fn port_state(ctx: &ProviderCtx, faults: &[Fault]) -> PortState {
     let Some(origin) = ctx.clock.origin() else {
         return PortState::Open(Some(Instant::now() + CLOCK_POLL));
     };
     let now = Instant::now();
     let t = now.saturating_duration_since(origin);
     let before_origin = now < origin;
-    let active = windows
-        .iter()
-        .filter(|(s, e)| !before_origin && t >= *s && e.is_none_or(|e| t < e));
-    // Overlapping windows: refuse until the latest end.
+    // Overlapping spans: refuse until the latest end.
     let mut until: Option<Option<Duration>> = None;
-    for (_, end) in active {
+    let mut next: Option<Duration> = None;
+    for (start, end) in faults.iter().filter_map(|f| f.refuse_span_after(t)) {
+        if before_origin || start > t {
+            next = Some(next.map_or(start, |n| n.min(start)));
+            continue;
+        }
         until = Some(match (until, end) {
             (Some(None), _) | (_, None) => None,
-            (Some(Some(a)), Some(b)) => Some(a.max(*b)),
-            (None, Some(b)) => Some(*b),
+            (Some(Some(a)), Some(b)) => Some(a.max(b)),
+            (None, Some(b)) => Some(b),
         });
     }
     match until {
         Some(end) => PortState::Refusing(end.map(|e| origin + e)),
-        None => {
-            let next = windows
-                .iter()
-                .map(|(s, _)| origin + *s)
-                .filter(|s| *s > now)
-                .min();
-            PortState::Open(next)
-        }
+        None => PortState::Open(next.map(|s| origin + s)),
     }
 }
 
@@ -126,7 +120,7 @@ async fn sleep_until(at: Option<Instant>) {
 pub async fn serve(
     ctx: Arc<ProviderCtx>,
     listener: std::net::TcpListener,
-    windows: Vec<(Duration, Option<Duration>)>,
+    refusing: Vec<Fault>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
@@ -134,7 +128,7 @@ pub async fn serve(
     let (close_tx, _) = watch::channel(0u64);
     let mut conns = JoinSet::new();
     loop {
-        match port_state(&ctx, &windows) {
+        match port_state(&ctx, &refusing) {
             PortState::Refusing(until) => {
                 if listener.take().is_some() {
                     close_tx.send_modify(|n| *n += 1);

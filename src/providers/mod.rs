@@ -12,6 +12,7 @@ pub mod errors;
 pub mod fault;
 pub mod ledger;
 pub mod ledger_writer;
+mod limit_headers;
 mod listener;
 pub mod rate_limit;
 pub mod sample;
@@ -88,21 +89,16 @@ impl ProviderSet {
         for (index, (provider, listener)) in scenario.providers.iter().zip(listeners).enumerate() {
             let port = listener.local_addr()?.port();
             let model = FaultModel::new(scenario, index);
-            let windows = listener::refuse_windows(model.faults());
+            let refusing = listener::refusing(model.faults());
             let ctx = ProviderCtx::new(
                 index as u16,
                 scenario.seed,
-                &provider.name,
-                &provider.profile.model,
-                provider.profile.stream_chunk_tokens,
+                provider,
                 clock.clone(),
                 model,
                 set.ledger.sink(),
                 shutdown_rx.clone(),
-                (
-                    provider.profile.dialect,
-                    scenario.faults.iter().map(|f| f.error.clone()).collect(),
-                ),
+                scenario.faults.iter().map(|f| f.error.clone()).collect(),
             )
             .with_context(|| {
                 format!(
@@ -113,7 +109,7 @@ impl ProviderSet {
             let task = runtime.spawn(listener::serve(
                 Arc::new(ctx),
                 listener,
-                windows,
+                refusing,
                 shutdown_rx.clone(),
             ));
             set.tasks.push(task);

@@ -4,7 +4,9 @@
 //! Routes: `POST /v1/chat/completions`, `GET /v1/models`, `GET /health`.
 //! Every chat request (and every request to an unknown path, which is most
 //! likely a misconfigured gateway) gets a ledger entry; the two GET probes do
-//! not. Every answer carries the `x-slabench-provider` header.
+//! not. Every answer carries the `x-slabench-provider` header, and every
+//! chat answer the rate limiter saw its `x-ratelimit-*` headers when the
+//! profile's `[rate_limit]` asks for them (`limit_headers.rs`).
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -26,6 +28,7 @@ use super::errors;
 use super::fault::{Decision, FaultModel, Plan, RequestInfo, Shape};
 use super::ledger::AttemptOutcome;
 use super::ledger_writer::LedgerSink;
+use super::limit_headers;
 use super::listener::ConnCtl;
 use super::rate_limit::retry_after_secs;
 use super::stream::{self, SseAnswer};
@@ -34,7 +37,7 @@ use crate::answer::AnswerKey;
 use crate::clock::RunClock;
 use crate::openai::{self, ChatRequest};
 use crate::protocol::tag;
-use crate::scenario::{Dialect, ErrorSpec, RetryAfter};
+use crate::scenario::{Dialect, ErrorSpec, Provider, RetryAfter};
 
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
@@ -61,38 +64,44 @@ pub struct ProviderCtx {
     pub dialect: Dialect,
     /// Every scenario fault's error shape, by its index in `Scenario::faults`.
     pub errors: Vec<ErrorSpec>,
+    /// The profile's `keepalive` and `bytes_per_s`, for streams.
+    pub keepalive: Option<Duration>,
+    pub bytes_per_s: Option<f64>,
     provider_header: HeaderValue,
 }
 
 impl ProviderCtx {
+    /// The context of `provider`, number `index` of the scenario with
+    /// `seed` and the faults' error shapes `errors`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         index: u16,
         seed: u64,
-        name: &str,
-        model_name: &str,
-        chunk_tokens: u32,
+        provider: &Provider,
         clock: Arc<RunClock>,
         model: FaultModel,
         sink: LedgerSink,
         shutdown: watch::Receiver<bool>,
-        errors: (Dialect, Vec<ErrorSpec>),
+        errors: Vec<ErrorSpec>,
     ) -> anyhow::Result<Self> {
+        let profile = &provider.profile;
         Ok(ProviderCtx {
             index,
             seed,
-            name: name.to_string(),
-            model_name: model_name.to_string(),
-            chunk_tokens,
+            name: provider.name.clone(),
+            model_name: profile.model.clone(),
+            chunk_tokens: profile.stream_chunk_tokens,
             clock,
             model: Mutex::new(model),
             sink,
             answers: AtomicU64::new(0),
             epoch: Instant::now(),
             shutdown,
-            dialect: errors.0,
-            errors: errors.1,
-            provider_header: HeaderValue::from_str(name)?,
+            dialect: profile.dialect,
+            errors,
+            keepalive: profile.keepalive,
+            bytes_per_s: profile.bytes_per_s,
+            provider_header: HeaderValue::from_str(&provider.name)?,
         })
     }
 
@@ -197,12 +206,14 @@ fn parse(body: &[u8], header_tag: Option<u64>) -> Result<Parsed, String> {
         .or_else(|| texts().find_map(tag::parse_prompt));
     // About four bytes per token, like the generator's prompt text.
     let bytes: usize = texts().map(str::len).sum();
+    let input_tokens = u32::try_from(bytes.div_ceil(4)).unwrap_or(u32::MAX);
     Ok(Parsed {
         tag,
-        input_tokens: u32::try_from(bytes.div_ceil(4)).unwrap_or(u32::MAX),
+        input_tokens,
         info: RequestInfo {
             stream: req.stream.unwrap_or(false),
             max_tokens: req.max_tokens,
+            input_tokens,
         },
         include_usage: req.stream_options.is_some_and(|o| o.include_usage),
     })
@@ -240,11 +251,11 @@ async fn chat(ctx: Arc<ProviderCtx>, conn: Arc<ConnCtl>, req: Request<Incoming>)
         }
     };
     rec.request(parsed.tag, parsed.input_tokens, parsed.info.stream);
-    let decision = {
+    let (decision, limits) = {
         let mut model = ctx.model.lock().unwrap_or_else(|p| p.into_inner());
         model.decide(ctx.run_time(arrived), arrived - ctx.epoch, parsed.info)
     };
-    match decision {
+    let mut res = match decision {
         Decision::Status {
             status,
             retry_after,
@@ -266,7 +277,11 @@ async fn chat(ctx: Arc<ProviderCtx>, conn: Arc<ConnCtl>, req: Request<Incoming>)
             std::future::pending().await
         }
         Decision::Answer(plan) => answer(&ctx, rec, plan, &parsed, arrived).await,
+    };
+    if let Some(limits) = limits {
+        limit_headers::set(res.headers_mut(), &limits);
     }
+    res
 }
 
 fn status_answer(
@@ -289,6 +304,17 @@ fn status_answer(
     rec.error(waited, fault);
     rec.finish(outcome, status, 0);
     res
+}
+
+/// The error event a stream broken by `stream_error` sends: the fault's
+/// error shape (status 500) in its dialect, else the provider's.
+fn stream_error_event(ctx: &ProviderCtx, shape: Shape) -> String {
+    let Shape::ErrorEvent { fault, .. } = shape else {
+        return String::new();
+    };
+    let spec = fault.and_then(|f| ctx.errors.get(usize::from(f)));
+    let dialect = spec.and_then(|s| s.dialect).unwrap_or(ctx.dialect);
+    errors::error_event(dialect, 500, spec.unwrap_or(&ErrorSpec::default()))
 }
 
 /// Writes the Retry-After headers; returns the wait they announce, in ms.
@@ -340,6 +366,9 @@ async fn answer(
             input_tokens: req.input_tokens,
             include_usage: req.include_usage,
             stamp: ctx.stamp(req.tag),
+            error_event: stream_error_event(ctx, plan.shape),
+            keepalive: ctx.keepalive,
+            bytes_per_s: ctx.bytes_per_s,
         };
         let mut res = Response::new(stream::body(sse, rec));
         let h = res.headers_mut();
@@ -406,7 +435,8 @@ mod tests {
             p.info,
             RequestInfo {
                 stream: true,
-                max_tokens: Some(9)
+                max_tokens: Some(9),
+                input_tokens: 1,
             }
         );
         assert!(p.include_usage);

@@ -5,7 +5,7 @@
 
 use crate::analysis::failover::Connections;
 use crate::connwatch::{Counts, Watcher};
-use crate::scenario::{FaultKind, Scenario};
+use crate::scenario::Scenario;
 use crate::stack::Stack;
 
 /// The interface the providers and a local gateway talk over.
@@ -39,11 +39,8 @@ impl Watch {
     /// a refuse window. Says why not when it has one and cannot (even with
     /// `--quiet`: it explains the report, and may be fixed for the next run).
     pub(super) fn start(scenario: &Scenario, stack: &Stack) -> Watch {
-        if !scenario
-            .faults
-            .iter()
-            .any(|f| f.kind == FaultKind::OutageRefuse)
-        {
+        // An outage as "refuse", or a flapping provider down as "refuse".
+        if !scenario.faults.iter().any(|f| f.refuses()) {
             return Watch::Not("not watched: the scenario has no refuse window".into());
         }
         let ports: Option<Vec<u16>> = stack

@@ -16,6 +16,7 @@ mod locate;
 mod path;
 mod profile;
 mod raw;
+mod refuse;
 mod units;
 mod validate;
 

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Connections, Input};
-use crate::scenario::{Fault, FaultKind};
+use crate::scenario::Fault;
 
 /// `failover.connections`: present when the scenario has a refuse window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,11 +35,7 @@ pub struct ProviderSyns {
 /// What was watched (see [`Input::connections`]); `None` when the scenario
 /// has no refuse window (nothing is refused, the ledger sees everything).
 pub fn summarize(input: &Input) -> Option<ConnectionsOut> {
-    let refuse: Vec<&Fault> = input
-        .faults
-        .iter()
-        .filter(|f| f.kind == FaultKind::OutageRefuse)
-        .collect();
+    let refuse: Vec<&Fault> = input.faults.iter().filter(|f| f.refuses()).collect();
     if refuse.is_empty() {
         return None;
     }
@@ -94,6 +90,7 @@ fn covers(f: &Fault, s: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::FaultKind;
     use std::time::Duration;
 
     fn fault(provider: usize, kind: FaultKind, start: u64, len: Option<u64>) -> Fault {

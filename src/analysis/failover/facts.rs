@@ -81,17 +81,30 @@ pub(super) fn facts<'a>(
 }
 
 /// Every provider refusing connections, and when (a window without an end
-/// lasts until the end of the run).
+/// lasts until the end of the run; a flapping provider as `"refuse"` refuses
+/// in each down part, as its listener did: `Fault::refuse_spans`, bounded
+/// by the run).
 pub(super) fn refusals(faults: &[Fault], duration_s: u32) -> Vec<Refusal> {
+    let run = std::time::Duration::from_secs(u64::from(duration_s));
     faults
         .iter()
-        .filter(|f| matches!(f.kind, FaultKind::OutageRefuse))
         .flat_map(|f| {
-            let end_s = f.end().map_or(f64::from(duration_s), |e| e.as_secs_f64());
-            f.providers.iter().map(move |&p| Refusal {
-                provider: p as u16,
-                start_s: f.start.as_secs_f64(),
-                end_s,
+            let spans: Box<dyn Iterator<Item = (f64, f64)>> = match f.kind {
+                FaultKind::OutageRefuse => {
+                    let end_s = f.end().map_or(f64::from(duration_s), |e| e.as_secs_f64());
+                    Box::new(std::iter::once((f.start.as_secs_f64(), end_s)))
+                }
+                _ => Box::new(
+                    f.refuse_spans(run)
+                        .map(|(s, e)| (s.as_secs_f64(), e.as_secs_f64())),
+                ),
+            };
+            spans.flat_map(move |(start_s, end_s)| {
+                f.providers.iter().map(move |&p| Refusal {
+                    provider: p as u16,
+                    start_s,
+                    end_s,
+                })
             })
         })
         .collect()
@@ -264,5 +277,34 @@ mod tests {
             refusals(&faults, 60),
             [r(0, 15.0), r(2, 15.0), r(0, 60.0), r(2, 60.0)]
         );
+    }
+
+    #[test]
+    fn a_flapping_provider_refuses_in_each_down_part_until_the_run_ends() {
+        let flapping = |down| Fault {
+            providers: vec![1],
+            target_label: "provider qwen".into(),
+            start: Duration::from_secs(10),
+            duration: None,
+            probability: 1.0,
+            kind: FaultKind::Flapping {
+                period: Duration::from_secs(4),
+                duty: 0.25,
+                down,
+            },
+            error: Default::default(),
+            after_tokens: None,
+        };
+        let r = |start_s, end_s| Refusal {
+            provider: 1,
+            start_s,
+            end_s,
+        };
+        assert_eq!(
+            refusals(&[flapping(crate::scenario::FlapAs::Refuse)], 21),
+            [r(10.0, 11.0), r(14.0, 15.0), r(18.0, 19.0)]
+        );
+        let as_5xx = crate::scenario::FlapAs::Http { status: 503 };
+        assert!(refusals(&[flapping(as_5xx)], 21).is_empty());
     }
 }

@@ -246,6 +246,16 @@ fn reaction(input: &Input, t: &Target, reach: Reach) -> Reaction {
     if matches!(fault.kind, FaultKind::OutageRefuse) {
         return refusal_reaction(input, t, reach);
     }
+    if fault.refuses() {
+        // A flapping port: refused connections leave nothing in the
+        // ledger, and up phases come between them.
+        return Reaction::unmeasured(
+            WindowState::NotObservable,
+            "a provider flapping as refused connections leaves nothing in the ledger while down; \
+             its connection attempts are counted, its reaction is not timed"
+                .into(),
+        );
+    }
     let Some(met_any) = t.met_us else {
         return Reaction::unmeasured(WindowState::NotExercised, idle_why(input, t));
     };

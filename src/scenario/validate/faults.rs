@@ -159,6 +159,10 @@ fn error_spec(
                 as_date,
             })
         }
+        // A spent quota will not come back in a second: no Retry-After.
+        None if status == 429 && f.error_code.as_deref() == Some("insufficient_quota") => {
+            RetryAfterSpec::Absent
+        }
         None if status == 429 => RetryAfterSpec::After(RetryAfter {
             as_date,
             ..RetryAfter::DEFAULT_429
