@@ -143,6 +143,25 @@ fn error_spec(
             }
         }
     }
+    let retry_after = retry_after(ctx, at, f, status)?;
+    Ok(ErrorSpec {
+        code: f.error_code.clone(),
+        error_type: f.error_type.clone(),
+        message: f.message.clone(),
+        retry_after,
+        dialect: f.dialect.map(super::dialect),
+        retryable: f.retryable,
+    })
+}
+
+/// `retry_after` (a duration or "none") and `retry_after_as`, with the
+/// defaults: 1 s on a 429, none on a spent quota or another status.
+fn retry_after(
+    ctx: &Ctx,
+    at: &FieldPath,
+    f: &RawFault,
+    status: u16,
+) -> Result<RetryAfterSpec, ScenarioError> {
     let as_date = f.retry_after_as == Some(RawRetryAfterAs::Date);
     let retry_after = match &f.retry_after {
         Some(raw) if raw.0.trim() == "none" => RetryAfterSpec::Absent,
@@ -176,14 +195,7 @@ fn error_spec(
             "give retry_after a duration, e.g. retry_after = \"7s\" (only a 429 sends one by default)",
         ));
     }
-    Ok(ErrorSpec {
-        code: f.error_code.clone(),
-        error_type: f.error_type.clone(),
-        message: f.message.clone(),
-        retry_after,
-        dialect: f.dialect.map(super::dialect),
-        retryable: f.retryable,
-    })
+    Ok(retry_after)
 }
 
 /// `after_tokens = 5` or `[3, 8]`: where a stream breaks.
