@@ -226,3 +226,21 @@ async fn the_client_reads_each_dialects_error_type() {
         run.finish().await;
     }
 }
+
+#[tokio::test]
+async fn retryable_is_told_in_x_should_retry() {
+    let told = |retryable| ErrorSpec {
+        retryable: Some(retryable),
+        ..ErrorSpec::default()
+    };
+    let (status, h, _, _) = ask(&with(burst(503, told(false)))).await;
+    assert_eq!(status, 503);
+    assert_eq!(h["x-should-retry"], "false");
+    let (_, h, _, _) = ask(&with(burst(400, told(true)))).await;
+    assert_eq!(h["x-should-retry"], "true");
+    let (_, h, _, _) = ask(&with(burst(503, ErrorSpec::default()))).await;
+    assert!(
+        !h.contains_key("x-should-retry"),
+        "only when the scenario says"
+    );
+}

@@ -133,3 +133,47 @@ fn obedience_limits_are_counts() {
         "retry_after_violations",
     );
 }
+
+#[test]
+fn an_error_event_carries_no_headers() {
+    let src = with_fault("kind = \"stream_error\"\nretry_after = \"2s\"");
+    assert_rejected(
+        &src,
+        line_of(&src, "retry_after"),
+        "faults[0].retry_after",
+        "carries no Retry-After",
+    );
+    let src = with_fault("kind = \"stream_error\"\nretryable = false");
+    assert_rejected(
+        &src,
+        line_of(&src, "retryable"),
+        "faults[0].retryable",
+        "use an error_burst",
+    );
+}
+
+/// A profile with `extra` appended, loaded through a scenario.
+fn profile_error(extra: &str) -> slabench::scenario::ScenarioError {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("mock-providers")).unwrap();
+    let profile = format!("region = \"us-east\"\nprice_input_per_m = 0.1\nprice_output_per_m = 0.2\n{extra}\n[speed]\ntokens_per_s = 100\n[ttft]\ndist = \"fixed\"\nvalue = \"100ms\"\n[output_tokens]\ndist = \"fixed\"\nvalue = 50\n");
+    std::fs::write(dir.path().join("mock-providers/custom.toml"), profile).unwrap();
+    let scenario = dir.path().join("peak.toml");
+    let src = format!("{LOAD}{TRAFFIC}[[providers]]\nprofile = \"custom\"\n");
+    std::fs::write(&scenario, &src).unwrap();
+    slabench::scenario::load(&scenario).unwrap_err()
+}
+
+#[test]
+fn profile_realism_keys_are_checked() {
+    let e = profile_error("keepalive = \"1ms\"");
+    assert_eq!((e.line(), e.field()), (Some(4), "keepalive"));
+    assert!(e.to_string().contains("at least 100ms"), "{e}");
+    let e = profile_error("bytes_per_s = 0.5");
+    assert_eq!((e.line(), e.field()), (Some(4), "bytes_per_s"));
+    let e = profile_error("dialect = \"bedrock\"");
+    assert_eq!(e.field(), "dialect");
+    let e = profile_error("[rate_limit]\nrpm = 60\nheader_values = \"zero\"");
+    assert_eq!(e.field(), "rate_limit.header_values");
+    assert!(slabench::exit::render_one(&e).contains("set headers = true"));
+}

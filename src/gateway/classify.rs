@@ -21,13 +21,31 @@ pub(crate) enum Kind {
     ServerError,
 }
 
-pub(crate) fn kind(status: StatusCode, body: &[u8]) -> Kind {
+/// `should_retry`: the answer's `x-should-retry` header (OpenAI's and
+/// Anthropic's), which overrides what the status says.
+pub(crate) fn kind(status: StatusCode, should_retry: Option<bool>, body: &[u8]) -> Kind {
+    match should_retry {
+        Some(false) => return Kind::Relay,
+        Some(true) if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS => {
+            return Kind::ServerError
+        }
+        _ => {}
+    }
     if status.is_server_error() {
         Kind::ServerError
     } else if status == StatusCode::TOO_MANY_REQUESTS && !spend_cap(body) {
         Kind::RateLimited
     } else {
         Kind::Relay
+    }
+}
+
+/// The `x-should-retry` header: `true` or `false`, else `None`.
+pub(crate) fn should_retry(headers: &hyper::HeaderMap) -> Option<bool> {
+    match headers.get("x-should-retry")?.to_str().ok()?.trim() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
     }
 }
 
@@ -118,7 +136,28 @@ mod tests {
 
     #[test]
     fn which_answers_are_relayed() {
-        let k = |s: u16, body: &str| kind(StatusCode::from_u16(s).unwrap(), body.as_bytes());
+        let k = |s: u16, body: &str| kind(StatusCode::from_u16(s).unwrap(), None, body.as_bytes());
+        let told = |s: u16, retry| kind(StatusCode::from_u16(s).unwrap(), Some(retry), b"{}");
+        assert_eq!(told(503, false), Kind::Relay, "x-should-retry: false wins");
+        assert_eq!(told(429, false), Kind::Relay);
+        assert_eq!(
+            told(400, true),
+            Kind::ServerError,
+            "x-should-retry: true on a 4xx"
+        );
+        assert_eq!(told(429, true), Kind::RateLimited);
+        let mut h = hyper::HeaderMap::new();
+        assert_eq!(should_retry(&h), None);
+        h.insert(
+            "x-should-retry",
+            hyper::header::HeaderValue::from_static("false"),
+        );
+        assert_eq!(should_retry(&h), Some(false));
+        h.insert(
+            "x-should-retry",
+            hyper::header::HeaderValue::from_static("maybe"),
+        );
+        assert_eq!(should_retry(&h), None);
         assert_eq!(k(200, "{}"), Kind::Relay);
         assert_eq!(k(400, "{}"), Kind::Relay);
         assert_eq!(k(404, ""), Kind::Relay);

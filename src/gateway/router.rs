@@ -266,21 +266,25 @@ impl Router {
                 permit.finish(false);
                 self.failed(up, a, p.on_5xx, t)
             }
-            Outcome::Answer(a) => match classify::kind(a.status, &a.body) {
-                Kind::Relay => {
-                    permit.finish(true);
-                    Step::Reply(relay(up, a, t.take_log()))
+            Outcome::Answer(a) => {
+                match classify::kind(a.status, classify::should_retry(&a.headers), &a.body) {
+                    Kind::Relay => {
+                        // A 5xx relayed because it said not to retry still
+                        // speaks about the provider's health.
+                        permit.finish(!a.status.is_server_error());
+                        Step::Reply(relay(up, a, t.take_log()))
+                    }
+                    kind => {
+                        permit.finish(false);
+                        let on = if kind == Kind::RateLimited {
+                            p.on_429
+                        } else {
+                            p.on_5xx
+                        };
+                        self.failed(up, a, on, t)
+                    }
                 }
-                kind => {
-                    permit.finish(false);
-                    let on = if kind == Kind::RateLimited {
-                        p.on_429
-                    } else {
-                        p.on_5xx
-                    };
-                    self.failed(up, a, on, t)
-                }
-            },
+            }
             Outcome::Timeout | Outcome::Connect | Outcome::Broken => {
                 permit.finish(false);
                 let timeout = matches!(outcome, Outcome::Timeout);

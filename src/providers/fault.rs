@@ -323,7 +323,7 @@ pub fn decide(
     if draws.error < profile.base_error_rate {
         return Decision::Status {
             status: profile.base_error_status,
-            retry_after: None,
+            retry_after: (profile.base_error_status == 429).then_some(RetryAfter::DEFAULT_429),
             fault: None,
         };
     }

@@ -301,6 +301,13 @@ fn status_answer(
     let body = errors::error_body(dialect, status, spec.unwrap_or(&ErrorSpec::default()));
     let mut res = ctx.json(status, body);
     let waited = retry_after.map(|r| set_retry_after(res.headers_mut(), r));
+    if let Some(retry) = spec.and_then(|s| s.retryable) {
+        // `retryable = ...` overrides what the status says; OpenAI and
+        // Anthropic tell clients the same way.
+        let v = if retry { "true" } else { "false" };
+        res.headers_mut()
+            .insert("x-should-retry", HeaderValue::from_static(v));
+    }
     rec.error(waited, fault);
     rec.finish(outcome, status, 0);
     res

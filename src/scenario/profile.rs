@@ -64,9 +64,27 @@ fn profile(ctx: &Ctx, raw: RawProfile) -> Result<ProviderProfile, ScenarioError>
             .dialect
             .map(super::validate::dialect)
             .unwrap_or_default(),
-        keepalive: ctx.positive_duration(&root.key("keepalive"), &raw.keepalive)?,
+        keepalive: keepalive(ctx, &root.key("keepalive"), &raw.keepalive)?,
         bytes_per_s: bytes_per_s(ctx, &root.key("bytes_per_s"), raw.bytes_per_s)?,
     })
+}
+
+/// `keepalive`: at least 100 ms (a ping every microsecond would be a load
+/// test of the provider's own timer, not of the gateway).
+fn keepalive(
+    ctx: &Ctx,
+    at: &FieldPath,
+    raw: &Option<super::units::RawDuration>,
+) -> Result<Option<Duration>, ScenarioError> {
+    let d = ctx.positive_duration(at, raw)?;
+    if let Some(d) = d.filter(|d| *d < Duration::from_millis(100)) {
+        return Err(ctx.err(
+            at,
+            format_args!("must be at least 100ms; got {}", show(d)),
+            "how long a stream may be silent before a `: ping` comment, e.g. keepalive = \"1s\"",
+        ));
+    }
+    Ok(d)
 }
 
 /// `bytes_per_s`: a stream's byte-rate cap.

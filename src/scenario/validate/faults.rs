@@ -128,6 +128,21 @@ fn error_spec(
         }
         return Ok(ErrorSpec::default());
     };
+    if matches!(kind, FaultKind::StreamErrorEvent) {
+        // An error event comes after the 200: no header can carry these.
+        let set = [
+            ("retry_after", f.retry_after.is_some()),
+            ("retry_after_as", f.retry_after_as.is_some()),
+            ("retryable", f.retryable.is_some()),
+        ];
+        if let Some((key, _)) = set.iter().find(|(_, s)| *s) {
+            return Err(ctx.err(
+                &at.key(key),
+                "does not apply to kind = \"stream_error\"",
+                "an error event arrives after the 200 and its headers, so it carries no Retry-After and no x-should-retry; remove it here, or use an error_burst",
+            ));
+        }
+    }
     for (key, v) in [
         ("error_code", &f.error_code),
         ("error_type", &f.error_type),
