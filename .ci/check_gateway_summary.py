@@ -7,7 +7,8 @@ not INVALID, not INTERRUPTED) that matches slabench's exit code, detected
 failover events, every fault window with a state (and a why unless
 measured), refused connections observed when run as root, every successful
 answer checked against the ledger, the gateway's own errors and overhead
-counted, group moves counted for LiteLLM (two deployments in its default
+counted, Retry-After and non-retryable obedience measured, group moves
+counted for LiteLLM (two deployments in its default
 group), the gateway's account reconciled with the ledger
 (failover.gateway_account in the gateway's dialect), the gateway's log in
 the run directory, and no port of the run left bound. Prints the
@@ -123,6 +124,15 @@ o = summary.get("gateway_overhead_ms")
 if not o or o["requests"] <= 0 or o["p50"] is None:
     fail(f"no gateway overhead measured: {o}")
 
+# Did the gateway obey? The examples send Retry-After and non-retryable
+# 400s: both must be judged (measured) from the ledger, whatever the verdict.
+ob = summary.get("obedience")
+if not ob:
+    fail("no obedience analysis in summary.json")
+for part in ("retry_after", "non_retryable"):
+    if ob[part]["state"] != "measured":
+        fail(f"obedience {part} is {ob[part]['state']}: {ob[part].get('why', '')}")
+
 # Deployment groups: LiteLLM moves between the two deployments of its
 # default group (reported as retries) and is compared between groups;
 # Portkey names the loadbalance target it chose, compared between providers.
@@ -150,6 +160,13 @@ print(
 )
 for c in unmeasured:
     print(f"  not measured: {c['name']}: {c['state']}: {c.get('why', '')}")
+ra, nr = ob["retry_after"], ob["non_retryable"]
+print(
+    f"  obeyed? Retry-After: {ra['not_waited']} of {ra['answers']} answers not waited for, "
+    f"{ra['violations']} early attempts; non-retryable: {nr['tried_again']} of "
+    f"{nr['requests']} requests tried again ({nr['failed_over']} failed over); "
+    f"rewritten errors: {ob['rewritten']['state']}"
+)
 print(
     f"  gateway's own errors {ge['count']}, answers checked {f['answers_checked']}, "
     f"mismatched {f['answer_mismatches']}, overhead p50 {o['p50']:.1f} ms p99 {o['p99']:.1f} ms"
