@@ -36,6 +36,8 @@ impl GatewayErrors {
         let mut by_message: Vec<GatewayErrorMessage> = Vec::new();
         for c in counts {
             let (status, message) = match messages.get(c.message) {
+                // Its status is nobody's: shown without one.
+                Some(m) if m.is_overflow() => (None, m.message.clone()),
                 Some(m) if m.message.is_empty() => (Some(m.status), "(no message)".to_string()),
                 Some(m) => (Some(m.status), m.message.clone()),
                 None => (None, without_status(c.outcome)),

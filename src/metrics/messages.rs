@@ -6,14 +6,18 @@
 //!
 //! The table is bounded: the first `MAX_MESSAGES` distinct pairs are kept as
 //! they are; a later pair is folded into one "other" entry per status, so the
-//! status is never lost. HTTP statuses are three digits, so the table holds
-//! at most `MAX_MESSAGES` + 900 entries, and indexes beyond a byte share the
-//! last one.
+//! status is never lost. HTTP statuses are three digits, so the table would
+//! hold at most `MAX_MESSAGES` + 900 entries; a byte holds fewer, so the last
+//! index is one shared overflow entry ([`ErrorMessage::is_overflow`]: status
+//! 0, no type) that every later new pair gets: its status and type are
+//! nobody's, and whoever compares statuses must skip it.
 
 /// Distinct (status, message) pairs kept word for word.
 pub const MAX_MESSAGES: usize = 32;
 /// What a message folded into its status's "other" entry reads.
 pub const OTHER: &str = "(other messages)";
+/// What the shared overflow entry reads.
+pub const OVERFLOW: &str = "(statuses past the table's end)";
 
 /// One entry of the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +28,14 @@ pub struct ErrorMessage {
     /// The body's error type (`error.type`, or vLLM's top-level `type`);
     /// empty when it had none.
     pub error_type: String,
+}
+
+impl ErrorMessage {
+    /// The shared overflow entry: the answers it stands for had statuses
+    /// and types the table could not keep (status 0, which no answer has).
+    pub fn is_overflow(&self) -> bool {
+        self.status == 0
+    }
 }
 
 /// The interned messages. Index `NONE` means "no HTTP error answer".
@@ -67,8 +79,16 @@ impl ErrorMessages {
                 error_type: error_type.to_string(),
             }
         };
-        if self.entries.len() > Self::LAST {
-            // Hundreds of distinct statuses: the rest share the last entry.
+        if self.entries.len() >= Self::LAST {
+            // Hundreds of distinct statuses: the rest share the last entry,
+            // which says so rather than being another answer's.
+            if self.entries.len() == Self::LAST {
+                self.entries.push(ErrorMessage {
+                    status: 0,
+                    message: OVERFLOW.to_string(),
+                    error_type: String::new(),
+                });
+            }
             return Self::LAST as u8;
         }
         self.entries.push(entry);
@@ -125,5 +145,32 @@ mod tests {
         }
         assert_eq!(t.entries().len(), usize::from(ErrorMessages::NONE));
         assert_eq!(t.get(ErrorMessages::NONE), None);
+    }
+
+    #[test]
+    fn past_the_last_index_pairs_share_an_overflow_entry_that_is_nobodys() {
+        let mut t = ErrorMessages::default();
+        let mut given = Vec::new();
+        for status in 100..700 {
+            given.push((status, t.intern_typed(status, "t", "m")));
+        }
+        let last = ErrorMessages::LAST as u8;
+        // Every index below the last is its own pair's, word for word.
+        for &(status, i) in &given {
+            let e = t.get(i).unwrap();
+            if i < last {
+                assert_eq!((e.status, e.error_type.as_str()), (status, "t"));
+                assert!(!e.is_overflow());
+            }
+        }
+        // The last index is shared, and says so: no pair's status or type.
+        let shared = given.iter().filter(|&&(_, i)| i == last).count();
+        assert!(shared > 1, "{shared}");
+        let e = t.get(last).unwrap();
+        assert!(e.is_overflow(), "{e:?}");
+        assert_eq!(e.message, OVERFLOW);
+        assert!(given.iter().all(|&(s, _)| s != e.status));
+        // Pairs interned before the table filled keep their own index.
+        assert_eq!(t.intern_typed(100, "t", "m"), given[0].1);
     }
 }

@@ -3,7 +3,8 @@
 //! the gateway waited out Retry-After, left non-retryable errors alone,
 //! kept the providers' error statuses and types, and how hard it probed a
 //! flapping provider. A part with nothing to judge says so and why; the
-//! checks (and the verdict) are in the checks table.
+//! checks (and the verdict) are in the checks table. From a partly read
+//! ledger every part is not measured, whatever its counts.
 
 use super::table::{Mark, Row, Table};
 use crate::analysis::obedience::{FlappingOut, Obedience};
@@ -17,16 +18,38 @@ pub const TITLE: &str = "Did the gateway obey?";
 pub fn table(s: &Summary) -> Option<Table> {
     let o = s.obedience.as_ref()?;
     let mut rows = Vec::new();
-    retry_after(o, &mut rows);
-    non_retryable(o, &mut rows);
-    rewritten(o, &mut rows);
-    for f in &o.flapping {
-        rows.push(flapping(f));
+    if let Some(why) = &o.incomplete_why {
+        incomplete(o, why, &mut rows);
+    } else {
+        measured(o, &mut rows);
     }
     Some(Table {
         columns: vec!["asked", "provider", "window", "did", "example"],
         rows,
     })
+}
+
+/// Every part as not measured, with why (the ledger was only partly read).
+fn incomplete(o: &Obedience, why: &str, rows: &mut Vec<Row>) {
+    let not = CheckState::NotMeasured;
+    for asked in [WAIT, LEAVE, KEEP] {
+        rows.push(unmeasured(asked, not, Some(why)));
+    }
+    for f in &o.flapping {
+        let mut r = unmeasured(PROBE, not, Some(why));
+        r.cells[1] = f.provider.clone();
+        r.cells[2] = f.window.clone();
+        rows.push(r);
+    }
+}
+
+fn measured(o: &Obedience, rows: &mut Vec<Row>) {
+    retry_after(o, rows);
+    non_retryable(o, rows);
+    rewritten(o, rows);
+    for f in &o.flapping {
+        rows.push(flapping(f));
+    }
 }
 
 fn row(asked: &str, provider: &str, window: &str, did: String, example: String) -> Row {
@@ -83,10 +106,23 @@ fn non_retryable(o: &Obedience, rows: &mut Vec<Row>) {
         );
         rows.push(row(LEAVE, &x.provider, &x.window, did, String::new()));
     }
-    let got = format!(
+    let mut got = format!(
         "the client got: {} the provider's error, {} a success, {} another error",
         n.client_got_provider_error, n.client_got_success, n.client_got_other
     );
+    if n.client_got_unknown > 0 {
+        got += &format!(
+            ", {} an error whose status its table could not keep",
+            n.client_got_unknown
+        );
+    }
+    if n.unobservable > 0 {
+        got += &format!(
+            "; {} with no later attempt seen were in flight while a provider refused \
+             connections (a retry there leaves no ledger entry)",
+            n.unobservable
+        );
+    }
     let example = n.example.clone().unwrap_or_default();
     rows.push(row(LEAVE, "all", "all", got, example));
 }
@@ -108,6 +144,16 @@ fn rewritten(o: &Obedience, rows: &mut Vec<Row>) {
         did += &format!(
             "; {} compared by status only (the client's error had no type)",
             w.status_only
+        );
+    }
+    let refusing = w.not_comparable_refusing;
+    if refusing > 0 {
+        did += &format!("; {refusing} {}", crate::analysis::obedience::REFUSING);
+    }
+    if w.not_comparable_unknown > 0 {
+        did += &format!(
+            "; {} not comparable: the client's error status was past its table's end",
+            w.not_comparable_unknown
         );
     }
     let pairs: Vec<String> = w.pairs.iter().take(3).map(|p| p.text()).collect();
@@ -168,5 +214,27 @@ mod tests {
         assert!(table(&data.summary).is_none());
         let md = crate::report::markdown::render(&data);
         assert!(!md.contains(TITLE));
+    }
+
+    #[test]
+    fn a_partly_read_ledger_shows_every_part_not_measured_with_why() {
+        let mut data = run_data(&Shape::default());
+        let o = data.summary.obedience.clone().expect("a ledger");
+        let measured = table(&data.summary).unwrap();
+        assert!(measured.rows.iter().any(|r| r.mark == Mark::Plain));
+        data.summary.obedience = Obedience::of_run(Some(&o), Some("truncated record"));
+        let t = table(&data.summary).unwrap();
+        assert_eq!(t.rows.len(), 3 + o.flapping.len());
+        for r in &t.rows {
+            assert_eq!(r.mark, Mark::Unmeasured, "{r:?}");
+            assert_eq!(r.cells[3], "not measured");
+            assert!(r.cells[4].contains("only partly read"), "{r:?}");
+        }
+        let md = crate::report::markdown::render(&data);
+        assert!(md.contains("only partly read (truncated record)"));
+        assert!(!md.contains("early (Retry-After 1 s)"), "{md}");
+        let json = serde_json::to_value(&data.summary).unwrap();
+        assert_eq!(json["obedience"]["retry_after"]["state"], "not_measured");
+        assert!(json["obedience"]["incomplete_why"].is_string());
     }
 }

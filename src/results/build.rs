@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use super::summary::*;
+use crate::analysis::obedience::Obedience;
 use crate::analysis::sla::{self, RunFacts};
 use crate::analysis::uptime::Uptime;
 use crate::load::generator::DriveEnd;
@@ -94,7 +95,10 @@ impl Summary {
                 .failover
                 .as_ref()
                 .and_then(|f| f.gateway_overhead.clone()),
-            obedience: input.failover.as_ref().and_then(|f| f.obedience.clone()),
+            obedience: input
+                .failover
+                .as_ref()
+                .and_then(|f| Obedience::of_run(f.obedience.as_ref(), f.ledger_error.as_deref())),
             failover: input.failover,
             baseline: None,
         }

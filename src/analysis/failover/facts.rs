@@ -84,7 +84,7 @@ pub(super) fn facts<'a>(
 /// lasts until the end of the run; a flapping provider as `"refuse"` refuses
 /// in each down part, as its listener did: `Fault::refuse_spans`, bounded
 /// by the run).
-pub(super) fn refusals(faults: &[Fault], duration_s: u32) -> Vec<Refusal> {
+pub(crate) fn refusals(faults: &[Fault], duration_s: u32) -> Vec<Refusal> {
     let run = std::time::Duration::from_secs(u64::from(duration_s));
     faults
         .iter()

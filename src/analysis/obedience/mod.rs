@@ -27,6 +27,7 @@
 mod checks;
 mod flapping;
 mod non_retryable;
+mod refusing;
 mod retry_after;
 mod rewritten;
 
@@ -34,7 +35,7 @@ pub use checks::{checks, key as check_key, FLAPPING, NON_RETRYABLE, RETRY_AFTER,
 pub use flapping::FlappingOut;
 pub use non_retryable::{NonRetryableOut, NonRetryableRow};
 pub use retry_after::{RetryAfterOut, RetryAfterRow, Violation};
-pub use rewritten::{RewritePair, RewrittenOut, RewrittenRow};
+pub use rewritten::{RewritePair, RewrittenOut, RewrittenRow, REFUSING};
 
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +60,37 @@ pub struct Obedience {
     pub rewritten: RewrittenOut,
     /// One per flapping fault and provider.
     pub flapping: Vec<FlappingOut>,
+    /// Why none of it is measured, when the ledger was only partly read
+    /// (every part is then `not_measured` with this why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete_why: Option<String>,
+}
+
+impl Obedience {
+    /// What summary.json shows: the analysis's obedience, every part not
+    /// measured when the ledger was only partly read (`ledger_error`).
+    pub fn of_run(o: Option<&Obedience>, ledger_error: Option<&str>) -> Option<Obedience> {
+        let o = o?.clone();
+        Some(match ledger_error {
+            Some(e) => o.incomplete(e),
+            None => o,
+        })
+    }
+
+    /// Every part `not_measured` because the ledger was only partly read
+    /// (`ledger_error`): its counts cover the attempts read, not the run.
+    pub fn incomplete(mut self, ledger_error: &str) -> Self {
+        let why = format!("the providers' ledger was only partly read ({ledger_error})");
+        let not = CheckState::NotMeasured;
+        (self.retry_after.state, self.retry_after.why) = (not, Some(why.clone()));
+        (self.non_retryable.state, self.non_retryable.why) = (not, Some(why.clone()));
+        (self.rewritten.state, self.rewritten.why) = (not, Some(why.clone()));
+        for f in &mut self.flapping {
+            (f.state, f.why) = (not, Some(why.clone()));
+        }
+        self.incomplete_why = Some(why);
+        self
+    }
 }
 
 /// What the accumulators read besides the ledger.
@@ -93,9 +125,16 @@ impl Scope<'_> {
 
     /// The fault window an error came from, or the rate limit's.
     fn window(&self, fault: Option<u16>) -> String {
+        self.error_window(fault, true)
+    }
+
+    /// The fault window an error came from; without a fault, the rate
+    /// limit's (`rate_limited`) or the provider's base errors.
+    fn error_window(&self, fault: Option<u16>, rate_limited: bool) -> String {
         match fault.and_then(|f| self.faults.get(usize::from(f))) {
             Some(f) => super::failover::fault_label(f),
-            None => "rate limit".into(),
+            None if rate_limited => "rate limit".into(),
+            None => "base errors".into(),
         }
     }
 
@@ -116,6 +155,7 @@ impl Scope<'_> {
 /// The four accumulators together.
 pub struct Tally<'a> {
     scope: Scope<'a>,
+    refusing: refusing::Refusing,
     retry_after: retry_after::Tally,
     non_retryable: non_retryable::Tally,
     rewritten: rewritten::Tally,
@@ -124,7 +164,9 @@ pub struct Tally<'a> {
 
 impl<'a> Tally<'a> {
     pub fn new(scope: Scope<'a>) -> Self {
+        let refusals = super::failover::refusals(scope.faults, scope.duration_s);
         Tally {
+            refusing: refusing::Refusing::new(&refusals),
             retry_after: retry_after::Tally::new(&scope),
             non_retryable: non_retryable::Tally::default(),
             rewritten: rewritten::Tally::default(),
@@ -136,7 +178,7 @@ impl<'a> Tally<'a> {
     /// One ledger attempt, in ledger order (every attempt, tagged or not).
     pub fn attempt(&mut self, a: &Attempt) {
         self.retry_after.attempt(a);
-        self.non_retryable.attempt(&self.scope, a);
+        self.non_retryable.attempt(&self.scope, &self.refusing, a);
         self.rewritten.attempt(&self.scope, a);
         self.flapping.attempt(a);
     }
@@ -147,8 +189,9 @@ impl<'a> Tally<'a> {
             grace_ms: GRACE_US as f64 / 1000.0,
             retry_after: self.retry_after.finish(scope),
             non_retryable: self.non_retryable.finish(scope),
-            rewritten: self.rewritten.finish(scope),
+            rewritten: self.rewritten.finish(scope, &self.refusing),
             flapping: self.flapping.finish(scope),
+            incomplete_why: None,
         };
         let r = &mut o.retry_after;
         (r.state, r.why) = state(
@@ -164,6 +207,16 @@ impl<'a> Tally<'a> {
             sends_non_retryable,
             "no request got an error that must not be retried",
         );
+        if n.tried_again == 0 && n.unobservable > 0 {
+            // A seen retry fails the check; none seen proves nothing here.
+            n.state = CheckState::NotObservable;
+            n.why = Some(format!(
+                "{} of {} request(s) that got an error that must not be retried were in \
+                 flight while a provider refused connections: a retry into a refusing \
+                 provider leaves no ledger entry",
+                n.unobservable, n.requests
+            ));
+        }
         let w = &mut o.rewritten;
         (w.state, w.why) = state(
             scope,
@@ -171,6 +224,14 @@ impl<'a> Tally<'a> {
             |f| status(f).is_some(),
             "no provider's HTTP error reached the client as the last word on a request",
         );
+        if w.compared == 0 && w.not_comparable_refusing > 0 {
+            w.state = CheckState::NotObservable;
+            w.why = Some(format!(
+                "{} request(s) {}",
+                w.not_comparable_refusing,
+                rewritten::REFUSING
+            ));
+        }
         o
     }
 }
@@ -234,5 +295,7 @@ fn tag_name(tag: Option<u64>) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fixes;
 #[cfg(test)]
 mod tests_flapping;

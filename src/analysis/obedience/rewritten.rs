@@ -5,6 +5,13 @@
 //! defaults, in the provider's dialect). A client body without a type is
 //! compared by status only.
 //!
+//! Not compared (counted as not comparable): a request in flight while a
+//! provider refused connections (its last recorded attempt may not have
+//! been its last: a refused one leaves no ledger entry), and a client
+//! error that is the message table's shared overflow entry (its status and
+//! type are nobody's). Pairs are counted all, then the 16 most frequent
+//! kept (ties by text), so the same ledger always lists the same pairs.
+//!
 //! Only requests the client saw fail with an HTTP error are kept (a sparse
 //! map by tag), with their latest attempt.
 
@@ -12,6 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use super::refusing::Refusing;
 use super::Scope;
 use crate::providers::errors::ErrorText;
 use crate::providers::ledger::{Attempt, AttemptOutcome};
@@ -19,6 +27,9 @@ use crate::scenario::ErrorSpec;
 
 /// Distinct (provider error → client error) pairs listed.
 const PAIRS: usize = 16;
+
+/// Why requests in flight while a provider refused were not compared.
+pub const REFUSING: &str = "not comparable: in flight while a provider refused connections";
 
 /// Provider errors the client saw, kept or rewritten.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -35,6 +46,13 @@ pub struct RewrittenOut {
     pub type_changed: u64,
     /// Compared by status only: the client's error body had no type.
     pub status_only: u64,
+    /// Not compared: in flight while a provider refused connections.
+    #[serde(default)]
+    pub not_comparable_refusing: u64,
+    /// Not compared: the client's error was the message table's shared
+    /// overflow entry (status and type unknown).
+    #[serde(default)]
+    pub not_comparable_unknown: u64,
     /// What became what, most frequent first (at most 16 distinct).
     pub pairs: Vec<RewritePair>,
     /// Per provider and window (the fault that sent the error).
@@ -84,7 +102,8 @@ impl Tally {
         let Some(rec) = scope.request(a.tag) else {
             return;
         };
-        if rec.outcome.is_ok() || scope.client_error(rec).is_none_or(|e| e.status < 400) {
+        let error = scope.client_error(rec);
+        if rec.outcome.is_ok() || error.is_none_or(|e| e.status < 400 && !e.is_overflow()) {
             return;
         }
         let last = Last {
@@ -101,17 +120,30 @@ impl Tally {
         }
     }
 
-    pub fn finish(self, scope: &Scope) -> RewrittenOut {
+    pub fn finish(self, scope: &Scope, refusing: &Refusing) -> RewrittenOut {
         let mut out = RewrittenOut::default();
         let mut rows: BTreeMap<(u16, Option<u16>), RewrittenRow> = BTreeMap::new();
+        // Every distinct pair (bounded: the client's side by the message
+        // table, the provider's by the faults and statuses).
         let mut pairs: BTreeMap<(String, String), u64> = BTreeMap::new();
         for (tag, last) in self.last {
             let Some(sent) = provider_error(scope, &last) else {
                 continue;
             };
-            let Some(got) = scope.request(Some(tag)).and_then(|r| scope.client_error(r)) else {
+            let Some(rec) = scope.request(Some(tag)) else {
                 continue;
             };
+            let Some(got) = scope.client_error(rec) else {
+                continue;
+            };
+            if refusing.during(rec) {
+                out.not_comparable_refusing += 1;
+                continue;
+            }
+            if got.is_overflow() {
+                out.not_comparable_unknown += 1;
+                continue;
+            }
             let status_changed = got.status != last.status;
             let typed = !got.error_type.is_empty();
             let type_changed = typed && got.error_type != sent;
@@ -119,7 +151,8 @@ impl Tally {
                 .entry((last.provider, last.fault))
                 .or_insert_with(|| RewrittenRow {
                     provider: scope.provider(last.provider),
-                    window: scope.window(last.fault),
+                    window: scope
+                        .error_window(last.fault, last.outcome == AttemptOutcome::RateLimited),
                     compared: 0,
                     kept: 0,
                     rewritten: 0,
@@ -140,15 +173,19 @@ impl Tally {
             let to = format!("{} {}", got.status, got.error_type)
                 .trim_end()
                 .to_string();
-            if pairs.len() < PAIRS || pairs.contains_key(&(from.clone(), to.clone())) {
-                *pairs.entry((from, to)).or_default() += 1;
-            }
+            *pairs.entry((from, to)).or_default() += 1;
         }
         let mut pairs: Vec<RewritePair> = pairs
             .into_iter()
             .map(|((from, to), count)| RewritePair { from, to, count })
             .collect();
-        pairs.sort_by(|a, b| b.count.cmp(&a.count).then(a.from.cmp(&b.from)));
+        // Most frequent first, then by text: the same ledger, the same list.
+        pairs.sort_by(|a, b| {
+            (b.count.cmp(&a.count))
+                .then_with(|| a.from.cmp(&b.from))
+                .then_with(|| a.to.cmp(&b.to))
+        });
+        pairs.truncate(PAIRS);
         out.pairs = pairs;
         out.rows = rows.into_values().collect();
         out

@@ -248,11 +248,11 @@ fn non_retryable_errors_retried_or_failed_over_and_what_the_client_got() {
         att(Some(1), 1, 200, 200), // and failed over to p1
         bad(2, 100),               // left alone: the client got the 400
         // A hedge at p1 that arrived before the 400 was answered: not a retry.
-        att(Some(3), 1, 105, 400),
         bad(3, 100),
+        att(Some(3), 1, 105, 400),
         // Retryable: a 429 from the rate limit, a 503 from the outage.
         att(Some(4), 0, 100, 429),
-        att(Some(4), 0, 200, 400),
+        att(Some(4), 0, 200, 200),
         Attempt {
             fault: Some(1),
             ..att(Some(5), 0, 100, 503)
