@@ -61,11 +61,48 @@ pub enum Command {
         #[arg(long = "provider", value_name = "NAME=URL")]
         providers: Vec<String>,
     },
+    /// Run the failover scorecard: a battery of fault scenarios against one gateway, scored pass/partial/fail.
+    #[command(after_help = SCORECARD_HELP)]
+    Scorecard(ScorecardArgs),
     /// Rebuild report.html, summary.md and junit.xml of a finished run from its stored data.
     Report {
         /// A run's output directory (holds summary.json, timeseries.csv, latency.hlog).
         run_dir: PathBuf,
     },
+}
+
+const SCORECARD_HELP: &str = "\
+Examples:
+  slabench scorecard scenarios/scorecard/builtin.toml
+  slabench scorecard scenarios/scorecard/litellm.toml --out runs/litellm
+  slabench scorecard scenarios/scorecard/builtin.toml --only outage-503,hang
+  slabench scorecard --list
+
+GATEWAY_FILE holds only [gateway]; the scorecard supplies the providers
+(flash :18311 and flash-b :18312 in group default, qwen :18313, r1 :18314),
+the load (300 RPM, 12 s per case), each case's fault and its SLA.
+
+Exit codes:
+  0  every case passed
+  1  a case failed or was partial
+  2  bad usage or a bad gateway file
+  3  slabench failed internally
+  5  interrupted (Ctrl-C, SIGTERM): the finished cases are written, marked incomplete";
+
+#[derive(Debug, clap::Args)]
+pub struct ScorecardArgs {
+    /// The gateway file: only a [gateway] table (see scenarios/scorecard/).
+    #[arg(required_unless_present = "list")]
+    pub gateway_file: Option<PathBuf>,
+    /// Output directory (default: `runs/scorecard-<UTC timestamp>/`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Run only these cases (comma-separated names; see --list).
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub only: Option<Vec<String>>,
+    /// List the cases and what a correct gateway does in each, then exit.
+    #[arg(long)]
+    pub list: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -66,6 +66,7 @@ pub fn main(cli: Cli) -> i32 {
                 providers,
             } => gateway(&scenario, &providers).await,
             Command::Report { run_dir } => report(&run_dir),
+            Command::Scorecard(args) => scorecard(args).await,
         }
     });
     outcome.unwrap_or_else(|e| print_error(&e))
@@ -92,6 +93,44 @@ async fn run(args: RunArgs) -> Outcome {
     };
     let outcome = crate::run::run_gated(&sc, opts, &gate).await?;
     Ok(outcome.summary.verdict.exit_code())
+}
+
+/// `slabench scorecard`: 0 every case passed, 1 any fail or partial, 5
+/// interrupted (the finished cases are written, marked incomplete).
+async fn scorecard(args: crate::cli::ScorecardArgs) -> Outcome {
+    if args.list {
+        print!("{}", crate::scorecard::list());
+        return Ok(exit::PASS);
+    }
+    let Some(gateway_file) = args.gateway_file else {
+        return Err(
+            UserError::new("no gateway file given", "slabench scorecard GATEWAY_FILE").into(),
+        );
+    };
+    let out = args.out.unwrap_or_else(crate::scorecard::default_out);
+    let opts = crate::scorecard::Options {
+        gateway_file,
+        out: out.clone(),
+        only: args.only,
+        stop: Some(watch_signals(true)),
+    };
+    let card = crate::scorecard::run(opts).await?;
+    let pass = card
+        .scenarios
+        .iter()
+        .filter(|c| c.score == crate::scorecard::score::Score::Pass)
+        .count();
+    eprintln!(
+        "scorecard: {pass} of {} case(s) passed{}; {}",
+        card.scenarios.len(),
+        if card.complete {
+            ""
+        } else {
+            " (INCOMPLETE: interrupted)"
+        },
+        out.join("scorecard.html").display()
+    );
+    Ok(card.exit_code())
 }
 
 /// First Ctrl-C (or SIGTERM, e.g. a CI job's timeout): stop sending, let

@@ -30,4 +30,5 @@ pub mod report;
 pub mod results;
 pub mod run;
 pub mod scenario;
+pub mod scorecard;
 pub mod stack;

@@ -1,0 +1,204 @@
+//! `slabench scorecard`: a built-in battery of fault scenarios against one
+//! gateway under open-loop load, each scored pass / partial / fail on
+//! named criteria, written as scorecard.json, scorecard.md and
+//! scorecard.html beside each case's own run directory.
+
+pub mod battery;
+pub mod compose;
+pub mod render;
+pub mod score;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::exit;
+use crate::results::Summary;
+use battery::Case;
+use score::{Mark, Score};
+
+/// For tests only: the load's length in seconds instead of 12 (the
+/// faults keep their share of it). Read by the scorecard alone.
+pub const SECONDS_ENV: &str = "SLABENCH_SCORECARD_SECONDS";
+
+/// The seed of every case (the scorecard is reproducible).
+pub const SEED: u64 = 14;
+
+/// One case in scorecard.json.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseOut {
+    pub name: String,
+    pub statement: String,
+    pub score: Score,
+    /// Why this score, in one line.
+    pub reason: String,
+    pub criteria: Vec<Mark>,
+    /// The case's report, relative to the scorecard's directory.
+    pub report: String,
+    pub verdict: Option<String>,
+    pub seconds: f64,
+}
+
+/// scorecard.json.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Scorecard {
+    /// The gateway file, as given.
+    pub gateway: String,
+    pub slabench_version: String,
+    pub started_at: String,
+    pub scenarios: Vec<CaseOut>,
+    /// False when the battery was stopped before its last case.
+    pub complete: bool,
+}
+
+impl Scorecard {
+    /// 0 all pass; 1 any fail or partial; 5 interrupted.
+    pub fn exit_code(&self) -> i32 {
+        if !self.complete {
+            exit::INTERRUPTED
+        } else if self.scenarios.iter().all(|c| c.score == Score::Pass) {
+            exit::PASS
+        } else {
+            exit::FAIL
+        }
+    }
+}
+
+/// How to run the battery.
+pub struct Options {
+    pub gateway_file: PathBuf,
+    pub out: PathBuf,
+    pub only: Option<Vec<String>>,
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
+/// The load's length: 12 s, or the test override.
+pub fn seconds() -> u64 {
+    std::env::var(SECONDS_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| (4..=600).contains(s))
+        .unwrap_or(compose::SECONDS)
+}
+
+/// Reads and checks the gateway file, and the cases to run, before
+/// anything starts.
+pub fn prepare(opts: &Options) -> anyhow::Result<(String, Vec<Case>)> {
+    let text = std::fs::read_to_string(&opts.gateway_file).map_err(|e| {
+        exit::UserError::new(
+            format!("cannot read {}: {e}", opts.gateway_file.display()),
+            "pass a gateway file holding only [gateway], e.g. scenarios/scorecard/builtin.toml",
+        )
+    })?;
+    compose::check_gateway_only(&text, &opts.gateway_file)?;
+    let cases = battery::select(opts.only.as_deref())
+        .map_err(|e| exit::UserError::new(e, "list the cases with `slabench scorecard --list`"))?;
+    Ok((text, cases))
+}
+
+/// Runs the battery; writes the scorecard after every case, so an
+/// interrupt keeps what finished.
+pub async fn run(opts: Options) -> anyhow::Result<Scorecard> {
+    let (text, cases) = prepare(&opts)?;
+    let secs = seconds();
+    std::fs::create_dir_all(&opts.out)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", opts.out.display()))?;
+    let profiles = compose::write_profiles(&opts.out)?;
+    // Every case validates before the first one runs: a bad gateway file
+    // stops here, with its own line numbers.
+    let scenarios = cases
+        .iter()
+        .map(|c| compose::scenario(&text, &opts.gateway_file, c, secs, &profiles, SEED))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut card = Scorecard {
+        gateway: opts.gateway_file.display().to_string(),
+        slabench_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        scenarios: Vec::new(),
+        complete: false,
+    };
+    let total = cases.len();
+    for (i, (case, sc)) in cases.iter().zip(&scenarios).enumerate() {
+        if stopped(&opts) {
+            break;
+        }
+        eprint!("[{}/{total}] {} … ", i + 1, case.name);
+        let out = run_case(case, sc, &opts).await;
+        eprintln!("{} ({:.1} s)", out.score.as_str(), out.seconds);
+        let interrupted = out.verdict.as_deref() == Some("INTERRUPTED");
+        card.scenarios.push(out);
+        render::write_all(&card, &opts.out)?;
+        if interrupted {
+            break;
+        }
+    }
+    card.complete = card.scenarios.len() == total && !stopped(&opts);
+    render::write_all(&card, &opts.out)?;
+    Ok(card)
+}
+
+fn stopped(opts: &Options) -> bool {
+    opts.stop.as_ref().is_some_and(|s| *s.borrow())
+}
+
+async fn run_case(case: &Case, sc: &crate::scenario::Scenario, opts: &Options) -> CaseOut {
+    let began = Instant::now();
+    let dir = opts.out.join(case.name);
+    let run_opts = crate::run::RunOptions {
+        out: Some(dir),
+        quiet: true,
+        stop: opts.stop.clone(),
+        ..Default::default()
+    };
+    let result = crate::run::run(sc, run_opts).await;
+    let seconds = began.elapsed().as_secs_f64();
+    match result {
+        Ok(outcome) => case_out(case, &outcome.summary, seconds),
+        Err(e) => CaseOut {
+            name: case.name.into(),
+            statement: case.statement.into(),
+            score: Score::Fail,
+            reason: format!("the run could not be made: {e:#}"),
+            criteria: Vec::new(),
+            report: report_path(case),
+            verdict: None,
+            seconds,
+        },
+    }
+}
+
+/// A case's entry from its run's summary.
+pub fn case_out(case: &Case, summary: &Summary, seconds: f64) -> CaseOut {
+    let scored = score::score(case, summary);
+    CaseOut {
+        name: case.name.into(),
+        statement: case.statement.into(),
+        score: scored.score,
+        reason: scored.reason,
+        criteria: scored.marks,
+        report: report_path(case),
+        verdict: Some(summary.verdict.as_str().to_string()),
+        seconds,
+    }
+}
+
+fn report_path(case: &Case) -> String {
+    format!("{}/report.html", case.name)
+}
+
+/// `--list`: every case and what a correct gateway does.
+pub fn list() -> String {
+    battery::battery()
+        .iter()
+        .map(|c| format!("{:<24} {}\n", c.name, c.statement))
+        .collect()
+}
+
+/// The default output directory: `runs/scorecard-<UTC timestamp>`.
+pub fn default_out() -> PathBuf {
+    let ts = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace([':', '-'], "");
+    Path::new("runs").join(format!("scorecard-{}", ts.trim_end_matches('Z')))
+}
