@@ -202,3 +202,6 @@ pub fn default_out() -> PathBuf {
         .replace([':', '-'], "");
     Path::new("runs").join(format!("scorecard-{}", ts.trim_end_matches('Z')))
 }
+
+#[cfg(test)]
+mod tests;
