@@ -158,11 +158,14 @@ fn sla(case: &Case) -> String {
             "max_amplification",
             format!("{:.1}", amplification_limit(case)),
         ),
-        ("max_time_to_failover", "\"3s\"".into()),
         ("max_retry_after_violations", "0".into()),
         ("max_non_retryable_retries", "0".into()),
         ("max_rewritten_errors", "0".into()),
     ];
+    // Only where a failover is expected: with nowhere to go, "never" is right.
+    if case.required.contains(&"max_time_to_failover") {
+        keys.push(("max_time_to_failover", "\"3s\"".into()));
+    }
     if case.required.contains(&"max_flapping_probes") {
         keys.push(("max_flapping_probes", "5".into()));
     }
