@@ -89,4 +89,36 @@ fn the_builtin_gateway_passes_and_a_weak_one_fails_the_outage() {
     assert_eq!(survived["state"], "fail", "{survived:#}");
     assert!(survived["reason"].as_str().unwrap().contains("uptime"));
     assert_eq!(code, 1);
+
+    interrupt_keeps_the_finished_cases(&builtin, &dir.path().join("stopped"));
+}
+
+/// Ctrl-C in the first case: exit 5, that case written as a fail that
+/// says it was interrupted, the scorecard marked incomplete.
+fn interrupt_keeps_the_finished_cases(gateway: &Path, out: &Path) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slabench"))
+        .args(["scorecard"])
+        .arg(gateway)
+        .arg("--out")
+        .arg(out)
+        .args(["--only", "outage-503,hang"])
+        .env("SLABENCH_SCORECARD_SECONDS", "8")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(5));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("scorecard.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["complete"], false);
+    let cases = json["scenarios"].as_array().unwrap();
+    assert_eq!(cases.len(), 1, "{json:#}");
+    assert_eq!(cases[0]["score"], "fail");
+    assert!(cases[0]["reason"].as_str().unwrap().contains("INTERRUPTED"));
+    let md = std::fs::read_to_string(out.join("scorecard.md")).unwrap();
+    assert!(md.contains("INCOMPLETE"));
 }
