@@ -91,8 +91,11 @@ Exit codes:
 
 #[derive(Debug, clap::Args)]
 pub struct ScorecardArgs {
-    /// The gateway file: only a [gateway] table (see scenarios/scorecard/).
-    #[arg(required_unless_present = "list")]
+    /// The gateway file: only a `gateway` table (see scenarios/scorecard/).
+    #[arg(
+        required_unless_present = "list",
+        help = "The gateway file: only a [gateway] table (see scenarios/scorecard/)"
+    )]
     pub gateway_file: Option<PathBuf>,
     /// Output directory (default: `runs/scorecard-<UTC timestamp>/`).
     #[arg(long)]
