@@ -160,10 +160,15 @@ fn a_gateway_that_dies_mid_run_is_named_in_every_output() {
     };
     let (gw, provider) = (free(), free());
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_gateway.py");
-    // A wrapper that runs the gateway for two seconds, then takes it down
-    // and exits 3 with a last word in the log.
+    // A wrapper that runs the gateway until it answers its health check,
+    // lets it serve for two seconds, then takes it down and exits 3 with a
+    // last word in the log. Waiting for health first keeps a slow machine
+    // (python's start-up under a parallel test run) from killing it before
+    // slabench ever saw it ready.
     let script = format!(
-        "python3 {} {gw} http://127.0.0.1:{provider} & sleep 2; kill $!; \
+        "python3 {} {gw} http://127.0.0.1:{provider} & pid=$!; \
+         until python3 -c 'import urllib.request as u; u.urlopen(\"http://127.0.0.1:{gw}/health\", timeout=1)' 2>/dev/null; \
+         do sleep 0.1; done; sleep 2; kill $pid; \
          echo 'fatal: worker pool exhausted' >&2; exit 3",
         fixture.display()
     );
