@@ -72,6 +72,7 @@ fn smallest_scenario_gets_the_documented_defaults() {
         RoutePolicy {
             retries: 0,
             attempt_timeout: secs(10),
+            stream_idle_timeout: Duration::from_secs(30),
             failover_on: vec![
                 FailoverOn::Status5xx,
                 FailoverOn::Status429,
@@ -304,6 +305,7 @@ floor = "10ms"
             policy: RoutePolicy {
                 retries: 1,
                 attempt_timeout: secs(5),
+                stream_idle_timeout: Duration::from_secs(30),
                 failover_on: vec![FailoverOn::Status5xx, FailoverOn::Timeout],
                 honor_retry_after: false,
                 max_retry_wait: ms(500),

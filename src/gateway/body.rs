@@ -3,7 +3,7 @@
 //!
 //! A relayed stream is already committed to its provider (its first chunk
 //! went out with the headers), so it cannot fail over: an upstream break, or
-//! silence longer than `attempt_timeout` between chunks, ends the client's
+//! silence longer than `stream_idle_timeout` between chunks, ends the client's
 //! body with an error. hyper then closes the connection without the final
 //! chunk, so the client sees a truncated stream, not a clean one that merely
 //! lacks `[DONE]`. The relay also reports the stream's fate to the breaker:

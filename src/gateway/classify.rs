@@ -21,6 +21,18 @@ pub(crate) enum Kind {
     ServerError,
 }
 
+/// Whether a successful non-streaming answer is a chat completion a client
+/// can use: a JSON content type and a body with at least one choice. A 200
+/// that is not one is a broken provider, not an answer to relay.
+pub(crate) fn completion_ok(headers: &hyper::HeaderMap, body: &[u8]) -> bool {
+    let json = headers
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.contains("json"));
+    json && serde_json::from_slice::<crate::openai::ChatCompletion>(body)
+        .is_ok_and(|c| !c.choices.is_empty())
+}
+
 /// `should_retry`: the answer's `x-should-retry` header (OpenAI's and
 /// Anthropic's), which overrides what the status says.
 pub(crate) fn kind(status: StatusCode, should_retry: Option<bool>, body: &[u8]) -> Kind {
@@ -67,18 +79,23 @@ pub(crate) fn spend_cap(body: &[u8]) -> bool {
 /// What the start of an SSE stream holds so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scan {
-    /// No complete event yet, or only comments (`: ping`) and events
-    /// without data.
+    /// No complete event yet, or only comments (`: ping`), events without
+    /// data, and chunks without choices (a usage-only chunk).
     More,
-    /// The first data event is content (anything but an error).
+    /// A chunk with choices arrived before any error: the stream has begun.
     Content,
-    /// The first data event is an error: `event: error`, or data that is an
-    /// error object (has `error`, or `"type":"error"`, or `"object":"error"`).
+    /// An error came first: `event: error`, or data that is an error object
+    /// (has `error`, or `"type":"error"`, or `"object":"error"`).
     Error,
+    /// The stream is broken before its first chunk: data that is not JSON,
+    /// or `[DONE]` with no choices before it (an empty answer). Nothing
+    /// reached the client yet, so this fails over like a broken connection.
+    Broken,
 }
 
-/// Judges the first complete data event in `buf`, the bytes of a stream
-/// from its start. Lines end in `\n` or `\r\n`; an empty line ends an event.
+/// Judges the start of a stream, `buf` holding its bytes from the first
+/// one: the first data event that decides (see [`Scan`]). Lines end in
+/// `\n` or `\r\n`; an empty line ends an event.
 pub(crate) fn scan(buf: &[u8]) -> Scan {
     // Only complete lines: the last one may still be arriving.
     let Some(end) = buf.iter().rposition(|&b| b == b'\n') else {
@@ -90,11 +107,10 @@ pub(crate) fn scan(buf: &[u8]) -> Scan {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             if let Some(data) = data.take() {
-                return if error_type || error_json(&data) {
-                    Scan::Error
-                } else {
-                    Scan::Content
-                };
+                match event(error_type, &data) {
+                    Scan::More => {}
+                    decided => return decided,
+                }
             }
             error_type = false;
             continue;
@@ -122,12 +138,25 @@ pub(crate) fn scan(buf: &[u8]) -> Scan {
     Scan::More
 }
 
-fn error_json(data: &[u8]) -> bool {
+/// What one complete data event says about the stream's start.
+fn event(error_type: bool, data: &[u8]) -> Scan {
+    if error_type {
+        return Scan::Error;
+    }
+    if data == b"[DONE]" {
+        return Scan::Broken;
+    }
     let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(data) else {
-        return false;
+        return Scan::Broken;
     };
     let is_error = |k: &str| o.get(k).and_then(Value::as_str) == Some("error");
-    o.contains_key("error") || is_error("type") || is_error("object")
+    if o.contains_key("error") || is_error("type") || is_error("object") {
+        return Scan::Error;
+    }
+    match o.get("choices") {
+        Some(Value::Array(c)) if !c.is_empty() => Scan::Content,
+        _ => Scan::More,
+    }
 }
 
 #[cfg(test)]
@@ -176,6 +205,32 @@ mod tests {
     }
 
     #[test]
+    fn a_success_is_relayed_only_if_it_is_a_chat_completion() {
+        let ok = |ct: &'static str, body: &str| {
+            let mut h = hyper::HeaderMap::new();
+            h.insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static(ct),
+            );
+            completion_ok(&h, body.as_bytes())
+        };
+        let good = r#"{"id":"x","choices":[{"message":{"role":"assistant","content":"hi"}}]}"#;
+        assert!(ok("application/json", good));
+        assert!(ok("application/json; charset=utf-8", good));
+        assert!(!ok("text/plain", good), "wrong content type");
+        assert!(
+            !ok("application/json", r#"{"id":"x","choices":[]}"#),
+            "no choices"
+        );
+        assert!(!ok("application/json", r#"{"id":"x","choi"#), "cut JSON");
+        assert!(!ok("application/json", "<html>bad gateway</html>"));
+        assert!(
+            !completion_ok(&hyper::HeaderMap::new(), good.as_bytes()),
+            "no content type"
+        );
+    }
+
+    #[test]
     fn the_first_data_event_decides() {
         let s = |text: &str| scan(text.as_bytes());
         assert_eq!(s(""), Scan::More);
@@ -187,10 +242,26 @@ mod tests {
             Scan::More,
             "event incomplete"
         );
-        assert_eq!(s(": ping\n\ndata: {\"choices\":[]}\n\n"), Scan::Content);
-        assert_eq!(s("data: {\"choices\":[]}\r\n\r\n"), Scan::Content);
-        assert_eq!(s("data: [DONE]\n\n"), Scan::Content);
-        assert_eq!(s("event: ping\n\ndata: {\"a\":1}\n\n"), Scan::Content);
+        let chunk = "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}";
+        assert_eq!(s(&format!(": ping\n\n{chunk}\n\n")), Scan::Content);
+        assert_eq!(s(&format!("{chunk}\r\n\r\n")), Scan::Content);
+        assert_eq!(s(&format!("event: ping\n\n{chunk}\n\n")), Scan::Content);
+        assert_eq!(
+            s("data: {\"choices\":[],\"usage\":{}}\n\n"),
+            Scan::More,
+            "a usage-only chunk decides nothing"
+        );
+        assert_eq!(
+            s(&format!("data: {{\"choices\":[]}}\n\n{chunk}\n\n")),
+            Scan::Content
+        );
+        assert_eq!(s("data: [DONE]\n\n"), Scan::Broken, "done before content");
+        assert_eq!(
+            s("data: {\"choices\":[]}\n\ndata: [DONE]\n\n"),
+            Scan::Broken,
+            "an empty answer"
+        );
+        assert_eq!(s("data: {\"id\":\"x\",\"cho\n\n"), Scan::Broken, "cut JSON");
         let anthropic = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"}}\n\n";
         assert_eq!(s(anthropic), Scan::Error);
         assert_eq!(s(&format!(": ping\n\n{anthropic}")), Scan::Error);
@@ -201,7 +272,7 @@ mod tests {
             Scan::Error
         );
         assert_eq!(
-            s("data: {\"a\":1}\n\ndata: {\"error\":{}}\n\n"),
+            s(&format!("{chunk}\n\ndata: {{\"error\":{{}}}}\n\n")),
             Scan::Content,
             "an error after content is the stream's business"
         );

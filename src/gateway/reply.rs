@@ -144,3 +144,19 @@ pub(crate) fn invalid_request(
         AttemptLog::default(),
     )
 }
+
+/// The last provider tried answered a success status whose body is not a
+/// chat completion: 502, never the broken body as if it were an answer.
+pub(crate) fn malformed(up: &Upstream, log: AttemptLog) -> Response<GatewayBody> {
+    let msg = format!(
+        "provider {} answered a success status with a body that is not a chat completion",
+        up.name
+    );
+    error(
+        StatusCode::BAD_GATEWAY,
+        &msg,
+        "upstream_error",
+        "upstream_malformed",
+        log,
+    )
+}

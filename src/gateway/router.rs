@@ -32,11 +32,17 @@
 //!   gateway answer with its own 504 or 502. When the request sent nothing
 //!   because every provider was cooling down or open, it answers 429 with
 //!   the shortest wait left as `Retry-After` (502 if none was cooling).
-//! - **Streams commit on their first data event**, not on a `: ping`
-//!   comment (comments before it go to the client with it). A first event
-//!   that is an error (`event: error`, or data that is an error object) is
-//!   a failure before any content, treated like a 5xx; after content has
-//!   gone out, an error event is relayed as it is.
+//! - **A 200 must be a chat completion.** A non-streaming success whose
+//!   body is not one (not JSON, no choices, not a JSON content type) is a
+//!   failed attempt, retried and failed over like a 5xx; if it is the
+//!   last, the client gets the gateway's 502, never the broken body.
+//! - **Streams commit on their first chunk with choices**, not on a
+//!   `: ping` comment or a usage-only chunk (those go to the client with
+//!   it). An error first (`event: error`, or data that is an error object)
+//!   is a failure before any content, treated like a 5xx; data that is not
+//!   JSON, or `[DONE]` before any choices, is a broken attempt. After
+//!   content has gone out, an error event is relayed as it is, and silence
+//!   between chunks is allowed up to `stream_idle_timeout`.
 //!
 //! Which outcomes count against a provider's breaker does not depend on
 //! `failover_on`: a 5xx, a retryable 429, a timeout, a broken connection or
@@ -79,6 +85,7 @@ pub(crate) struct Router {
 struct Policy {
     retries: u32,
     attempt_timeout: Duration,
+    stream_idle_timeout: Duration,
     on_5xx: bool,
     on_429: bool,
     on_timeout: bool,
@@ -93,6 +100,7 @@ impl From<&RoutePolicy> for Policy {
         Policy {
             retries: p.retries,
             attempt_timeout: p.attempt_timeout,
+            stream_idle_timeout: p.stream_idle_timeout,
             on_5xx: on(FailoverOn::Status5xx),
             on_429: on(FailoverOn::Status429),
             on_timeout: on(FailoverOn::Timeout),
@@ -258,13 +266,23 @@ impl Router {
         let p = self.policy;
         match outcome {
             Outcome::Stream(s) => {
-                let body = Relay::new(s.first, s.rest, p.attempt_timeout, permit);
+                let body = Relay::new(s.first, s.rest, p.stream_idle_timeout, permit);
                 let body = GatewayBody::Relay(Box::new(body));
                 Step::Reply(reply::answer(up, s.status, &s.headers, body, t.take_log()))
             }
             Outcome::StreamError(a) => {
                 permit.finish(false);
                 self.failed(up, a, p.on_5xx, t)
+            }
+            Outcome::Answer(a)
+                if a.status.is_success() && !classify::completion_ok(&a.headers, &a.body) =>
+            {
+                permit.finish(false);
+                if !p.on_5xx {
+                    return Step::Reply(reply::malformed(up, t.take_log()));
+                }
+                t.last = Last::Malformed(Arc::clone(up));
+                Step::Retry(None)
             }
             Outcome::Answer(a) => {
                 match classify::kind(a.status, classify::should_retry(&a.headers), &a.body) {
@@ -342,6 +360,8 @@ enum Last {
     Answer(Arc<Upstream>, Answer),
     /// No answer.
     Transport { timeout: bool },
+    /// A success status with a body that is not a chat completion.
+    Malformed(Arc<Upstream>),
 }
 
 /// One request's way through its route.
@@ -369,6 +389,7 @@ impl Trail {
     fn exhausted(self, model: &str) -> Response<GatewayBody> {
         match (self.last, self.cooling) {
             (Last::Answer(up, a), _) => relay(&up, a, self.log),
+            (Last::Malformed(up), _) => reply::malformed(&up, self.log),
             (Last::Nothing, Some(left)) => reply::cooling(model, left, self.log),
             (Last::Transport { timeout }, _) => {
                 let (status, what) = if timeout {
@@ -438,6 +459,7 @@ mod tests {
         let p = Policy::from(&RoutePolicy {
             retries: 1,
             attempt_timeout: Duration::from_secs(1),
+            stream_idle_timeout: Duration::from_secs(30),
             failover_on: vec![FailoverOn::Status5xx, FailoverOn::Connect],
             honor_retry_after: true,
             max_retry_wait: Duration::from_secs(1),

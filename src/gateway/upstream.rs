@@ -139,8 +139,8 @@ pub(crate) struct Outgoing<'a> {
 pub(crate) enum Outcome {
     /// The provider answered with a status and a complete body.
     Answer(Answer),
-    /// A successful stream whose first data event (not a comment) is
-    /// content; every byte before and with it is in `first`.
+    /// A successful stream that reached its first chunk with choices;
+    /// every byte before and with it is in `first`.
     Stream(StreamStart),
     /// A successful status whose stream began with an error event: it
     /// failed before any content. `body` holds the bytes up to the event.
@@ -251,7 +251,8 @@ pub(crate) async fn send(
 enum First {
     Content(Bytes),
     Error(Bytes),
-    /// The body ended before its first data event.
+    /// The body ended, or broke (see [`Scan::Broken`]), before its first
+    /// chunk of content.
     Ended,
 }
 
@@ -260,8 +261,9 @@ enum First {
 /// stay bounded.
 const FIRST_EVENT_LIMIT: usize = 64 * 1024;
 
-/// Reads until the first data event: comments (`: ping` keep-alives) before
-/// it are kept and go to the client with it.
+/// Reads until the first chunk of content or an error: comments (`: ping`
+/// keep-alives) and chunks without choices before it are kept and go to
+/// the client with it.
 async fn first_event(body: &mut reqwest::Body) -> Result<First, reqwest::Error> {
     let mut buf = BytesMut::new();
     while let Some(frame) = body.frame().await {
@@ -272,6 +274,7 @@ async fn first_event(body: &mut reqwest::Body) -> Result<First, reqwest::Error> 
         match classify::scan(&buf) {
             Scan::Content => return Ok(First::Content(buf.freeze())),
             Scan::Error => return Ok(First::Error(buf.freeze())),
+            Scan::Broken => return Ok(First::Ended),
             Scan::More if buf.len() > FIRST_EVENT_LIMIT => return Ok(First::Content(buf.freeze())),
             Scan::More => {}
         }

@@ -72,6 +72,7 @@ pub fn scenario(seed: u64, providers: usize) -> Scenario {
             policy: RoutePolicy {
                 retries: 0,
                 attempt_timeout: Duration::from_secs(10),
+                stream_idle_timeout: Duration::from_secs(30),
                 failover_on: vec![],
                 honor_retry_after: true,
                 max_retry_wait: Duration::from_secs(1),

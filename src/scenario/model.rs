@@ -144,7 +144,12 @@ pub struct BuiltinGateway {
 pub struct RoutePolicy {
     /// Extra attempts on the same provider before moving on.
     pub retries: u32,
+    /// Limit on the whole attempt: connect, headers and body, or for a
+    /// stream its first data event.
     pub attempt_timeout: Duration,
+    /// Longest silence allowed between a committed stream's chunks before
+    /// the gateway gives up on it (it cannot fail over any more by then).
+    pub stream_idle_timeout: Duration,
     /// Which attempt outcomes move on to the next provider (or retry).
     pub failover_on: Vec<FailoverOn>,
     pub honor_retry_after: bool,

@@ -108,6 +108,7 @@ pub struct RawGateway {
 pub struct RawPolicy {
     pub retries: Option<i64>,
     pub attempt_timeout: Option<RawDuration>,
+    pub stream_idle_timeout: Option<RawDuration>,
     pub failover_on: Option<Vec<RawFailoverOn>>,
     pub honor_retry_after: Option<bool>,
     pub max_retry_wait: Option<RawDuration>,

@@ -285,3 +285,39 @@ async fn a_retry_after_on_a_5xx_is_waited_out_before_the_retry() {
     assert!(took >= 400 * MS && took < 3000 * MS, "took {took:?}");
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_200_that_is_not_a_chat_completion_fails_over() {
+    let broken = provider(
+        ResponseTemplate::new(200).set_body_raw("{\"id\":\"x\",\"choi", "application/json"),
+    )
+    .await;
+    let qwen = provider(completion("qwen")).await;
+    let gw = start(
+        &config(&[("default", &["broken", "qwen"])]),
+        &[("broken", broken.uri()), ("qwen", qwen.uri())],
+    )
+    .await;
+    let resp = ask(&gw, "default", 1).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(attempts(&resp), "broken:200,qwen:200");
+    assert_eq!(served_by(&resp), "qwen");
+
+    // With nowhere left to go the client gets a 502 naming the provider,
+    // never the broken body as if it were an answer.
+    let gw2 = start(
+        &config(&[("default", &["broken"])]),
+        &[("broken", broken.uri())],
+    )
+    .await;
+    let resp = ask(&gw2, "default", 2).await;
+    assert_eq!(resp.status(), 502);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "upstream_malformed");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("broken"));
+    gw.shutdown().await;
+    gw2.shutdown().await;
+}

@@ -74,10 +74,11 @@ async fn a_stream_cut_after_its_first_chunk_is_not_failed_over_and_counts_agains
 }
 
 #[tokio::test]
-async fn a_stream_silent_for_longer_than_the_attempt_timeout_is_ended() {
+async fn a_stream_silent_for_longer_than_the_idle_timeout_is_ended() {
     let hang = RawProvider::start(Script::FirstChunkThenHang).await;
     let mut cfg = config(&[("fast", &["hang"])]);
-    cfg.policy.attempt_timeout = 300 * MS;
+    cfg.policy.attempt_timeout = Duration::from_secs(30);
+    cfg.policy.stream_idle_timeout = 300 * MS;
     let gw = start(&cfg, &[("hang", hang.url.clone())]).await;
 
     let started = Instant::now();
@@ -87,6 +88,24 @@ async fn a_stream_silent_for_longer_than_the_attempt_timeout_is_ended() {
     assert!(broke);
     let took = started.elapsed();
     assert!(took >= 300 * MS && took < 5000 * MS, "took {took:?}");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stream_that_pauses_longer_than_the_attempt_timeout_resumes() {
+    // A reasoning model thinks mid-answer: silence past the first-event
+    // limit, well inside the idle limit, is not a failure.
+    let stall = RawProvider::start(Script::FirstChunkPauseThenDone).await;
+    let mut cfg = config(&[("fast", &["stall"])]);
+    cfg.policy.attempt_timeout = 300 * MS;
+    cfg.policy.stream_idle_timeout = Duration::from_secs(10);
+    let gw = start(&cfg, &[("stall", stall.url.clone())]).await;
+
+    let resp = post(&gw, chat_body("fast", true, 1), 1).await;
+    assert_eq!(attempts(&resp), "stall:200");
+    let (text, broke) = read_stream(resp).await;
+    assert_eq!(text, format!("{FIRST_CHUNK}{DONE}"));
+    assert!(!broke, "the stream finished");
     gw.shutdown().await;
 }
 
@@ -224,6 +243,8 @@ enum Script {
     FirstChunkThenClose,
     /// One SSE chunk, then nothing.
     FirstChunkThenHang,
+    /// One SSE chunk, silence for `STALL`, then `[DONE]`.
+    FirstChunkPauseThenDone,
     /// `: ping` keep-alives every 50 ms, and never any content.
     PingsThenHang,
     /// Two pings 50 ms apart, then the first chunk and `[DONE]`.
@@ -240,12 +261,21 @@ impl Script {
         match self {
             Script::HeadersThenHang => vec![],
             Script::FirstChunkThenClose | Script::FirstChunkThenHang => vec![FIRST_CHUNK.into()],
+            Script::FirstChunkPauseThenDone => vec![FIRST_CHUNK.into(), DONE.into()],
             Script::PingsThenHang => vec![PING.into(); 40],
             Script::PingsThenContent => {
                 vec![PING.into(), PING.into(), FIRST_CHUNK.into(), DONE.into()]
             }
             Script::ErrorFirst(event) => vec![PING.into(), event.into()],
             Script::ContentThenError => vec![FIRST_CHUNK.into(), OPENAI_ERROR.into()],
+        }
+    }
+
+    /// The pause after piece `i`.
+    fn pause_after(self, i: usize) -> Duration {
+        match (self, i) {
+            (Script::FirstChunkPauseThenDone, 0) => STALL,
+            _ => 50 * MS,
         }
     }
 
@@ -256,6 +286,9 @@ impl Script {
         )
     }
 }
+
+/// Longer than the 300 ms attempt timeout the tests set.
+const STALL: Duration = Duration::from_millis(900);
 
 /// A provider on a bare TCP socket, for what wiremock cannot do: stop
 /// in the middle of a chunked body.
@@ -290,13 +323,13 @@ async fn serve(mut sock: TcpStream, script: Script) {
         "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
     sock.write_all(head.as_bytes()).await.unwrap();
     sock.flush().await.unwrap();
-    for piece in script.pieces() {
+    for (i, piece) in script.pieces().into_iter().enumerate() {
         let chunk = format!("{:x}\r\n{piece}\r\n", piece.len());
         // The gateway may have gone (it failed over, or timed out).
         if sock.write_all(chunk.as_bytes()).await.is_err() || sock.flush().await.is_err() {
             return;
         }
-        tokio::time::sleep(50 * MS).await;
+        tokio::time::sleep(script.pause_after(i)).await;
     }
     if script.hangs() {
         tokio::time::sleep(Duration::from_secs(30)).await;

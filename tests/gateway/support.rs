@@ -26,6 +26,7 @@ pub fn config(routes: &[(&str, &[&str])]) -> BuiltinGateway {
         policy: RoutePolicy {
             retries: 0,
             attempt_timeout: 500 * MS,
+            stream_idle_timeout: Duration::from_secs(30),
             failover_on: vec![
                 FailoverOn::Status5xx,
                 FailoverOn::Status429,

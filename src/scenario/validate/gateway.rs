@@ -252,6 +252,11 @@ fn policy(ctx: &Ctx, at: &FieldPath, p: &RawPolicy) -> Result<RoutePolicy, Scena
             &p.attempt_timeout,
             Duration::from_secs(10),
         )?,
+        stream_idle_timeout: ctx.positive_duration_or(
+            &at.key("stream_idle_timeout"),
+            &p.stream_idle_timeout,
+            Duration::from_secs(30),
+        )?,
         failover_on,
         honor_retry_after: p.honor_retry_after.unwrap_or(true),
         max_retry_wait: ctx.duration_or(
