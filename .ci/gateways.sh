@@ -8,6 +8,10 @@
 # fault window has a state, refusals were watched when run as root, every
 # answer was checked, and the gateway's own account of its fallbacks was
 # reconciled with the providers' ledger. Afterwards no port is left bound.
+# Then each runs the scorecard's battery (scenarios/scorecard/GW.toml, 21
+# cases, about 5 minutes each), checked by .ci/check_scorecard.py: run to
+# its end, every case and criterion scored with its numbers, no pass on
+# anything unmeasured, and the exit code matching the scores.
 #
 # The verdict itself is the gateway's, not CI's: LiteLLM and Portkey fail
 # some of these SLAs (see the README), and a window the gateway never
@@ -95,4 +99,22 @@ for gw in "${gateways[@]}"; do
     fi
     python3 .ci/check_gateway_summary.py "$gw" "$out" "$code"
     echo "$gw: checked in ${took}s"
+
+    # The scorecard's battery (21 cases, about 5 minutes): it must run to
+    # its end and score honestly; a gateway may fail cases (exit 1).
+    card="$out_root/$gw-scorecard"
+    started=$SECONDS
+    echo "::group::slabench scorecard scenarios/scorecard/$gw.toml"
+    set +e
+    "$slabench" scorecard "scenarios/scorecard/$gw.toml" --out "$card"
+    code=$?
+    set -e
+    echo "::endgroup::"
+    took=$((SECONDS - started))
+    if [ "$code" -ne 0 ] && [ "$code" -ne 1 ]; then
+        echo "error: $gw: slabench scorecard exited with $code (0 all pass and 1 some failed are fine here)" >&2
+        exit 1
+    fi
+    python3 .ci/check_scorecard.py "$gw" "$card" "$code" "$slabench"
+    echo "$gw: scorecard checked in ${took}s"
 done
