@@ -1,6 +1,7 @@
 //! What a provider's answer means for the route: relay it, or count it as
-//! a failure that may be retried or failed over; and, for a stream, whether
-//! its first event is content or an error.
+//! a failure that may be retried or failed over; whether a success is a
+//! chat completion; and, for a stream, whether content, an error or a
+//! break comes first.
 //!
 //! Pure functions on status, body bytes and SSE text, so every rule is
 //! tested without a socket.
@@ -22,15 +23,22 @@ pub(crate) enum Kind {
 }
 
 /// Whether a successful non-streaming answer is a chat completion a client
-/// can use: a JSON content type and a body with at least one choice. A 200
-/// that is not one is a broken provider, not an answer to relay.
+/// can use: a JSON content type and a JSON object whose `choices` is a
+/// non-empty array of objects. Nothing more is asked of it: content as an
+/// array of parts, no `id`, usage without `total_tokens` are all answers. A
+/// 200 that is not one is a broken provider, not an answer to relay.
 pub(crate) fn completion_ok(headers: &hyper::HeaderMap, body: &[u8]) -> bool {
     let json = headers
         .get(hyper::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.contains("json"));
-    json && serde_json::from_slice::<crate::openai::ChatCompletion>(body)
-        .is_ok_and(|c| !c.choices.is_empty())
+    json && match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(o)) => match o.get("choices") {
+            Some(Value::Array(c)) => !c.is_empty() && c.iter().all(Value::is_object),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// `should_retry`: the answer's `x-should-retry` header (OpenAI's and
@@ -80,16 +88,19 @@ pub(crate) fn spend_cap(body: &[u8]) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scan {
     /// No complete event yet, or only comments (`: ping`), events without
-    /// data, and chunks without choices (a usage-only chunk).
+    /// data or with empty data (heartbeats), and chunks without content: a
+    /// usage-only chunk, or the role-only chunk OpenAI, vLLM and LiteLLM
+    /// send first.
     More,
-    /// A chunk with choices arrived before any error: the stream has begun.
+    /// A chunk with content (see `has_content`) arrived before any error:
+    /// the stream has begun.
     Content,
     /// An error came first: `event: error`, or data that is an error object
     /// (has `error`, or `"type":"error"`, or `"object":"error"`).
     Error,
-    /// The stream is broken before its first chunk: data that is not JSON,
-    /// or `[DONE]` with no choices before it (an empty answer). Nothing
-    /// reached the client yet, so this fails over like a broken connection.
+    /// The stream is broken before its first content: data that is not
+    /// JSON, or `[DONE]` with no content before it (an empty answer).
+    /// Nothing reached the client yet, so this is a malformed answer.
     Broken,
 }
 
@@ -106,7 +117,9 @@ pub(crate) fn scan(buf: &[u8]) -> Scan {
     for line in buf[..end].split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
-            if let Some(data) = data.take() {
+            // An empty data buffer is not dispatched (the SSE spec): a
+            // `data:` heartbeat is neither content nor broken.
+            if let Some(data) = data.take().filter(|d| !d.is_empty()) {
                 match event(error_type, &data) {
                     Scan::More => {}
                     decided => return decided,
@@ -138,7 +151,7 @@ pub(crate) fn scan(buf: &[u8]) -> Scan {
     Scan::More
 }
 
-/// What one complete data event says about the stream's start.
+/// What one complete, non-empty data event says about the stream's start.
 fn event(error_type: bool, data: &[u8]) -> Scan {
     if error_type {
         return Scan::Error;
@@ -154,9 +167,38 @@ fn event(error_type: bool, data: &[u8]) -> Scan {
         return Scan::Error;
     }
     match o.get("choices") {
-        Some(Value::Array(c)) if !c.is_empty() => Scan::Content,
+        Some(Value::Array(c)) if c.iter().any(has_content) => Scan::Content,
         _ => Scan::More,
     }
+}
+
+/// Whether a chunk's choice carries something of the answer: a non-empty
+/// `delta.content`, `delta.tool_calls` or (legacy) `delta.function_call`,
+/// a `delta.refusal`, non-empty `delta.reasoning_content` or
+/// `delta.reasoning` (reasoning models stream these first), or a
+/// `finish_reason`. A role-only delta (`"content":""`, `"refusal":null`)
+/// is not: the answer may still fail before its first token.
+fn has_content(choice: &Value) -> bool {
+    let filled = |v: &Value| match v {
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        Value::Bool(_) | Value::Number(_) => true,
+    };
+    let delta = choice.get("delta");
+    let field = |k: &str| delta.and_then(|d| d.get(k)).is_some_and(filled);
+    [
+        "content",
+        "tool_calls",
+        "function_call",
+        "refusal",
+        "reasoning_content",
+        "reasoning",
+    ]
+    .into_iter()
+    .any(field)
+        || choice.get("finish_reason").is_some_and(|f| !f.is_null())
 }
 
 #[cfg(test)]
@@ -216,6 +258,19 @@ mod tests {
         };
         let good = r#"{"id":"x","choices":[{"message":{"role":"assistant","content":"hi"}}]}"#;
         assert!(ok("application/json", good));
+        let parts = r#"{"choices":[{"message":{"content":[{"type":"text","text":"hi"}]}}],"usage":{"prompt_tokens":1,"completion_tokens":1}}"#;
+        assert!(
+            ok("application/json", parts),
+            "content parts, no id, usage without total_tokens"
+        );
+        assert!(
+            !ok("application/json", r#"{"choices":["hi"]}"#),
+            "a choice must be an object"
+        );
+        assert!(
+            !ok("application/json", r#"[{"choices":[{}]}]"#),
+            "not an object"
+        );
         assert!(ok("application/json; charset=utf-8", good));
         assert!(!ok("text/plain", good), "wrong content type");
         assert!(
@@ -242,7 +297,7 @@ mod tests {
             Scan::More,
             "event incomplete"
         );
-        let chunk = "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}";
+        let chunk = "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}";
         assert_eq!(s(&format!(": ping\n\n{chunk}\n\n")), Scan::Content);
         assert_eq!(s(&format!("{chunk}\r\n\r\n")), Scan::Content);
         assert_eq!(s(&format!("event: ping\n\n{chunk}\n\n")), Scan::Content);
@@ -275,6 +330,83 @@ mod tests {
             s(&format!("{chunk}\n\ndata: {{\"error\":{{}}}}\n\n")),
             Scan::Content,
             "an error after content is the stream's business"
+        );
+    }
+
+    /// The chunks real providers send, built from their deltas.
+    fn chunk(choice: &str) -> String {
+        format!("data: {{\"id\":\"c\",\"choices\":[{choice}]}}\n\n")
+    }
+
+    const ROLE: &str = r#"{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"finish_reason":null}"#;
+
+    #[test]
+    fn a_role_only_chunk_decides_nothing() {
+        let role = chunk(ROLE);
+        assert_eq!(
+            scan(role.as_bytes()),
+            Scan::More,
+            "OpenAI's and vLLM's first chunk"
+        );
+        let content = chunk(r#"{"index":0,"delta":{"content":"Hel"},"finish_reason":null}"#);
+        assert_eq!(scan(format!("{role}{content}").as_bytes()), Scan::Content);
+        let overloaded = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"}}\n\n";
+        assert_eq!(
+            scan(format!("{role}{overloaded}").as_bytes()),
+            Scan::Error,
+            "an error after the role chunk is still before any content"
+        );
+        assert_eq!(
+            scan(format!("{role}data: [DONE]\n\n").as_bytes()),
+            Scan::Broken,
+            "a role and nothing else is an empty answer"
+        );
+        let role_only = chunk(r#"{"index":0,"delta":{"role":"assistant"}}"#);
+        assert_eq!(scan(role_only.as_bytes()), Scan::More);
+        let empty_calls = chunk(r#"{"index":0,"delta":{"tool_calls":[]}}"#);
+        assert_eq!(scan(empty_calls.as_bytes()), Scan::More);
+    }
+
+    #[test]
+    fn each_kind_of_content_commits() {
+        let commits = |choice: &str| scan(chunk(choice).as_bytes());
+        let tool = r#"{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]}}"#;
+        assert_eq!(commits(tool), Scan::Content, "tool_calls first");
+        let reasoning =
+            r#"{"index":0,"delta":{"role":"assistant","content":null,"reasoning_content":"Let"}}"#;
+        assert_eq!(commits(reasoning), Scan::Content, "reasoning_content first");
+        let reasoning = r#"{"index":0,"delta":{"reasoning":"Let"}}"#;
+        assert_eq!(commits(reasoning), Scan::Content, "vLLM's reasoning");
+        let refusal = r#"{"index":0,"delta":{"refusal":"I can't"}}"#;
+        assert_eq!(commits(refusal), Scan::Content, "a refusal");
+        let finish = r#"{"index":0,"delta":{},"finish_reason":"stop"}"#;
+        assert_eq!(commits(finish), Scan::Content, "finish_reason only");
+        let legacy = r#"{"index":0,"delta":{"function_call":{"name":"f"}}}"#;
+        assert_eq!(commits(legacy), Scan::Content, "a legacy function_call");
+        let second = format!("{ROLE},{{\"index\":1,\"delta\":{{\"content\":\"x\"}}}}");
+        assert_eq!(commits(&second), Scan::Content, "any choice with content");
+        let empty = r#"{"index":0,"delta":{"content":"","reasoning_content":""}}"#;
+        assert_eq!(commits(empty), Scan::More, "empty strings are no content");
+    }
+
+    #[test]
+    fn usage_only_chunks_and_empty_data_are_skipped() {
+        let usage =
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":0}}\n\n";
+        assert_eq!(scan(usage.as_bytes()), Scan::More, "usage-only");
+        for heartbeat in [
+            "data:\n\n",
+            "data: \n\n",
+            "data:\r\n\r\n",
+            "event: error\ndata:\n\n",
+        ] {
+            assert_eq!(scan(heartbeat.as_bytes()), Scan::More, "{heartbeat:?}");
+            let then = format!("{heartbeat}{}", chunk(r#"{"delta":{"content":"a"}}"#));
+            assert_eq!(scan(then.as_bytes()), Scan::Content, "{heartbeat:?}");
+        }
+        assert_eq!(
+            scan(format!("data:\n\n{usage}data: [DONE]\n\n").as_bytes()),
+            Scan::Broken
         );
     }
 }

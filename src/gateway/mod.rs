@@ -10,16 +10,18 @@
 //! - `x-slabench-served-by: qwen`: the provider whose answer this is;
 //! - `x-slabench-attempts: flash:503,flash:timeout,qwen:200`: every attempt
 //!   in order, as `provider:outcome` with outcome a status or `timeout`,
-//!   `connect`, `broken`, `error_event` (a stream whose first event was an
-//!   error). A stream's last entry is the status its answer began with;
+//!   `connect`, `broken`, `error_event` (a stream with an error before its
+//!   first content), `malformed` (a success status whose body is not a chat
+//!   completion, or a stream broken before its first content). A stream's
+//!   last entry is the status its answer began with;
 //!   what became of the stream afterwards cannot be in a header;
 //! - `x-slabench-skipped: flash`: providers passed over with an open breaker
 //!   or cooling down after a `Retry-After`;
 //! - `x-slabench-provider`: passed through from the provider's answer.
 //!
 //! Layout: [`breaker`] is the pure state machine, `cooldown` the
-//! provider-wide `Retry-After`, `classify` what an answer or a stream's first
-//! event means, `upstream` one attempt on one provider, `router` the
+//! provider-wide `Retry-After`, `classify` what an answer or the start of a
+//! stream means, `upstream` one attempt on one provider, `router` the
 //! route/retry/failover loop and its rules, `body` the streaming relay,
 //! `reply` the responses, `server` the hyper front.
 

@@ -145,11 +145,13 @@ pub(crate) fn invalid_request(
     )
 }
 
-/// The last provider tried answered a success status whose body is not a
-/// chat completion: 502, never the broken body as if it were an answer.
+/// The last provider tried answered a success status with a body that is
+/// not a chat completion, or a stream that broke before any content: 502,
+/// never the broken body as if it were an answer.
 pub(crate) fn malformed(up: &Upstream, log: AttemptLog) -> Response<GatewayBody> {
     let msg = format!(
-        "provider {} answered a success status with a body that is not a chat completion",
+        "provider {} answered a success status with a body that is not a chat completion \
+         (or a stream that broke before any content)",
         up.name
     );
     error(

@@ -17,38 +17,50 @@
 //!   asking for longer, or unreadable, ends the provider's turn at once. It
 //!   never adds attempts beyond `retries`, so amplification stays bounded
 //!   by the route's length × (1 + retries).
-//! - **What may not be retried is relayed at once**: a 2xx, any 4xx but
-//!   429 (a 400 `context_length_exceeded` fails the same way everywhere),
-//!   and a 429 whose body says the quota is spent (`insufficient_quota` as
-//!   `error.code` or `error.type`, in OpenAI, Anthropic or vLLM shape). No
-//!   retry, no failover; status, body and content type as received.
+//! - **What may not be retried is relayed at once**: a 2xx that is an
+//!   answer (see below), any 4xx but 429 (a 400 `context_length_exceeded`
+//!   fails the same way everywhere), and a 429 whose body says the quota is
+//!   spent (`insufficient_quota` as `error.code` or `error.type`, in OpenAI,
+//!   Anthropic or vLLM shape). No retry, no failover; status, body and
+//!   content type as received.
 //! - **Retryable failures** (5xx, other 429s, timeouts, broken connections,
-//!   a stream whose first event is an error) are retried and failed over as
-//!   `failover_on` says; an outcome left out of it goes to the client.
+//!   a stream with an error before its first content, a malformed success)
+//!   are retried and failed over as `failover_on` says; an outcome left out
+//!   of it goes to the client.
 //! - **Errors are passed through, not rewritten.** When every provider has
 //!   failed, the client gets the last provider's error answer as received
 //!   (a 529 stays a 529 with its body, its `Retry-After` kept). Only when
-//!   the last attempt got no answer (timeout, connect, broken) does the
-//!   gateway answer with its own 504 or 502. When the request sent nothing
-//!   because every provider was cooling down or open, it answers 429 with
-//!   the shortest wait left as `Retry-After` (502 if none was cooling).
-//! - **A 200 must be a chat completion.** A non-streaming success whose
-//!   body is not one (not JSON, no choices, not a JSON content type) is a
-//!   failed attempt, retried and failed over like a 5xx; if it is the
-//!   last, the client gets the gateway's 502, never the broken body.
-//! - **Streams commit on their first chunk with choices**, not on a
-//!   `: ping` comment or a usage-only chunk (those go to the client with
-//!   it). An error first (`event: error`, or data that is an error object)
-//!   is a failure before any content, treated like a 5xx; data that is not
-//!   JSON, or `[DONE]` before any choices, is a broken attempt. After
-//!   content has gone out, an error event is relayed as it is, and silence
-//!   between chunks is allowed up to `stream_idle_timeout`.
+//!   the last attempt got no answer (timeout, connect, broken) or a
+//!   malformed one does the gateway answer with its own 504 or 502. When
+//!   the request sent nothing because every provider was cooling down or
+//!   open, it answers 429 with the shortest wait left as `Retry-After`
+//!   (502 if none was cooling).
+//! - **A success must be an answer.** A non-streaming 2xx whose body is not
+//!   a chat completion (not a JSON object with a non-empty `choices` array
+//!   of objects, or not a JSON content type), and a stream that breaks
+//!   before its first content (data that is not JSON, `[DONE]` first, 64
+//!   KiB without content), are `malformed`: the provider answered, badly,
+//!   so it is treated like a 5xx (`5xx` in `failover_on` decides). If it is
+//!   the last attempt, the client gets the gateway's 502
+//!   `upstream_malformed` naming the provider, never the broken body. A
+//!   stream whose connection closes before any content is `broken`.
+//! - **Streams commit on their first content**: a chunk with a non-empty
+//!   `delta.content`, `tool_calls` or `function_call`, a `refusal`,
+//!   non-empty `reasoning_content` or `reasoning`, or a `finish_reason`.
+//!   Not on a `: ping` comment, an empty `data:` heartbeat, a usage-only
+//!   chunk or the role-only chunk OpenAI, vLLM and LiteLLM send first
+//!   (those go to the client with the first content). Until then
+//!   `attempt_timeout` bounds the wait, and an error (`event: error`, or
+//!   data that is an error object) is a failure before any content, treated
+//!   like a 5xx. After content has gone out, an error event is relayed as
+//!   it is, and silence between chunks is allowed up to
+//!   `stream_idle_timeout`.
 //!
 //! Which outcomes count against a provider's breaker does not depend on
-//! `failover_on`: a 5xx, a retryable 429, a timeout, a broken connection or
-//! an error event first is a sign of ill health whether or not the route
-//! fails over on it, and any other answer (a 400 or a spent quota included)
-//! shows the provider alive. `connect` covers every broken connection
+//! `failover_on`: a 5xx, a retryable 429, a malformed success, a timeout, a
+//! broken connection or an error before a stream's content is a sign of ill
+//! health whether or not the route fails over on it, and any other answer
+//! (a 400 or a spent quota included) shows the provider alive. `connect` covers every broken connection
 //! (refused, reset, cut mid-body), not only the connect phase: to a client
 //! they are the same failure.
 
@@ -274,9 +286,7 @@ impl Router {
                 permit.finish(false);
                 self.failed(up, a, p.on_5xx, t)
             }
-            Outcome::Answer(a)
-                if a.status.is_success() && !classify::completion_ok(&a.headers, &a.body) =>
-            {
+            Outcome::Malformed => {
                 permit.finish(false);
                 if !p.on_5xx {
                     return Step::Reply(reply::malformed(up, t.take_log()));
@@ -360,7 +370,7 @@ enum Last {
     Answer(Arc<Upstream>, Answer),
     /// No answer.
     Transport { timeout: bool },
-    /// A success status with a body that is not a chat completion.
+    /// A success status whose answer is not one ([`Outcome::Malformed`]).
     Malformed(Arc<Upstream>),
 }
 
@@ -398,7 +408,10 @@ impl Trail {
                         "the last one did not answer in time",
                     )
                 } else {
-                    (StatusCode::BAD_GATEWAY, "the last one could not be reached")
+                    (
+                        StatusCode::BAD_GATEWAY,
+                        "the last one could not be reached or broke off",
+                    )
                 };
                 let msg = format!(
                     "every provider for model `{model}` failed ({}); {what}",
@@ -439,7 +452,7 @@ fn transport_error(up: &Upstream, timeout: bool, log: AttemptLog) -> Response<Ga
     let (status, what) = if timeout {
         (StatusCode::GATEWAY_TIMEOUT, "did not answer in time")
     } else {
-        (StatusCode::BAD_GATEWAY, "could not be reached")
+        (StatusCode::BAD_GATEWAY, "could not be reached or broke off")
     };
     let msg = format!("provider {} {what}", up.name);
     let code = if timeout {

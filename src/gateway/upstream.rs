@@ -139,18 +139,26 @@ pub(crate) struct Outgoing<'a> {
 pub(crate) enum Outcome {
     /// The provider answered with a status and a complete body.
     Answer(Answer),
-    /// A successful stream that reached its first chunk with choices;
-    /// every byte before and with it is in `first`.
+    /// A successful stream that reached its first chunk with content (see
+    /// [`classify::scan`]); every byte before and with it is in `first`.
     Stream(StreamStart),
-    /// A successful status whose stream began with an error event: it
-    /// failed before any content. `body` holds the bytes up to the event.
+    /// A successful status whose stream sent an error event before any
+    /// content. `body` holds the bytes up to the event.
     StreamError(Answer),
-    /// No answer (or, for a stream, no first chunk) within `attempt_timeout`.
+    /// A success status whose answer is not one: a non-streaming body that
+    /// is not a chat completion ([`classify::completion_ok`]), or a stream
+    /// that broke before any content (data that is not JSON, `[DONE]`
+    /// first, `FIRST_EVENT_LIMIT` bytes without content). The provider
+    /// answered, badly: the router treats it like a 5xx.
+    Malformed,
+    /// No answer (or, for a stream, no first content) within
+    /// `attempt_timeout`.
     Timeout,
     /// Could not connect (refused, unreachable).
     Connect,
     /// The connection broke after the request went out: reset, a malformed
-    /// response, a body cut short, a stream that ended before its first chunk.
+    /// response, a body cut short, a stream that ended (its connection
+    /// closed) before its first content.
     Broken,
 }
 
@@ -170,12 +178,14 @@ pub(crate) struct StreamStart {
 }
 
 impl fmt::Display for Outcome {
-    /// The label in `x-slabench-attempts`: `503`, `timeout`, `connect`, `broken`.
+    /// The label in `x-slabench-attempts`: `503`, `error_event`,
+    /// `malformed`, `timeout`, `connect`, `broken`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Answer(a) => write!(f, "{}", a.status.as_u16()),
             Outcome::Stream(s) => write!(f, "{}", s.status.as_u16()),
             Outcome::StreamError(_) => f.write_str("error_event"),
+            Outcome::Malformed => f.write_str("malformed"),
             Outcome::Timeout => f.write_str("timeout"),
             Outcome::Connect => f.write_str("connect"),
             Outcome::Broken => f.write_str("broken"),
@@ -186,7 +196,7 @@ impl fmt::Display for Outcome {
 const TAG_HEADER: HeaderName = HeaderName::from_static(crate::protocol::tag::HEADER);
 
 /// Sends one attempt to `up`. The whole attempt (connect, headers, body, or
-/// for a successful stream its first chunk) must finish within `limit`.
+/// for a successful stream its first content) must finish within `limit`.
 pub(crate) async fn send(
     client: &reqwest::Client,
     up: &Upstream,
@@ -221,6 +231,7 @@ pub(crate) async fn send(
             Err(_) => Outcome::Timeout,
             Ok(Err(e)) => classify(&e),
             Ok(Ok(First::Ended)) => Outcome::Broken,
+            Ok(Ok(First::Malformed)) => Outcome::Malformed,
             Ok(Ok(First::Content(first))) => Outcome::Stream(StreamStart {
                 status,
                 headers,
@@ -238,6 +249,9 @@ pub(crate) async fn send(
     match timeout_at(deadline, resp.bytes()).await {
         Err(_) => Outcome::Timeout,
         Ok(Err(e)) => classify(&e),
+        Ok(Ok(body)) if status.is_success() && !classify::completion_ok(&headers, &body) => {
+            Outcome::Malformed
+        }
         Ok(Ok(body)) => Outcome::Answer(Answer {
             status,
             headers,
@@ -251,19 +265,22 @@ pub(crate) async fn send(
 enum First {
     Content(Bytes),
     Error(Bytes),
-    /// The body ended, or broke (see [`Scan::Broken`]), before its first
-    /// chunk of content.
+    /// The body ended before its first content.
     Ended,
+    /// The stream broke before its first content (see [`Scan::Broken`]), or
+    /// sent `FIRST_EVENT_LIMIT` bytes without any.
+    Malformed,
 }
 
-/// Past this many bytes without a complete event the stream is taken as
-/// content: an event that large is not a keep-alive, and the buffer must
+/// Past this many bytes with no content yet the stream is malformed: no
+/// provider sends that much before its first token, and the buffer must
 /// stay bounded.
 const FIRST_EVENT_LIMIT: usize = 64 * 1024;
 
-/// Reads until the first chunk of content or an error: comments (`: ping`
-/// keep-alives) and chunks without choices before it are kept and go to
-/// the client with it.
+/// Reads until the first chunk with content or an error: comments (`: ping`
+/// keep-alives), heartbeats and chunks without content (the role-only
+/// first chunk, usage) before it are kept and go to the client with it.
+/// The caller's deadline bounds the wait.
 async fn first_event(body: &mut reqwest::Body) -> Result<First, reqwest::Error> {
     let mut buf = BytesMut::new();
     while let Some(frame) = body.frame().await {
@@ -274,8 +291,8 @@ async fn first_event(body: &mut reqwest::Body) -> Result<First, reqwest::Error> 
         match classify::scan(&buf) {
             Scan::Content => return Ok(First::Content(buf.freeze())),
             Scan::Error => return Ok(First::Error(buf.freeze())),
-            Scan::Broken => return Ok(First::Ended),
-            Scan::More if buf.len() > FIRST_EVENT_LIMIT => return Ok(First::Content(buf.freeze())),
+            Scan::Broken => return Ok(First::Malformed),
+            Scan::More if buf.len() > FIRST_EVENT_LIMIT => return Ok(First::Malformed),
             Scan::More => {}
         }
     }

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use slabench::scenario::FailoverOn;
 use wiremock::{MockServer, ResponseTemplate};
 
 use crate::support::*;
@@ -300,7 +301,7 @@ async fn a_200_that_is_not_a_chat_completion_fails_over() {
     .await;
     let resp = ask(&gw, "default", 1).await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(attempts(&resp), "broken:200,qwen:200");
+    assert_eq!(attempts(&resp), "broken:malformed,qwen:200");
     assert_eq!(served_by(&resp), "qwen");
 
     // With nowhere left to go the client gets a 502 naming the provider,
@@ -312,6 +313,7 @@ async fn a_200_that_is_not_a_chat_completion_fails_over() {
     .await;
     let resp = ask(&gw2, "default", 2).await;
     assert_eq!(resp.status(), 502);
+    assert_eq!(attempts(&resp), "broken:malformed");
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "upstream_malformed");
     assert!(body["error"]["message"]
@@ -320,4 +322,47 @@ async fn a_200_that_is_not_a_chat_completion_fails_over() {
         .contains("broken"));
     gw.shutdown().await;
     gw2.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_malformed_200_is_failed_over_only_if_5xx_are() {
+    let broken =
+        provider(ResponseTemplate::new(200).set_body_raw("<html>ok</html>", "text/html")).await;
+    let qwen = provider(completion("qwen")).await;
+    let mut cfg = config(&[("default", &["broken", "qwen"])]);
+    cfg.policy.failover_on = vec![FailoverOn::Timeout, FailoverOn::Connect];
+    let gw = start(&cfg, &[("broken", broken.uri()), ("qwen", qwen.uri())]).await;
+
+    let resp = ask(&gw, "default", 1).await;
+    assert_eq!(resp.status(), 502);
+    assert_eq!(attempts(&resp), "broken:malformed");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "upstream_malformed");
+    assert_eq!(
+        received(&qwen).await,
+        0,
+        "no failover without 5xx in failover_on"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_200_with_content_parts_and_partial_usage_is_relayed() {
+    // Valid answers that are not in slabench's own completion shape: no
+    // id, content as an array of parts, usage without total_tokens.
+    let answer = r#"{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":[{"type":"text","text":"hi"}]},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#;
+    let parts = provider(ResponseTemplate::new(200).set_body_raw(answer, "application/json")).await;
+    let qwen = provider(completion("qwen")).await;
+    let gw = start(
+        &config(&[("default", &["parts", "qwen"])]),
+        &[("parts", parts.uri()), ("qwen", qwen.uri())],
+    )
+    .await;
+
+    let resp = ask(&gw, "default", 1).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(attempts(&resp), "parts:200");
+    assert_eq!(resp.text().await.unwrap(), answer, "relayed as received");
+    assert_eq!(received(&qwen).await, 0);
+    gw.shutdown().await;
 }

@@ -213,6 +213,113 @@ async fn an_error_event_after_content_is_relayed_and_not_failed_over() {
     gw.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_role_only_first_chunk_does_not_commit_an_error_after_it_fails_over() {
+    let anthropic = RawProvider::start(Script::RoleThenError(ANTHROPIC_ERROR)).await;
+    let qwen = provider(stream("qwen")).await;
+    let gw = start(
+        &config(&[("fast", &["anthropic", "qwen"])]),
+        &[("anthropic", anthropic.url.clone()), ("qwen", qwen.uri())],
+    )
+    .await;
+
+    let resp = post(&gw, chat_body("fast", true, 1), 1).await;
+    assert_eq!(attempts(&resp), "anthropic:error_event,qwen:200");
+    assert_eq!(served_by(&resp), "qwen");
+    assert_eq!(resp.text().await.unwrap(), sse_body("qwen"));
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_slow_first_token_after_the_role_chunk_times_out_and_fails_over() {
+    let slow = RawProvider::start(Script::RoleThenHang).await;
+    let qwen = provider(stream("qwen")).await;
+    let mut cfg = config(&[("fast", &["slow", "qwen"])]);
+    cfg.policy.attempt_timeout = 300 * MS;
+    cfg.policy.stream_idle_timeout = Duration::from_secs(10);
+    let gw = start(&cfg, &[("slow", slow.url.clone()), ("qwen", qwen.uri())]).await;
+
+    let started = Instant::now();
+    let resp = post(&gw, chat_body("fast", true, 1), 1).await;
+    assert_eq!(attempts(&resp), "slow:timeout,qwen:200");
+    assert_eq!(resp.text().await.unwrap(), sse_body("qwen"));
+    let took = started.elapsed();
+    assert!(took >= 300 * MS && took < 5000 * MS, "took {took:?}");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn heartbeats_and_the_role_chunk_reach_the_client_with_the_first_content() {
+    let role = RawProvider::start(Script::RoleThenContent).await;
+    let gw = start(
+        &config(&[("fast", &["role"])]),
+        &[("role", role.url.clone())],
+    )
+    .await;
+
+    let resp = post(&gw, chat_body("fast", true, 1), 1).await;
+    assert_eq!(attempts(&resp), "role:200");
+    let (text, broke) = read_stream(resp).await;
+    assert_eq!(text, format!("{HEARTBEAT}{ROLE}{FIRST_CHUNK}{DONE}"));
+    assert!(!broke);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stream_closed_after_the_role_chunk_is_broken_and_fails_over() {
+    let cut = RawProvider::start(Script::RoleThenClose).await;
+    let qwen = provider(stream("qwen")).await;
+    let gw = start(
+        &config(&[("fast", &["cut", "qwen"])]),
+        &[("cut", cut.url.clone()), ("qwen", qwen.uri())],
+    )
+    .await;
+
+    let resp = post(&gw, chat_body("fast", true, 1), 1).await;
+    assert_eq!(attempts(&resp), "cut:broken,qwen:200");
+    assert_eq!(resp.text().await.unwrap(), sse_body("qwen"));
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_malformed_stream_start_fails_over_and_counts_against_the_provider() {
+    let json = RawProvider::start(Script::BadStart(CUT_JSON)).await;
+    let done = RawProvider::start(Script::BadStart(DONE)).await;
+    let pad = RawProvider::start(Script::Padding).await;
+    let qwen = provider(stream("qwen")).await;
+    let mut cfg = config(&[("fast", &["json", "done", "pad", "qwen"])]);
+    cfg.breaker.enabled = true;
+    cfg.breaker.failures = 1;
+    cfg.breaker.cool_off = Duration::from_secs(30);
+    let ups = [
+        ("json", json.url.clone()),
+        ("done", done.url.clone()),
+        ("pad", pad.url.clone()),
+        ("qwen", qwen.uri()),
+    ];
+    let gw = start(&cfg, &ups).await;
+
+    let resp = post(&gw, chat_body("fast", true, 1), 1).await;
+    assert_eq!(
+        attempts(&resp),
+        "json:malformed,done:malformed,pad:malformed,qwen:200"
+    );
+    assert_eq!(resp.text().await.unwrap(), sse_body("qwen"));
+    let resp = post(&gw, chat_body("fast", true, 2), 2).await;
+    assert_eq!(skipped(&resp), "json,done,pad", "counted as failures");
+    gw.shutdown().await;
+
+    // The last provider: the gateway's 502 naming it, not "unreachable".
+    let gw = start(&config(&[("fast", &["json"])]), &ups[..1]).await;
+    let resp = post(&gw, chat_body("fast", true, 3), 3).await;
+    assert_eq!(resp.status(), 502);
+    assert_eq!(attempts(&resp), "json:malformed");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "upstream_malformed");
+    assert!(body["error"]["message"].as_str().unwrap().contains("json"));
+    gw.shutdown().await;
+}
+
 /// Reads a streamed body to its end: the text, and whether it broke.
 async fn read_stream(mut resp: reqwest::Response) -> (String, bool) {
     let mut text = String::new();
@@ -229,6 +336,12 @@ async fn read_stream(mut resp: reqwest::Response) -> (String, bool) {
 const FIRST_CHUNK: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hel\"}}]}\n\n";
 
 const PING: &str = ": ping\n\n";
+/// The first chunk OpenAI and vLLM send: a role, no content yet.
+const ROLE: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n";
+/// An empty data event: not dispatched, per the SSE spec.
+const HEARTBEAT: &str = "data:\n\n";
+/// A chunk cut short: not JSON.
+const CUT_JSON: &str = "data: {\"id\":\"x\",\"cho\n\n";
 const ANTHROPIC_ERROR: &str = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
 const OPENAI_ERROR: &str =
     "data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\",\"code\":null}}\n\n";
@@ -253,6 +366,19 @@ enum Script {
     ErrorFirst(&'static str),
     /// The first chunk, then an error event, then the close.
     ContentThenError,
+    /// The role-only chunk, then an error event, then the close.
+    RoleThenError(&'static str),
+    /// The role-only chunk, then nothing.
+    RoleThenHang,
+    /// The role-only chunk, then the connection closes mid-body.
+    RoleThenClose,
+    /// A heartbeat, the role-only chunk, the first chunk and `[DONE]`.
+    RoleThenContent,
+    /// A ping, then this data event, then the close.
+    BadStart(&'static str),
+    /// 70 KiB of comment, more than the gateway reads before content, then
+    /// nothing.
+    Padding,
 }
 
 impl Script {
@@ -268,6 +394,16 @@ impl Script {
             }
             Script::ErrorFirst(event) => vec![PING.into(), event.into()],
             Script::ContentThenError => vec![FIRST_CHUNK.into(), OPENAI_ERROR.into()],
+            Script::RoleThenError(event) => vec![ROLE.into(), event.into()],
+            Script::RoleThenHang | Script::RoleThenClose => vec![ROLE.into()],
+            Script::RoleThenContent => vec![
+                HEARTBEAT.into(),
+                ROLE.into(),
+                FIRST_CHUNK.into(),
+                DONE.into(),
+            ],
+            Script::BadStart(event) => vec![PING.into(), event.into()],
+            Script::Padding => vec![format!(": {}\n\n", "x".repeat(70 * 1024))],
         }
     }
 
@@ -282,8 +418,17 @@ impl Script {
     fn hangs(self) -> bool {
         matches!(
             self,
-            Script::HeadersThenHang | Script::FirstChunkThenHang | Script::PingsThenHang
+            Script::HeadersThenHang
+                | Script::FirstChunkThenHang
+                | Script::PingsThenHang
+                | Script::RoleThenHang
+                | Script::Padding
         )
+    }
+
+    /// Whether it closes the connection without the body's last chunk.
+    fn cuts(self) -> bool {
+        matches!(self, Script::FirstChunkThenClose | Script::RoleThenClose)
     }
 }
 
@@ -333,7 +478,7 @@ async fn serve(mut sock: TcpStream, script: Script) {
     }
     if script.hangs() {
         tokio::time::sleep(Duration::from_secs(30)).await;
-    } else if !matches!(script, Script::FirstChunkThenClose) {
+    } else if !script.cuts() {
         let _ = sock.write_all(b"0\r\n\r\n").await;
     }
     // Give the gateway time to relay what it got before the FIN arrives.
