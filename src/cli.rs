@@ -85,9 +85,12 @@ the load (300 RPM, 12 s per case), each case's fault and its SLA.
 Exit codes:
   0  every case passed
   1  a case failed or was partial
-  2  bad usage or a bad gateway file
-  3  slabench failed internally
-  5  interrupted (Ctrl-C, SIGTERM): the finished cases are written, marked incomplete";
+  2  bad usage, a bad gateway file, or a case whose run could not be made
+     (the gateway did not start, a port was taken)
+  3  a case's run was INVALID: slabench could not hold the schedule, or crashed
+  5  interrupted (Ctrl-C, SIGTERM): the finished cases are written, marked incomplete
+  6  a case was not measured (its fault never fired, a required check had
+     nothing to measure), and none failed";
 
 #[derive(Debug, clap::Args)]
 pub struct ScorecardArgs {

@@ -93,8 +93,8 @@ fn the_builtin_gateway_passes_and_a_weak_one_fails_the_outage() {
     interrupt_keeps_the_finished_cases(&builtin, &dir.path().join("stopped"));
 }
 
-/// Ctrl-C in the first case: exit 5, that case written as a fail that
-/// says it was interrupted, the scorecard marked incomplete.
+/// Ctrl-C in the first case: exit 5, that case written as not measured,
+/// saying it was interrupted, the scorecard marked incomplete.
 fn interrupt_keeps_the_finished_cases(gateway: &Path, out: &Path) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_slabench"))
         .args(["scorecard"])
@@ -117,7 +117,7 @@ fn interrupt_keeps_the_finished_cases(gateway: &Path, out: &Path) {
     assert_eq!(json["complete"], false);
     let cases = json["scenarios"].as_array().unwrap();
     assert_eq!(cases.len(), 1, "{json:#}");
-    assert_eq!(cases[0]["score"], "fail");
+    assert_eq!(cases[0]["score"], "not_measured");
     assert!(cases[0]["reason"].as_str().unwrap().contains("INTERRUPTED"));
     let md = std::fs::read_to_string(out.join("scorecard.md")).unwrap();
     assert!(md.contains("INCOMPLETE"));

@@ -105,7 +105,7 @@ pub fn check_gateway_only(text: &str, path: &Path) -> Result<(), UserError> {
 /// The load, the traffic and the topology, for `seconds` of load.
 fn topology(seconds: u64, profiles: &[PathBuf]) -> String {
     let mut s = format!(
-        "\n[load]\narrival = \"poisson\"\ntimeout = \"15s\"\ndrain = \"5s\"\nmax_lag_p99 = \"100ms\"\n\
+        "\n[load]\narrival = \"poisson\"\ntimeout = \"15s\"\ndrain = \"15s\"\nmax_lag_p99 = \"100ms\"\n\
          stages = [{{ hold_rpm = 300, for = \"{seconds}s\" }}]\n"
     );
     s.push_str(
@@ -197,6 +197,30 @@ pub fn scenario_text(gateway: &str, case: &Case, seconds: u64, profiles: &[PathB
     s
 }
 
+/// An error the validator found past the gateway file's last line is
+/// about the part the scorecard adds: its line number would point nowhere,
+/// so it is dropped, and the message says which part it is about.
+fn in_own_part(e: scenario::ScenarioError, gateway: &str) -> scenario::ScenarioError {
+    let lines = gateway.lines().count();
+    match e {
+        scenario::ScenarioError::Invalid(mut d) if d.location.is_some_and(|l| l.line > lines) => {
+            d.location = None;
+            d.message = format!(
+                "the gateway does not fit the scorecard's topology: {}",
+                d.message
+            );
+            d.note = Some(
+                "the scorecard adds the load, the traffic (classes chat and stream on model \
+                 `default`, premium on model `premium`) and the providers flash, flash-b, qwen \
+                 and r1; the gateway file must route both models to them"
+                    .into(),
+            );
+            scenario::ScenarioError::Invalid(d)
+        }
+        e => e,
+    }
+}
+
 /// Validates one case's scenario as if read from the gateway file (so
 /// its relative paths resolve beside it), named after the case.
 pub fn scenario(
@@ -208,7 +232,8 @@ pub fn scenario(
     seed: u64,
 ) -> anyhow::Result<Scenario> {
     let text = scenario_text(gateway, case, seconds, profiles);
-    let mut sc = scenario::from_str(&text, gateway_path, &|n| std::env::var(n).ok())?;
+    let mut sc = scenario::from_str(&text, gateway_path, &|n| std::env::var(n).ok())
+        .map_err(|e| in_own_part(e, gateway))?;
     sc.name = case.name.to_string();
     sc.seed = seed;
     Ok(sc)

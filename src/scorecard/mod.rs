@@ -5,9 +5,11 @@
 
 pub mod battery;
 pub mod compose;
+pub mod evidence;
 pub mod render;
 pub mod score;
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -53,14 +55,24 @@ pub struct Scorecard {
 }
 
 impl Scorecard {
-    /// 0 all pass; 1 any fail or partial; 5 interrupted.
+    /// 5 interrupted; 2 a case's run could not be made (the gateway did
+    /// not start, a port was taken); 3 a case's run was INVALID (slabench
+    /// could not hold the schedule, or crashed); 1 any fail or partial;
+    /// 6 any case not measured; 0 every case passed.
     pub fn exit_code(&self) -> i32 {
+        let any = |f: &dyn Fn(&CaseOut) -> bool| self.scenarios.iter().any(f);
         if !self.complete {
             exit::INTERRUPTED
-        } else if self.scenarios.iter().all(|c| c.score == Score::Pass) {
-            exit::PASS
-        } else {
+        } else if any(&|c| c.verdict.is_none()) {
+            exit::USAGE
+        } else if any(&|c| c.verdict.as_deref() == Some("INVALID")) {
+            exit::INVALID
+        } else if any(&|c| matches!(c.score, Score::Fail | Score::Partial)) {
             exit::FAIL
+        } else if any(&|c| c.score == Score::NotMeasured) {
+            exit::UNMEASURED
+        } else {
+            exit::PASS
         }
     }
 }
@@ -146,7 +158,7 @@ async fn run_case(case: &Case, sc: &crate::scenario::Scenario, opts: &Options) -
     let began = Instant::now();
     let dir = opts.out.join(case.name);
     let run_opts = crate::run::RunOptions {
-        out: Some(dir),
+        out: Some(dir.clone()),
         quiet: true,
         stop: opts.stop.clone(),
         ..Default::default()
@@ -154,11 +166,11 @@ async fn run_case(case: &Case, sc: &crate::scenario::Scenario, opts: &Options) -
     let result = crate::run::run(sc, run_opts).await;
     let seconds = began.elapsed().as_secs_f64();
     match result {
-        Ok(outcome) => case_out(case, &outcome.summary, seconds),
+        Ok(outcome) => exercised(case, &dir, case_out(case, &outcome.summary, seconds)),
         Err(e) => CaseOut {
             name: case.name.into(),
             statement: case.statement.into(),
-            score: Score::Fail,
+            score: Score::NotMeasured,
             reason: format!("the run could not be made: {e:#}"),
             criteria: Vec::new(),
             report: report_path(case),
@@ -181,6 +193,47 @@ pub fn case_out(case: &Case, summary: &Summary, seconds: f64) -> CaseOut {
         verdict: Some(summary.verdict.as_str().to_string()),
         seconds,
     }
+}
+
+/// A case that did not fail is not measured when its fault left no trace
+/// in the ledger (see [`evidence`]); otherwise its reason says how often
+/// the fault fired. A measured failure stands whether or not it did.
+fn exercised(case: &Case, dir: &Path, mut out: CaseOut) -> CaseOut {
+    let Some(trace) = evidence::trace(case) else {
+        return out;
+    };
+    if matches!(out.score, Score::Fail | Score::NotMeasured) {
+        return out;
+    }
+    let secs = seconds() as f64 * 1e6;
+    let window = (
+        (secs * case.window.start) as i64,
+        (secs * case.window.end) as i64,
+    );
+    let provider: u16 = 0; // flash: every such case's fault is on it
+    match evidence::count(&dir.join("ledger.bin"), provider, window, trace) {
+        Ok(0) => {
+            out.score = Score::NotMeasured;
+            out.reason = format!(
+                "the fault never fired: the ledger shows no {} at {} in its window, so there was nothing to get wrong",
+                trace.what(),
+                compose::PROVIDERS[usize::from(provider)].0
+            );
+        }
+        Ok(n) => {
+            let _ = write!(
+                out.reason,
+                "; the fault fired on {n} attempt(s) ({})",
+                trace.what()
+            );
+        }
+        Err(e) => {
+            out.score = Score::NotMeasured;
+            out.reason =
+                format!("whether the fault fired is unknown: the ledger could not be read: {e:#}");
+        }
+    }
+    out
 }
 
 fn report_path(case: &Case) -> String {

@@ -41,6 +41,7 @@ fn score_word(s: Score) -> &'static str {
         Score::Pass => "PASS",
         Score::Partial => "PARTIAL",
         Score::Fail => "FAIL",
+        Score::NotMeasured => "NOT MEASURED",
     }
 }
 
@@ -48,10 +49,11 @@ fn score_word(s: Score) -> &'static str {
 fn tally(card: &Scorecard) -> String {
     let n = |s| card.scenarios.iter().filter(|c| c.score == s).count();
     let mut t = format!(
-        "{} pass, {} partial, {} fail",
+        "{} pass, {} partial, {} fail, {} not measured",
         n(Score::Pass),
         n(Score::Partial),
-        n(Score::Fail)
+        n(Score::Fail),
+        n(Score::NotMeasured)
     );
     if !card.complete {
         t.push_str(" — INCOMPLETE: the battery was stopped before its last case");
@@ -89,7 +91,42 @@ pub fn markdown(card: &Scorecard) -> String {
         let _ = writeln!(s, " {} |", case.reason.replace('|', "/"));
     }
     s.push_str("\nBold: the case's primary criteria (they decide pass or fail). `not measured` is never a pass.\n");
+    numbers(card, &mut s);
     s
+}
+
+/// The numbers behind every mark, folded (GitHub renders `<details>` in
+/// a job summary), so the table stays one screen.
+fn numbers(card: &Scorecard, s: &mut String) {
+    s.push_str("\n<details><summary>The numbers behind every mark</summary>\n\n");
+    for case in &card.scenarios {
+        let _ = writeln!(
+            s,
+            "**{}** ({}, verdict {}): {}",
+            case.name,
+            score_word(case.score),
+            case.verdict.as_deref().unwrap_or("none"),
+            case.reason
+        );
+        for m in &case.criteria {
+            let measured = if m.measured.is_empty() {
+                "no numbers"
+            } else {
+                &m.measured
+            };
+            let _ = writeln!(
+                s,
+                "- {}{}: {} · {} · {}",
+                m.name.name(),
+                if m.primary { " (primary)" } else { "" },
+                state_word(m),
+                measured,
+                m.reason
+            );
+        }
+        s.push('\n');
+    }
+    s.push_str("</details>\n");
 }
 
 const STYLE: &str = r#"
@@ -131,7 +168,7 @@ pub fn html(card: &Scorecard) -> String {
     }
     h.push_str(
         "</table>\n<p class=\"muted\">Framed cells are the case's primary criteria: they decide pass or fail; \
-         a failed secondary criterion or an unmeasured primary one makes it partial. \
+         a failed secondary criterion makes it partial, an unmeasured primary one (or a run that could not measure) not measured. \
          A criterion that could not be measured is never a pass. Each case links to its full report.</p>\n\
          </body>\n</html>\n",
     );
@@ -139,7 +176,7 @@ pub fn html(card: &Scorecard) -> String {
 }
 
 fn row(case: &CaseOut, h: &mut String) {
-    let cls = case.score.as_str();
+    let cls = case.score.as_str().replace(' ', "_");
     let _ = write!(
         h,
         "<tr><td><a href=\"{}\">{}</a><span class=\"detail\">{}</span></td>\

@@ -65,6 +65,10 @@ pub enum Score {
     Pass,
     Partial,
     Fail,
+    /// Nothing to score: the run could not be made, was INVALID or
+    /// interrupted, the fault never fired, or a primary criterion (or a
+    /// check the run required) could not be measured. Never a pass.
+    NotMeasured,
 }
 
 impl Score {
@@ -73,6 +77,7 @@ impl Score {
             Score::Pass => "pass",
             Score::Partial => "partial",
             Score::Fail => "fail",
+            Score::NotMeasured => "not measured",
         }
     }
 }
@@ -104,7 +109,7 @@ pub fn score(case: &Case, s: &Summary) -> Scored {
         .criteria()
         .into_iter()
         .map(|c| {
-            let (state, measured, reason) = judge(c, s);
+            let (state, measured, reason) = judge(case, c, s);
             Mark {
                 name: c,
                 state,
@@ -116,14 +121,14 @@ pub fn score(case: &Case, s: &Summary) -> Scored {
         .collect();
     let (score, reason) = match s.verdict {
         Verdict::Invalid => (
-            Score::Fail,
-            "the run came out INVALID: its numbers cannot be trusted, so nothing is scored as passed".into(),
+            Score::NotMeasured,
+            "the run came out INVALID: its numbers cannot be trusted, so nothing is scored".into(),
         ),
         Verdict::Interrupted => (
-            Score::Fail,
+            Score::NotMeasured,
             "the run was INTERRUPTED before its schedule ended, so the case is not proven".into(),
         ),
-        _ => combine(&marks),
+        _ => with_verdict(combine(&marks), s),
     };
     Scored {
         score,
@@ -132,8 +137,60 @@ pub fn score(case: &Case, s: &Summary) -> Scored {
     }
 }
 
-/// Fail on a failed primary criterion; partial on a failed secondary one
-/// or an unmeasured primary one; pass only when every primary one passed.
+/// A pass stands only on a run whose own verdict is PASS: a failed check
+/// no criterion reads fails the case, a required check the run could not
+/// measure makes it not measured. The scorecard never says more than the
+/// case's run directory does.
+fn with_verdict(scored: (Score, String), s: &Summary) -> (Score, String) {
+    let line = |c: &Check| {
+        let why = c.why.as_deref().unwrap_or("");
+        format!("{}: {} against {} {why}", c.name, c.measured, c.target)
+            .trim()
+            .to_string()
+    };
+    // A gateway that died mid-run fails every case, whatever came before.
+    if let Some(c) = s
+        .checks
+        .iter()
+        .find(|c| c.name == GATEWAY_UP && c.state == CheckState::Measured && !c.pass)
+    {
+        return (Score::Fail, format!("the gateway died: {}", line(c)));
+    }
+    if scored.0 != Score::Pass {
+        return scored;
+    }
+    match s.verdict {
+        Verdict::Fail => match s
+            .checks
+            .iter()
+            .find(|c| c.state == CheckState::Measured && !c.pass)
+        {
+            Some(c) => (Score::Fail, format!("failed: {}", line(c))),
+            None => (Score::Fail, "the run's verdict is FAIL".into()),
+        },
+        Verdict::Unmeasured => {
+            let names = s
+                .checks
+                .iter()
+                .filter(|c| c.state != CheckState::Measured && !c.optional)
+                .map(|c| {
+                    let state = c.state.label().unwrap_or("not measured").to_lowercase();
+                    format!("{} ({state})", c.name)
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            (
+                Score::NotMeasured,
+                format!("the run's verdict is UNMEASURED: {names}"),
+            )
+        }
+        _ => scored,
+    }
+}
+
+/// Fail on a failed primary criterion; partial on a failed secondary one;
+/// not measured when a primary one could not be measured; pass only when
+/// every primary one passed.
 pub fn combine(marks: &[Mark]) -> (Score, String) {
     let names = |f: &dyn Fn(&Mark) -> bool| {
         marks
@@ -154,7 +211,7 @@ pub fn combine(marks: &[Mark]) -> (Score, String) {
             Score::Pass,
             "every primary criterion measured and passed".into(),
         ),
-        (false, true) => (Score::Partial, format!("not measured: {unmeasured}")),
+        (false, true) => (Score::NotMeasured, format!("not measured: {unmeasured}")),
         (true, false) => (Score::Partial, format!("secondary failed: {failed}")),
         (false, false) => (
             Score::Partial,
@@ -165,27 +222,37 @@ pub fn combine(marks: &[Mark]) -> (Score, String) {
 
 type Judged = (State, String, String);
 
-fn judge(c: Criterion, s: &Summary) -> Judged {
+fn judge(case: &Case, c: Criterion, s: &Summary) -> Judged {
     match c {
-        Criterion::Survived => checks(s, &|n| n == "uptime"),
+        // With nowhere to fail over to, reacting means answering the
+        // error fast: judged over every request in the fault's window.
+        Criterion::Reacted if case.required.contains(&"p99") => answered_fast(s),
+        Criterion::Survived => checks(s, &|n| n == "uptime" || n == GATEWAY_UP),
         Criterion::NoBadSuccess => bad_success(s),
         Criterion::Obeyed => checks(s, &|n| {
             [RETRY_AFTER, NON_RETRYABLE, REWRITTEN, FLAPPING]
                 .iter()
                 .any(|p| n.starts_with(p))
         }),
-        Criterion::Reacted => checks(s, &|n| {
-            n.starts_with("time to failover") || n.ends_with("latency p99")
-        }),
+        Criterion::Reacted => checks(s, &|n| n.starts_with("time to failover")),
         Criterion::Amplification => checks(s, &|n| n == "upstream amplification"),
         Criterion::Recovered => recovered(s),
     }
 }
 
+/// The check that the gateway under test did not die mid-run.
+const GATEWAY_UP: &str = "gateway process stayed up";
+
+/// A 200 the client could not use is a bad success as much as a truncated
+/// or wrong answer: a stream that ended cleanly but short, an answer that
+/// is not the provider's, a body that is not a chat completion.
 fn bad_success(s: &Summary) -> Judged {
     let n = |k: &str| s.requests.by_outcome.get(k).copied().unwrap_or(0);
-    let (t, w) = (n("truncated_answer"), n("wrong_answer"));
-    let measured = format!("{t} truncated, {w} wrong of {} counted", s.requests.counted);
+    let (t, w, m) = (n("truncated_answer"), n("wrong_answer"), n("malformed"));
+    let measured = format!(
+        "{t} truncated, {w} wrong, {m} malformed of {} counted",
+        s.requests.counted
+    );
     if s.requests.counted == 0 {
         return (
             State::NotMeasured,
@@ -193,7 +260,7 @@ fn bad_success(s: &Summary) -> Judged {
             "no request was counted".into(),
         );
     }
-    if t + w == 0 {
+    if t + w + m == 0 {
         (
             State::Pass,
             measured,
@@ -203,7 +270,7 @@ fn bad_success(s: &Summary) -> Judged {
         (
             State::Fail,
             measured,
-            format!("{} broken answer(s) reached the client as 200s", t + w),
+            format!("{} broken answer(s) reached the client as 200s", t + w + m),
         )
     }
 }
@@ -263,6 +330,41 @@ fn checks(s: &Summary, pick: &dyn Fn(&str) -> bool) -> Judged {
         measured,
         "every measured check met its target".into(),
     )
+}
+
+/// How fast the client heard back, errors included, inside the fault
+/// windows: the p99 of every counted request must be within the case's
+/// 3 s. The run's own p99 check covers only successful requests, which
+/// with every provider down are the ones outside the window.
+fn answered_fast(s: &Summary) -> Judged {
+    const LIMIT_MS: f64 = 3000.0;
+    let worst = s
+        .failover
+        .iter()
+        .flat_map(|f| &f.windows)
+        .filter_map(|w| w.all_p99_ms.map(|p| (p, w.requests)))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let Some((p99, n)) = worst else {
+        return (
+            State::NotMeasured,
+            String::new(),
+            "no request was counted inside the fault windows".into(),
+        );
+    };
+    let measured =
+        format!("p99 {p99:.0} ms over {n} requests in the window, errors included (<= 3 s)");
+    if p99 <= LIMIT_MS {
+        (State::Pass, measured, "errors came back within 3 s".into())
+    } else {
+        (
+            State::Fail,
+            measured,
+            format!(
+                "the client waited {:.1} s at p99 for its answer or error",
+                p99 / 1000.0
+            ),
+        )
+    }
 }
 
 fn recovered(s: &Summary) -> Judged {

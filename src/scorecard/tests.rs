@@ -124,10 +124,10 @@ fn an_unmeasured_primary_criterion_never_passes() {
     let m = mark(&s, Criterion::Reacted);
     assert_eq!(m.state, State::NotMeasured);
     assert!(m.reason.contains("not exercised"), "{}", m.reason);
-    assert_eq!(s.score, Score::Partial);
+    assert_eq!(s.score, Score::NotMeasured);
     // No check at all is not a pass either.
     sum.checks.truncate(2);
-    assert_eq!(score(&case("outage-503"), &sum).score, Score::Partial);
+    assert_eq!(score(&case("outage-503"), &sum).score, Score::NotMeasured);
 }
 
 #[test]
@@ -148,7 +148,7 @@ fn a_failed_primary_fails_and_a_failed_secondary_is_partial() {
 }
 
 #[test]
-fn an_invalid_or_interrupted_run_fails_the_case_and_says_so() {
+fn an_invalid_or_interrupted_run_is_not_measured_and_says_so() {
     for (v, word) in [
         (Verdict::Invalid, "INVALID"),
         (Verdict::Interrupted, "INTERRUPTED"),
@@ -156,9 +156,148 @@ fn an_invalid_or_interrupted_run_fails_the_case_and_says_so() {
         let mut sum = summary();
         sum.verdict = v;
         let s = score(&case("outage-503"), &sum);
-        assert_eq!(s.score, Score::Fail);
+        assert_eq!(s.score, Score::NotMeasured);
         assert!(s.reason.contains(word), "{}", s.reason);
     }
+}
+
+#[test]
+fn a_pass_stands_only_on_a_run_whose_verdict_is_pass() {
+    // A required check no criterion reads could not be measured.
+    let mut sum = summary();
+    sum.verdict = Verdict::Unmeasured;
+    sum.checks.push(Check::unmeasured(
+        "chat latency p99",
+        CheckKind::Sla,
+        "<= 1 s",
+        CheckState::NotExercised,
+        "no chat request",
+    ));
+    let s = score(&case("outage-503"), &sum);
+    assert_eq!(s.score, Score::NotMeasured, "{}", s.reason);
+    assert!(s.reason.contains("chat latency p99"), "{}", s.reason);
+    // A failed check no criterion reads fails the case.
+    let mut sum = summary();
+    sum.verdict = Verdict::Fail;
+    sum.checks.push(Check::measured(
+        "chat latency p50",
+        CheckKind::Sla,
+        "<= 1 s",
+        "4 s",
+        false,
+    ));
+    let s = score(&case("outage-503"), &sum);
+    assert_eq!(s.score, Score::Fail);
+    assert!(
+        s.reason.contains("chat latency p50: 4 s against <= 1 s"),
+        "{}",
+        s.reason
+    );
+    // The gateway dying is a failure to survive.
+    let mut sum = summary();
+    sum.verdict = Verdict::Fail;
+    sum.checks.push(Check::measured(
+        "gateway process stayed up",
+        CheckKind::Sla,
+        "no exit",
+        "exited at 4.0 s",
+        false,
+    ));
+    let s = score(&case("all-down"), &sum);
+    assert_eq!(s.score, Score::Fail);
+    assert_eq!(mark(&s, Criterion::Survived).state, State::Fail);
+}
+
+#[test]
+fn a_malformed_answer_is_a_bad_success() {
+    let mut sum = summary();
+    sum.requests.by_outcome.insert("malformed".into(), 3);
+    let s = score(&case("malformed"), &sum);
+    assert_eq!(mark(&s, Criterion::NoBadSuccess).state, State::Fail);
+    assert_eq!(s.score, Score::Fail);
+}
+
+#[test]
+fn with_every_provider_down_reacting_is_answering_errors_fast() {
+    let mut sum = summary();
+    for w in &mut sum.failover.as_mut().unwrap().windows {
+        w.all_p99_ms = Some(800.0);
+    }
+    let s = score(&case("all-down"), &sum);
+    assert_eq!(mark(&s, Criterion::Reacted).state, State::Pass);
+    sum.failover.as_mut().unwrap().windows[0].all_p99_ms = Some(14_000.0);
+    let s = score(&case("all-down"), &sum);
+    let m = mark(&s, Criterion::Reacted);
+    assert_eq!(m.state, State::Fail);
+    assert!(m.measured.contains("14000 ms"), "{}", m.measured);
+    assert_eq!(s.score, Score::Fail);
+    for w in &mut sum.failover.as_mut().unwrap().windows {
+        w.all_p99_ms = None;
+    }
+    let s = score(&case("all-down"), &sum);
+    assert_eq!(mark(&s, Criterion::Reacted).state, State::NotMeasured);
+    assert_eq!(s.score, Score::NotMeasured);
+}
+
+#[test]
+fn the_fault_must_leave_a_trace_in_the_ledger() {
+    use super::evidence::{count, trace, Trace};
+    use crate::providers::{ledger_writer::LedgerWriter, Attempt, AttemptOutcome};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.bin");
+    let writer = LedgerWriter::create(&path, 4).unwrap();
+    let sink = writer.sink();
+    let at = |provider, arrived_s: f64, lasted_s: f64, first_s: Option<f64>, outcome| Attempt {
+        tag: Some(1),
+        provider,
+        arrived_us: (arrived_s * 1e6) as i64,
+        answered_us: ((arrived_s + lasted_s) * 1e6) as i64,
+        outcome,
+        status: 200,
+        input_tokens: 1,
+        output_tokens: 1,
+        stream: true,
+        first_byte_us: first_s.map(|f: f64| (f * 1e6) as u32),
+        retry_after_ms: None,
+        fault: None,
+    };
+    let ok = AttemptOutcome::Ok;
+    sink.record(at(0, 4.0, 0.2, Some(0.15), ok)); // normal
+    sink.record(at(0, 5.0, 3.3, Some(0.15), ok)); // stalled 3 s
+    sink.record(at(0, 6.0, 2.0, None, AttemptOutcome::ClientGone)); // cold start, left at 2 s
+    sink.record(at(0, 7.0, 0.1, Some(0.1), AttemptOutcome::StreamCut));
+    sink.record(at(1, 7.0, 0.1, Some(0.1), AttemptOutcome::StreamCut)); // other provider
+    sink.record(at(0, 10.0, 0.1, Some(0.1), AttemptOutcome::StreamCut)); // after the window
+    writer.finish().unwrap();
+    let window = (3_000_000, 9_000_000);
+    let n = |t| count(&path, 0, window, t).unwrap();
+    assert_eq!(n(trace(&case("stream-cut")).unwrap()), 1);
+    assert_eq!(n(trace(&case("stream-stall")).unwrap()), 1);
+    assert_eq!(n(trace(&case("cold-start")).unwrap()), 1);
+    assert_eq!(n(trace(&case("malformed")).unwrap()), 0);
+    assert_eq!(n(Trace::PausedAfterFirstByte(Duration::from_secs(5))), 0);
+    assert!(trace(&case("outage-503")).is_none());
+    assert!(count(
+        &dir.path().join("none.bin"),
+        0,
+        window,
+        Trace::FirstByteLate(Duration::ZERO)
+    )
+    .is_err());
+}
+
+#[test]
+fn an_error_in_the_scorecards_own_part_names_no_line() {
+    let (_d, p) = profiles();
+    let text = "[gateway]\nkind = \"builtin\"\n[gateway.routes]\ndefault = [\"flash\"]\n";
+    let e = scenario(text, Path::new("gw.toml"), &case("hang"), 12, &p, 1).unwrap_err();
+    let msg = format!("{e:#}");
+    assert!(
+        msg.starts_with("gw.toml: the gateway does not fit"),
+        "{msg}"
+    );
+    assert!(msg.contains("premium"), "{msg}");
 }
 
 #[test]
@@ -225,4 +364,18 @@ fn exit_codes_follow_the_scores() {
     assert_eq!(c.exit_code(), crate::exit::FAIL);
     c.scenarios.truncate(1);
     assert_eq!(c.exit_code(), crate::exit::PASS);
+    let mut unmeasured = summary();
+    unmeasured.verdict = Verdict::Invalid;
+    c.scenarios.push(case_out(&case("hang"), &unmeasured, 12.0));
+    assert_eq!(c.exit_code(), crate::exit::INVALID);
+    unmeasured.verdict = Verdict::Unmeasured;
+    c.scenarios[1] = case_out(&case("hang"), &unmeasured, 12.0);
+    assert_eq!(c.scenarios[1].score, Score::NotMeasured);
+    assert_eq!(c.exit_code(), crate::exit::UNMEASURED);
+    c.scenarios[1].verdict = None;
+    assert_eq!(
+        c.exit_code(),
+        crate::exit::USAGE,
+        "a run that could not be made"
+    );
 }

@@ -72,6 +72,12 @@ pub struct Window {
     #[serde(default)]
     pub errors_by_outcome: BTreeMap<String, u64>,
     pub p99_ms: f64,
+    /// p99 over every counted request in the window, failed ones included
+    /// (an error answer at its latency, a timeout at its full wait): how
+    /// fast the client heard back, good news or bad. `None` when no request
+    /// was counted; absent in older files.
+    #[serde(default)]
+    pub all_p99_ms: Option<f64>,
     /// Whether the run's sends covered the window; absent in older files.
     #[serde(default)]
     pub reach: Reach,
@@ -196,7 +202,7 @@ pub(super) fn windows(input: &Input, first: &[Vec<u32>], reactions: &Reactions) 
             (start.floor() as usize).min(seconds),
             end.map_or(seconds, |e| (e.ceil() as usize).min(seconds)),
         );
-        let (requests, p99_ms) = window_requests(input.requests, start, end);
+        let (requests, p99_ms, all_p99_ms) = window_requests(input.requests, start, end);
         let failed = &reactions.failed[t.fault];
         let r = reaction(input, t, reach);
         let p = t.provider as usize;
@@ -224,6 +230,7 @@ pub(super) fn windows(input: &Input, first: &[Vec<u32>], reactions: &Reactions) 
                 .map(|(o, n)| (o.name().to_string(), *n))
                 .collect(),
             p99_ms,
+            all_p99_ms,
             reach,
         });
     }
@@ -463,8 +470,15 @@ fn mean_share(first: &[Vec<u32>], a: usize, b: usize, p: usize) -> Option<f64> {
 
 /// Requests (counted ones) meant to leave in `[start, end)`: how many, and
 /// the p99 latency of those that succeeded.
-fn window_requests(requests: &[ClientRecord], start: f64, end: Option<f64>) -> (u64, f64) {
+/// Requests counted in the window, the p99 of the OK ones, and the p99 of
+/// them all.
+fn window_requests(
+    requests: &[ClientRecord],
+    start: f64,
+    end: Option<f64>,
+) -> (u64, f64, Option<f64>) {
     let mut h = histogram::new();
+    let mut all = histogram::new();
     let mut n = 0;
     for r in requests
         .iter()
@@ -473,12 +487,14 @@ fn window_requests(requests: &[ClientRecord], start: f64, end: Option<f64>) -> (
         let t = f64::from(r.intended_ms) / 1000.0;
         if t >= start && end.is_none_or(|e| t < e) {
             n += 1;
+            histogram::record_us(&mut all, u64::from(r.latency_us));
             if r.outcome.is_ok() {
                 histogram::record_us(&mut h, u64::from(r.latency_us));
             }
         }
     }
-    (n, histogram::quantile_ms(&h, 0.99))
+    let all_p99 = (n > 0).then(|| histogram::quantile_ms(&all, 0.99));
+    (n, histogram::quantile_ms(&h, 0.99), all_p99)
 }
 
 /// `outage (5xx 503) on flash`.

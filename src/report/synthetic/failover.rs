@@ -36,6 +36,7 @@ pub(super) fn window(
             .filter(|(_, n)| *n > 0)
             .collect(),
         p99_ms: 1500.0,
+        all_p99_ms: Some(1500.0),
         reach: Default::default(),
     }
 }
