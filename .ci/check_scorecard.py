@@ -5,8 +5,9 @@ Usage: check_scorecard.py GATEWAY OUT_DIR EXIT_CODE
 Asserts what CI relies on: the battery ran to its end (complete), every
 case of `slabench scorecard --list` has a score, every criterion has a
 state with its numbers, a case scored pass has each of its primary
-criteria measured and passed, the exit code matches the scores (0 only
-when every case passed), every case links to a report that exists, and
+criteria measured and passed, a case not measured says why, the exit
+code matches the scores (1 any fail or partial, else 6 any not measured,
+0 only when every case passed), every case links to a report that exists, and
 scorecard.md and scorecard.html name every case. It does not require any
 score: a gateway may fail cases; what CI checks is that the scorecard
 measured and said so honestly. Prints the scores in one table.
@@ -42,7 +43,7 @@ if len(got) < 20:
 
 for c in card["scenarios"]:
     where = f"case {c['name']}"
-    if c["score"] not in ("pass", "partial", "fail"):
+    if c["score"] not in ("pass", "partial", "fail", "not_measured"):
         fail(f"{where}: score {c['score']!r}")
     if not c["reason"]:
         fail(f"{where}: no reason")
@@ -57,13 +58,22 @@ for c in card["scenarios"]:
             fail(f"{where}: {m['name']} is {m['state']} without the numbers behind it")
         if c["score"] == "pass" and m["primary"] and m["state"] != "pass":
             fail(f"{where}: scored pass with primary {m['name']} {m['state']}")
-    if c["score"] == "pass" and c.get("verdict") in ("INVALID", "INTERRUPTED", None):
+    if c["score"] == "pass" and c.get("verdict") != "PASS":
         fail(f"{where}: scored pass on a run whose verdict is {c.get('verdict')}")
+    if c["score"] == "not_measured":
+        broken = ("could not be made", "could not be read", "INVALID")
+        if any(b in c["reason"] for b in broken):
+            fail(f"{where}: not measured because slabench could not measure: {c['reason']}")
     if not (OUT / c["report"]).is_file():
         fail(f"{where}: its report {c['report']} is missing")
 
-all_pass = all(c["score"] == "pass" for c in card["scenarios"])
-want = 0 if all_pass else 1
+scores = {c["score"] for c in card["scenarios"]}
+if scores & {"fail", "partial"}:
+    want = 1
+elif "not_measured" in scores:
+    want = 6
+else:
+    want = 0
 if EXIT != want:
     fail(f"exit {EXIT}, but the scores say {want}")
 

@@ -61,7 +61,7 @@ pub enum Command {
         #[arg(long = "provider", value_name = "NAME=URL")]
         providers: Vec<String>,
     },
-    /// Run the failover scorecard: a battery of fault scenarios against one gateway, scored pass/partial/fail.
+    /// Run the failover scorecard: a battery of fault scenarios against one gateway, scored pass, partial, fail or not measured.
     #[command(after_help = SCORECARD_HELP)]
     Scorecard(ScorecardArgs),
     /// Rebuild report.html, summary.md and junit.xml of a finished run from its stored data.

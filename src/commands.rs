@@ -95,8 +95,8 @@ async fn run(args: RunArgs) -> Outcome {
     Ok(outcome.summary.verdict.exit_code())
 }
 
-/// `slabench scorecard`: 0 every case passed, 1 any fail or partial, 5
-/// interrupted (the finished cases are written, marked incomplete).
+/// `slabench scorecard`: its exit code is [`crate::scorecard::Scorecard::exit_code`]
+/// (0 every case passed; 1 any fail or partial; 2, 3, 5, 6 as for `run`).
 async fn scorecard(args: crate::cli::ScorecardArgs) -> Outcome {
     if args.list {
         print!("{}", crate::scorecard::list());

@@ -176,7 +176,9 @@ fn sla(case: &Case) -> String {
     let mut optional = Vec::new();
     for (k, v) in &keys {
         let _ = writeln!(s, "{k} = {v}");
-        let needed = case.required.contains(k)
+        // `p99` is over successes only; all-down judges reacting from the
+        // window's p99 over every request (score.rs), so it only informs.
+        let needed = (case.required.contains(k) && *k != "p99")
             || (*k == "max_amplification" && case.primary.contains(&Criterion::Amplification));
         if !needed {
             optional.push(format!("\"{k}\""));

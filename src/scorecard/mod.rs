@@ -55,18 +55,19 @@ pub struct Scorecard {
 }
 
 impl Scorecard {
-    /// 5 interrupted; 2 a case's run could not be made (the gateway did
-    /// not start, a port was taken); 3 a case's run was INVALID (slabench
-    /// could not hold the schedule, or crashed); 1 any fail or partial;
-    /// 6 any case not measured; 0 every case passed.
+    /// Worst first, as a run's verdict ranks them: 3 a case's run was
+    /// INVALID (slabench could not hold the schedule, or crashed); 5
+    /// interrupted; 2 a case's run could not be made (the gateway did not
+    /// start, a port was taken); 1 any fail or partial; 6 any case not
+    /// measured; 0 every case passed.
     pub fn exit_code(&self) -> i32 {
         let any = |f: &dyn Fn(&CaseOut) -> bool| self.scenarios.iter().any(f);
-        if !self.complete {
+        if any(&|c| c.verdict.as_deref() == Some("INVALID")) {
+            exit::INVALID
+        } else if !self.complete {
             exit::INTERRUPTED
         } else if any(&|c| c.verdict.is_none()) {
             exit::USAGE
-        } else if any(&|c| c.verdict.as_deref() == Some("INVALID")) {
-            exit::INVALID
         } else if any(&|c| matches!(c.score, Score::Fail | Score::Partial)) {
             exit::FAIL
         } else if any(&|c| c.score == Score::NotMeasured) {
@@ -205,6 +206,7 @@ fn exercised(case: &Case, dir: &Path, mut out: CaseOut) -> CaseOut {
     if matches!(out.score, Score::Fail | Score::NotMeasured) {
         return out;
     }
+    let partial = out.score == Score::Partial;
     let secs = seconds() as f64 * 1e6;
     let window = (
         (secs * case.window.start) as i64,
@@ -213,12 +215,18 @@ fn exercised(case: &Case, dir: &Path, mut out: CaseOut) -> CaseOut {
     let provider: u16 = 0; // flash: every such case's fault is on it
     match evidence::count(&dir.join("ledger.bin"), provider, window, trace) {
         Ok(0) => {
-            out.score = Score::NotMeasured;
-            out.reason = format!(
-                "the fault never fired: the ledger shows no {} at {} in its window, so there was nothing to get wrong",
+            let never = format!(
+                "the fault never fired: the ledger shows no {} at {} in its window",
                 trace.what(),
                 compose::PROVIDERS[usize::from(provider)].0
             );
+            // A measured secondary failure stands; a pass on nothing does not.
+            if partial {
+                let _ = write!(out.reason, "; {never}");
+            } else {
+                out.score = Score::NotMeasured;
+                out.reason = format!("{never}, so there was nothing to get wrong");
+            }
         }
         Ok(n) => {
             let _ = write!(
@@ -226,6 +234,9 @@ fn exercised(case: &Case, dir: &Path, mut out: CaseOut) -> CaseOut {
                 "; the fault fired on {n} attempt(s) ({})",
                 trace.what()
             );
+        }
+        Err(e) if partial => {
+            let _ = write!(out.reason, "; whether the fault fired is unknown: {e:#}");
         }
         Err(e) => {
             out.score = Score::NotMeasured;

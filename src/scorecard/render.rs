@@ -168,7 +168,9 @@ pub fn html(card: &Scorecard) -> String {
     }
     h.push_str(
         "</table>\n<p class=\"muted\">Framed cells are the case's primary criteria: they decide pass or fail; \
-         a failed secondary criterion makes it partial, an unmeasured primary one (or a run that could not measure) not measured. \
+         a failed secondary criterion makes it partial; an unmeasured primary one, a fault that never fired, \
+         or a run that could not be made, was INVALID or interrupted makes it not measured. \
+         A case passes only on a run whose own verdict is PASS. \
          A criterion that could not be measured is never a pass. Each case links to its full report.</p>\n\
          </body>\n</html>\n",
     );

@@ -15,7 +15,7 @@ use crate::results::Summary;
 pub enum Criterion {
     /// Requests survived: the uptime check against the case's target.
     Survived,
-    /// No truncated or wrong answer passed as a success.
+    /// No truncated, wrong or malformed answer passed as a success.
     NoBadSuccess,
     /// Obeyed Retry-After, non-retryable errors, errors relayed unchanged.
     Obeyed,
@@ -156,10 +156,11 @@ fn with_verdict(scored: (Score, String), s: &Summary) -> (Score, String) {
     {
         return (Score::Fail, format!("the gateway died: {}", line(c)));
     }
-    if scored.0 != Score::Pass {
+    if scored.0 == Score::Fail || scored.0 == Score::Partial {
         return scored;
     }
     match s.verdict {
+        // A measured failure is never hidden behind "not measured".
         Verdict::Fail => match s
             .checks
             .iter()
@@ -168,7 +169,7 @@ fn with_verdict(scored: (Score, String), s: &Summary) -> (Score, String) {
             Some(c) => (Score::Fail, format!("failed: {}", line(c))),
             None => (Score::Fail, "the run's verdict is FAIL".into()),
         },
-        Verdict::Unmeasured => {
+        Verdict::Unmeasured if scored.0 == Score::Pass => {
             let names = s
                 .checks
                 .iter()

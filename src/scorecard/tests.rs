@@ -193,6 +193,11 @@ fn a_pass_stands_only_on_a_run_whose_verdict_is_pass() {
         "{}",
         s.reason
     );
+    // ... and is not hidden behind an unmeasured primary criterion.
+    sum.checks.remove(2);
+    let s = score(&case("outage-503"), &sum);
+    assert_eq!(mark(&s, Criterion::Reacted).state, State::NotMeasured);
+    assert_eq!(s.score, Score::Fail, "{}", s.reason);
     // The gateway dying is a failure to survive.
     let mut sum = summary();
     sum.verdict = Verdict::Fail;
@@ -277,6 +282,8 @@ fn the_fault_must_leave_a_trace_in_the_ledger() {
     assert_eq!(n(trace(&case("cold-start")).unwrap()), 1);
     assert_eq!(n(trace(&case("malformed")).unwrap()), 0);
     assert_eq!(n(Trace::PausedAfterFirstByte(Duration::from_secs(5))), 0);
+    assert_eq!(n(Trace::Any), 4, "every attempt at flash in the window");
+    assert_eq!(n(trace(&case("error-burst-5xx")).unwrap()), 0);
     assert!(trace(&case("outage-503")).is_none());
     assert!(count(
         &dir.path().join("none.bin"),
@@ -378,4 +385,7 @@ fn exit_codes_follow_the_scores() {
         crate::exit::USAGE,
         "a run that could not be made"
     );
+    c.scenarios[1].verdict = Some("INVALID".into());
+    c.complete = false;
+    assert_eq!(c.exit_code(), crate::exit::INVALID, "INVALID ranks worst");
 }
