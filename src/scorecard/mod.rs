@@ -138,7 +138,16 @@ pub async fn run(opts: Options) -> anyhow::Result<Scorecard> {
         }
         eprint!("[{}/{total}] {} … ", i + 1, case.name);
         let out = run_case(case, sc, &opts).await;
-        eprintln!("{} ({:.1} s)", out.score.as_str(), out.seconds);
+        match out.score {
+            Score::Pass => eprintln!("pass ({:.1} s)", out.seconds),
+            // Why, at once: the first line of the reason.
+            s => eprintln!(
+                "{} ({:.1} s): {}",
+                s.as_str(),
+                out.seconds,
+                out.reason.lines().next().unwrap_or_default()
+            ),
+        }
         let interrupted = out.verdict.as_deref() == Some("INTERRUPTED");
         card.scenarios.push(out);
         render::write_all(&card, &opts.out)?;

@@ -88,11 +88,19 @@ pub fn markdown(card: &Scorecard) -> String {
                 None => s.push_str(" — |"),
             }
         }
-        let _ = writeln!(s, " {} |", case.reason.replace('|', "/"));
+        let _ = writeln!(s, " {} |", one_line(&case.reason));
     }
     s.push_str("\nBold: the case's primary criteria (they decide pass or fail). `not measured` is never a pass.\n");
     numbers(card, &mut s);
     s
+}
+
+/// Text that fits one Markdown table cell or list line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('|', "/")
 }
 
 /// The numbers behind every mark, folded (GitHub renders `<details>` in
@@ -106,13 +114,13 @@ fn numbers(card: &Scorecard, s: &mut String) {
             case.name,
             score_word(case.score),
             case.verdict.as_deref().unwrap_or("none"),
-            case.reason
+            one_line(&case.reason)
         );
         for m in &case.criteria {
             let measured = if m.measured.is_empty() {
-                "no numbers"
+                "no numbers".to_string()
             } else {
-                &m.measured
+                one_line(&m.measured)
             };
             let _ = writeln!(
                 s,
@@ -121,7 +129,7 @@ fn numbers(card: &Scorecard, s: &mut String) {
                 if m.primary { " (primary)" } else { "" },
                 state_word(m),
                 measured,
-                m.reason
+                one_line(&m.reason)
             );
         }
         s.push('\n');

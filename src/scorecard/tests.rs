@@ -353,6 +353,18 @@ fn markdown_is_one_table_with_a_row_per_case() {
 }
 
 #[test]
+fn a_reason_over_several_lines_stays_in_its_table_cell() {
+    let mut c = card();
+    c.scenarios[1].reason = "the run could not be made: exited\n  log: x | y\n    | boom".into();
+    let md = render::markdown(&c);
+    let row = md.lines().find(|l| l.starts_with("| hang |")).unwrap();
+    assert!(
+        row.ends_with("the run could not be made: exited log: x / y / boom |"),
+        "{row}"
+    );
+}
+
+#[test]
 fn html_links_each_case_to_its_report_and_marks_cells_in_words() {
     let h = render::html(&card());
     assert!(h.contains("Content-Security-Policy"));
