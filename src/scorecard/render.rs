@@ -150,6 +150,7 @@ th { background: #f6f8fa; }
 .fail { background: #ffebe9; color: var(--fail); font-weight: 700; }
 .partial, .not_measured { background: #fff8c5; color: var(--warn); font-weight: 600; }
 .primary { outline: 2px solid #1f2328; outline-offset: -3px; }
+td.pass a, td.fail a, td.partial a, td.not_measured a { color: inherit; }
 .detail { display: block; font-weight: 400; color: #1f2328; font-size: 0.8rem; }
 "#;
 
@@ -207,8 +208,9 @@ fn row(case: &CaseOut, h: &mut String) {
                 let primary = if m.primary { " primary" } else { "" };
                 let _ = write!(
                     h,
-                    "<td class=\"{state}{primary}\" title=\"{}\">{}<span class=\"detail\">{}</span></td>",
+                    "<td class=\"{state}{primary}\" title=\"{}\"><a href=\"{}\">{}</a><span class=\"detail\">{}</span></td>",
                     esc(&m.measured),
+                    esc(&case.report),
                     state_word(m),
                     esc(&m.reason)
                 );

@@ -371,6 +371,10 @@ fn html_links_each_case_to_its_report_and_marks_cells_in_words() {
     assert!(h.contains("<a href=\"outage-503/report.html\">outage-503</a>"));
     assert!(h.contains("<a href=\"hang/report.html\">hang</a>"));
     assert!(h.contains("class=\"fail primary\""));
+    assert!(
+        h.contains("<a href=\"hang/report.html\">FAIL</a>"),
+        "every cell links to its case's report"
+    );
     assert!(h.contains("INCOMPLETE"));
     assert!(!h.contains("<script"));
 }
