@@ -11,11 +11,16 @@
 
 use std::error::Error as _;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, HOST};
 use tokio::time::Instant;
 
+use super::conn::{self, Pool, SendError};
 use super::gateway_headers;
 use super::sse::SseParser;
 use crate::answer::{Verdict, Verifier, MAX_PROVIDERS};
@@ -35,19 +40,28 @@ const SERVED_BY_HEADERS: [&str; 3] = [
 /// Where and how requests are sent.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub client: reqwest::Client,
+    /// The connections; shared by clones, one of its own per [`Target::fork`].
+    pool: Arc<Pool>,
+    /// Idle connections kept, at most.
+    max_idle: usize,
+    host: conn::Host,
     /// `{base}/v1/chat/completions`.
     pub url: String,
+    /// What a request carries as its target and `Host`.
+    path: hyper::Uri,
+    authority: HeaderValue,
     pub headers: HeaderMap,
     pub timeout: Duration,
     /// `(seed, providers)` when the answers come from simulated providers
     /// and are checked (`crate::answer`); `None`: not checked.
     pub answers: Option<(u64, usize)>,
     /// The routing config sent to a Portkey gateway, to read its account by.
-    pub portkey: Option<std::sync::Arc<gateway_headers::PortkeyModes>>,
+    pub portkey: Option<Arc<gateway_headers::PortkeyModes>>,
 }
 
 impl Target {
+    /// A target at `base` (`http://host:port`, optionally with a path),
+    /// keeping at most `pool` idle connections.
     pub fn new(
         base: &str,
         headers: &[(String, String)],
@@ -57,10 +71,10 @@ impl Target {
         use anyhow::Context;
         let mut map = HeaderMap::new();
         for (k, v) in headers {
-            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+            let name = HeaderName::from_bytes(k.as_bytes())
                 .with_context(|| format!("invalid header name {k:?}"))?;
             // The value is a secret: do not echo it in the error.
-            let value = reqwest::header::HeaderValue::from_str(v)
+            let value = HeaderValue::from_str(v)
                 .with_context(|| format!("header {k:?} has a value that is not valid in HTTP"))?;
             map.insert(name, value);
         }
@@ -68,29 +82,56 @@ impl Target {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(gateway_headers::PORTKEY_CONFIG))
             .and_then(|(_, v)| gateway_headers::PortkeyModes::parse(v))
-            .map(std::sync::Arc::new);
+            .map(Arc::new);
         let url = format!("{}/v1/chat/completions", base.trim_end_matches('/'));
-        let mut builder = reqwest::Client::builder();
-        if reqwest::Url::parse(&url).is_ok_and(|u| crate::scenario::is_loopback_url(&u)) {
-            // An HTTP_PROXY in the environment must not carry loopback load
-            // away: the proxy cannot reach this machine's 127.0.0.1.
-            builder = builder.no_proxy();
+        let parsed = reqwest::Url::parse(&url).with_context(|| format!("invalid URL {url:?}"))?;
+        if parsed.scheme() != "http" {
+            anyhow::bail!(
+                "{url}: slabench's client speaks plain HTTP/1.1; give the gateway's http:// address \
+                 (TLS in front of a gateway is not what a gateway load test measures)"
+            );
         }
-        let client = builder
-            .pool_max_idle_per_host(pool)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .connect_timeout(timeout)
-            .build()
-            .context("building the HTTP client")?;
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        let Some(name) = parsed.host_str() else {
+            anyhow::bail!("{url}: no host");
+        };
+        let bare = name.trim_start_matches('[').trim_end_matches(']');
+        let host = match bare.parse::<std::net::IpAddr>() {
+            Ok(ip) => conn::Host::Addr((ip, port).into()),
+            Err(_) => conn::Host::Name(bare.to_string(), port),
+        };
+        let authority = match parsed.port() {
+            Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or_default()),
+            None => parsed.host_str().unwrap_or_default().to_string(),
+        };
+        let mut path = parsed.path().to_string();
+        if let Some(q) = parsed.query() {
+            path = format!("{path}?{q}");
+        }
         Ok(Target {
-            client,
+            pool: Arc::new(Pool::new(host.clone(), timeout, pool)),
+            max_idle: pool,
+            host,
+            path: path
+                .parse()
+                .with_context(|| format!("invalid URL {url:?}"))?,
+            authority: HeaderValue::from_str(&authority)
+                .with_context(|| format!("invalid host in {url:?}"))?,
             url,
             headers: map,
             timeout,
             answers: None,
             portkey,
         })
+    }
+
+    /// The same target with connections of its own: they are made and kept
+    /// by whichever event loop uses it (a lane's).
+    pub fn fork(&self) -> Self {
+        Target {
+            pool: Arc::new(Pool::new(self.host.clone(), self.timeout, self.max_idle)),
+            ..self.clone()
+        }
     }
 
     /// Checks every 2xx answer's content against what the run's simulated
@@ -103,7 +144,28 @@ impl Target {
             .then_some((seed, providers));
         self
     }
+
+    /// Request `seq` with `body`, as it goes on the wire.
+    fn request(&self, seq: u64, body: Vec<u8>) -> hyper::Request<Full<Bytes>> {
+        let mut req = hyper::Request::new(Full::new(Bytes::from(body)));
+        *req.method_mut() = hyper::Method::POST;
+        *req.uri_mut() = self.path.clone();
+        let h = req.headers_mut();
+        h.reserve(self.headers.len() + 3);
+        h.insert(HOST, self.authority.clone());
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (k, v) in &self.headers {
+            h.insert(k, v.clone());
+        }
+        if let Ok(v) = HeaderValue::from_str(&tag::format(seq)) {
+            h.insert(TAG_HEADER, v);
+        }
+        req
+    }
 }
+
+/// The tag's header, parsed once.
+const TAG_HEADER: HeaderName = HeaderName::from_static(tag::HEADER);
 
 /// Timing of one request.
 #[derive(Debug, Clone, Copy)]
@@ -212,54 +274,54 @@ async fn exchange(
     stream: bool,
     answer: &mut Answer,
 ) -> Outcome {
-    let response = target
-        .client
-        .post(&target.url)
-        .headers(target.headers.clone())
-        .header(tag::HEADER, tag::format(seq))
-        .header(CONTENT_TYPE, "application/json")
-        .body(body)
-        .send()
-        .await;
-    let response = match response {
+    let (lease, response) = match target.pool.send(target.request(seq, body)).await {
         Ok(r) => r,
         Err(e) => return classify_error(&e),
     };
-    answer.status = response.status().as_u16();
+    let status = response.status();
+    answer.status = status.as_u16();
     answer.served_by = served_by_header(response.headers());
     answer.account = gateway_headers::read_with(response.headers(), target.portkey.as_deref());
-    if !response.status().is_success() {
-        // Read the error body so the connection can be reused; its content
-        // does not change the outcome, but its message says who made the
-        // error (a gateway's own 429 reads "No deployments available").
-        if let Ok(body) = response.bytes().await {
-            answer.error_message = Some(error_message(&body));
-            answer.error_type = error_type(&body);
-        }
-        return Outcome::from_status(answer.status);
-    }
     let content_type = response
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
+    let body = response.into_body();
+    if !status.is_success() {
+        // Read the error body so the connection can be reused; its content
+        // does not change the outcome, but its message says who made the
+        // error (a gateway's own 429 reads "No deployments available").
+        if let Ok(body) = read_all(body, lease).await {
+            answer.error_message = Some(error_message(&body));
+            answer.error_type = error_type(&body);
+        }
+        return Outcome::from_status(answer.status);
+    }
     if stream {
         if !content_type.starts_with("text/event-stream") {
-            let _ = response.bytes().await;
+            let _ = read_all(body, lease).await;
             return Outcome::Malformed;
         }
-        read_stream(response, answer).await
+        read_stream(body, lease, answer).await
     } else {
         if !content_type.contains("json") {
-            let _ = response.bytes().await;
+            let _ = read_all(body, lease).await;
             return Outcome::Malformed;
         }
-        match response.bytes().await {
+        match read_all(body, lease).await {
             Ok(bytes) => read_completion(&bytes, answer),
-            Err(e) => classify_error(&e),
+            Err(e) => classify_error(&SendError::Http(e)),
         }
     }
+}
+
+/// The whole body; the connection goes back to the pool once it is read.
+async fn read_all(body: Incoming, lease: conn::Lease<'_>) -> Result<Bytes, hyper::Error> {
+    let bytes = body.collect().await?.to_bytes();
+    lease.release();
+    Ok(bytes)
 }
 
 fn read_completion(bytes: &[u8], answer: &mut Answer) -> Outcome {
@@ -284,20 +346,30 @@ fn read_completion(bytes: &[u8], answer: &mut Answer) -> Outcome {
     answer.judge()
 }
 
-async fn read_stream(mut response: reqwest::Response, answer: &mut Answer) -> Outcome {
+async fn read_stream(mut body: Incoming, lease: conn::Lease<'_>, answer: &mut Answer) -> Outcome {
     let mut parser = SseParser::new();
     let mut state = StreamState::default();
     loop {
-        match response.chunk().await {
-            Ok(Some(bytes)) => {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                let Ok(bytes) = frame.into_data() else {
+                    continue; // trailers
+                };
                 parser.feed(&bytes, |ev| state.on_event(&ev, answer));
                 if let Some(outcome) = state.finished {
+                    // The end of the body usually came with [DONE]: then the
+                    // connection can be used again. Not waited for.
+                    if matches!(
+                        futures_util::FutureExt::now_or_never(body.frame()),
+                        Some(None)
+                    ) {
+                        lease.release();
+                    }
                     return outcome;
                 }
             }
             // The body ended (cleanly or not) without [DONE].
-            Ok(None) => return Outcome::TruncatedStream,
-            Err(_) => return Outcome::TruncatedStream,
+            None | Some(Err(_)) => return Outcome::TruncatedStream,
         }
     }
 }
@@ -422,12 +494,23 @@ fn stamp_in_body(fingerprint: Option<&str>, id: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Classifies a transport error by walking its source chain.
-fn classify_error(err: &reqwest::Error) -> Outcome {
-    if err.is_timeout() {
+/// Classifies a transport error: the connect's, or the connection's (by
+/// walking its source chain).
+fn classify_error(err: &SendError) -> Outcome {
+    let http = match err {
+        SendError::Connect(io) => {
+            return match io.kind() {
+                io::ErrorKind::ConnectionRefused => Outcome::Refused,
+                io::ErrorKind::TimedOut => Outcome::Timeout,
+                _ => Outcome::Reset,
+            }
+        }
+        SendError::Http(e) => e,
+    };
+    if http.is_timeout() {
         return Outcome::Timeout;
     }
-    let mut source = err.source();
+    let mut source = http.source();
     while let Some(e) = source {
         if let Some(io) = e.downcast_ref::<io::Error>() {
             return match io.kind() {
@@ -438,12 +521,8 @@ fn classify_error(err: &reqwest::Error) -> Outcome {
         }
         source = e.source();
     }
-    if err.is_connect() {
-        Outcome::Refused
-    } else {
-        // hyper's "connection closed before message completed" and friends.
-        Outcome::Reset
-    }
+    // hyper's "connection closed before message completed" and friends.
+    Outcome::Reset
 }
 
 #[cfg(test)]

@@ -166,7 +166,9 @@ pub struct Scheduled {
     pub class: usize,
 }
 
-/// Lazily yields the arrivals of a scenario in time order.
+/// Lazily yields the arrivals of a scenario in time order. A clone goes on
+/// from the same place with the same draws (each lane runs its own).
+#[derive(Clone)]
 pub struct Schedule {
     curve: RateCurve,
     process: Arrival,

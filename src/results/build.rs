@@ -157,7 +157,7 @@ fn generator(
         gave_up: end.gave_up.map(|g| GaveUpOut {
             at_s: g.at.as_secs_f64(),
             lag_ms: g.lag.as_secs_f64() * 1000.0,
-            held_rpm: achieved_rpm,
+            held_rpm: g.held_rpm(),
             target_rpm,
         }),
         host,

@@ -55,8 +55,9 @@ pub(super) async fn measure(
     if super::stopped(opts) {
         return Err(RunError::InterruptedBeforeLoad.into());
     }
+    let targets = (0..generator::lanes()).map(|_| target.fork()).collect();
     let driver = Arc::new(Driver {
-        target,
+        targets,
         plans,
         max_in_flight: scenario.load.max_in_flight,
         drain: scenario.load.drain,
@@ -179,12 +180,18 @@ async fn record(
 ) -> (Recorder, Vec<Incomplete>) {
     let mut tick =
         tokio::time::interval_at(origin + Duration::from_secs(1), Duration::from_secs(1));
+    // Taken by the batch: one wake-up per burst of answers, not per answer.
+    let mut batch = Vec::with_capacity(256);
     loop {
         tokio::select! {
-            r = rx.recv() => match r {
-                Some(r) => rec.record(&r),
-                None => break,
-            },
+            n = rx.recv_many(&mut batch, 256) => {
+                if n == 0 {
+                    break;
+                }
+                for r in batch.drain(..) {
+                    rec.record(&r);
+                }
+            }
             _ = tick.tick() => rec.close_interval(origin.elapsed().as_secs() as u32),
         }
     }

@@ -1,0 +1,201 @@
+//! The client's HTTP/1.1 connections: one pool per lane, with a cap on the
+//! connects in progress.
+//!
+//! A request takes an idle connection when there is one. When there is
+//! none it opens a new one, unless [`MAX_CONNECTING`] connects are already
+//! under way; then it waits for whichever comes first, a connection coming
+//! back idle or a free connect slot. A general-purpose pool (reqwest's)
+//! races a new connect against the next idle connection and finishes the
+//! connect in the background when the idle one wins: after a stall of a few
+//! milliseconds at thousands of requests per second that is thousands of
+//! connects, which overflow the server's accept queue (a second's SYN
+//! retransmit, measured as latency) and slow it further, so the run never
+//! recovers. Here a connect is only made for a request that still needs it.
+//!
+//! A connection goes back to the pool only when its answer was read to the
+//! end ([`Lease::release`]); one dropped half-read is closed.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::sync::Notify;
+
+/// Connects in progress per pool, at most.
+pub const MAX_CONNECTING: usize = 32;
+/// Times a request is moved to another connection when the one it took
+/// closed before the request was written (an idle connection the server
+/// had just closed). Past that it fails as a reset.
+const RESENDS: usize = 3;
+
+/// Where the connections go.
+#[derive(Debug, Clone)]
+pub enum Host {
+    Addr(SocketAddr),
+    /// A name, resolved at every connect (a Kubernetes Service's address
+    /// may change during a run).
+    Name(String, u16),
+}
+
+/// Why a request got no answer.
+#[derive(Debug)]
+pub enum SendError {
+    /// No connection could be made.
+    Connect(io::Error),
+    /// The connection failed while the request was sent or answered.
+    Http(hyper::Error),
+}
+
+/// One event loop's connections to one host.
+#[derive(Debug)]
+pub struct Pool {
+    host: Host,
+    connect_timeout: Duration,
+    max_idle: usize,
+    idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    connecting: AtomicUsize,
+    /// A connection came back idle, or a connect slot came free.
+    freed: Notify,
+}
+
+impl Pool {
+    pub fn new(host: Host, connect_timeout: Duration, max_idle: usize) -> Self {
+        Pool {
+            host,
+            connect_timeout,
+            max_idle: max_idle.max(1),
+            idle: Mutex::new(Vec::new()),
+            connecting: AtomicUsize::new(0),
+            freed: Notify::new(),
+        }
+    }
+
+    /// Sends `req` and returns the answer's head, with the connection
+    /// leased until the body has been read.
+    pub async fn send(
+        &self,
+        mut req: Request<Full<Bytes>>,
+    ) -> Result<(Lease<'_>, Response<Incoming>), SendError> {
+        let mut resends = 0;
+        loop {
+            let mut conn = self.checkout().await.map_err(SendError::Connect)?;
+            match conn.try_send_request(req).await {
+                Ok(resp) => {
+                    let lease = Lease {
+                        pool: self,
+                        conn: Some(conn),
+                    };
+                    return Ok((lease, resp));
+                }
+                Err(mut e) => match e.take_message() {
+                    // Never written: the connection was closed under it.
+                    Some(back) if resends < RESENDS => {
+                        resends += 1;
+                        req = back;
+                    }
+                    _ => return Err(SendError::Http(e.into_error())),
+                },
+            }
+        }
+    }
+
+    async fn checkout(&self) -> io::Result<SendRequest<Full<Bytes>>> {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if let Some(mut conn) = self.take_idle() {
+                // Put back as its answer ended; ready as soon as its
+                // connection task has seen that. An error: it closed.
+                if conn.ready().await.is_ok() {
+                    return Ok(conn);
+                }
+                continue;
+            }
+            let slot = self
+                .connecting
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < MAX_CONNECTING).then_some(n + 1)
+                });
+            if slot.is_ok() {
+                let conn = self.connect().await;
+                self.connecting.fetch_sub(1, Ordering::AcqRel);
+                self.freed.notify_one();
+                return conn;
+            }
+            freed.await;
+        }
+    }
+
+    fn take_idle(&self) -> Option<SendRequest<Full<Bytes>>> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(conn) = idle.pop() {
+            if !conn.is_closed() {
+                return Some(conn);
+            }
+            // Closed by the server while idle: dropped.
+        }
+        None
+    }
+
+    fn put_back(&self, conn: SendRequest<Full<Bytes>>) {
+        if conn.is_closed() {
+            return;
+        }
+        {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() >= self.max_idle {
+                return;
+            }
+            idle.push(conn);
+        }
+        self.freed.notify_one();
+    }
+
+    async fn connect(&self) -> io::Result<SendRequest<Full<Bytes>>> {
+        let connect = async {
+            match &self.host {
+                Host::Addr(addr) => tokio::net::TcpStream::connect(addr).await,
+                Host::Name(name, port) => {
+                    tokio::net::TcpStream::connect((name.as_str(), *port)).await
+                }
+            }
+        };
+        let stream = tokio::time::timeout(self.connect_timeout, connect)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+        stream.set_nodelay(true)?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(io::Error::other)?;
+        // Its errors reach the request that was on it.
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(sender)
+    }
+}
+
+/// A connection in use; [`Lease::release`] gives it back once the answer
+/// has been read to its end. Dropped otherwise, it is closed.
+#[derive(Debug)]
+pub struct Lease<'a> {
+    pool: &'a Pool,
+    conn: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl Lease<'_> {
+    pub fn release(mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.put_back(conn);
+        }
+    }
+}

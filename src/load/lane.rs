@@ -1,0 +1,290 @@
+//! One lane of the open-loop driver: an OS thread with its own
+//! single-threaded event loop, which sends every n-th arrival of the
+//! schedule at its instant and runs those requests to their end.
+//!
+//! Nothing crosses threads per request: the lane's precise timer
+//! (`timer.rs`), its requests and their connections share one `epoll`
+//! loop, so a busy lane handles many wake-ups' worth of work in one. Its
+//! requests are futures in one `FuturesUnordered`, not tasks, so a request
+//! costs no spawn, and cutting them off at the end is dropping them.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::client::{self, Target, Timing};
+use super::generator::{Behind, Driver, GaveUp, Live};
+use super::schedule::{Schedule, Scheduled};
+use super::timer::Timer;
+use crate::metrics::request::{Measured, RequestResult};
+use crate::metrics::Outcome;
+
+/// Sends at most this many due arrivals per wake-up before it looks at the
+/// answers that came meanwhile (far behind, every arrival is due).
+const BURST: usize = 256;
+/// Answers handled per wake-up at most, before the timer is looked at again.
+const ANSWERS: usize = 16;
+
+/// What every lane of one drive shares.
+pub(super) struct Shared {
+    /// The first lane to give up says why here, and halts the others.
+    pub gave_up: Mutex<Option<GaveUp>>,
+    /// Set when the run was interrupted (Ctrl-C).
+    pub interrupted: AtomicBool,
+    /// Turning true stops every lane's sends.
+    pub halt: watch::Sender<bool>,
+}
+
+/// One lane, before it runs.
+pub(super) struct Lane {
+    pub index: u64,
+    pub of: u64,
+    pub driver: Arc<Driver>,
+    /// This lane's own client: its connections live on the lane's loop.
+    pub target: Target,
+    pub origin: Instant,
+    pub results: mpsc::Sender<RequestResult>,
+    pub live: Arc<Live>,
+    pub shared: Arc<Shared>,
+    /// Turning true cuts off what is still in flight.
+    pub cut: watch::Receiver<bool>,
+}
+
+/// A request on its way.
+struct Flight<'a> {
+    a: Scheduled,
+    sent_at: Instant,
+    fut: Pin<Box<dyn Future<Output = (Outcome, Measured)> + 'a>>,
+}
+
+impl Future for Flight<'_> {
+    type Output = Done;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = &mut self.fut;
+        let polled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx)));
+        let (outcome, m) = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(done)) => done,
+            // A bug in slabench's client: the panic hook has recorded it
+            // (it fails the run); the request is cut off, not counted, and
+            // the lane goes on with the others.
+            Err(_) => (Outcome::CutOff, Measured::default()),
+        };
+        Poll::Ready((self.a, self.sent_at, outcome, m))
+    }
+}
+
+type Done = (Scheduled, Instant, Outcome, Measured);
+
+/// Waits for at least one answer, and takes every one that is ready (at most
+/// [`ANSWERS`]) in the same wake-up.
+async fn answers(inflight: &mut FuturesUnordered<Flight<'_>>, into: &mut Vec<Done>) {
+    std::future::poll_fn(|cx| {
+        while into.len() < ANSWERS {
+            match inflight.poll_next_unpin(cx) {
+                Poll::Ready(Some(d)) => into.push(d),
+                _ => break,
+            }
+        }
+        if into.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await
+}
+
+impl Lane {
+    /// Runs the lane on this thread until its sends are over and its
+    /// requests are answered or cut off. `sends_over` fires when it stops
+    /// sending (the schedule is done, or the lanes were halted).
+    pub fn run_here(self, schedule: Schedule, sends_over: oneshot::Sender<()>) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        // Without a runtime the lane cannot send: dropping `sends_over`
+        // tells the driver, which ends the sends like an interrupt.
+        if let Ok(rt) = rt {
+            rt.block_on(self.run(schedule, sends_over));
+        }
+    }
+
+    async fn run(self, schedule: Schedule, sends_over: oneshot::Sender<()>) {
+        let (index, of) = (self.index, self.of);
+        let mut arrivals = schedule.filter(move |a| a.seq % of == index).peekable();
+        let mut inflight: FuturesUnordered<Flight<'_>> = FuturesUnordered::new();
+        let mut timer = Timer::new();
+        let mut behind = Behind::default();
+        let mut sends_over = Some(sends_over);
+        let mut halt = self.shared.halt.subscribe();
+        let mut cut = self.cut.clone();
+        let halted = halt.wait_for(|h| *h);
+        let cutting = cut.wait_for(|c| *c);
+        tokio::pin!(halted, cutting);
+        let mut done = Vec::with_capacity(ANSWERS);
+        let mut sending = true;
+        loop {
+            let next = if sending { arrivals.peek() } else { None };
+            let deadline = next.map(|a| self.origin + a.at);
+            if deadline.is_none() {
+                sending = false;
+                if let Some(tx) = sends_over.take() {
+                    let _ = tx.send(());
+                }
+                if inflight.is_empty() {
+                    break;
+                }
+            }
+            // Sends first: an answer can wait a few microseconds, a send
+            // that waits is lag.
+            tokio::select! {
+                biased;
+                _ = &mut halted, if sending => sending = false,
+                _ = timer.sleep_until(deadline.unwrap_or(self.origin)), if deadline.is_some() => {
+                    if let Some(g) = self.dispatch(&mut arrivals, &mut inflight, &mut behind).await {
+                        self.give_up(g);
+                        sending = false;
+                    }
+                }
+                () = answers(&mut inflight, &mut done), if !inflight.is_empty() => {
+                    for d in done.drain(..) {
+                        self.report(d).await;
+                    }
+                }
+                _ = &mut cutting => {
+                    self.cut_off(&mut inflight).await;
+                    break;
+                }
+            }
+        }
+        if let Some(tx) = sends_over.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Sends every arrival that is due (at most [`BURST`]); gives up when
+    /// the lane has been behind for too long.
+    async fn dispatch<'a>(
+        &'a self,
+        arrivals: &mut std::iter::Peekable<impl Iterator<Item = Scheduled>>,
+        inflight: &mut FuturesUnordered<Flight<'a>>,
+        behind: &mut Behind,
+    ) -> Option<GaveUp> {
+        let due = Instant::now();
+        for _ in 0..BURST {
+            let Some(a) = arrivals.next_if(|a| self.origin + a.at <= due) else {
+                break;
+            };
+            // Lateness against the real clock, not the wake-up's: far
+            // behind, a burst is long, and its last sends are late by it.
+            let now = Instant::now();
+            let lag = now.saturating_duration_since(self.origin + a.at);
+            // Dropped sends count: they were worked through, on time or not.
+            let sent =
+                self.live.sent.load(Ordering::Relaxed) + self.live.dropped.load(Ordering::Relaxed);
+            if let Some(g) = behind.update(now.saturating_duration_since(self.origin), lag, sent) {
+                return Some(g);
+            }
+            self.launch(a, now, inflight).await;
+        }
+        None
+    }
+
+    async fn launch<'a>(
+        &'a self,
+        a: Scheduled,
+        now: Instant,
+        inflight: &mut FuturesUnordered<Flight<'a>>,
+    ) {
+        let live = &self.live;
+        if live.in_flight.load(Ordering::Acquire) >= self.driver.max_in_flight {
+            live.dropped.fetch_add(1, Ordering::Relaxed);
+            let r =
+                RequestResult::unanswered(a.seq, a.class, a.at, Outcome::Dropped, Duration::ZERO);
+            // Waits when the recorder is behind: bounded memory, visible lag.
+            self.send_result(r).await;
+            return;
+        }
+        live.in_flight.fetch_add(1, Ordering::AcqRel);
+        live.sent.fetch_add(1, Ordering::Relaxed);
+        let plan = &self.driver.plans[a.class];
+        let timing = Timing {
+            intended_at: (self.origin + a.at).into(),
+            sent_at: now.into(),
+        };
+        let fut = client::send(&self.target, a.seq, plan.body(a.seq), plan.stream, timing);
+        inflight.push(Flight {
+            a,
+            sent_at: now,
+            fut: Box::pin(fut),
+        });
+    }
+
+    async fn report(&self, (a, sent_at, outcome, m): Done) {
+        self.live.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if !outcome.is_ok() {
+            self.live.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        let r = RequestResult {
+            seq: a.seq,
+            class: a.class,
+            intended: a.at,
+            lag: sent_at.saturating_duration_since(self.origin + a.at),
+            outcome,
+            m,
+        };
+        self.send_result(r).await;
+    }
+
+    /// Everything still in flight is cut off: reported as such, and its
+    /// connection closed.
+    async fn cut_off(&self, inflight: &mut FuturesUnordered<Flight<'_>>) {
+        let now = Instant::now();
+        let cut: Vec<RequestResult> = inflight
+            .iter()
+            .map(|f| {
+                let intended = self.origin + f.a.at;
+                let mut r = RequestResult::unanswered(
+                    f.a.seq,
+                    f.a.class,
+                    f.a.at,
+                    Outcome::CutOff,
+                    now.saturating_duration_since(intended),
+                );
+                r.lag = f.sent_at.saturating_duration_since(intended);
+                r
+            })
+            .collect();
+        inflight.clear();
+        for r in cut {
+            self.live.in_flight.fetch_sub(1, Ordering::AcqRel);
+            self.live.errors.fetch_add(1, Ordering::Relaxed);
+            self.send_result(r).await;
+        }
+    }
+
+    async fn send_result(&self, r: RequestResult) {
+        if let Err(mpsc::error::TrySendError::Full(r)) = self.results.try_send(r) {
+            let _ = self.results.send(r).await;
+        }
+    }
+
+    fn give_up(&self, g: GaveUp) {
+        let mut slot = self
+            .shared
+            .gave_up
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        slot.get_or_insert(g);
+        self.shared.halt.send_replace(true);
+    }
+}
