@@ -35,7 +35,6 @@ pub(super) fn anon_file(dir: &Path, what: &str) -> std::io::Result<File> {
 }
 
 /// Rows by request number in an unnamed file.
-#[derive(Debug)]
 pub(super) struct RowFile {
     file: Option<File>,
     /// The request number of `window[0]`.
@@ -45,6 +44,17 @@ pub(super) struct RowFile {
     end: u64,
     /// The first failure to write or read, for the report.
     error: RefCell<Option<String>>,
+}
+
+impl std::fmt::Debug for RowFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowFile")
+            .field("base", &self.base)
+            .field("window", &self.window.len())
+            .field("end", &self.end)
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 impl RowFile {
