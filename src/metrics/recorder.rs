@@ -10,7 +10,9 @@
 use super::accumulate::{Accumulator, ClosedSecond, Incomplete};
 use super::histogram::{self, Hist, Percentiles};
 use super::messages::ErrorMessages;
-use super::request::{Account, Checked, Dialect, RequestResult};
+#[cfg(test)]
+use super::request::Dialect;
+use super::request::{Account, Checked, RequestResult};
 use super::Outcome;
 
 pub const OUTCOMES: usize = Outcome::ALL.len();
@@ -249,6 +251,9 @@ pub struct Recorder {
     pub answers: Vec<AnswerRecord>,
     /// The client's timing of each request, beside `requests` (same index).
     pub timings: Option<Vec<ClientTiming>>,
+    /// Where each request's row goes instead of the vectors above, when
+    /// set (`keep_requests_in`): memory then does not grow with the run.
+    pub store: Option<Box<dyn RequestStore>>,
     /// Provider names for `ClientRecord::served_by`.
     request_providers: Vec<String>,
     /// Which gateways' accounts were seen (`Dialect::bit`s).
@@ -313,6 +318,7 @@ impl Recorder {
             requests: None,
             answers: Vec::new(),
             timings: None,
+            store: None,
             request_providers: Vec::new(),
             account_dialects: 0,
             error_messages: ErrorMessages::default(),
@@ -327,6 +333,18 @@ impl Recorder {
     pub fn keep_requests(mut self, providers: Vec<String>) -> Self {
         self.requests = Some(Vec::new());
         self.timings = Some(Vec::new());
+        self.request_providers = providers;
+        self
+    }
+
+    /// Hands each request's row (the same three records) to `store` instead of
+    /// keeping it: the recorder's memory then does not grow with the run.
+    pub fn keep_requests_in(
+        mut self,
+        providers: Vec<String>,
+        store: Box<dyn RequestStore>,
+    ) -> Self {
+        self.store = Some(store);
         self.request_providers = providers;
         self
     }
@@ -442,6 +460,9 @@ impl Recorder {
     pub fn finish(&mut self) -> Vec<Incomplete> {
         let next = self.open_second + 1;
         self.close_interval(next);
+        if let Some(store) = self.store.as_mut() {
+            store.flush();
+        }
         let mut failed = std::mem::take(&mut self.broken);
         failed.extend(self.outputs.iter_mut().filter_map(|o| o.finish()));
         failed
@@ -473,59 +494,6 @@ impl Recorder {
         all
     }
 
-    fn keep(&mut self, r: &RequestResult) {
-        let Some(records) = self.requests.as_mut() else {
-            return;
-        };
-        let seq = r.seq as usize;
-        if records.len() <= seq {
-            records.resize(seq + 1, ClientRecord::MISSING);
-            self.answers.resize(seq + 1, AnswerRecord::NONE);
-        }
-        self.answers[seq] =
-            r.m.checked
-                .as_ref()
-                .map_or(AnswerRecord::NONE, AnswerRecord::new);
-        if let Some(timings) = self.timings.as_mut() {
-            if timings.len() <= seq {
-                timings.resize(seq + 1, ClientTiming::MISSING);
-            }
-            timings[seq] = ClientTiming::new(r);
-        }
-        let served_by =
-            r.m.served_by
-                .as_deref()
-                .and_then(|name| self.request_providers.iter().position(|p| p == name))
-                .filter(|&i| i < usize::from(ClientRecord::NONE))
-                .map_or(ClientRecord::NONE, |i| i as u8);
-        // A failure with an error status keeps it, with the message when
-        // the body could be read; a failure without one (no HTTP answer, a
-        // broken 200) is told by its outcome.
-        let message = if !r.outcome.is_ok() && r.m.status >= 300 {
-            let text = r.m.error_message.as_deref().unwrap_or("");
-            let kind = r.m.error_type.as_deref().unwrap_or("");
-            self.error_messages.intern_typed(r.m.status, kind, text)
-        } else {
-            ErrorMessages::NONE
-        };
-        let account = match &r.m.account {
-            Some(a) => {
-                self.account_dialects |= a.dialect.map_or(0, Dialect::bit);
-                AccountRecord::new(a, &self.request_providers)
-            }
-            None => AccountRecord::EMPTY,
-        };
-        records[seq] = ClientRecord {
-            intended_ms: r.intended.as_millis().min(u128::from(u32::MAX)) as u32,
-            latency_us: r.m.latency.as_micros().min(u128::from(u32::MAX)) as u32,
-            served_by,
-            message,
-            class: r.class.min(254) as u8,
-            outcome: r.outcome,
-            account,
-        };
-    }
-
     fn provider_index(&mut self, name: &str) -> usize {
         match self.providers.iter().position(|p| p == name) {
             Some(i) => i,
@@ -548,6 +516,10 @@ impl Recorder {
         &mut self.timeline[s]
     }
 }
+
+#[path = "recorder_keep.rs"]
+mod keep;
+pub use keep::{RequestRow, RequestStore};
 
 #[cfg(test)]
 #[path = "recorder_tests.rs"]

@@ -74,6 +74,17 @@ pub fn estimate(scenario: &Scenario, requests_csv: bool) -> Estimate {
                     0
                 },
             ),
+            // Unnamed while the run lasts (run/spill.rs, run/sort.rs): 32
+            // bytes per request, 64 per attempt sorted, twice that while
+            // runs merge.
+            (
+                "the ledger join's temporary files",
+                if providers > 0 {
+                    requests * 32 + 2 * 2 * requests * 64
+                } else {
+                    0
+                },
+            ),
             (
                 "requests.csv",
                 if requests_csv { requests * 128 } else { 0 },
@@ -194,6 +205,12 @@ mod tests {
         assert!(file(&longer, "report.html") > file(&e, "report.html"));
         assert!(e.to_string().starts_with("about "), "{e}");
         assert!(e.to_string().contains("ledger.bin 57.6 MB"), "{e}");
+        // The join's files: 32 B per request, 2 attempts sorted at 64 B,
+        // twice while runs merge.
+        assert_eq!(
+            file(&e, "the ledger join's temporary files"),
+            600_000 * (32 + 2 * 2 * 64)
+        );
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::path::Path;
 
 use tokio::sync::watch;
 
+use super::sort::AttemptRuns;
+use super::spill::RowFile;
 use crate::analysis::failover;
 use crate::load::generator::DriveEnd;
 use crate::metrics::recorder::Recorder;
@@ -74,8 +76,7 @@ pub(super) fn join_ledger(
             }
             a.map_err(|e| bad = Some(e)).ok()
         });
-    let timings = rec.timings.as_deref().unwrap_or_default();
-    let mut report = failover::analyze_client(&input, &rec.answers, timings, attempts);
+    let mut report = analyze(&input, rec, ledger, quiet, attempts);
     if cancelled {
         bad.get_or_insert_with(|| anyhow::anyhow!("{JOIN_INTERRUPTED}"));
     }
@@ -83,6 +84,43 @@ pub(super) fn join_ledger(
         let msg = format!(
             "reading the ledger {}: {e:#}; the analysis covers the attempts before it",
             ledger.display()
+        );
+        if !quiet {
+            eprintln!("warning: {msg}");
+        }
+        report.ledger_error = Some(msg);
+    }
+    report
+}
+
+/// The analysis, from the files next to the ledger when the recorder kept
+/// the client's rows there (a run: memory does not grow with its length),
+/// else from the recorder's vectors. A file that lost rows or attempts is
+/// told in `ledger_error`.
+fn analyze(
+    input: &failover::Input,
+    rec: &Recorder,
+    ledger: &Path,
+    quiet: bool,
+    attempts: impl Iterator<Item = crate::providers::ledger::Attempt>,
+) -> failover::Report {
+    let kept = rec
+        .store
+        .as_ref()
+        .and_then(|s| s.as_any().downcast_ref::<RowFile>());
+    let Some(rows) = kept else {
+        let timings = rec.timings.as_deref().unwrap_or_default();
+        return failover::analyze_client(input, &rec.answers, timings, attempts);
+    };
+    let dir = ledger.parent().unwrap_or(Path::new("."));
+    let mut sort = AttemptRuns::new(dir);
+    let mut report = failover::analyze_records(input, rows, &mut sort, attempts);
+    if let Some(w) = sort.warning().filter(|_| !quiet) {
+        eprintln!("warning: {w}");
+    }
+    if let Some(e) = rows.error().or_else(|| sort.error()) {
+        let msg = format!(
+            "keeping the join's records next to the ledger: {e}; the analysis covers only part of the run"
         );
         if !quiet {
             eprintln!("warning: {msg}");

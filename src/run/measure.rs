@@ -149,8 +149,10 @@ async fn drive(
         .with_stages(stage_ends)
         .with_output(Box::new(report::live::RollingP99(live.clone())));
     if !scenario.providers.is_empty() {
-        recorder =
-            recorder.keep_requests(scenario.providers.iter().map(|p| p.name.clone()).collect());
+        // Kept in a file next to the run for the ledger join, not in memory.
+        let rows = Box::new(super::spill::RowFile::create(&outputs.dir));
+        let names = scenario.providers.iter().map(|p| p.name.clone()).collect();
+        recorder = recorder.keep_requests_in(names, rows);
     }
     // A short lead so that setting up the tasks below does not count as lag.
     let lead = Duration::from_millis(20);

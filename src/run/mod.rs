@@ -8,6 +8,8 @@
 mod join;
 mod measure;
 mod out_dir;
+mod sort;
+mod spill;
 mod syns;
 
 use std::path::PathBuf;

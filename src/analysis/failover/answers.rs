@@ -43,6 +43,8 @@ impl AnswerCheck {
 /// Compares answer by answer.
 pub(super) struct AnswerTally<'a> {
     names: &'a [String],
+    // Read only by the slice-based `request` the tests use.
+    #[cfg_attr(not(test), allow(dead_code))]
     answers: &'a [AnswerRecord],
     check: AnswerCheck,
 }
@@ -57,8 +59,14 @@ impl<'a> AnswerTally<'a> {
         }
     }
 
+    #[cfg(test)]
     pub fn request(&mut self, f: &Fact) {
-        let answer = self.answers.get(f.seq).copied();
+        self.request_answer(f, self.answers.get(f.seq).copied());
+    }
+
+    /// One request with the client's check of its answer (`None` or
+    /// `AnswerRecord::NONE`: not checked).
+    pub fn request_answer(&mut self, f: &Fact, answer: Option<AnswerRecord>) {
         let Some(tokens) = answer.and_then(AnswerRecord::tokens) else {
             return;
         };

@@ -53,6 +53,7 @@ impl Fact<'_> {
 
 /// The facts of every request that was sent (not missing, not dropped), in
 /// request order.
+#[cfg(test)]
 pub(super) fn facts<'a>(
     requests: &'a [ClientRecord],
     joined: &'a [Joined],
@@ -61,23 +62,29 @@ pub(super) fn facts<'a>(
         .iter()
         .zip(joined)
         .enumerate()
-        .filter(|(_, (rec, _))| !rec.is_missing() && rec.outcome != Outcome::Dropped)
-        .map(move |(seq, (rec, j))| {
-            let served = if j.served_by != u16::MAX {
-                j.served_by
-            } else if rec.served_by != ClientRecord::NONE {
-                u16::from(rec.served_by)
-            } else {
-                u16::MAX
-            };
-            Fact {
-                seq,
-                rec,
-                ledger: j.view(),
-                joined: *j,
-                served,
-            }
-        })
+        .filter_map(|(seq, (rec, j))| fact(seq as u64, rec, *j))
+}
+
+/// The facts of request `seq` with its joined attempts, when it was sent
+/// (not missing, not dropped).
+pub(super) fn fact(seq: u64, rec: &ClientRecord, j: Joined) -> Option<Fact<'_>> {
+    if rec.is_missing() || rec.outcome == Outcome::Dropped {
+        return None;
+    }
+    let served = if j.served_by != u16::MAX {
+        j.served_by
+    } else if rec.served_by != ClientRecord::NONE {
+        u16::from(rec.served_by)
+    } else {
+        u16::MAX
+    };
+    Some(Fact {
+        seq: seq as usize,
+        rec,
+        ledger: j.view(),
+        joined: j,
+        served,
+    })
 }
 
 /// Every provider refusing connections, and when (a window without an end

@@ -2,11 +2,14 @@
 //! the client's record of the request it served.
 //!
 //! The ledger is read once, in ledger order, and may be far larger than
-//! memory would like to hold; so the join keeps one small `Joined` per
-//! request and hands each matched attempt (with its price) to the
-//! accumulators that count attempts as they pass (`ProviderTally`, `Flows`).
+//! memory would like to hold; so the first pass hands each matched attempt
+//! (with its price) to the accumulators that count attempts as they pass
+//! (`ProviderTally`, `Flows`) and to a sort by request (`AttemptSort`, off
+//! the heap for a run); the requests then meet their attempts in request
+//! order, one small `Joined` at a time (`fold`).
 
 use super::cost::price;
+use super::source::{AttemptSort, Present};
 use super::Input;
 use crate::analysis::account::LedgerView;
 use crate::providers::ledger::{Attempt, AttemptOutcome};
@@ -65,7 +68,60 @@ impl Joined {
     }
 }
 
-/// The ledger joined with the client's records.
+/// What the join counted of the ledger's attempts.
+#[derive(Debug, Default)]
+pub(super) struct Counts {
+    /// Attempts joined to a request of this run.
+    pub joined: u64,
+    /// Attempts without a tag.
+    pub untagged: u64,
+    /// Attempts whose tag no request of this run had.
+    pub unmatched: u64,
+}
+
+/// The first pass, in ledger order: counts `attempts`, hands each one
+/// joined to a request in `present` to `sort` (by request) and to
+/// `on_attempt` with its price.
+pub(super) fn join_pass(
+    input: &Input,
+    present: &Present,
+    attempts: impl IntoIterator<Item = Attempt>,
+    sort: &mut dyn AttemptSort,
+    mut on_attempt: impl FnMut(&Attempt, f64),
+) -> Counts {
+    let mut counts = Counts::default();
+    for a in attempts {
+        let Some(seq) = a.tag else {
+            counts.untagged += 1;
+            continue;
+        };
+        if !present.contains(seq) {
+            // The preflight request and anything not from this run.
+            counts.unmatched += 1;
+            continue;
+        }
+        let cost = price(input.prices, a.provider, a.input_tokens, a.output_tokens);
+        sort.push(seq, &a);
+        counts.joined += 1;
+        on_attempt(&a, cost);
+    }
+    counts
+}
+
+/// One request's attempts (ledger order) folded into its `Joined`.
+pub(super) fn fold(prices: &[(f64, f64)], attempts: &[Attempt]) -> Joined {
+    let mut j = Joined::EMPTY;
+    for a in attempts {
+        j.add(
+            a,
+            price(prices, a.provider, a.input_tokens, a.output_tokens),
+        );
+    }
+    j
+}
+
+/// The ledger joined with the client's records, in memory.
+#[cfg(test)]
 #[derive(Debug)]
 pub(super) struct Ledger {
     /// One per client record, indexed by request number.
@@ -78,39 +134,33 @@ pub(super) struct Ledger {
     pub unmatched: u64,
 }
 
-/// Joins `attempts` with `input.requests`; `on_attempt` sees every joined
-/// attempt with its price, in ledger order.
+/// Joins `attempts` with `input.requests` in memory; `on_attempt` sees
+/// every joined attempt with its price, in ledger order.
+#[cfg(test)]
 pub(super) fn join(
     input: &Input,
     attempts: impl IntoIterator<Item = Attempt>,
-    mut on_attempt: impl FnMut(&Attempt, f64),
+    on_attempt: impl FnMut(&Attempt, f64),
 ) -> Ledger {
-    let mut ledger = Ledger {
-        requests: vec![Joined::EMPTY; input.requests.len()],
-        joined: 0,
-        untagged: 0,
-        unmatched: 0,
+    use super::source::{each_request, InMemory, Records, Slices};
+    let rows = Slices {
+        requests: input.requests,
+        answers: &[],
+        timings: &[],
     };
-    for a in attempts {
-        let Some(seq) = a.tag else {
-            ledger.untagged += 1;
-            continue;
-        };
-        let Some(j) = ledger
-            .requests
-            .get_mut(seq as usize)
-            .filter(|_| !input.requests[seq as usize].is_missing())
-        else {
-            // The preflight request and anything not from this run.
-            ledger.unmatched += 1;
-            continue;
-        };
-        let cost = price(input.prices, a.provider, a.input_tokens, a.output_tokens);
-        j.add(&a, cost);
-        ledger.joined += 1;
-        on_attempt(&a, cost);
+    let present = Present::of(&rows);
+    let mut sort = InMemory::default();
+    let counts = join_pass(input, &present, attempts, &mut sort, on_attempt);
+    let mut requests = vec![Joined::EMPTY; input.requests.len()];
+    each_request(rows.rows(), sort.sorted(), |seq, _, atts| {
+        requests[seq as usize] = fold(input.prices, atts);
+    });
+    Ledger {
+        requests,
+        joined: counts.joined,
+        untagged: counts.untagged,
+        unmatched: counts.unmatched,
     }
-    ledger
 }
 
 #[cfg(test)]

@@ -17,8 +17,12 @@
 //!
 //! `analyze` is the pipeline; each stage has its own file:
 //!
-//! - `join`: ledger attempts × client records → one `Joined` per request;
-//!   attempts are counted per provider and per second as they pass.
+//! - `join`: ledger attempts × client records. A first pass in ledger
+//!   order counts attempts per provider and per second and hands the
+//!   joined ones to an `AttemptSort`; the rows (`Records`) then meet their
+//!   attempts in request order (`source`), one `Joined` at a time, so that
+//!   nothing per request is held for the whole run when `run/` keeps both
+//!   in files.
 //! - `facts`: each sent request with what the ledger shows; the refused
 //!   connections per provider.
 //! - `events`: what became of each request; the failover events (a move
@@ -33,8 +37,9 @@
 //!   attempt (tokens, and whose sequence the content is).
 //! - `overhead`: the gateway's own time per request (client's time minus
 //!   the providers'), from the attempts' intervals and the client's timings.
-//! - `obedience` (`analysis/obedience/`): fed every ledger attempt before
-//!   the join; whether the gateway waited out Retry-After, left
+//! - `obedience` (`analysis/obedience/`): fed every ledger attempt in
+//!   ledger order, and each request's attempts with its client record in
+//!   request order; whether the gateway waited out Retry-After, left
 //!   non-retryable errors alone, kept providers' errors, probed a flapping
 //!   provider sparingly.
 //! - `report`: the `Report` the pipeline returns.
@@ -50,6 +55,8 @@ mod overhead;
 mod providers;
 mod reactions;
 mod report;
+mod source;
+mod window_requests;
 mod windows;
 
 pub use answers::AnswerCheck;
@@ -61,25 +68,29 @@ pub use overhead::{Overhead, OverheadSecond, Spread};
 pub use providers::ProviderStats;
 pub use reactions::{MIN_GONE_S, SUSTAIN_S};
 pub use report::{Report, EVENTS_LISTED};
+pub use source::{AttemptSort, InMemory, Records};
 pub use windows::{fault_label, Reach, Window, WindowState, BACK_SHARE, GONE_SHARE};
 
 use super::account::{Refusal, Tally};
 use super::groups::Groups;
 use super::obedience;
 use super::refusals::RefusedSeen;
-use crate::metrics::recorder::{AnswerRecord, ClientRecord, ClientTiming};
+use crate::metrics::recorder::{AnswerRecord, ClientRecord, ClientTiming, RequestRow};
 use crate::providers::ledger::Attempt;
 use crate::scenario::Fault;
 use answers::AnswerTally;
 use cost::CostTally;
 use events::{classify, EventLog};
 pub(crate) use facts::refusals;
-use facts::{facts, refused_connections};
+use facts::Fact;
+use facts::{fact, refused_connections};
 use flows::Flows;
-use join::join;
+use join::{fold, join_pass, Counts};
 use overhead::OverheadTally;
 use providers::ProviderTally;
 use reactions::Reactions;
+use source::{each_request, Present, Slices};
+use window_requests::WindowRequests;
 use windows::windows;
 
 /// What the analysis needs besides the ledger.
@@ -141,62 +152,150 @@ pub fn analyze_client(
     timings: &[ClientTiming],
     attempts: impl IntoIterator<Item = Attempt>,
 ) -> Report {
-    // Obedience sees every attempt, joined to a request or not.
+    let records = Slices {
+        requests: input.requests,
+        answers,
+        timings,
+    };
+    analyze_records(input, &records, &mut InMemory::default(), attempts)
+}
+
+/// [`analyze_client`] with the client's rows read from `records` (not
+/// `input.requests`) and the attempts sorted by request in `sort`: with
+/// both kept off the heap, the analysis keeps no per-request state for the
+/// whole run. The same rows and attempts give the same report.
+pub fn analyze_records(
+    input: &Input,
+    records: &dyn Records,
+    sort: &mut dyn AttemptSort,
+    attempts: impl IntoIterator<Item = Attempt>,
+) -> Report {
     let mut obedience = obedience::Tally::new(obedience_scope(input));
-    let attempts = attempts.into_iter().inspect(|a| obedience.attempt(a));
-    let mut report = analyze_joined(input, answers, timings, attempts);
+    let mut report = analyze_joined(input, records, sort, attempts, &mut obedience);
     report.obedience = Some(obedience.finish());
     report
 }
 
-/// [`analyze_client`] but obedience.
+/// The accumulators fed request by request, in request order.
+struct PerRequest<'a> {
+    account: Tally<'a>,
+    events: EventLog<'a>,
+    cost: CostTally<'a>,
+    checks: AnswerTally<'a>,
+    overhead: OverheadTally<'a>,
+    seen: WindowRequests,
+    sent: u64,
+}
+
+impl PerRequest<'_> {
+    /// One request that was sent, with its class and the client's row.
+    fn request(&mut self, fact: &Fact, class: events::Class, row: &RequestRow) {
+        self.sent += 1;
+        self.account.add(fact.seq as u64, fact.rec, &fact.ledger);
+        self.cost.request(fact, class);
+        self.events.add(fact, class);
+        self.checks.request_answer(fact, Some(row.answer));
+        self.overhead.request_timed(fact, class, row.timing);
+    }
+}
+
+/// [`analyze_records`] but obedience's ledger-order part.
 fn analyze_joined(
     input: &Input,
-    answers: &[AnswerRecord],
-    timings: &[ClientTiming],
+    records: &dyn Records,
+    sort: &mut dyn AttemptSort,
     attempts: impl IntoIterator<Item = Attempt>,
+    obedience: &mut obedience::Tally,
 ) -> Report {
     let names = input.providers;
     let mut providers = ProviderTally::new(names.len());
     let mut flows = Flows::new(names.len(), input.duration_s);
     let mut reactions = Reactions::new(input.faults, names.len(), input.duration_s);
-    let mut overhead = OverheadTally::new(timings);
-    let ledger = join(input, attempts, |a, cost| {
+    let present = Present::of(records);
+    // Obedience sees every attempt, joined to a request or not.
+    let attempts = attempts
+        .into_iter()
+        .inspect(|a| obedience.ledger_attempt(a));
+    let ledger = join_pass(input, &present, attempts, sort, |a, cost| {
         providers.attempt(a, cost);
         flows.attempt(a);
         reactions.attempt(a);
-        overhead.attempt(a.tag.unwrap_or(u64::MAX), a);
     });
 
     let refusals = refusals(input.faults, input.duration_s);
     let (refused, seen) = refused_seen(input, &refusals);
     let groups = Groups::new(input.groups, names.len());
-    let mut account = Tally::new(names, input.account_dialects, &refusals, &groups);
-    let mut events = EventLog::new(names, input.class_names);
-    let mut cost = CostTally::new(input.prices, input.class_names.len());
-    let mut checks = AnswerTally::new(names, answers);
-    let mut sent = 0u64;
-    for fact in facts(input.requests, &ledger.requests) {
-        sent += 1;
+    let mut per = PerRequest {
+        account: Tally::new(names, input.account_dialects, &refusals, &groups),
+        events: EventLog::new(names, input.class_names),
+        cost: CostTally::new(input.prices, input.class_names.len()),
+        checks: AnswerTally::new(names, &[]),
+        overhead: OverheadTally::streamed(records.timings_kept()),
+        seen: WindowRequests::new(input.faults),
+        sent: 0,
+    };
+    each_request(records.rows(), sort.sorted(), |seq, row, atts| {
+        let joined = fold(input.prices, atts);
+        for a in atts {
+            obedience.joined_attempt(a, &row.rec);
+            per.overhead.attempt(seq, a);
+        }
+        per.seen.add(&row.rec);
+        let Some(fact) = fact(seq, &row.rec, joined) else {
+            return;
+        };
         let class = classify(&fact, &groups);
-        account.add(fact.seq as u64, fact.rec, &fact.ledger);
         providers.request(&fact);
         flows.request(&fact);
-        cost.request(&fact, class);
-        events.add(&fact, class);
         reactions.request(&fact);
-        checks.request(&fact);
-        overhead.request(&fact, class);
-    }
+        per.request(&fact, class, row);
+    });
     // Requests sent into each fault: known once the gateway left the provider.
     reactions.settle(input.sent_until_s, flows.first_attempts());
-    facts(input.requests, &ledger.requests).for_each(|f| reactions.count(&f));
+    each_request(records.rows(), sort.sorted(), |seq, row, atts| {
+        if let Some(f) = fact(seq, &row.rec, fold(input.prices, atts)) {
+            reactions.count(&f);
+        }
+    });
 
-    let windows = windows(input, flows.first_attempts(), &reactions);
-    let cost = cost.finish(names, providers.stats(), input.class_names, sent);
+    let at = PerAttempt {
+        providers,
+        flows,
+        reactions,
+    };
+    finish(input, at, per, ledger, refused, &seen)
+}
+
+/// The accumulators fed attempt by attempt, in ledger order.
+struct PerAttempt {
+    providers: ProviderTally,
+    flows: Flows,
+    reactions: Reactions,
+}
+
+/// The report from the accumulators.
+fn finish(
+    input: &Input,
+    at: PerAttempt,
+    per: PerRequest,
+    ledger: Counts,
+    refused: Option<Vec<u64>>,
+    seen: &RefusedSeen,
+) -> Report {
+    let names = input.providers;
+    let PerAttempt {
+        mut providers,
+        flows,
+        reactions,
+    } = at;
+    let windows = windows(input, flows.first_attempts(), &reactions, &per.seen);
+    let sent = per.sent;
+    let cost = per
+        .cost
+        .finish(names, providers.stats(), input.class_names, sent);
     providers.refused(refused.as_deref());
     let (providers, served_by_disagreements) = providers.finish(names);
-    let events = events.finish();
+    let events = per.events.finish();
     let refused_connections = refused.map(|r| r.iter().sum::<u64>());
     // Refused connections are attempts too, when they were watched.
     let attempts = ledger.joined + refused_connections.unwrap_or(0);
@@ -216,17 +315,17 @@ fn analyze_joined(
         untagged_attempts: ledger.untagged,
         unmatched_attempts: ledger.unmatched,
         served_by_disagreements,
-        answers: checks.finish(),
+        answers: per.checks.finish(),
         failover_latency_ms: events.failover_latency_ms,
         normal_latency_ms: events.normal_latency_ms,
         providers,
         windows,
-        gateway_account: account.finish(&seen),
+        gateway_account: per.account.finish(seen),
         event_list: events.list,
         ledger_error: None,
         per_second: flows.finish(names),
         connections: connections::summarize(input),
-        gateway_overhead: overhead.finish(),
+        gateway_overhead: per.overhead.finish(),
         obedience: None,
     }
 }

@@ -24,10 +24,10 @@
 //! clock here, so this should not happen) is counted in `negative` and left
 //! out of the percentiles.
 //!
-//! The ledger arrives in its own order, not by request, so each attempt's
-//! interval is kept (24 bytes per attempt) and sorted by request once; the
-//! requests then come in request order, and the per-second rows (by the
-//! second the request was meant to leave) need one interval histogram.
+//! The join hands each request's attempts just before the request (in
+//! request order), so only the intervals of the request at hand are kept
+//! (sorted by arrival), and the per-second rows (by the second the request
+//! was meant to leave) need one interval histogram.
 
 use serde::{Deserialize, Serialize};
 
@@ -253,7 +253,11 @@ impl Tally {
 /// Collects the attempts' intervals during the join, then measures the
 /// requests in request order.
 pub(super) struct OverheadTally<'a> {
+    // Read only by the slice-based `request` the tests use.
+    #[cfg_attr(not(test), allow(dead_code))]
     timings: &'a [ClientTiming],
+    /// Whether the client's timings were kept (else nothing is measured).
+    kept: bool,
     spans: Vec<Span>,
     sorted: bool,
     next: usize,
@@ -269,9 +273,27 @@ pub(super) struct OverheadTally<'a> {
 
 impl<'a> OverheadTally<'a> {
     /// `timings` by request number, as the recorder kept them.
+    #[cfg(test)]
     pub fn new(timings: &'a [ClientTiming]) -> Self {
         OverheadTally {
-            timings,
+            kept: !timings.is_empty(),
+            ..Self::streamed(false)
+        }
+        .with_timings(timings)
+    }
+
+    #[cfg(test)]
+    fn with_timings(mut self, timings: &'a [ClientTiming]) -> Self {
+        self.timings = timings;
+        self
+    }
+
+    /// Timings handed in with each request (`request_timed`); `kept`:
+    /// whether the client kept them.
+    pub fn streamed(kept: bool) -> Self {
+        OverheadTally {
+            timings: &[],
+            kept,
             spans: Vec::new(),
             sorted: false,
             next: 0,
@@ -288,16 +310,29 @@ impl<'a> OverheadTally<'a> {
 
     /// One joined attempt of request `seq`.
     pub fn attempt(&mut self, seq: u64, a: &Attempt) {
-        if self.timings.is_empty() {
+        if !self.kept {
             return;
         }
         if let Ok(seq) = u32::try_from(seq) {
             self.spans.push(Span::of(seq, a));
+            self.sorted = false;
         }
     }
 
     /// One request, in request order, with its class.
+    #[cfg(test)]
     pub fn request(&mut self, f: &Fact, class: Class) {
+        let timing = self
+            .timings
+            .get(f.seq)
+            .copied()
+            .unwrap_or(ClientTiming::MISSING);
+        self.request_timed(f, class, timing);
+    }
+
+    /// One request, in request order, with its class and the client's
+    /// timing; the attempts' intervals up to it are let go.
+    pub fn request_timed(&mut self, f: &Fact, class: Class, timing: ClientTiming) {
         if !self.sorted {
             self.spans
                 .sort_unstable_by_key(|s| (s.seq, s.arrived_us, s.busy_us));
@@ -314,19 +349,17 @@ impl<'a> OverheadTally<'a> {
         // Answered requests only: not those no provider received
         // (`Unreached`, `Unattempted`), failed ones, or those cut off.
         let answered = matches!(class, Class::Normal | Class::Event(_)) && f.rec.outcome.is_ok();
-        if !answered {
-            return;
+        let m = answered.then(|| measure(&self.spans[from..self.next], f.served, timing));
+        // Memory: only the intervals of requests not seen yet stay.
+        if self.next * 2 >= self.spans.len() {
+            self.spans.drain(..self.next);
+            self.next = 0;
         }
-        let timing = self
-            .timings
-            .get(f.seq)
-            .copied()
-            .unwrap_or(ClientTiming::MISSING);
-        let Some(m) = measure(&self.spans[from..self.next], f.served, timing) else {
-            self.unmeasured += 1;
-            return;
-        };
-        self.record(f, class, m);
+        match m {
+            None => {}
+            Some(None) => self.unmeasured += 1,
+            Some(Some(m)) => self.record(f, class, m),
+        }
     }
 
     fn record(&mut self, f: &Fact, class: Class, m: Measure) {
@@ -365,7 +398,7 @@ impl<'a> OverheadTally<'a> {
 
     /// The overhead, or `None` when the client's timings were not kept.
     pub fn finish(mut self) -> Option<Overhead> {
-        if self.timings.is_empty() {
+        if !self.kept {
             return None;
         }
         self.close_second();

@@ -13,9 +13,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::reactions::{syn_reaction, Reactions, Target};
+use super::window_requests::WindowRequests;
 use super::{Connections, Input};
-use crate::metrics::histogram;
-use crate::metrics::recorder::ClientRecord;
 use crate::metrics::Outcome;
 use crate::scenario::{Fault, FaultKind};
 
@@ -189,7 +188,12 @@ impl Reaction {
 /// One `Window` per fault and affected provider, in the scenario's order
 /// (`reactions.targets`' order). `first` is first attempts per second and
 /// provider (`Flows::first_attempts`).
-pub(super) fn windows(input: &Input, first: &[Vec<u32>], reactions: &Reactions) -> Vec<Window> {
+pub(super) fn windows(
+    input: &Input,
+    first: &[Vec<u32>],
+    reactions: &Reactions,
+    seen: &WindowRequests,
+) -> Vec<Window> {
     let seconds = first.len();
     let mut out = Vec::new();
     for t in &reactions.targets {
@@ -202,7 +206,7 @@ pub(super) fn windows(input: &Input, first: &[Vec<u32>], reactions: &Reactions) 
             (start.floor() as usize).min(seconds),
             end.map_or(seconds, |e| (e.ceil() as usize).min(seconds)),
         );
-        let (requests, p99_ms, all_p99_ms) = window_requests(input.requests, start, end);
+        let (requests, p99_ms, all_p99_ms) = seen.of(t.fault);
         let failed = &reactions.failed[t.fault];
         let r = reaction(input, t, reach);
         let p = t.provider as usize;
@@ -466,35 +470,6 @@ fn mean_share(first: &[Vec<u32>], a: usize, b: usize, p: usize) -> Option<f64> {
         total += row.iter().map(|&c| u64::from(c)).sum::<u64>();
     }
     (total > 0).then(|| to_p as f64 / total as f64)
-}
-
-/// Requests (counted ones) meant to leave in `[start, end)`: how many, and
-/// the p99 latency of those that succeeded.
-/// Requests counted in the window, the p99 of the OK ones, and the p99 of
-/// them all.
-fn window_requests(
-    requests: &[ClientRecord],
-    start: f64,
-    end: Option<f64>,
-) -> (u64, f64, Option<f64>) {
-    let mut h = histogram::new();
-    let mut all = histogram::new();
-    let mut n = 0;
-    for r in requests
-        .iter()
-        .filter(|r| !r.is_missing() && r.outcome.counted())
-    {
-        let t = f64::from(r.intended_ms) / 1000.0;
-        if t >= start && end.is_none_or(|e| t < e) {
-            n += 1;
-            histogram::record_us(&mut all, u64::from(r.latency_us));
-            if r.outcome.is_ok() {
-                histogram::record_us(&mut h, u64::from(r.latency_us));
-            }
-        }
-    }
-    let all_p99 = (n > 0).then(|| histogram::quantile_ms(&all, 0.99));
-    (n, histogram::quantile_ms(&h, 0.99), all_p99)
 }
 
 /// `outage (5xx 503) on flash`.

@@ -139,6 +139,7 @@ impl Scope<'_> {
     }
 
     /// The client's record of request `tag`, when it was one of this run's.
+    #[cfg(test)]
     fn request(&self, tag: Option<u64>) -> Option<&ClientRecord> {
         let r = self.requests.get(usize::try_from(tag?).ok()?)?;
         (!r.is_missing()).then_some(r)
@@ -175,12 +176,29 @@ impl<'a> Tally<'a> {
         }
     }
 
-    /// One ledger attempt, in ledger order (every attempt, tagged or not).
+    /// One ledger attempt, in ledger order (every attempt, tagged or not),
+    /// joined through `Scope::requests`.
+    #[cfg(test)]
     pub fn attempt(&mut self, a: &Attempt) {
+        self.ledger_attempt(a);
+        if let Some(rec) = self.scope.request(a.tag).copied() {
+            self.joined_attempt(a, &rec);
+        }
+    }
+
+    /// One ledger attempt, in ledger order (every attempt, tagged or not):
+    /// what needs no client record.
+    pub fn ledger_attempt(&mut self, a: &Attempt) {
         self.retry_after.attempt(a);
-        self.non_retryable.attempt(&self.scope, &self.refusing, a);
-        self.rewritten.attempt(&self.scope, a);
         self.flapping.attempt(a);
+    }
+
+    /// One attempt of a request of this run, with the client's record of
+    /// it; each request's attempts in ledger order (requests in any order).
+    pub fn joined_attempt(&mut self, a: &Attempt, rec: &ClientRecord) {
+        self.non_retryable
+            .attempt(&self.scope, &self.refusing, a, rec);
+        self.rewritten.attempt(&self.scope, a, rec);
     }
 
     pub fn finish(self) -> Obedience {

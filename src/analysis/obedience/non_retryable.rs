@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::refusing::Refusing;
 use super::{tag_name, Scope};
+use crate::metrics::recorder::ClientRecord;
 use crate::providers::ledger::{Attempt, AttemptOutcome};
 
 /// Requests that met a non-retryable error, and what the gateway did next.
@@ -77,6 +78,8 @@ struct Met {
     retried: bool,
     failed_over: bool,
     later: u32,
+    /// The client's record of the request.
+    rec: ClientRecord,
 }
 
 #[derive(Debug, Default)]
@@ -85,10 +88,9 @@ pub(super) struct Tally {
 }
 
 impl Tally {
-    pub fn attempt(&mut self, scope: &Scope, refusing: &Refusing, a: &Attempt) {
-        let Some(rec) = scope.request(a.tag) else {
-            return;
-        };
+    /// One attempt of a request of this run (`rec`: the client's record);
+    /// a request's attempts in ledger order.
+    pub fn attempt(&mut self, scope: &Scope, refusing: &Refusing, a: &Attempt, rec: &ClientRecord) {
         let tag = a.tag.unwrap_or_default();
         if let Some(m) = self.met.get_mut(&tag) {
             if a.arrived_us > m.answered {
@@ -115,6 +117,7 @@ impl Tally {
                 retried: false,
                 failed_over: false,
                 later: 0,
+                rec: *rec,
             },
         );
     }
@@ -143,7 +146,7 @@ impl Tally {
             out.retried += u64::from(m.retried);
             out.failed_over += u64::from(m.failed_over);
             out.tried_again += u64::from(again);
-            let got = client_got(scope, tag, m.status);
+            let got = client_got(scope, &m.rec, m.status);
             match got {
                 Got::ProviderError => out.client_got_provider_error += 1,
                 Got::Success => out.client_got_success += 1,
@@ -182,10 +185,7 @@ fn non_retryable(scope: &Scope, a: &Attempt) -> bool {
     }
 }
 
-fn client_got(scope: &Scope, tag: u64, status: u16) -> Got {
-    let Some(rec) = scope.request(Some(tag)) else {
-        return Got::Other;
-    };
+fn client_got(scope: &Scope, rec: &ClientRecord, status: u16) -> Got {
     if rec.outcome.is_ok() {
         return Got::Success;
     }

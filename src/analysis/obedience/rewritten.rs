@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::refusing::Refusing;
 use super::Scope;
+use crate::metrics::recorder::ClientRecord;
 use crate::providers::errors::ErrorText;
 use crate::providers::ledger::{Attempt, AttemptOutcome};
 use crate::scenario::ErrorSpec;
@@ -90,6 +91,8 @@ struct Last {
     status: u16,
     outcome: AttemptOutcome,
     fault: Option<u16>,
+    /// The client's record of the request.
+    rec: ClientRecord,
 }
 
 #[derive(Debug, Default)]
@@ -98,10 +101,9 @@ pub(super) struct Tally {
 }
 
 impl Tally {
-    pub fn attempt(&mut self, scope: &Scope, a: &Attempt) {
-        let Some(rec) = scope.request(a.tag) else {
-            return;
-        };
+    /// One attempt of a request of this run (`rec`: the client's record);
+    /// a request's attempts in ledger order.
+    pub fn attempt(&mut self, scope: &Scope, a: &Attempt, rec: &ClientRecord) {
         let error = scope.client_error(rec);
         if rec.outcome.is_ok() || error.is_none_or(|e| e.status < 400 && !e.is_overflow()) {
             return;
@@ -112,6 +114,7 @@ impl Tally {
             status: a.status,
             outcome: a.outcome,
             fault: a.fault,
+            rec: *rec,
         };
         let tag = a.tag.unwrap_or_default();
         let e = self.last.entry(tag).or_insert(last);
@@ -126,13 +129,11 @@ impl Tally {
         // Every distinct pair (bounded: the client's side by the message
         // table, the provider's by the faults and statuses).
         let mut pairs: BTreeMap<(String, String), u64> = BTreeMap::new();
-        for (tag, last) in self.last {
+        for last in self.last.into_values() {
             let Some(sent) = provider_error(scope, &last) else {
                 continue;
             };
-            let Some(rec) = scope.request(Some(tag)) else {
-                continue;
-            };
+            let rec = &last.rec;
             let Some(got) = scope.client_error(rec) else {
                 continue;
             };
