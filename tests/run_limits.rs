@@ -60,8 +60,13 @@ async fn a_billion_rpm_gives_up_within_seconds_in_bounded_memory() {
     );
     assert_eq!(s.verdict, Verdict::Invalid);
     let gave_up = s.generator.gave_up.expect("the generator gave up");
-    assert!(gave_up.at_s < 15.0, "{gave_up:?}");
-    assert!(gave_up.held_rpm > 0.0 && gave_up.held_rpm < gave_up.target_rpm);
+    // Behind from the first send: noticed within two seconds (1.5 s by
+    // the rule; a busy test machine gets slack, not ten seconds).
+    assert!(gave_up.at_s < 4.0, "{gave_up:?}");
+    // 256 in flight to a silent server: whatever went out went out before
+    // the lag grew; while behind, every arrival was dropped at the cap.
+    assert!(gave_up.held_rpm >= 0.0 && gave_up.held_rpm < gave_up.target_rpm);
+    assert!(s.generator.dropped > 0 && s.generator.sent >= 256);
     let check = s
         .checks
         .iter()

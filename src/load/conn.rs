@@ -199,3 +199,109 @@ impl Lease<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::convert::Infallible;
+    use std::sync::atomic::AtomicU64;
+    use std::sync::Arc;
+
+    /// A loopback HTTP/1.1 server that counts the connections it accepted;
+    /// with `close`, it closes each connection after one answer.
+    async fn server(close: bool) -> (SocketAddr, Arc<AtomicU64>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicU64::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(|_req| async {
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(!close)
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    fn request(addr: SocketAddr) -> Request<Full<Bytes>> {
+        Request::post("/")
+            .header(hyper::header::HOST, addr.to_string())
+            .body(Full::new(Bytes::from_static(b"{}")))
+            .unwrap()
+    }
+
+    async fn exchange(pool: &Pool, addr: SocketAddr) -> Result<Bytes, String> {
+        use http_body_util::BodyExt;
+        let (lease, resp) = pool
+            .send(request(addr))
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?;
+        lease.release();
+        Ok(body.to_bytes())
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn answers_read_to_the_end_give_their_connection_back() {
+        let (addr, accepted) = server(false).await;
+        let pool = Pool::new(Host::Addr(addr), Duration::from_secs(5), 16);
+        for _ in 0..50 {
+            assert_eq!(exchange(&pool, addr).await.unwrap(), "ok");
+        }
+        assert_eq!(
+            accepted.load(Ordering::Relaxed),
+            1,
+            "one connection, reused"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_connection_the_server_closed_is_not_a_failed_request() {
+        let (addr, accepted) = server(true).await;
+        let pool = Pool::new(Host::Addr(addr), Duration::from_secs(5), 16);
+        for _ in 0..20 {
+            assert_eq!(exchange(&pool, addr).await.unwrap(), "ok");
+        }
+        assert_eq!(accepted.load(Ordering::Relaxed), 20);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_burst_opens_no_more_connections_than_requests_and_frees_every_connect_slot() {
+        let (addr, accepted) = server(false).await;
+        let pool = Pool::new(Host::Addr(addr), Duration::from_secs(5), 1000);
+        let burst = futures_util::future::join_all((0..500).map(|_| exchange(&pool, addr)));
+        let answers = burst.await;
+        assert!(answers.iter().all(|a| a.as_deref() == Ok(&b"ok"[..])));
+        let opened = accepted.load(Ordering::Relaxed);
+        assert!((1..=500).contains(&opened), "{opened}");
+        assert_eq!(pool.connecting.load(Ordering::Relaxed), 0);
+        // Idle connections kept are those opened (none was dropped half-read).
+        let idle = pool.idle.lock().unwrap().len() as u64;
+        assert_eq!(idle, opened);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn nothing_listening_is_a_connect_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let pool = Pool::new(Host::Addr(addr), Duration::from_secs(5), 4);
+        match pool.send(request(addr)).await {
+            Err(SendError::Connect(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(pool.connecting.load(Ordering::Relaxed), 0);
+    }
+}

@@ -86,9 +86,9 @@ pub struct GaveUp {
     pub lag: Duration,
     /// Since when every send was late (since t=0).
     pub since: Duration,
-    /// Arrivals worked through (sent, or dropped at the in-flight cap) by
-    /// every lane from `since` to `at`: the rate this machine held while
-    /// behind.
+    /// Requests sent by every lane from `since` to `at`: the rate this
+    /// machine held while behind (arrivals dropped at the in-flight cap
+    /// are not sent, and are counted as dropped).
     pub held: u64,
 }
 

@@ -188,9 +188,7 @@ impl Lane {
             // behind, a burst is long, and its last sends are late by it.
             let now = Instant::now();
             let lag = now.saturating_duration_since(self.origin + a.at);
-            // Dropped sends count: they were worked through, on time or not.
-            let sent =
-                self.live.sent.load(Ordering::Relaxed) + self.live.dropped.load(Ordering::Relaxed);
+            let sent = self.live.sent.load(Ordering::Relaxed);
             if let Some(g) = behind.update(now.saturating_duration_since(self.origin), lag, sent) {
                 return Some(g);
             }
