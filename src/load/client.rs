@@ -192,6 +192,8 @@ struct Answer {
     /// The check of the content, when answers are checked.
     verifier: Option<Verifier>,
     checked: Option<Checked>,
+    /// When it stopped waiting for a connection (`None`: it got none).
+    left_at: Option<Instant>,
 }
 
 impl Answer {
@@ -249,6 +251,9 @@ pub async fn send(
         status: answer.status,
         latency: end.saturating_duration_since(timing.intended_at),
         service: end.saturating_duration_since(timing.sent_at),
+        queued: answer.left_at.map_or(Duration::ZERO, |t| {
+            t.saturating_duration_since(timing.sent_at)
+        }),
         ttft: answer
             .first_token
             .map(|t| t.saturating_duration_since(timing.intended_at)),
@@ -278,6 +283,7 @@ async fn exchange(
         Ok(r) => r,
         Err(e) => return classify_error(&e),
     };
+    answer.left_at = Some(lease.taken_at);
     let status = response.status();
     answer.status = status.as_u16();
     answer.served_by = served_by_header(response.headers());

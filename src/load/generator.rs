@@ -34,6 +34,8 @@ use crate::metrics::request::RequestResult;
 #[derive(Debug, Default)]
 pub struct Live {
     pub sent: AtomicU64,
+    /// Requests answered (or failed) so far; not those cut off.
+    pub answered: AtomicU64,
     pub dropped: AtomicU64,
     pub in_flight: AtomicUsize,
     pub errors: AtomicU64,
@@ -318,12 +320,84 @@ impl Behind {
     }
 }
 
+/// Slots of [`LateShare`], each a quarter of a second: six make
+/// [`GIVE_UP_AFTER`].
+const SLOTS: usize = 6;
+const SLOT_MS: u128 = 250;
+
+/// The watch over when requests really left, which is in completion order
+/// and mixed: in a backlog some still leave on time (they found a free
+/// connection as they came). Behind when, in every quarter second of the
+/// last 1.5 s, at least half of the requests that left were more than
+/// [`BEHIND_LAG`] late.
+#[derive(Debug, Default)]
+pub(super) struct LateShare {
+    /// Per slot: its index (since t=0), requests, late ones, and how many
+    /// had been sent when it began.
+    slots: [(u64, u32, u32, u64); SLOTS],
+}
+
+impl LateShare {
+    pub(super) fn update(&mut self, now: Duration, lag: Duration, sent: u64) -> Option<GaveUp> {
+        let idx = (now.as_millis() / SLOT_MS) as u64 + 1;
+        let slot = &mut self.slots[idx as usize % SLOTS];
+        if slot.0 != idx {
+            *slot = (idx, 0, 0, sent);
+        }
+        slot.1 += 1;
+        if lag > BEHIND_LAG {
+            slot.2 += 1;
+        }
+        let oldest = idx.checked_sub(SLOTS as u64 - 1)?;
+        let behind = (oldest..=idx).all(|i| {
+            let s = self.slots[i as usize % SLOTS];
+            s.0 == i && s.1 > 0 && s.2 * 2 >= s.1
+        });
+        let since = self.slots[oldest as usize % SLOTS];
+        behind.then(|| GaveUp {
+            at: now,
+            lag,
+            since: Duration::from_millis(((oldest - 1) as u128 * SLOT_MS) as u64),
+            held: sent.saturating_sub(since.3),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_backlog_where_half_leave_late_for_one_and_a_half_seconds_gives_up() {
+        let mut w = LateShare::default();
+        // Every quarter second: three late, two on time (a backlog that some
+        // requests skip), from t=1 s; the first full 1.5 s ends at 2.5 s.
+        let mut sent = 0;
+        let mut gave_up = None;
+        for q in 4..11u64 {
+            for k in 0..5u64 {
+                sent += 10;
+                let lag = if k < 3 { ms(400) } else { ms(1) };
+                if let Some(g) = w.update(ms(q * 250 + k * 40), lag, sent) {
+                    gave_up.get_or_insert(g);
+                }
+            }
+        }
+        let g = gave_up.expect("gave up");
+        assert!(g.at >= ms(2250) && g.at < ms(2500), "{g:?}");
+        assert_eq!(g.since, ms(1000));
+        // A quarter second where most left on time breaks it.
+        let mut w = LateShare::default();
+        for q in 4..11u64 {
+            for k in 0..5u64 {
+                let lag = if q == 7 || k >= 3 { ms(1) } else { ms(400) };
+                assert_eq!(w.update(ms(q * 250 + k * 40), lag, 0), None);
+            }
+        }
     }
 
     #[test]

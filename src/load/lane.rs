@@ -19,7 +19,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::client::{self, Target, Timing};
-use super::generator::{Behind, Driver, GaveUp, Live};
+use super::generator::{Behind, Driver, GaveUp, LateShare, Live};
 use super::schedule::{Schedule, Scheduled};
 use super::timer::Timer;
 use crate::metrics::request::{Measured, RequestResult};
@@ -124,6 +124,9 @@ impl Lane {
         let mut inflight: FuturesUnordered<Flight<'_>> = FuturesUnordered::new();
         let mut timer = Timer::new();
         let mut behind = Behind::default();
+        // The same watch over when requests really left: one that waited
+        // for a connection left late although it was dispatched on time.
+        let mut left_behind = LateShare::default();
         let mut sends_over = Some(sends_over);
         let mut halt = self.shared.halt.subscribe();
         let mut cut = self.cut.clone();
@@ -156,8 +159,13 @@ impl Lane {
                     }
                 }
                 () = answers(&mut inflight, &mut done), if !inflight.is_empty() => {
+                    let mut late = None;
                     for d in done.drain(..) {
-                        self.report(d).await;
+                        late = late.or(self.report(d, &mut left_behind).await);
+                    }
+                    if let Some(g) = late.filter(|_| sending) {
+                        self.give_up(g);
+                        sending = false;
                     }
                 }
                 _ = &mut cutting => {
@@ -227,7 +235,13 @@ impl Lane {
         });
     }
 
-    async fn report(&self, (a, sent_at, outcome, m): Done) {
+    /// Sends the result on; gives up when the requests that left have been
+    /// late for too long.
+    async fn report(
+        &self,
+        (a, sent_at, outcome, m): Done,
+        left_behind: &mut LateShare,
+    ) -> Option<GaveUp> {
         self.live.in_flight.fetch_sub(1, Ordering::AcqRel);
         if !outcome.is_ok() {
             self.live.errors.fetch_add(1, Ordering::Relaxed);
@@ -236,11 +250,17 @@ impl Lane {
             seq: a.seq,
             class: a.class,
             intended: a.at,
-            lag: sent_at.saturating_duration_since(self.origin + a.at),
+            // Left when it had its connection: a wait for one is lag.
+            lag: sent_at.saturating_duration_since(self.origin + a.at) + m.queued,
             outcome,
             m,
         };
+        let now = Instant::now().saturating_duration_since(self.origin);
+        // Held while behind: what was answered, not what was queued.
+        let answered = self.live.answered.fetch_add(1, Ordering::Relaxed) + 1;
+        let late = left_behind.update(now, r.lag, answered);
         self.send_result(r).await;
+        late
     }
 
     /// Everything still in flight is cut off: reported as such, and its

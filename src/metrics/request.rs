@@ -52,6 +52,10 @@ pub struct Measured {
     pub latency: Duration,
     /// From the actual send to the end of the answer.
     pub service: Duration,
+    /// How long the request waited inside slabench for a connection before
+    /// it left (a connect slot or an idle connection; `load::conn`): part
+    /// of the schedule lag, never of the gateway's latency budget.
+    pub queued: Duration,
     /// Streaming: from the intended send to the first content token.
     pub ttft: Option<Duration>,
     /// Streaming: mean time per output token after the first.
