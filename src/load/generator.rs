@@ -88,9 +88,10 @@ pub struct GaveUp {
     pub lag: Duration,
     /// Since when every send was late (since t=0).
     pub since: Duration,
-    /// Requests sent by every lane from `since` to `at`: the rate this
-    /// machine held while behind (arrivals dropped at the in-flight cap
-    /// are not sent, and are counted as dropped).
+    /// Requests sent (by the watch over sends) or answered (by the watch
+    /// over when requests left) from `since` to `at`, by every lane: the
+    /// rate this machine held while behind. Arrivals dropped at the
+    /// in-flight cap are not sent; they are counted as dropped.
     pub held: u64,
 }
 

@@ -279,7 +279,7 @@ fn run_facts(
         gateway_exit: None,
         gave_up: end.gave_up.map(|g| {
             format!(
-                "every send was more than {} ms late for {:.1} s from t={:.1} s (the last one by {:.1} s): \
+                "requests left more than {} ms late for {:.1} s from t={:.1} s (the last one by {:.1} s): \
                  the rate is more than this machine can send; it held {:.0} RPM while behind; during the load {}",
                 generator::BEHIND_LAG.as_millis(),
                 generator::GIVE_UP_AFTER.as_secs_f64(),
