@@ -193,7 +193,7 @@ struct Answer {
     verifier: Option<Verifier>,
     checked: Option<Checked>,
     /// When it stopped waiting for a connection (`None`: it got none).
-    left_at: Option<Instant>,
+    left_at: std::sync::OnceLock<Instant>,
 }
 
 impl Answer {
@@ -244,16 +244,18 @@ pub async fn send(
     let fut = exchange(target, seq, body, stream, &mut answer);
     let outcome = match tokio::time::timeout_at(deadline, fut).await {
         Ok(outcome) => outcome,
+        // Still waiting inside slabench for a connection: it never left,
+        // so it is not the gateway's timeout; cut off, and the wait is lag.
+        Err(_) if answer.left_at.get().is_none() => Outcome::CutOff,
         Err(_) => Outcome::Timeout,
     };
     let end = Instant::now();
+    let left = answer.left_at.get().copied().unwrap_or(end);
     let measured = Measured {
         status: answer.status,
         latency: end.saturating_duration_since(timing.intended_at),
-        service: end.saturating_duration_since(timing.sent_at),
-        queued: answer.left_at.map_or(Duration::ZERO, |t| {
-            t.saturating_duration_since(timing.sent_at)
-        }),
+        service: end.saturating_duration_since(left),
+        queued: left.saturating_duration_since(timing.sent_at),
         ttft: answer
             .first_token
             .map(|t| t.saturating_duration_since(timing.intended_at)),
@@ -279,11 +281,14 @@ async fn exchange(
     stream: bool,
     answer: &mut Answer,
 ) -> Outcome {
-    let (lease, response) = match target.pool.send(target.request(seq, body)).await {
+    let (lease, response) = match target
+        .pool
+        .send(target.request(seq, body), &answer.left_at)
+        .await
+    {
         Ok(r) => r,
         Err(e) => return classify_error(&e),
     };
-    answer.left_at = Some(lease.taken_at);
     let status = response.status();
     answer.status = status.as_u16();
     answer.served_by = served_by_header(response.headers());

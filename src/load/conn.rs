@@ -89,19 +89,21 @@ impl Pool {
 
     /// Sends `req` and returns the answer's head, with the connection
     /// leased until the body has been read.
+    /// `left` is set when the request stops waiting for a connection
+    /// (see `checkout`), also when it is dropped after that.
     pub async fn send(
         &self,
         mut req: Request<Full<Bytes>>,
+        left: &std::sync::OnceLock<tokio::time::Instant>,
     ) -> Result<(Lease<'_>, Response<Incoming>), SendError> {
         let mut resends = 0;
         loop {
-            let (mut conn, taken_at) = self.checkout().await.map_err(SendError::Connect)?;
+            let mut conn = self.checkout(left).await.map_err(SendError::Connect)?;
             match conn.try_send_request(req).await {
                 Ok(resp) => {
                     let lease = Lease {
                         pool: self,
                         conn: Some(conn),
-                        taken_at,
                     };
                     return Ok((lease, resp));
                 }
@@ -117,10 +119,14 @@ impl Pool {
         }
     }
 
-    /// A connection, and when the request stopped waiting for one: it took
-    /// an idle one, or started its own connect (the connect itself is the
-    /// gateway's to answer, and part of the latency, as in any client).
-    async fn checkout(&self) -> io::Result<(SendRequest<Full<Bytes>>, tokio::time::Instant)> {
+    /// A connection; `left` is set when the request stops waiting for one:
+    /// it took an idle one, or started its own connect (the connect itself
+    /// is the gateway's to answer, and part of the latency, as in any
+    /// client).
+    async fn checkout(
+        &self,
+        left: &std::sync::OnceLock<tokio::time::Instant>,
+    ) -> io::Result<SendRequest<Full<Bytes>>> {
         // First come, first served: while requests wait, a new one waits
         // behind them (Notify wakes in order) instead of taking the
         // connection that just came free; else a backlog starves its
@@ -138,10 +144,12 @@ impl Pool {
             }
             if let Some(mut conn) = self.take_idle() {
                 let taken_at = tokio::time::Instant::now();
+                let _ = left.set(taken_at);
+                self.pass_on();
                 // Put back as its answer ended; ready as soon as its
                 // connection task has seen that. An error: it closed.
                 if conn.ready().await.is_ok() {
-                    return Ok((conn, taken_at));
+                    return Ok(conn);
                 }
                 continue;
             }
@@ -152,14 +160,32 @@ impl Pool {
                 });
             if slot.is_ok() {
                 let taken_at = tokio::time::Instant::now();
-                let conn = self.connect().await;
-                self.connecting.fetch_sub(1, Ordering::AcqRel);
-                self.freed.notify_one();
-                return conn.map(|c| (c, taken_at));
+                let _ = left.set(taken_at);
+                self.pass_on();
+                // Given back however the connect ends, also when the request
+                // is dropped during it (timed out, cut off).
+                let _slot = Slot(self);
+                return self.connect().await;
             }
             let _waiting = Waiting::new(&self.waiting);
             freed.await;
             woken = true;
+        }
+    }
+
+    /// Wakes the next waiter when something it could take is still free:
+    /// a wake-up may have been spent by a waiter that took something else.
+    fn pass_on(&self) {
+        if self.waiting.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let idle = !self
+            .idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty();
+        if idle || self.connecting.load(Ordering::Acquire) < MAX_CONNECTING {
+            self.freed.notify_one();
         }
     }
 
@@ -212,6 +238,16 @@ impl Pool {
     }
 }
 
+/// A connect slot in use; given back on drop.
+struct Slot<'a>(&'a Pool);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.connecting.fetch_sub(1, Ordering::AcqRel);
+        self.0.freed.notify_one();
+    }
+}
+
 /// One request in the wait, counted while it lasts (also when the request
 /// is dropped: timed out, cut off).
 struct Waiting<'a>(&'a AtomicUsize);
@@ -235,15 +271,22 @@ impl Drop for Waiting<'_> {
 pub struct Lease<'a> {
     pool: &'a Pool,
     conn: Option<SendRequest<Full<Bytes>>>,
-    /// When the request stopped waiting for a connection (see
-    /// `Pool::checkout`).
-    pub taken_at: tokio::time::Instant,
 }
 
 impl Lease<'_> {
     pub fn release(mut self) {
         if let Some(conn) = self.conn.take() {
             self.pool.put_back(conn);
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    /// A connection dropped half-read is closed; a request waiting behind
+    /// others may now have a free connect slot to use.
+    fn drop(&mut self) {
+        if self.conn.is_some() {
+            self.pool.pass_on();
         }
     }
 }
@@ -289,7 +332,7 @@ mod tests {
     async fn exchange(pool: &Pool, addr: SocketAddr) -> Result<Bytes, String> {
         use http_body_util::BodyExt;
         let (lease, resp) = pool
-            .send(request(addr))
+            .send(request(addr), &Default::default())
             .await
             .map_err(|e| format!("{e:?}"))?;
         let body = resp
@@ -346,7 +389,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         drop(listener);
         let pool = Pool::new(Host::Addr(addr), Duration::from_secs(5), 4);
-        match pool.send(request(addr)).await {
+        match pool.send(request(addr), &Default::default()).await {
             Err(SendError::Connect(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused),
             other => panic!("{other:?}"),
         }

@@ -103,6 +103,19 @@ async fn answers(inflight: &mut FuturesUnordered<Flight<'_>>, into: &mut Vec<Don
     .await
 }
 
+/// Takes the answers that are ready now (at most [`ANSWERS`]), without
+/// waiting.
+fn ready_answers(inflight: &mut FuturesUnordered<Flight<'_>>, into: &mut Vec<Done>) {
+    let waker = futures_util::task::noop_waker_ref();
+    let mut cx = Context::from_waker(waker);
+    while into.len() < ANSWERS {
+        match inflight.poll_next_unpin(&mut cx) {
+            Poll::Ready(Some(d)) => into.push(d),
+            _ => break,
+        }
+    }
+}
+
 impl Lane {
     /// Runs the lane on this thread until its sends are over and its
     /// requests are answered or cut off. `sends_over` fires when it stops
@@ -115,6 +128,9 @@ impl Lane {
         // tells the driver, which ends the sends like an interrupt.
         if let Ok(rt) = rt {
             rt.block_on(self.run(schedule, sends_over));
+            // A name lookup still running on the blocking pool (a DNS fault)
+            // must not hold up the end of the drive.
+            rt.shutdown_background();
         }
     }
 
@@ -153,9 +169,27 @@ impl Lane {
                 biased;
                 _ = &mut halted, if sending => sending = false,
                 _ = timer.sleep_until(deadline.unwrap_or(self.origin)), if deadline.is_some() => {
+                    let sent = inflight.len();
                     if let Some(g) = self.dispatch(&mut arrivals, &mut inflight, &mut behind).await {
                         self.give_up(g);
                         sending = false;
+                    }
+                    if inflight.len().saturating_sub(sent) >= BURST {
+                        // Behind: every deadline has passed, and the timer
+                        // would win every turn. Let the connections run and
+                        // take the answers that came, so that they are not
+                        // kept waiting (and their latency not grown) by the
+                        // sends.
+                        tokio::task::yield_now().await;
+                        ready_answers(&mut inflight, &mut done);
+                        for d in done.drain(..) {
+                            if let Some(g) = self.report(d, &mut left_behind).await {
+                                if sending {
+                                    self.give_up(g);
+                                    sending = false;
+                                }
+                            }
+                        }
                     }
                 }
                 () = answers(&mut inflight, &mut done), if !inflight.is_empty() => {
