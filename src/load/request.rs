@@ -40,23 +40,60 @@ pub struct ClassPlan {
     pub max_tokens: u32,
     pub stream: bool,
     filler: String,
+    /// The body serialised once, cut where the tag's digits go; `None`
+    /// when the cut is not certain (then every body is serialised whole).
+    template: Option<Vec<Vec<u8>>>,
 }
+
+/// A request number no run reaches, whose digits mark where the tag goes.
+const MARK: u64 = u64::MAX;
 
 impl ClassPlan {
     pub fn new(class: &TrafficClass) -> Self {
         // The first line of the prompt is the tag, so the filler is a little
         // shorter to keep the whole prompt at about `prompt_tokens`.
         let tag_tokens = (tag::prompt_line(0).len() / CHARS_PER_TOKEN) as u32;
-        ClassPlan {
+        let mut plan = ClassPlan {
             model: class.model.clone(),
             max_tokens: class.max_tokens,
             stream: class.stream,
             filler: filler(class.prompt_tokens.saturating_sub(tag_tokens)),
-        }
+            template: None,
+        };
+        plan.template = plan.cut();
+        plan
     }
 
-    /// The JSON body of request `seq`.
+    /// The body of request [`MARK`], cut at its digits: the tag is in it
+    /// twice (prompt line and `user`). Anything else in the body with the
+    /// same digits (a model named so) would make the cut unsure: `None`.
+    fn cut(&self) -> Option<Vec<Vec<u8>>> {
+        let whole = self.serialise(MARK);
+        let digits = MARK.to_string();
+        let text = std::str::from_utf8(&whole).ok()?;
+        let parts: Vec<Vec<u8>> = text.split(&digits).map(|p| p.as_bytes().to_vec()).collect();
+        (parts.len() == 3).then_some(parts)
+    }
+
+    /// The JSON body of request `seq`. Built from the template: one copy
+    /// and two numbers, not a serialisation, per request.
     pub fn body(&self, seq: u64) -> Vec<u8> {
+        let Some(parts) = &self.template else {
+            return self.serialise(seq);
+        };
+        let mut digits = [0u8; 20];
+        let digits = decimal(seq, &mut digits);
+        let len = parts.iter().map(Vec::len).sum::<usize>() + 2 * digits.len();
+        let mut body = Vec::with_capacity(len);
+        body.extend_from_slice(&parts[0]);
+        body.extend_from_slice(digits);
+        body.extend_from_slice(&parts[1]);
+        body.extend_from_slice(digits);
+        body.extend_from_slice(&parts[2]);
+        body
+    }
+
+    fn serialise(&self, seq: u64) -> Vec<u8> {
         let req = ChatRequest {
             model: self.model.clone(),
             messages: vec![Message {
@@ -72,6 +109,19 @@ impl ClassPlan {
             extra: Default::default(),
         };
         serde_json::to_vec(&req).expect("a request always serialises")
+    }
+}
+
+/// `n` in decimal, written at the end of `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
     }
 }
 
@@ -104,6 +154,28 @@ mod tests {
         assert_eq!(body.stream, Some(true));
         assert!(body.stream_options.unwrap().include_usage);
         assert_eq!(body.max_tokens, Some(64));
+    }
+
+    #[test]
+    fn the_template_builds_the_same_bytes_as_serde() {
+        for stream in [false, true] {
+            let plan = ClassPlan::new(&class(stream));
+            assert!(plan.template.is_some());
+            for seq in [0, 1, 9, 10, 42, 99_999, 1 << 40, u64::MAX - 1, u64::MAX] {
+                assert_eq!(plan.body(seq), plan.serialise(seq), "seq {seq}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_model_named_like_the_mark_is_serialised_whole() {
+        let mut c = class(false);
+        c.model = format!("m-{}", u64::MAX);
+        let plan = ClassPlan::new(&c);
+        assert!(plan.template.is_none());
+        let body: ChatRequest = serde_json::from_slice(&plan.body(7)).unwrap();
+        assert_eq!(body.user.as_deref(), Some("slb-7"));
+        assert_eq!(body.model, c.model);
     }
 
     #[test]
