@@ -113,8 +113,8 @@ pub const BEHIND_LAG: Duration = Duration::from_millis(250);
 /// past this machine's ceiling is noticed within two seconds of the lag
 /// starting to grow.
 pub const GIVE_UP_AFTER: Duration = Duration::from_millis(1500);
-/// Results waiting for the recorder, at most.
-pub const RESULT_QUEUE: usize = 65_536;
+/// Batches of results (up to 64 each) waiting for the recorder, at most.
+pub const RESULT_QUEUE: usize = 1024;
 
 /// How the sends ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,7 +130,7 @@ pub async fn drive(
     driver: Arc<Driver>,
     schedule: Schedule,
     origin: Instant,
-    results: mpsc::Sender<RequestResult>,
+    results: mpsc::Sender<Vec<RequestResult>>,
     live: Arc<Live>,
     stop: watch::Receiver<bool>,
 ) -> DriveEnd {
@@ -178,7 +178,7 @@ fn start_lanes(
     driver: &Arc<Driver>,
     schedule: &Schedule,
     origin: Instant,
-    results: &mpsc::Sender<RequestResult>,
+    results: &mpsc::Sender<Vec<RequestResult>>,
     live: &Arc<Live>,
     shared: &Arc<Shared>,
     cut: watch::Receiver<bool>,
@@ -193,6 +193,7 @@ fn start_lanes(
             target: target.clone(),
             origin: origin.into_std(),
             results: results.clone(),
+            out: Default::default(),
             live: live.clone(),
             shared: shared.clone(),
             cut: cut.clone(),

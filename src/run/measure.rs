@@ -177,21 +177,18 @@ async fn drive(
 /// feeds the streamed outputs), and a second closed on every tick.
 async fn record(
     mut rec: Recorder,
-    mut rx: mpsc::Receiver<RequestResult>,
+    mut rx: mpsc::Receiver<Vec<RequestResult>>,
     origin: Instant,
 ) -> (Recorder, Vec<Incomplete>) {
     let mut tick =
         tokio::time::interval_at(origin + Duration::from_secs(1), Duration::from_secs(1));
-    // Taken by the batch: one wake-up per burst of answers, not per answer.
-    let mut batch = Vec::with_capacity(256);
+    // The lanes send results in batches: one wake-up per batch.
     loop {
         tokio::select! {
-            n = rx.recv_many(&mut batch, 256) => {
-                if n == 0 {
-                    break;
-                }
-                for r in batch.drain(..) {
-                    rec.record(&r);
+            batch = rx.recv() => {
+                let Some(batch) = batch else { break };
+                for r in &batch {
+                    rec.record(r);
                 }
             }
             _ = tick.tick() => rec.close_interval(origin.elapsed().as_secs() as u32),
