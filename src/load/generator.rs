@@ -426,3 +426,7 @@ mod tests {
         assert!((g.held_rpm() - 28_000.0).abs() < 1e-6);
     }
 }
+
+#[cfg(test)]
+#[path = "drive_tests.rs"]
+mod drive_tests;
