@@ -4,6 +4,8 @@
 //! gateway parse them, and everyone reads [`ChatCompletion`] / [`ChatChunk`].
 //! Unknown fields are kept in `extra` so a gateway's additions pass through.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 /// Response header with which a simulated provider stamps its answers.
@@ -116,6 +118,48 @@ pub struct Delta {
     pub content: Option<String>,
 }
 
+/// A [`ChatCompletion`] read without copying its strings (the load's
+/// client reads one per request). It accepts and refuses exactly the
+/// bodies [`ChatCompletion`] does: the same fields are required, and every
+/// field present must have the same type.
+#[derive(Debug, Deserialize)]
+pub struct CompletionView<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub object: Cow<'a, str>,
+    #[serde(default)]
+    pub created: u64,
+    #[serde(default, borrow)]
+    pub model: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub system_fingerprint: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub choices: Vec<ChoiceView<'a>>,
+    #[serde(default)]
+    pub usage: Option<Usage>,
+}
+
+/// A [`Choice`], borrowed.
+#[derive(Debug, Deserialize)]
+pub struct ChoiceView<'a> {
+    #[serde(default)]
+    pub index: u32,
+    #[serde(borrow)]
+    pub message: MessageView<'a>,
+    #[serde(default, borrow)]
+    pub finish_reason: Option<Cow<'a, str>>,
+}
+
+/// An [`AssistantMessage`], borrowed.
+#[derive(Debug, Deserialize)]
+pub struct MessageView<'a> {
+    #[serde(borrow)]
+    pub role: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub content: Option<Cow<'a, str>>,
+}
+
 /// OpenAI-style error body: `{"error": {"message", "type", "code"}}`.
 pub fn error_body(message: &str, kind: &str, code: Option<&str>) -> String {
     serde_json::json!({ "error": { "message": message, "type": kind, "code": code } }).to_string()
@@ -169,5 +213,56 @@ mod tests {
         assert_eq!(req.extra["temperature"], 0.2);
         let back = serde_json::to_value(&req).unwrap();
         assert_eq!(back["temperature"], 0.2);
+    }
+
+    /// The borrowed view accepts and refuses the same bodies as the owned
+    /// type, and reads the same values.
+    #[test]
+    fn the_completion_view_reads_what_the_owned_completion_reads() {
+        let ok = r#"{"id":"chatcmpl-flash-1","object":"chat.completion","created":1,"model":"m","system_fingerprint":"fp","choices":[{"index":0,"message":{"role":"assistant","content":"a \"quoted\" \u00e9 word"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5},"extra":[1,{"x":null}]}"#;
+        let bodies = [
+            ok,
+            r#"{"id":"x","choices":[]}"#,
+            r#"{"id":"x","choices":[{"message":{"role":"assistant","content":null}}]}"#,
+            r#"{"id":"x","system_fingerprint":null,"choices":[{"message":{"role":"assistant"}}]}"#,
+            // Refused by both: a missing or mistyped field.
+            r#"{"choices":[]}"#,
+            r#"{"id":"x"}"#,
+            r#"{"id":7,"choices":[]}"#,
+            r#"{"id":"x","object":null,"choices":[]}"#,
+            r#"{"id":"x","created":-1,"choices":[]}"#,
+            r#"{"id":"x","created":"1","choices":[]}"#,
+            r#"{"id":"x","choices":[{"message":{"content":"a"}}]}"#,
+            r#"{"id":"x","choices":[{"index":-1,"message":{"role":"assistant"}}]}"#,
+            r#"{"id":"x","choices":[{"message":{"role":"assistant"},"finish_reason":3}]}"#,
+            r#"{"id":"x","choices":[],"usage":{"prompt_tokens":1}}"#,
+            r#"{"id":"x","choices":[]"#,
+            "[]",
+        ];
+        for body in bodies {
+            let owned = serde_json::from_str::<ChatCompletion>(body);
+            let view = serde_json::from_str::<CompletionView>(body);
+            assert_eq!(owned.is_ok(), view.is_ok(), "{body}");
+            let (Ok(owned), Ok(view)) = (owned, view) else {
+                continue;
+            };
+            assert_eq!(owned.id, view.id);
+            assert_eq!(
+                owned.system_fingerprint.as_deref(),
+                view.system_fingerprint.as_deref()
+            );
+            assert_eq!(owned.usage, view.usage);
+            let texts = |c: &[Choice]| {
+                c.iter()
+                    .map(|c| c.message.content.clone())
+                    .collect::<Vec<_>>()
+            };
+            let view_texts: Vec<Option<String>> = view
+                .choices
+                .iter()
+                .map(|c| c.message.content.as_deref().map(str::to_string))
+                .collect();
+            assert_eq!(texts(&owned.choices), view_texts, "{body}");
+        }
     }
 }

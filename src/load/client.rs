@@ -26,7 +26,7 @@ use super::sse::SseParser;
 use crate::answer::{Verdict, Verifier, MAX_PROVIDERS};
 use crate::metrics::request::{Account, Checked, Measured};
 use crate::metrics::Outcome;
-use crate::openai::{self, ChatChunk, ChatCompletion};
+use crate::openai::{self, ChatChunk};
 use crate::protocol::{self, tag};
 
 /// Headers through which gateways pass the serving provider's stamp back:
@@ -336,7 +336,7 @@ async fn read_all(body: Incoming, lease: conn::Lease<'_>) -> Result<Bytes, hyper
 }
 
 fn read_completion(bytes: &[u8], answer: &mut Answer) -> Outcome {
-    let Ok(completion) = serde_json::from_slice::<ChatCompletion>(bytes) else {
+    let Ok(completion) = serde_json::from_slice::<openai::CompletionView>(bytes) else {
         return Outcome::Malformed;
     };
     if completion.choices.is_empty() {

@@ -8,7 +8,6 @@
 //! requests are futures in one `FuturesUnordered`, not tasks, so a request
 //! costs no spawn, and cutting them off at the end is dropping them.
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,7 +64,7 @@ pub(super) struct Lane {
     pub results: mpsc::Sender<Vec<RequestResult>>,
     /// Results not yet sent to the recorder, and since when the oldest
     /// waits.
-    pub out: RefCell<(Vec<RequestResult>, Option<Instant>)>,
+    pub out: Mutex<(Vec<RequestResult>, Option<Instant>)>,
     pub live: Arc<Live>,
     pub shared: Arc<Shared>,
     /// Turning true cuts off what is still in flight.
@@ -76,7 +75,7 @@ pub(super) struct Lane {
 struct Flight<'a> {
     a: Scheduled,
     sent_at: Instant,
-    fut: Pin<Box<dyn Future<Output = (Outcome, Measured)> + 'a>>,
+    fut: Pin<Box<dyn Future<Output = (Outcome, Measured)> + Send + 'a>>,
 }
 
 impl Future for Flight<'_> {
@@ -119,6 +118,29 @@ async fn answers(inflight: &mut FuturesUnordered<Flight<'_>>, into: &mut Vec<Don
     .await
 }
 
+/// Keeps a timer on the lane's runtime that is due before any request's
+/// timeout: tokio's timer wakes its event loop (an eventfd write, then a
+/// read and an extra `epoll_wait`) whenever a new timer is due before every
+/// other, which without this floor was every request whose lane had none
+/// in flight when it last slept. Runs until the runtime is dropped.
+async fn timer_floor(timeout: Duration) {
+    let step = (timeout / 2).max(Duration::from_millis(10));
+    loop {
+        tokio::time::sleep(step).await;
+    }
+}
+
+/// Returns once the watch holds true, or its sender is gone (as
+/// `wait_for` does; not `wait_for` itself, whose guard would keep the
+/// lane's future from being `Send`).
+async fn turned_true(rx: &mut watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() || rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Takes the answers that are ready now (at most [`ANSWERS`]), without
 /// waiting.
 fn ready_answers(inflight: &mut FuturesUnordered<Flight<'_>>, into: &mut Vec<Done>) {
@@ -143,7 +165,12 @@ impl Lane {
         // Without a runtime the lane cannot send: dropping `sends_over`
         // tells the driver, which ends the sends like an interrupt.
         if let Ok(rt) = rt {
-            rt.block_on(self.run(schedule, sends_over));
+            // A task of the runtime, not the future `block_on` polls: waking
+            // that one writes the runtime's eventfd every time (one write,
+            // read and extra epoll_wait per answer), while a task woken on
+            // its own thread is only queued.
+            rt.spawn(timer_floor(self.target.timeout));
+            let _ = rt.block_on(rt.spawn(self.run(schedule, sends_over)));
             // A name lookup still running on the blocking pool (a DNS fault)
             // must not hold up the end of the drive.
             rt.shutdown_background();
@@ -162,8 +189,8 @@ impl Lane {
         let mut sends_over = Some(sends_over);
         let mut halt = self.shared.halt.subscribe();
         let mut cut = self.cut.clone();
-        let halted = halt.wait_for(|h| *h);
-        let cutting = cut.wait_for(|c| *c);
+        let halted = turned_true(&mut halt);
+        let cutting = turned_true(&mut cut);
         tokio::pin!(halted, cutting);
         let mut done = Vec::with_capacity(ANSWERS);
         let mut sending = true;
@@ -347,7 +374,7 @@ impl Lane {
     /// Adds a result to the batch; a full batch goes to the recorder.
     async fn send_result(&self, r: RequestResult) {
         let full = {
-            let mut out = self.out.borrow_mut();
+            let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
             out.1.get_or_insert_with(Instant::now);
             out.0.push(r);
             out.0.len() >= BATCH
@@ -361,7 +388,7 @@ impl Lane {
     /// stop sending), or when its oldest result has waited long enough.
     async fn flush_if_idle(&self, deadline: Option<Instant>) {
         let now = Instant::now();
-        let due = match self.out.borrow().1 {
+        let due = match self.out.lock().unwrap_or_else(|e| e.into_inner()).1 {
             None => false,
             Some(since) => {
                 now.saturating_duration_since(since) >= BATCH_AGE
@@ -377,7 +404,7 @@ impl Lane {
     /// (bounded memory, visible lag).
     async fn flush(&self) {
         let batch = {
-            let mut out = self.out.borrow_mut();
+            let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
             out.1 = None;
             std::mem::replace(&mut out.0, Vec::with_capacity(BATCH))
         };
