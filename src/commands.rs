@@ -67,6 +67,7 @@ pub fn main(cli: Cli) -> i32 {
             } => gateway(&scenario, &providers).await,
             Command::Report { run_dir } => report(&run_dir),
             Command::Scorecard(args) => scorecard(args).await,
+            Command::Capacity(args) => capacity(args).await,
         }
     });
     outcome.unwrap_or_else(|e| print_error(&e))
@@ -131,6 +132,46 @@ async fn scorecard(args: crate::cli::ScorecardArgs) -> Outcome {
         out.join("scorecard.html").display()
     );
     Ok(card.exit_code())
+}
+
+/// `slabench capacity`: its exit code is [`crate::capacity::Capacity::exit_code`]
+/// (0 the capacity meets the required headroom; 1 it does not; 2, 3, 5 as for `run`).
+async fn capacity(args: crate::cli::CapacityArgs) -> Outcome {
+    let mut sc = scenario::load(&args.scenario)?;
+    if let Some(seed) = args.seed {
+        sc.seed = seed;
+    }
+    if let (Some(lo), Some(hi)) = (args.min_rpm, args.max_rpm) {
+        if lo > hi {
+            return Err(UserError::new(
+                format!("--min-rpm {lo} is above --max-rpm {hi}"),
+                "give a range with --min-rpm below --max-rpm",
+            )
+            .into());
+        }
+    }
+    let out = args
+        .out
+        .unwrap_or_else(|| crate::capacity::default_out(&sc));
+    let opts = crate::capacity::Options {
+        out: out.clone(),
+        min_rpm: args.min_rpm,
+        max_rpm: args.max_rpm,
+        precision: args.precision,
+        repeats: args.repeats,
+        require_headroom: args.require_headroom,
+        stop: Some(watch_signals(true)),
+        progress: true,
+    };
+    eprintln!(
+        "capacity of {}: the scenario's peak is {} RPM; probes in {}",
+        sc.name,
+        crate::capacity::rpm(crate::capacity::probe::peak_rpm(&sc)),
+        out.join("probes").display()
+    );
+    let cap = crate::capacity::run(&sc, opts).await?;
+    eprint!("{}", crate::capacity::render::terminal(&cap, &out));
+    Ok(cap.exit_code())
 }
 
 /// First Ctrl-C (or SIGTERM, e.g. a CI job's timeout): stop sending, let
