@@ -117,40 +117,58 @@ fn panel(cap: &Capacity, p: &Panel) -> anyhow::Result<String> {
                 .label("SLA limit")
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
         }
-        for (x, label, color) in [
-            (cap.capacity_rpm, "capacity", PALETTE[2]),
-            (cap.interval_rpm[1], "lowest load that did not pass", GREY),
-        ] {
-            let Some(x) = x else { continue };
-            let style = color.stroke_width(2);
-            chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(x, yr.start), (x, yr.end)],
-                    4,
-                    4,
-                    style,
-                ))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-        }
-        for (pass, label, color) in [
-            (true, "probe passed", PALETTE[0]),
-            (false, "probe did not pass", ERROR_RED),
-        ] {
-            let style = color.filled();
-            chart
-                .draw_series(
-                    pts.iter()
-                        .filter(|p| p.2 == pass)
-                        .map(move |p| Circle::new((p.0, p.1), 5, style)),
-                )
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| Circle::new((x + 10, y), 5, style));
-        }
+        marks(&mut chart, cap, &pts, yr.clone())?;
         legend(&mut chart, SeriesLabelPosition::UpperLeft)
     })
+}
+
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// The capacity and the lowest failing load as vertical lines, and the
+/// probes as points, passed or not.
+fn marks(
+    chart: &mut Chart,
+    cap: &Capacity,
+    pts: &[(f64, f64, bool)],
+    yr: std::ops::Range<f64>,
+) -> anyhow::Result<()> {
+    for (x, label, color) in [
+        (cap.capacity_rpm, "capacity", PALETTE[2]),
+        (cap.interval_rpm[1], "lowest load that did not pass", GREY),
+    ] {
+        let Some(x) = x else { continue };
+        let style = color.stroke_width(2);
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(x, yr.start), (x, yr.end)],
+                4,
+                4,
+                style,
+            ))
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+    }
+    for (pass, label, color) in [
+        (true, "probe passed", PALETTE[0]),
+        (false, "probe did not pass", ERROR_RED),
+    ] {
+        let style = color.filled();
+        chart
+            .draw_series(
+                pts.iter()
+                    .filter(|p| p.2 == pass)
+                    .map(move |p| Circle::new((p.0, p.1), 5, style)),
+            )
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| Circle::new((x + 10, y), 5, style));
+    }
+    Ok(())
 }
 
 const STYLE: &str = r#"

@@ -265,16 +265,9 @@ pub fn rate_limited(sc: &Scenario, ledger: &Path) -> Vec<RateLimited> {
 /// Why a probe did not pass, in one sentence: the first failing check
 /// with its numbers, and the providers' rate limits that answered 429.
 pub fn why(p: &Probe, summary: &Summary) -> String {
-    let mut s = match (p.outcome, p.failing.first()) {
-        (Outcome::Invalid, _) => format!(
-            "INVALID: the generator could not hold {} RPM on this machine{}",
-            super::rpm(p.target_peak_rpm),
-            summary
-                .generator
-                .gave_up
-                .map(|g| format!(" (it held {} RPM)", super::rpm(g.held_rpm)))
-                .unwrap_or_default()
-        ),
+    let first = p.failing.first();
+    let mut s = match (p.outcome, first) {
+        (Outcome::Invalid, _) => invalid(p, summary),
         (Outcome::Interrupted, _) => "interrupted before the schedule ended".to_string(),
         (_, Some(f)) if f.state == CheckState::Measured => {
             format!("{} {} missed its target {}", f.name, f.measured, f.target)
@@ -287,14 +280,47 @@ pub fn why(p: &Probe, summary: &Summary) -> String {
         ),
         (_, None) => format!("the verdict was {}", summary.verdict.as_str()),
     };
+    if p.outcome != Outcome::NotPass {
+        return s;
+    }
     let extra = p.failing.len().saturating_sub(1);
-    if extra > 0 && p.outcome == Outcome::NotPass {
+    if extra > 0 {
         s.push_str(&format!(" (and {extra} other check(s))"));
     }
     if let Some(r) = rate_limits(&p.rate_limited) {
         s.push_str(&format!(", because {r}"));
     }
     s
+}
+
+/// Why a run was INVALID: the generator's own check, with its reason.
+fn invalid(p: &Probe, summary: &Summary) -> String {
+    let held = summary
+        .generator
+        .gave_up
+        .map(|g| format!(" (it held {} RPM)", super::rpm(g.held_rpm)))
+        .unwrap_or_default();
+    let check = summary
+        .checks
+        .iter()
+        .find(|c| !c.pass && c.kind != crate::analysis::CheckKind::Sla);
+    match check {
+        Some(c) => format!(
+            "INVALID at {} RPM{held}: {} {} over {}{}",
+            super::rpm(p.target_peak_rpm),
+            c.name,
+            c.measured,
+            c.target,
+            c.why
+                .as_ref()
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default()
+        ),
+        None => format!(
+            "INVALID: the generator could not hold {} RPM on this machine{held}",
+            super::rpm(p.target_peak_rpm)
+        ),
+    }
 }
 
 /// `qwen's rate limit (1,200 RPM) answered 57 requests with 429`.
