@@ -15,6 +15,7 @@ Examples:
   slabench run scenarios/smoke.toml --save-baseline reports/baselines/smoke.json
   slabench run scenarios/smoke.toml --baseline reports/baselines/smoke.json
   slabench compare reports/baselines/smoke.json reports/smoke-20250101T000000Z
+  slabench capacity scenarios/capacity.toml --require-headroom 20%   find the headroom
 
 Exit codes:
   0  PASS        every SLA check passed

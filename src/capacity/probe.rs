@@ -290,6 +290,21 @@ pub fn why(p: &Probe, summary: &Summary) -> String {
     if let Some(r) = rate_limits(&p.rate_limited) {
         s.push_str(&format!(", because {r}"));
     }
+    if let Some(g) = summary
+        .requests
+        .gateway_errors
+        .as_ref()
+        .filter(|g| g.count > 0)
+    {
+        s.push_str(&format!(
+            "; the gateway failed {} request(s) itself, without asking a provider",
+            g.count
+        ));
+        if let Some(m) = g.by_message.first() {
+            let status = m.status.map_or("no answer".into(), |s| s.to_string());
+            s.push_str(&format!(" (most often {status}: {})", m.message));
+        }
+    }
     s
 }
 

@@ -246,3 +246,7 @@ fn cell(text: &str) -> String {
         .join(" ")
         .replace('|', "/")
 }
+
+#[cfg(test)]
+#[path = "render_tests.rs"]
+mod tests;
