@@ -181,3 +181,44 @@ fn a_capacity_below_the_required_headroom_exits_1_and_bad_flags_exit_2() {
     assert_eq!(json["meets_required"], false, "{json:#}");
     assert_eq!(code, 1, "{json:#}");
 }
+
+#[test]
+fn the_shipped_example_is_valid_and_the_help_gives_the_exit_codes() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_slabench"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["validate", "scenarios/capacity.toml"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sc = slabench::scenario::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/capacity.toml"),
+    )
+    .unwrap();
+    // Short enough for a search of several probes.
+    assert!(
+        sc.load
+            .stages
+            .iter()
+            .map(|s| s.duration())
+            .sum::<std::time::Duration>()
+            .as_secs()
+            <= 30
+    );
+    let help = String::from_utf8_lossy(&run(&["capacity", "--help"]).stdout).to_string();
+    for needle in [
+        "--require-headroom",
+        "--repeats",
+        "Exit codes",
+        "0  the capacity",
+        "3  INVALID",
+        "5  interrupted",
+    ] {
+        assert!(
+            help.contains(needle),
+            "capacity --help lacks {needle:?}:\n{help}"
+        );
+    }
+}

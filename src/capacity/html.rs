@@ -22,6 +22,9 @@ struct Panel {
     value: fn(&Probe) -> Option<f64>,
     limit: fn(&Probe) -> Option<f64>,
     fmt: fn(f64) -> String,
+    /// Where the legend hides the fewest points: a limit the values stay
+    /// under keeps the upper corner free; uptime's lower one is.
+    legend: SeriesLabelPosition,
 }
 
 const PANELS: [Panel; 4] = [
@@ -31,6 +34,7 @@ const PANELS: [Panel; 4] = [
         value: |p| p.p99_ms,
         limit: |p| p.p99_limit_ms,
         fmt: |v| charts::fmt_ms_axis(v),
+        legend: SeriesLabelPosition::UpperLeft,
     },
     Panel {
         title: "uptime against load",
@@ -38,6 +42,7 @@ const PANELS: [Panel; 4] = [
         value: |p| p.uptime.map(|u| u * 100.0),
         limit: |p| p.uptime_target.map(|u| u * 100.0),
         fmt: |v| format!("{v:.2}%"),
+        legend: SeriesLabelPosition::LowerLeft,
     },
     Panel {
         title: "amplification against load",
@@ -45,6 +50,7 @@ const PANELS: [Panel; 4] = [
         value: |p| p.amplification,
         limit: |p| p.amplification_limit,
         fmt: |v| format!("{v:.2}×"),
+        legend: SeriesLabelPosition::UpperLeft,
     },
     Panel {
         title: "time to failover against load",
@@ -52,6 +58,7 @@ const PANELS: [Panel; 4] = [
         value: |p| p.time_to_failover_s,
         limit: |p| p.time_to_failover_limit_s,
         fmt: |v| format!("{v:.1} s"),
+        legend: SeriesLabelPosition::UpperLeft,
     },
 ];
 
@@ -118,7 +125,7 @@ fn panel(cap: &Capacity, p: &Panel) -> anyhow::Result<String> {
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
         }
         marks(&mut chart, cap, &pts, yr.clone())?;
-        legend(&mut chart, SeriesLabelPosition::UpperLeft)
+        legend(&mut chart, p.legend.clone())
     })
 }
 
