@@ -141,14 +141,23 @@ async fn capacity(args: crate::cli::CapacityArgs) -> Outcome {
     if let Some(seed) = args.seed {
         sc.seed = seed;
     }
-    if let (Some(lo), Some(hi)) = (args.min_rpm, args.max_rpm) {
-        if lo > hi {
-            return Err(UserError::new(
-                format!("--min-rpm {lo} is above --max-rpm {hi}"),
-                "give a range with --min-rpm below --max-rpm",
-            )
-            .into());
-        }
+    let peak = crate::capacity::probe::peak_rpm(&sc);
+    let (lo, hi) = (
+        args.min_rpm.unwrap_or(peak / 8.0),
+        args.max_rpm.unwrap_or(peak * 8.0),
+    );
+    if lo > hi {
+        return Err(UserError::new(
+            format!(
+                "the search's lowest load {} RPM is above its highest {} RPM (the defaults are the \
+                 scenario's peak {} RPM ÷ 8 and × 8)",
+                crate::capacity::rpm(lo),
+                crate::capacity::rpm(hi),
+                crate::capacity::rpm(peak)
+            ),
+            "give --min-rpm below --max-rpm",
+        )
+        .into());
     }
     let out = args
         .out
@@ -166,7 +175,7 @@ async fn capacity(args: crate::cli::CapacityArgs) -> Outcome {
     eprintln!(
         "capacity of {}: the scenario's peak is {} RPM; probes in {}",
         sc.name,
-        crate::capacity::rpm(crate::capacity::probe::peak_rpm(&sc)),
+        crate::capacity::rpm(peak),
         out.join("probes").display()
     );
     let cap = crate::capacity::run(&sc, opts).await?;

@@ -222,3 +222,33 @@ fn the_shipped_example_is_valid_and_the_help_gives_the_exit_codes() {
         );
     }
 }
+
+/// Ctrl-C during a probe: exit 5, the probe interrupted, no capacity
+/// claimed, capacity.json still written and valid.
+#[test]
+fn an_interrupted_search_claims_no_capacity() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), &[("a", 1500)]);
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slabench"))
+        .arg("capacity")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(child.wait().unwrap().code(), Some(5));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("capacity.json")).unwrap()).unwrap();
+    assert_eq!(json["status"], "interrupted", "{json:#}");
+    assert!(json["capacity_rpm"].is_null(), "{json:#}");
+    assert_eq!(json["meets_required"], false);
+    let probes = json["probes"].as_array().unwrap();
+    assert_eq!(probes.len(), 1, "{json:#}");
+    assert_eq!(probes[0]["outcome"], "interrupted", "{json:#}");
+    assert_ne!(probes[0]["verdict"], "PASS");
+}
