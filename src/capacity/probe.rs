@@ -355,3 +355,7 @@ fn rate_limits(r: &[RateLimited]) -> Option<String> {
         .collect();
     (!parts.is_empty()).then(|| parts.join(" and "))
 }
+
+#[cfg(test)]
+#[path = "probe_tests.rs"]
+mod tests;
