@@ -66,10 +66,11 @@ pub fn conclusion(cap: &Capacity) -> String {
         None => "the search is running".into(),
         Some(End::Found) => format!(
             "capacity {} RPM ({} over the scenario's {peak} RPM): all {repeats} run(s) passed there, \
-             and {} RPM did not pass",
+             and {} RPM did not pass ({})",
             rpm(cap.capacity_rpm.unwrap_or_default()),
             pct(cap.headroom.unwrap_or_default()),
             rpm(high.unwrap_or_default()),
+            failed_runs(cap, high),
         ),
         Some(End::AtLeastMax) => format!(
             "capacity at least {} RPM ({} over the scenario's {peak} RPM): every probe passed up to \
@@ -102,6 +103,17 @@ pub fn conclusion(cap: &Capacity) -> String {
                 .unwrap_or("unknown error")
         ),
     }
+}
+
+/// `1 of 2 runs failed`: how sure the upper end is.
+fn failed_runs(cap: &Capacity, at_rpm: Option<f64>) -> String {
+    let at: Vec<&Probe> = cap
+        .probes
+        .iter()
+        .filter(|p| at_rpm.is_some_and(|r| (p.target_peak_rpm - r).abs() < 1e-6))
+        .collect();
+    let failed = at.iter().filter(|p| p.outcome == Outcome::NotPass).count();
+    format!("{failed} of {} run(s) there failed", at.len())
 }
 
 /// `[1,650, 1,800) RPM`, with `?` for an end not found.
