@@ -139,7 +139,7 @@ pub struct CapacityArgs {
     /// Override the scenario's seed (repeats use seed+1, seed+2, ...).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Output directory (default: `runs/capacity-<scenario>-<UTC timestamp>/`).
+    /// Output directory (default: `reports/capacity-<scenario>-<UTC timestamp>/`, beside `run`'s).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -153,26 +153,46 @@ fn positive_rpm(s: &str) -> Result<f64, String> {
     }
 }
 
-/// `20%` or `20` → 0.2.
-fn percent(s: &str) -> Option<f64> {
-    let v = s.trim().trim_end_matches('%').trim().parse::<f64>().ok()?;
-    v.is_finite().then_some(v / 100.0)
+/// `20%` → 0.2. The `%` is required: a bare `0.2` could mean 0.2% or
+/// 20% (capacity.json stores fractions), so it is refused with a hint.
+fn percent(s: &str, what: &str, range: &str, example: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let Some(num) = t.strip_suffix('%') else {
+        let hint = match t.parse::<f64>() {
+            Ok(v) if v.is_finite() => format!(
+                "; a bare number is ambiguous: write {}% if {v} is a fraction, or {v}% for \
+                 {v} percent",
+                (v * 100.0 * 1e6).round() / 1e6
+            ),
+            _ => String::new(),
+        };
+        return Err(format!(
+            "`{s}` is not a {what}: give a percentage with its % sign from {range}, e.g. \
+             {example}{hint}"
+        ));
+    };
+    num.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .map(|v| v / 100.0)
+        .ok_or_else(|| {
+            format!("`{s}` is not a {what}: give a percentage from {range}, e.g. {example}")
+        })
 }
 
 fn precision(s: &str) -> Result<f64, String> {
-    percent(s)
-        .filter(|p| (0.01..=0.5).contains(p))
-        .ok_or_else(|| {
-            format!("`{s}` is not a precision: give a percentage from 1% to 50%, e.g. 5%")
-        })
+    let p = percent(s, "precision", "1% to 50%", "5%")?;
+    (0.01..=0.5).contains(&p).then_some(p).ok_or_else(|| {
+        format!("`{s}` is not a precision: give a percentage from 1% to 50%, e.g. 5%")
+    })
 }
 
 fn headroom(s: &str) -> Result<f64, String> {
-    percent(s)
-        .filter(|p| (0.0..=100.0).contains(p))
-        .ok_or_else(|| {
-            format!("`{s}` is not a headroom: give a percentage from 0% to 10000%, e.g. 20%")
-        })
+    let p = percent(s, "headroom", "0% to 10000%", "20%")?;
+    (0.0..=100.0).contains(&p).then_some(p).ok_or_else(|| {
+        format!("`{s}` is not a headroom: give a percentage from 0% to 10000%, e.g. 20%")
+    })
 }
 
 #[derive(Debug, clap::Args)]
@@ -280,5 +300,23 @@ mod tests {
         assert!(parse_tolerance("-1").is_err() && parse_tolerance("ten").is_err());
         assert_eq!(parse_floor("5ms"), Ok(std::time::Duration::from_millis(5)));
         assert!(parse_floor("5").is_err());
+    }
+
+    #[test]
+    fn capacity_percentages_need_their_percent_sign() {
+        assert_eq!(headroom("20%"), Ok(0.2));
+        assert_eq!(headroom(" 0% "), Ok(0.0));
+        assert_eq!(precision("5%"), Ok(0.05));
+        // A bare number is 0.2 or 0.2%: refused, with both spellings.
+        let e = headroom("0.2").unwrap_err();
+        assert!(e.contains("write 20% if 0.2 is a fraction"), "{e}");
+        assert!(e.contains("0.2% for 0.2 percent"), "{e}");
+        let e = precision("5").unwrap_err();
+        assert!(
+            e.contains("write 500% if 5 is a fraction, or 5% for 5 percent"),
+            "{e}"
+        );
+        assert!(headroom("lots").is_err() && headroom("-5%").is_err());
+        assert!(precision("0.1%").is_err() && precision("60%").is_err());
     }
 }
