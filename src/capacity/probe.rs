@@ -224,42 +224,53 @@ impl Head {
 }
 
 /// The 429s each provider answered for its own rate limit (not a fault's
-/// error burst: those carry the fault in the ledger), from `ledger`. An
+/// error burst: those carry the fault in the ledger), from `ledger`, by
+/// the limit in force when the attempt arrived: a `rate_limit` fault on
+/// the provider only within its window, else the profile's. An
 /// unreadable ledger gives none: the sentence then names no provider.
 pub fn rate_limited(sc: &Scenario, ledger: &Path) -> Vec<RateLimited> {
-    let mut counts = vec![0u64; sc.providers.len()];
+    // (provider, limit in force as bits, or None) → 429s.
+    let mut counts: Vec<(usize, Option<f64>, u64)> = Vec::new();
     for a in read_ledger(ledger) {
         let Ok(a) = a else { break };
-        if a.outcome == AttemptOutcome::RateLimited && a.fault.is_none() {
-            if let Some(n) = counts.get_mut(usize::from(a.provider)) {
-                *n += 1;
-            }
+        if a.outcome != AttemptOutcome::RateLimited || a.fault.is_some() {
+            continue;
+        }
+        let i = usize::from(a.provider);
+        let Some(provider) = sc.providers.get(i) else {
+            continue;
+        };
+        let limit = limit_at(sc, i, a.arrived_us)
+            .or_else(|| provider.profile.rate_limit.map(|l| l.rpm))
+            .filter(|r| r.is_finite());
+        match counts.iter_mut().find(|c| c.0 == i && c.1 == limit) {
+            Some(c) => c.2 += 1,
+            None => counts.push((i, limit, 1)),
         }
     }
-    // A `rate_limit` fault on the provider sets its limit while it lasts:
-    // its rate is the one that answered (the lowest, if several).
-    let squeeze = |i: usize| {
-        sc.faults
-            .iter()
-            .filter(|f| f.providers.contains(&i))
-            .filter_map(|f| match f.kind {
-                FaultKind::RateLimitSqueeze { rpm } => Some(rpm),
-                _ => None,
-            })
-            .reduce(f64::min)
-    };
+    counts.sort_by_key(|c| c.0);
     counts
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| **n > 0)
-        .map(|(i, n)| RateLimited {
+        .into_iter()
+        .map(|(i, limit_rpm, n)| RateLimited {
             provider: sc.providers[i].name.clone(),
-            limit_rpm: squeeze(i)
-                .or_else(|| sc.providers[i].profile.rate_limit.map(|l| l.rpm))
-                .filter(|r| r.is_finite()),
-            answered_429: *n,
+            limit_rpm,
+            answered_429: n,
         })
         .collect()
+}
+
+/// The tightest `rate_limit` fault on provider `i` active at `arrived_us`
+/// (µs from the run's t0; before t0 none is).
+fn limit_at(sc: &Scenario, i: usize, arrived_us: i64) -> Option<f64> {
+    let t = std::time::Duration::from_micros(u64::try_from(arrived_us).ok()?);
+    sc.faults
+        .iter()
+        .filter(|f| f.providers.contains(&i) && f.active_at(t))
+        .filter_map(|f| match f.kind {
+            FaultKind::RateLimitSqueeze { rpm } => Some(rpm),
+            _ => None,
+        })
+        .reduce(f64::min)
 }
 
 /// Why a probe did not pass, in one sentence: the first failing check
@@ -288,7 +299,13 @@ pub fn why(p: &Probe, summary: &Summary) -> String {
         s.push_str(&format!(" (and {extra} other check(s))"));
     }
     if let Some(r) = rate_limits(&p.rate_limited) {
-        s.push_str(&format!(", because {r}"));
+        // "because" only when failed requests measurably carried a 429;
+        // otherwise the 429s are named as what happened meanwhile (the
+        // gateway may have retried them elsewhere).
+        match failed_429(summary) {
+            0 => s.push_str(&format!(" (meanwhile {r})")),
+            n => s.push_str(&format!(", because {r} and {n} request(s) failed with 429")),
+        }
     }
     if let Some(g) = summary
         .requests
@@ -306,6 +323,16 @@ pub fn why(p: &Probe, summary: &Summary) -> String {
         }
     }
     s
+}
+
+/// Requests that failed with a 429 the client received.
+fn failed_429(summary: &Summary) -> u64 {
+    summary
+        .requests
+        .by_outcome
+        .get(crate::metrics::outcome::Outcome::Http429.name())
+        .copied()
+        .unwrap_or(0)
 }
 
 /// Why a run was INVALID: the generator's own check, with its reason.

@@ -173,10 +173,10 @@ fn the_ledger_tells_whose_own_rate_limit_answered_429() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.bin");
     let w = LedgerWriter::create(&path, 2).unwrap();
-    let attempt = |provider, fault| Attempt {
+    let attempt = |provider, fault, arrived_us| Attempt {
         tag: Some(1),
         provider,
-        arrived_us: 1000,
+        arrived_us,
         answered_us: 2000,
         outcome: AttemptOutcome::RateLimited,
         status: 429,
@@ -187,19 +187,66 @@ fn the_ledger_tells_whose_own_rate_limit_answered_429() {
         retry_after_ms: Some(1000),
         fault,
     };
-    // qwen (1) twice for its limit; flash (0) once for a fault's 429.
-    for a in [attempt(1, None), attempt(0, Some(0)), attempt(1, None)] {
+    // qwen (1) twice for its limit within the rate_limit fault's window
+    // (1 ms and 4 s), once after it (7 s); flash (0) once for a fault's 429.
+    for a in [
+        attempt(1, None, 1000),
+        attempt(0, Some(0), 1000),
+        attempt(1, None, 4_000_000),
+        attempt(1, None, 7_000_000),
+    ] {
         w.sink().record(a);
     }
     w.finish().unwrap();
-    let r = rate_limited(&example(), &path);
-    assert_eq!(
-        r,
-        [RateLimited {
-            provider: "qwen".into(),
-            // The example's rate_limit fault, not the profile's 60,000.
-            limit_rpm: Some(3000.0),
-            answered_429: 2,
-        }]
+    let mut sc = example();
+    let squeeze = sc
+        .faults
+        .iter_mut()
+        .find(|f| matches!(f.kind, FaultKind::RateLimitSqueeze { .. }))
+        .unwrap();
+    squeeze.duration = Some(std::time::Duration::from_secs(5));
+    let r = rate_limited(&sc, &path);
+    let qwen = |limit_rpm, answered_429| RateLimited {
+        provider: "qwen".into(),
+        limit_rpm,
+        answered_429,
+    };
+    // The fault's 3,000 RPM while it lasts; the profile's 60,000 after.
+    assert_eq!(r, [qwen(Some(3000.0), 2), qwen(Some(60000.0), 1)]);
+}
+
+/// "because" only when failed requests carried a 429; otherwise the 429s
+/// are what happened meanwhile (the gateway may have retried elsewhere).
+#[test]
+fn a_429_is_named_the_cause_only_when_requests_failed_with_it() {
+    let s = summary(
+        Verdict::Fail,
+        vec![Check::measured(
+            "p99",
+            CheckKind::Sla,
+            "<= 3.00 s",
+            "4.20 s",
+            false,
+        )],
+    );
+    let mut p = probe_of(&s);
+    p.rate_limited = vec![RateLimited {
+        provider: "qwen".into(),
+        limit_rpm: Some(3000.0),
+        answered_429: 7,
+    }];
+    let mut s = s;
+    s.requests.by_outcome.insert("429".into(), 0);
+    let w = why(&p, &s);
+    assert!(
+        w.contains("(meanwhile qwen's rate limit (3,000 RPM) answered 7 attempt(s) with 429)"),
+        "{w}"
+    );
+    assert!(!w.contains("because"), "{w}");
+    s.requests.by_outcome.insert("429".into(), 4);
+    let w = why(&p, &s);
+    assert!(
+        w.contains(", because qwen's rate limit (3,000 RPM) answered 7 attempt(s) with 429 and 4 request(s) failed with 429"),
+        "{w}"
     );
 }
