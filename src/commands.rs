@@ -159,6 +159,26 @@ async fn capacity(args: crate::cli::CapacityArgs) -> Outcome {
         )
         .into());
     }
+    let needed = peak * (1.0 + args.require_headroom);
+    if hi < needed * (1.0 - 1e-9) {
+        return Err(UserError::new(
+            format!(
+                "--max-rpm {} RPM is below the load --require-headroom {:.0}% asks for ({} RPM: the \
+                 scenario's peak {} RPM + {:.0}%), so the search could never probe it{}",
+                crate::capacity::rpm(hi),
+                args.require_headroom * 100.0,
+                crate::capacity::rpm(needed),
+                crate::capacity::rpm(peak),
+                args.require_headroom * 100.0,
+                if args.max_rpm.is_none() { " (the default --max-rpm is the peak × 8)" } else { "" }
+            ),
+            format!(
+                "give --max-rpm {} or more, or a lower --require-headroom",
+                needed.ceil()
+            ),
+        )
+        .into());
+    }
     let out = args
         .out
         .unwrap_or_else(|| crate::capacity::default_out(&sc));

@@ -3,12 +3,22 @@
 //! limit; with a fallback of known limit added, the capacity rises to
 //! about the fallback's limit. Short probes (4 s of constant arrivals,
 //! 5% precision, one run per factor), so each search takes well under a
-//! minute; the two run side by side. capacity.json is checked against
+//! minute. The tests that put load on sockets run one at a time (`SOCKETS`),
+//! so that no search shares the machine with another and a probe that is
+//! INVALID says the machine, not the gateway, was the limit. capacity.json is checked against
 //! schema/capacity.schema.json. The search's determinism and its repeats
 //! are proven on a fake probe function (src/capacity/search_tests.rs).
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Mutex;
+
+/// Held by every test that runs a search: one search on the machine at a time.
+static SOCKETS: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    SOCKETS.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// A fast provider profile with a request limit of `rpm` and a bucket of
 /// two requests (so that a short probe's burst adds little).
@@ -79,7 +89,16 @@ fn capacity(scenario: &Path, out: &Path, extra: &[&str]) -> (i32, serde_json::Va
     let v = jsonschema::validator_for(&schema).unwrap();
     let errors: Vec<String> = v.iter_errors(&json).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:?}\n{text}");
-    assert!(stderr.contains("[1] factor "), "{stderr}");
+    assert!(
+        json["status"] != "machine_limit",
+        "a probe was INVALID: this machine (the load generator, a shared CPU) was the limit \
+         before the gateway's, so this test measured nothing about the gateway: {}\n{text}",
+        json["conclusion"]
+    );
+    assert!(
+        stderr.contains("[1] probing ") && stderr.contains("[1] factor "),
+        "{stderr}"
+    );
     assert!(out.join("capacity.html").is_file() && out.join("capacity.md").is_file());
     (o.status.code().unwrap(), json)
 }
@@ -100,11 +119,10 @@ fn capacity_is_the_providers_rate_limit_and_rises_with_a_fallback() {
     let both = scenario(&two, &[("a", 1500), ("b", 2400)]);
     let range = ["--min-rpm", "500", "--max-rpm", "4000"];
     let extra = [&range[..], &["--require-headroom", "30%"]].concat();
-    let (alone_run, both_run) = std::thread::scope(|s| {
-        let a = s.spawn(|| capacity(&alone, &one.join("out"), &extra));
-        let b = s.spawn(|| capacity(&both, &two.join("out"), &range));
-        (a.join().unwrap(), b.join().unwrap())
-    });
+    let _one = one_at_a_time();
+    // One after the other: two searches at once would share the cores.
+    let alone_run = capacity(&alone, &one.join("out"), &extra);
+    let both_run = capacity(&both, &two.join("out"), &range);
 
     // No fallback: the capacity is the provider's limit, within 10%.
     let (code, json) = alone_run;
@@ -148,11 +166,21 @@ fn capacity_is_the_providers_rate_limit_and_rises_with_a_fallback() {
 fn a_capacity_below_the_required_headroom_exits_1_and_bad_flags_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = scenario(dir.path(), &[("a", 1500)]);
-    // The search never starts: the range is upside down, or the precision is no percentage.
-    for args in [
-        &["--min-rpm", "3000", "--max-rpm", "2000"][..],
-        &["--precision", "0.1%"][..],
-        &["--require-headroom", "lots"][..],
+    // The search never starts: the range is upside down, the precision is
+    // no percentage, a bare number is ambiguous, or the highest load is
+    // below the one the required headroom asks for (it could never be probed).
+    for (args, says) in [
+        (&["--min-rpm", "3000", "--max-rpm", "2000"][..], "--min-rpm"),
+        (&["--precision", "0.1%"][..], "1% to 50%"),
+        (&["--require-headroom", "lots"][..], "headroom"),
+        (
+            &["--require-headroom", "0.2"][..],
+            "write 20% if 0.2 is a fraction",
+        ),
+        (
+            &["--max-rpm", "1800", "--require-headroom", "100%"][..],
+            "--max-rpm 1,800 RPM is below the load --require-headroom 100% asks for (2,000 RPM",
+        ),
     ] {
         let o = Command::new(env!("CARGO_BIN_EXE_slabench"))
             .arg("capacity")
@@ -162,10 +190,13 @@ fn a_capacity_below_the_required_headroom_exits_1_and_bad_flags_exit_2() {
             .arg(dir.path().join("never"))
             .output()
             .unwrap();
-        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
         assert!(!dir.path().join("never").join("capacity.json").exists());
     }
     // 1,500 RPM cannot carry 2,000 RPM: +100% headroom is not there.
+    let _one = one_at_a_time();
     let (code, json) = capacity(
         &path,
         &dir.path().join("out"),
@@ -173,7 +204,7 @@ fn a_capacity_below_the_required_headroom_exits_1_and_bad_flags_exit_2() {
             "--min-rpm",
             "1200",
             "--max-rpm",
-            "1800",
+            "2000",
             "--require-headroom",
             "100%",
         ],
@@ -230,6 +261,10 @@ fn an_interrupted_search_claims_no_capacity() {
     let dir = tempfile::tempdir().unwrap();
     let path = scenario(dir.path(), &[("a", 1500)]);
     let out = dir.path().join("out");
+    // A previous search's files in the reused --out: gone or replaced.
+    std::fs::create_dir_all(out.join("probes/07-f4.000")).unwrap();
+    std::fs::write(out.join("capacity.json"), r#"{"status":"found"}"#).unwrap();
+    let _one = one_at_a_time();
     let mut child = Command::new(env!("CARGO_BIN_EXE_slabench"))
         .arg("capacity")
         .arg(&path)
@@ -238,7 +273,34 @@ fn an_interrupted_search_claims_no_capacity() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    // Wait (at most 60 s) until the first probe has its directory: the
+    // signal then lands while a probe runs, however slow the machine.
+    let first = || {
+        std::fs::read_dir(out.join("probes"))
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with("01-"))
+            })
+            .unwrap_or(false)
+    };
+    let began = std::time::Instant::now();
+    while !first() {
+        assert!(
+            began.elapsed() < std::time::Duration::from_secs(60),
+            "the first probe never started"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "slabench ended before its first probe"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // During the first probe capacity.json is this search's, with no probe yet.
+    let during: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("capacity.json")).unwrap()).unwrap();
+    assert!(during["status"].is_null(), "{during:#}");
+    assert_eq!(during["probes"], serde_json::json!([]), "{during:#}");
+    assert!(!out.join("probes/07-f4.000").exists());
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     assert_eq!(child.wait().unwrap().code(), Some(5));

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use plotters::prelude::*;
 
 use super::probe::Probe;
-use super::render::{gate, interval, rows, COLUMNS};
+use super::render::{gate, interval, left_out, rows, COLUMNS};
 use super::search::Outcome;
 use super::{rpm, Capacity};
 use crate::report::charts::{self, err, frame, legend, ERROR_RED, FONT, GREY, PALETTE};
@@ -75,6 +75,7 @@ fn panel(cap: &Capacity, p: &Panel) -> anyhow::Result<String> {
     let pts: Vec<(f64, f64, bool)> = cap
         .probes
         .iter()
+        .filter(|pr| left_out(pr).is_none())
         .filter_map(|pr| {
             Some((
                 pr.target_peak_rpm,
@@ -228,6 +229,14 @@ pub fn html(cap: &Capacity) -> String {
             }
         }
         h.push('\n');
+    }
+    let off = cap.probes.iter().filter(|p| left_out(p).is_some()).count();
+    if off > 0 {
+        let _ = writeln!(
+            h,
+            "<p class=\"muted\" id=\"left-out\">{off} probe(s) left off the curve: INVALID, \
+             interrupted or not run, their numbers do not measure the load asked (see the table).</p>"
+        );
     }
     table(cap, &mut h);
     h.push_str(

@@ -64,16 +64,19 @@ pub struct Capacity {
     pub settings: Settings,
     /// How the search ended (`null` while it runs).
     pub status: Option<End>,
-    /// The highest peak RPM at which every repeat passed (`null`: none).
+    /// The highest peak RPM at which all `repeats` runs passed, set only
+    /// when the status is found or at_least_max (`null` otherwise: an
+    /// interrupted, INVALID or failed search claims no capacity).
     pub capacity_rpm: Option<f64>,
-    /// [highest that passed every repeat, lowest that did not pass once];
-    /// `null` ends: nothing passed, or nothing above failed.
+    /// [highest whose every run so far passed (maybe fewer than
+    /// `repeats`: not confirmed), lowest that did not pass once]; `null`
+    /// ends: nothing passed, or nothing above failed.
     pub interval_rpm: [Option<f64>; 2],
     /// capacity / scenario peak − 1 (0.25: 25% more than the scenario's
     /// own load; negative: it does not pass at its own load).
     pub headroom: Option<f64>,
-    /// True only when a capacity was found and its headroom is at least
-    /// the required one.
+    /// True only when the status is found or at_least_max and the
+    /// capacity's headroom is at least the required one.
     pub meets_required: bool,
     /// Why the load just above the capacity did not pass, in a sentence.
     pub limiting_check: Option<String>,
@@ -128,15 +131,19 @@ pub fn params(peak: f64, opts: &Options) -> Params {
 pub async fn run(sc: &Scenario, opts: Options) -> anyhow::Result<Capacity> {
     let peak = probe::peak_rpm(sc);
     let mut search = Search::new(params(peak, &opts));
-    std::fs::create_dir_all(opts.out.join("probes"))
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", opts.out.display()))?;
+    clear_probes(&opts.out)?;
     let mut cap = start(sc, peak, &search, &opts);
+    // A reused --out shows this search from the start, not the last one's.
+    render::write_all(&cap, &opts.out)?;
     while let Some(step) = search.next_step() {
         if stopped(&opts) {
             search.record(Outcome::Interrupted);
             break;
         }
         let head = head(sc, peak, step, cap.probes.len() + 1);
+        if opts.progress {
+            eprintln!("{}", render::start_line(&head, search.params().repeats));
+        }
         let p = run_probe(sc, &head, &opts).await;
         if opts.progress {
             eprintln!("{}", render::progress_line(&p));
@@ -176,6 +183,40 @@ fn start(sc: &Scenario, peak: f64, search: &Search, opts: &Options) -> Capacity 
         conclusion: "the search is running".into(),
         probes: Vec::new(),
     }
+}
+
+/// Creates `out/probes/` and removes a previous search's probe
+/// directories from it (`NN-f<factor>`, nothing else), so that a reused
+/// --out holds this search's probes only (as `slabench run` and
+/// `scorecard` overwrite their own files in a reused --out).
+fn clear_probes(out: &Path) -> anyhow::Result<()> {
+    let dir = out.join("probes");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let entries = std::fs::read_dir(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if is_probe_dir(&name) && entry.path().is_dir() {
+            std::fs::remove_dir_all(entry.path()).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot remove the previous search's {}: {e}",
+                    entry.path().display()
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// `03-f1.500`: a name [`probe_dir`] gives.
+fn is_probe_dir(name: &str) -> bool {
+    let Some((index, factor)) = name.split_once("-f") else {
+        return false;
+    };
+    index.len() >= 2
+        && index.bytes().all(|b| b.is_ascii_digit())
+        && factor.parse::<f64>().is_ok_and(|f| f > 0.0)
 }
 
 fn stopped(opts: &Options) -> bool {
@@ -226,7 +267,13 @@ fn conclude(cap: &mut Capacity, search: &Search) {
     let b = search.bracket();
     let peak = cap.scenario_peak_rpm;
     cap.status = search.end();
-    let confirmed = b.low.filter(|_| b.low_passes >= search.params().repeats);
+    // A capacity is claimed only when the search ended on one: a pass
+    // followed by an interrupt, an INVALID probe or a run that could not
+    // be made (or a search still running) claims none, whatever passed.
+    let ended = matches!(cap.status, Some(End::Found | End::AtLeastMax));
+    let confirmed = b
+        .low
+        .filter(|_| ended && b.low_passes >= search.params().repeats);
     cap.capacity_rpm = confirmed.map(|f| f * peak);
     cap.interval_rpm = [b.low.map(|f| f * peak), b.high.map(|f| f * peak)];
     cap.headroom = cap.capacity_rpm.map(|c| c / peak - 1.0);
@@ -243,12 +290,17 @@ fn conclude(cap: &mut Capacity, search: &Search) {
     cap.conclusion = render::conclusion(cap);
 }
 
-/// The default output directory: `runs/capacity-<scenario>-<UTC timestamp>`.
+/// The default output directory, where `slabench run` puts its runs:
+/// `reports/capacity-<scenario as a directory name>-<UTC timestamp>`.
 pub fn default_out(sc: &Scenario) -> PathBuf {
     let ts = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
         .replace([':', '-'], "");
-    Path::new("runs").join(format!("capacity-{}-{}", sc.name, ts.trim_end_matches('Z')))
+    Path::new(crate::run::DEFAULT_ROOT).join(format!(
+        "capacity-{}-{}",
+        crate::run::dir_name(&sc.name),
+        ts.trim_end_matches('Z')
+    ))
 }
 
 #[cfg(test)]
@@ -262,5 +314,37 @@ mod tests {
         assert_eq!(rpm(60000.0), "60,000");
         assert_eq!(rpm(1234567.0), "1,234,567");
         assert_eq!(rpm(12.0), "12");
+    }
+
+    #[test]
+    fn the_default_out_is_beside_runs_with_a_safe_name() {
+        let mut sc = crate::scenario::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/capacity.toml"),
+        )
+        .unwrap();
+        sc.name = "../a b/c".into();
+        let out = default_out(&sc);
+        assert_eq!(out.parent(), Some(Path::new(crate::run::DEFAULT_ROOT)));
+        let name = out.file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with("capacity-___a_b_c-"), "{name}");
+    }
+
+    #[test]
+    fn a_reused_out_loses_the_previous_probes_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let probes = dir.path().join("probes");
+        for d in ["01-f1.000", "12-f0.125", "notes"] {
+            std::fs::create_dir_all(probes.join(d)).unwrap();
+            std::fs::write(probes.join(d).join("summary.json"), "{}").unwrap();
+        }
+        std::fs::write(probes.join("02-f2.000"), "a file, not a probe").unwrap();
+        clear_probes(dir.path()).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(&probes)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["02-f2.000", "notes"]);
+        assert!(!is_probe_dir("1-f1.0") && !is_probe_dir("01-fx") && is_probe_dir("03-f1.500"));
     }
 }

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::probe::Probe;
+use super::probe::{Head, Probe};
 use super::search::{End, Outcome};
 use super::{rpm, Capacity};
 use crate::fmt::{fmt_ms, fmt_pct};
@@ -52,6 +52,18 @@ pub fn progress_line(p: &Probe) -> String {
     s
 }
 
+/// `[3] probing 2,400 RPM (factor 2.000, repeat 1/2) …`: printed when a
+/// probe starts, so a long probe shows what is running.
+pub fn start_line(head: &Head, repeats: u32) -> String {
+    format!(
+        "[{}] probing {} RPM (factor {:.3}, repeat {}/{repeats}) …",
+        head.index,
+        rpm(head.target_peak_rpm),
+        head.factor,
+        head.repeat + 1
+    )
+}
+
 fn pct(h: f64) -> String {
     format!("{:+.0}%", h * 100.0)
 }
@@ -83,13 +95,11 @@ pub fn conclusion(cap: &Capacity) -> String {
             rpm(high.unwrap_or(cap.settings.min_rpm)),
         ),
         Some(End::MachineLimit) => format!(
-            "capacity not found below this machine's limit: at {} RPM the generator could not hold \
-             the schedule (INVALID){}",
-            rpm(invalid().map_or(0.0, |p| p.target_peak_rpm)),
-            match low {
-                Some(l) => format!("; the scenario passed up to {} RPM", rpm(l)),
-                None => String::new(),
-            }
+            "capacity not found below this machine's limit: {}{}",
+            invalid()
+                .and_then(|p| p.why.clone())
+                .unwrap_or_else(|| "a probe was INVALID".into()),
+            low.map(|l| passed_below(cap, l)).unwrap_or_default()
         ),
         Some(End::Interrupted) => format!(
             "interrupted: no capacity is claimed; the bracket so far is {}",
@@ -103,6 +113,26 @@ pub fn conclusion(cap: &Capacity) -> String {
                 .unwrap_or("unknown error")
         ),
     }
+}
+
+/// `; 1 of the 2 run(s) a capacity needs passed at 1,500 RPM (not
+/// confirmed)`: what passed below an INVALID probe, and how sure it is.
+fn passed_below(cap: &Capacity, low: f64) -> String {
+    let passed = cap
+        .probes
+        .iter()
+        .filter(|p| p.outcome == Outcome::Pass && (p.target_peak_rpm - low).abs() < 1e-6)
+        .count();
+    let repeats = cap.settings.repeats as usize;
+    let sure = if passed >= repeats {
+        "confirmed, but no capacity is claimed: the search did not end"
+    } else {
+        "not confirmed"
+    };
+    format!(
+        "; {passed} of the {repeats} run(s) a capacity needs passed at {} RPM ({sure})",
+        rpm(low)
+    )
 }
 
 /// `1 of 2 runs failed`: how sure the upper end is.
@@ -130,18 +160,18 @@ pub fn interval(cap: &Capacity) -> String {
 pub fn gate(cap: &Capacity) -> String {
     let need = cap.settings.require_headroom;
     let needed_rpm = rpm(cap.scenario_peak_rpm * (1.0 + need));
-    match (cap.meets_required, cap.status) {
-        (true, _) => format!(
+    // The status first: only a search that ended on a capacity (or on
+    // nothing passing at --min-rpm) can meet or miss the headroom.
+    match cap.status {
+        Some(End::Found | End::AtLeastMax) if cap.meets_required => format!(
             "meets the required headroom {} ({needed_rpm} RPM)",
             pct(need)
         ),
-        (false, Some(End::Found | End::AtLeastMax | End::BelowMin)) => {
-            format!(
-                "BELOW the required headroom {} ({needed_rpm} RPM)",
-                pct(need)
-            )
-        }
-        (false, _) => format!(
+        Some(End::Found | End::AtLeastMax | End::BelowMin) => format!(
+            "BELOW the required headroom {} ({needed_rpm} RPM)",
+            pct(need)
+        ),
+        _ => format!(
             "the required headroom {} ({needed_rpm} RPM) is not proven: the search did not finish",
             pct(need)
         ),
@@ -155,6 +185,12 @@ pub fn rows(cap: &Capacity) -> Vec<[String; 9]> {
     cap.probes
         .iter()
         .map(|p| {
+            let left_out = left_out(p);
+            let m = |v: Option<f64>| v.filter(|_| left_out.is_none());
+            let mut why = p.why.clone().unwrap_or_default();
+            if let Some(reason) = left_out {
+                let _ = write!(why, "; its numbers are left out: {reason}");
+            }
             [
                 p.index.to_string(),
                 format!("{:.3}", p.factor),
@@ -164,14 +200,26 @@ pub fn rows(cap: &Capacity) -> Vec<[String; 9]> {
                     opt(p.peak_rpm, &|v| rpm(v))
                 ),
                 verdict(p).to_string(),
-                opt(p.p99_ms, &fmt_ms),
-                opt(p.uptime, &fmt_pct),
-                opt(p.amplification, &|v| format!("{v:.2}×")),
-                opt(p.time_to_failover_s, &|v| format!("{v:.1} s")),
-                p.why.clone().unwrap_or_default(),
+                opt(m(p.p99_ms), &fmt_ms),
+                opt(m(p.uptime), &fmt_pct),
+                opt(m(p.amplification), &|v| format!("{v:.2}×")),
+                opt(m(p.time_to_failover_s), &|v| format!("{v:.1} s")),
+                why,
             ]
         })
         .collect()
+}
+
+/// Why a probe's numbers are not a measurement of the load it asked for
+/// (`None`: they are, passed or not): they are left off the curve and
+/// shown as — in the tables.
+pub fn left_out(p: &Probe) -> Option<&'static str> {
+    match p.outcome {
+        Outcome::Pass | Outcome::NotPass => None,
+        Outcome::Invalid => Some("INVALID, the generator did not send the load asked"),
+        Outcome::Interrupted => Some("interrupted, the run did not finish its schedule"),
+        Outcome::Error => Some("the run could not be made"),
+    }
 }
 
 pub const COLUMNS: [&str; 9] = [

@@ -28,6 +28,20 @@ fn probe(index: usize, factor: f64, outcome: Outcome) -> Probe {
     p.amplification = Some(1.05);
     p.amplification_limit = Some(1.5);
     p.time_to_failover_s = None;
+    match outcome {
+        Outcome::Invalid => {
+            p.why = Some(format!(
+                "INVALID at {} RPM: generator schedule lag p99 250 ms over <= 30 ms",
+                rpm(1000.0 * factor)
+            ))
+        }
+        Outcome::Interrupted => p.why = Some("interrupted before the schedule ended".into()),
+        Outcome::Error => {
+            p.verdict = None;
+            p.why = Some("the run could not be made: port in use".into());
+        }
+        _ => {}
+    }
     if outcome == Outcome::NotPass {
         p.rate_limited = vec![RateLimited {
             provider: "qwen".into(),
@@ -135,13 +149,15 @@ fn each_end_has_its_exit_code_and_its_sentence() {
     let invalid = searched(100.0, params(0.5, 8.0), Some((3, Outcome::Invalid)));
     assert_eq!(invalid.status, Some(End::MachineLimit));
     assert_eq!(invalid.exit_code(), crate::exit::INVALID);
-    assert!(
-        invalid
-            .conclusion
-            .starts_with("capacity not found below this machine's limit: at 4,000 RPM"),
-        "{}",
-        invalid.conclusion
+    // The INVALID probe's own reason, and how sure the load below it is.
+    assert_eq!(
+        invalid.conclusion,
+        "capacity not found below this machine's limit: INVALID at 4,000 RPM: generator \
+         schedule lag p99 250 ms over <= 30 ms; 1 of the 2 run(s) a capacity needs passed at \
+         2,000 RPM (not confirmed)",
     );
+    assert_eq!(invalid.capacity_rpm, None);
+    assert!(!gate(&invalid).contains("meets"), "{}", gate(&invalid));
 
     let stopped = searched(1.6, params(0.25, 8.0), Some((2, Outcome::Interrupted)));
     assert_eq!(stopped.status, Some(End::Interrupted));
@@ -177,7 +193,10 @@ fn the_page_is_self_contained_with_the_curve_and_a_link_to_every_probe() {
     // Four panels; three with numbers and time to failover with none.
     assert_eq!(page.matches("<svg").count(), 4, "{page}");
     assert!(page.contains("no probe measured this"));
-    assert!(page.contains("SLA limit") && page.contains("capacity"));
+    assert!(page.contains("SLA limit"));
+    // The capacity line's legend entry, in every panel with numbers.
+    assert_eq!(page.matches("\ncapacity\n</text>").count(), 3, "{page}");
+    assert!(!page.contains("left off the curve"));
     for p in &cap.probes {
         assert!(
             page.contains(&format!("href=\"{}\"", p.report)),
@@ -207,5 +226,81 @@ fn the_progress_line_names_the_factor_the_load_and_why() {
     assert_eq!(
         line,
         "[1] factor 1.000 · 1,000 RPM (sent 990) · PASS · 4.5 s"
+    );
+}
+
+/// With one repeat, a pass followed by an interrupt, an INVALID probe or
+/// a run that could not be made claims no capacity: none in capacity.json,
+/// no "meets" in any file, no capacity line on the curve.
+#[test]
+fn a_search_that_did_not_end_on_a_capacity_claims_none_even_with_one_repeat() {
+    let one = Params {
+        repeats: 1,
+        ..params(0.25, 8.0)
+    };
+    for (stop, status) in [
+        (Outcome::Interrupted, End::Interrupted),
+        (Outcome::Invalid, End::MachineLimit),
+        (Outcome::Error, End::Error),
+    ] {
+        let cap = searched(1.6, one, Some((2, stop)));
+        assert_eq!(cap.probes[0].outcome, Outcome::Pass);
+        assert_eq!(cap.status, Some(status));
+        assert_eq!(cap.capacity_rpm, None, "{stop:?}");
+        assert_eq!(cap.headroom, None, "{stop:?}");
+        assert!(!cap.meets_required, "{stop:?}");
+        assert_ne!(cap.exit_code(), crate::exit::PASS);
+        let page = crate::capacity::html::html(&cap);
+        let screen = terminal(&cap, std::path::Path::new("out"));
+        for text in [&markdown(&cap), &page, &screen] {
+            assert!(!text.contains("meets the required"), "{stop:?}: {text}");
+            assert!(text.contains("is not proven"), "{stop:?}: {text}");
+        }
+        assert!(!page.contains("\ncapacity\n</text>"), "{stop:?}: {page}");
+    }
+    // The search still running after one pass claims nothing either.
+    let mut search = Search::new(one);
+    search.next_step();
+    search.record(Outcome::Pass);
+    let mut cap = searched(1.6, one, None);
+    cap.probes.truncate(1);
+    conclude(&mut cap, &search);
+    assert_eq!((cap.status, cap.capacity_rpm), (None, None));
+    assert!(!gate(&cap).contains("meets"));
+}
+
+#[test]
+fn invalid_and_interrupted_probes_are_off_the_curve_and_dashes_in_the_table() {
+    let cap = searched(100.0, params(0.5, 8.0), Some((3, Outcome::Invalid)));
+    let r = &rows(&cap)[2];
+    assert_eq!(r[3], "INVALID");
+    assert_eq!([&r[4], &r[5], &r[6], &r[7]], ["—"; 4]);
+    assert!(r[8].contains("left out: INVALID"), "{}", r[8]);
+    assert_ne!(rows(&cap)[0][4], "—");
+    let page = crate::capacity::html::html(&cap);
+    assert!(page.contains("1 probe(s) left off the curve"), "{page}");
+    // Two probes on each of three panels: the INVALID one is not drawn.
+    let with_it = {
+        let mut c = cap.clone();
+        c.probes[2].outcome = Outcome::NotPass;
+        crate::capacity::html::html(&c)
+    };
+    assert!(page.matches("<circle").count() < with_it.matches("<circle").count());
+}
+
+#[test]
+fn the_start_line_says_what_is_running() {
+    let head = Head {
+        index: 3,
+        factor: 2.0,
+        repeat: 0,
+        seed: 3,
+        target_peak_rpm: 2400.0,
+        report: String::new(),
+        seconds: 0.0,
+    };
+    assert_eq!(
+        start_line(&head, 2),
+        "[3] probing 2,400 RPM (factor 2.000, repeat 1/2) …"
     );
 }
