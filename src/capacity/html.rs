@@ -2,7 +2,9 @@
 //! fetch), the conclusion, the capacity curve (each probe's peak RPM
 //! against p99, uptime, amplification and time to failover, the SLA's
 //! limits dashed, the capacity and the lowest failing load as vertical
-//! lines), and the probe table with a link to every probe's report.html.
+//! lines; INVALID, interrupted and unmade probes are left off, their
+//! numbers measure no load asked), and the probe table with a link to
+//! every probe's report.html.
 
 use std::fmt::Write as _;
 

@@ -3,8 +3,10 @@
 //! factor (faults, classes and SLA unchanged), run as one ordinary
 //! `run::run` into `OUT/probes/NN-f<factor>/`; the search (`search.rs`)
 //! picks the factors; capacity.json, capacity.md and capacity.html
-//! (`render.rs`, `html.rs`) are written after every probe, so an
-//! interrupt keeps what finished.
+//! (`render.rs`, `html.rs`) are written before the first probe (status
+//! null) and after every probe, so an interrupt keeps what finished. A
+//! capacity is claimed only when the search ended on one (found or
+//! at_least_max).
 
 pub mod html;
 pub mod probe;
