@@ -299,12 +299,17 @@ pub fn why(p: &Probe, summary: &Summary) -> String {
         s.push_str(&format!(" (and {extra} other check(s))"));
     }
     if let Some(r) = rate_limits(&p.rate_limited) {
-        // "because" only when failed requests measurably carried a 429;
-        // otherwise the 429s are named as what happened meanwhile (the
-        // gateway may have retried them elsewhere).
+        // "because" only when the check named is uptime and requests
+        // measurably failed with a 429; otherwise the 429s are named as
+        // what happened meanwhile (the gateway may have retried them
+        // elsewhere, and they are not why a latency check failed).
+        let uptime =
+            first.is_some_and(|f| f.state == CheckState::Measured && f.name.starts_with("uptime"));
         match failed_429(summary) {
-            0 => s.push_str(&format!(" (meanwhile {r})")),
-            n => s.push_str(&format!(", because {r} and {n} request(s) failed with 429")),
+            n if uptime && n > 0 => {
+                s.push_str(&format!(", because {r} and {n} request(s) failed with 429"))
+            }
+            _ => s.push_str(&format!(" (meanwhile {r})")),
         }
     }
     if let Some(g) = summary

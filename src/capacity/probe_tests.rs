@@ -215,38 +215,35 @@ fn the_ledger_tells_whose_own_rate_limit_answered_429() {
     assert_eq!(r, [qwen(Some(3000.0), 2), qwen(Some(60000.0), 1)]);
 }
 
-/// "because" only when failed requests carried a 429; otherwise the 429s
-/// are what happened meanwhile (the gateway may have retried elsewhere).
+/// "because" only when uptime failed and requests failed with 429;
+/// otherwise the 429s are what happened meanwhile (the gateway may have
+/// retried them elsewhere; they are not why a latency check failed).
 #[test]
 fn a_429_is_named_the_cause_only_when_requests_failed_with_it() {
-    let s = summary(
-        Verdict::Fail,
-        vec![Check::measured(
-            "p99",
-            CheckKind::Sla,
-            "<= 3.00 s",
-            "4.20 s",
-            false,
-        )],
-    );
-    let mut p = probe_of(&s);
-    p.rate_limited = vec![RateLimited {
-        provider: "qwen".into(),
-        limit_rpm: Some(3000.0),
-        answered_429: 7,
-    }];
-    let mut s = s;
-    s.requests.by_outcome.insert("429".into(), 0);
-    let w = why(&p, &s);
+    let why_of = |check: Check, failed_429: u64| {
+        let mut s = summary(Verdict::Fail, vec![check]);
+        s.requests.by_outcome.insert("429".into(), failed_429);
+        let mut p = probe_of(&s);
+        p.rate_limited = vec![RateLimited {
+            provider: "qwen".into(),
+            limit_rpm: Some(3000.0),
+            answered_429: 7,
+        }];
+        why(&p, &s)
+    };
+    let uptime = || Check::measured("uptime", CheckKind::Sla, ">= 99.900%", "99.625%", false);
+    let p99 = || Check::measured("p99", CheckKind::Sla, "<= 3.00 s", "4.20 s", false);
+    let meanwhile = "(meanwhile qwen's rate limit (3,000 RPM) answered 7 attempt(s) with 429)";
+    for (check, n) in [(uptime(), 0), (p99(), 0), (p99(), 4)] {
+        let w = why_of(check, n);
+        assert!(w.contains(meanwhile) && !w.contains("because"), "{w}");
+    }
+    let w = why_of(uptime(), 4);
     assert!(
-        w.contains("(meanwhile qwen's rate limit (3,000 RPM) answered 7 attempt(s) with 429)"),
-        "{w}"
-    );
-    assert!(!w.contains("because"), "{w}");
-    s.requests.by_outcome.insert("429".into(), 4);
-    let w = why(&p, &s);
-    assert!(
-        w.contains(", because qwen's rate limit (3,000 RPM) answered 7 attempt(s) with 429 and 4 request(s) failed with 429"),
+        w.ends_with(
+            "uptime 99.625% missed its target >= 99.900%, because qwen's rate limit (3,000 RPM) \
+             answered 7 attempt(s) with 429 and 4 request(s) failed with 429"
+        ),
         "{w}"
     );
 }
