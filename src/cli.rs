@@ -15,6 +15,7 @@ Examples:
   slabench run scenarios/smoke.toml --save-baseline reports/baselines/smoke.json
   slabench run scenarios/smoke.toml --baseline reports/baselines/smoke.json
   slabench compare reports/baselines/smoke.json reports/smoke-20250101T000000Z
+  slabench capacity scenarios/capacity.toml --require-headroom 20%   find the headroom
 
 Exit codes:
   0  PASS        every SLA check passed
@@ -64,6 +65,9 @@ pub enum Command {
     /// Run the failover scorecard: a battery of fault scenarios against one gateway, scored pass, partial, fail or not measured.
     #[command(after_help = SCORECARD_HELP)]
     Scorecard(ScorecardArgs),
+    /// Search for the highest load at which the scenario still passes: its capacity and headroom.
+    #[command(after_help = CAPACITY_HELP)]
+    Capacity(CapacityArgs),
     /// Rebuild report.html, summary.md and junit.xml of a finished run from its stored data.
     Report {
         /// A run's output directory (holds summary.json, timeseries.csv, latency.hlog).
@@ -91,6 +95,105 @@ Exit codes:
   5  interrupted (Ctrl-C, SIGTERM): the finished cases are written, marked incomplete
   6  a case was not measured (its fault never fired, a required check had
      nothing to measure), and none failed";
+
+const CAPACITY_HELP: &str = "\
+Examples:
+  slabench capacity scenarios/capacity.toml
+  slabench capacity scenarios/capacity.toml --require-headroom 20%
+  slabench capacity scenarios/peak.toml --min-rpm 20000 --max-rpm 80000 --precision 5% --repeats 2
+
+Each probe runs the scenario with every stage's RPM times a factor (faults,
+traffic classes and SLA unchanged) into OUT/probes/NN-f<factor>/. The search
+brackets from the scenario's own load (doubling or halving), then bisects
+until the bracket is within --precision; the capacity is the highest load at
+which --repeats runs (seeds seed, seed+1, ...) all passed. A probe passes
+only when its run's verdict is PASS.
+
+Exit codes:
+  0  the capacity is at least the scenario's peak + --require-headroom (default 0%)
+  1  it is not, or even --min-rpm did not pass
+  2  bad usage, a bad scenario, or a probe's run could not be made
+  3  INVALID: the generator could not hold a probe's load on this machine before
+     the search ended (\"capacity not found below this machine's limit\")
+  5  interrupted (Ctrl-C, SIGTERM): the probes that finished are written; no capacity is claimed";
+
+#[derive(Debug, clap::Args)]
+pub struct CapacityArgs {
+    /// The scenario file (TOML).
+    pub scenario: PathBuf,
+    /// The lowest peak RPM to try (default: the scenario's peak / 8).
+    #[arg(long, value_name = "RPM", value_parser = positive_rpm)]
+    pub min_rpm: Option<f64>,
+    /// The highest peak RPM to try (default: the scenario's peak × 8).
+    #[arg(long, value_name = "RPM", value_parser = positive_rpm)]
+    pub max_rpm: Option<f64>,
+    /// Stop when the bracket's ends are within this much of each other (percent, 1 to 50).
+    #[arg(long, value_name = "PCT", default_value = "5%", value_parser = precision)]
+    pub precision: f64,
+    /// Passing runs the capacity needs (different seeds), 1 to 10.
+    #[arg(long, value_name = "K", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub repeats: u32,
+    /// Exit 0 only when the capacity is at least this much over the scenario's peak (percent).
+    #[arg(long, value_name = "PCT", default_value = "0%", value_parser = headroom)]
+    pub require_headroom: f64,
+    /// Override the scenario's seed (repeats use seed+1, seed+2, ...).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output directory (default: `reports/capacity-<scenario>-<UTC timestamp>/`, beside `run`'s).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+fn positive_rpm(s: &str) -> Result<f64, String> {
+    match s.trim().replace([',', '_'], "").parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 10_000_000.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a rate: give requests per minute in (0, 10000000], e.g. 1200"
+        )),
+    }
+}
+
+/// `20%` → 0.2. The `%` is required: a bare `0.2` could mean 0.2% or
+/// 20% (capacity.json stores fractions), so it is refused with a hint.
+fn percent(s: &str, what: &str, range: &str, example: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let Some(num) = t.strip_suffix('%') else {
+        let hint = match t.parse::<f64>() {
+            Ok(v) if v.is_finite() => format!(
+                "; a bare number is ambiguous: write {}% if {v} is a fraction, or {v}% for \
+                 {v} percent",
+                (v * 100.0 * 1e6).round() / 1e6
+            ),
+            _ => String::new(),
+        };
+        return Err(format!(
+            "`{s}` is not a {what}: give a percentage with its % sign from {range}, e.g. \
+             {example}{hint}"
+        ));
+    };
+    num.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .map(|v| v / 100.0)
+        .ok_or_else(|| {
+            format!("`{s}` is not a {what}: give a percentage from {range}, e.g. {example}")
+        })
+}
+
+fn precision(s: &str) -> Result<f64, String> {
+    let p = percent(s, "precision", "1% to 50%", "5%")?;
+    (0.01..=0.5).contains(&p).then_some(p).ok_or_else(|| {
+        format!("`{s}` is not a precision: give a percentage from 1% to 50%, e.g. 5%")
+    })
+}
+
+fn headroom(s: &str) -> Result<f64, String> {
+    let p = percent(s, "headroom", "0% to 10000%", "20%")?;
+    (0.0..=100.0).contains(&p).then_some(p).ok_or_else(|| {
+        format!("`{s}` is not a headroom: give a percentage from 0% to 10000%, e.g. 20%")
+    })
+}
 
 #[derive(Debug, clap::Args)]
 pub struct ScorecardArgs {
@@ -197,5 +300,23 @@ mod tests {
         assert!(parse_tolerance("-1").is_err() && parse_tolerance("ten").is_err());
         assert_eq!(parse_floor("5ms"), Ok(std::time::Duration::from_millis(5)));
         assert!(parse_floor("5").is_err());
+    }
+
+    #[test]
+    fn capacity_percentages_need_their_percent_sign() {
+        assert_eq!(headroom("20%"), Ok(0.2));
+        assert_eq!(headroom(" 0% "), Ok(0.0));
+        assert_eq!(precision("5%"), Ok(0.05));
+        // A bare number is 0.2 or 0.2%: refused, with both spellings.
+        let e = headroom("0.2").unwrap_err();
+        assert!(e.contains("write 20% if 0.2 is a fraction"), "{e}");
+        assert!(e.contains("0.2% for 0.2 percent"), "{e}");
+        let e = precision("5").unwrap_err();
+        assert!(
+            e.contains("write 500% if 5 is a fraction, or 5% for 5 percent"),
+            "{e}"
+        );
+        assert!(headroom("lots").is_err() && headroom("-5%").is_err());
+        assert!(precision("0.1%").is_err() && precision("60%").is_err());
     }
 }

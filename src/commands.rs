@@ -67,6 +67,7 @@ pub fn main(cli: Cli) -> i32 {
             } => gateway(&scenario, &providers).await,
             Command::Report { run_dir } => report(&run_dir),
             Command::Scorecard(args) => scorecard(args).await,
+            Command::Capacity(args) => capacity(args).await,
         }
     });
     outcome.unwrap_or_else(|e| print_error(&e))
@@ -131,6 +132,75 @@ async fn scorecard(args: crate::cli::ScorecardArgs) -> Outcome {
         out.join("scorecard.html").display()
     );
     Ok(card.exit_code())
+}
+
+/// `slabench capacity`: its exit code is [`crate::capacity::Capacity::exit_code`]
+/// (0 the capacity meets the required headroom; 1 it does not; 2, 3, 5 as for `run`).
+async fn capacity(args: crate::cli::CapacityArgs) -> Outcome {
+    let mut sc = scenario::load(&args.scenario)?;
+    if let Some(seed) = args.seed {
+        sc.seed = seed;
+    }
+    let peak = crate::capacity::probe::peak_rpm(&sc);
+    let (lo, hi) = (
+        args.min_rpm.unwrap_or(peak / 8.0),
+        args.max_rpm.unwrap_or(peak * 8.0),
+    );
+    if lo > hi {
+        return Err(UserError::new(
+            format!(
+                "the search's lowest load {} RPM is above its highest {} RPM (the defaults are the \
+                 scenario's peak {} RPM ÷ 8 and × 8)",
+                crate::capacity::rpm(lo),
+                crate::capacity::rpm(hi),
+                crate::capacity::rpm(peak)
+            ),
+            "give --min-rpm below --max-rpm",
+        )
+        .into());
+    }
+    let needed = peak * (1.0 + args.require_headroom);
+    if hi < needed * (1.0 - 1e-9) {
+        return Err(UserError::new(
+            format!(
+                "--max-rpm {} RPM is below the load --require-headroom {:.0}% asks for ({} RPM: the \
+                 scenario's peak {} RPM + {:.0}%), so the search could never probe it{}",
+                crate::capacity::rpm(hi),
+                args.require_headroom * 100.0,
+                crate::capacity::rpm(needed),
+                crate::capacity::rpm(peak),
+                args.require_headroom * 100.0,
+                if args.max_rpm.is_none() { " (the default --max-rpm is the peak × 8)" } else { "" }
+            ),
+            format!(
+                "give --max-rpm {} or more, or a lower --require-headroom",
+                needed.ceil()
+            ),
+        )
+        .into());
+    }
+    let out = args
+        .out
+        .unwrap_or_else(|| crate::capacity::default_out(&sc));
+    let opts = crate::capacity::Options {
+        out: out.clone(),
+        min_rpm: args.min_rpm,
+        max_rpm: args.max_rpm,
+        precision: args.precision,
+        repeats: args.repeats,
+        require_headroom: args.require_headroom,
+        stop: Some(watch_signals(true)),
+        progress: true,
+    };
+    eprintln!(
+        "capacity of {}: the scenario's peak is {} RPM; probes in {}",
+        sc.name,
+        crate::capacity::rpm(peak),
+        out.join("probes").display()
+    );
+    let cap = crate::capacity::run(&sc, opts).await?;
+    eprint!("{}", crate::capacity::render::terminal(&cap, &out));
+    Ok(cap.exit_code())
 }
 
 /// First Ctrl-C (or SIGTERM, e.g. a CI job's timeout): stop sending, let

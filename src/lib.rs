@@ -11,6 +11,7 @@ pub mod analysis;
 pub mod answer;
 pub mod atomic_file;
 pub mod baseline;
+pub mod capacity;
 pub mod cli;
 pub mod clock;
 pub mod commands;

@@ -8,6 +8,7 @@
 mod join;
 mod measure;
 mod out_dir;
+pub use out_dir::{dir_name, DEFAULT_ROOT};
 mod sort;
 mod spill;
 mod syns;

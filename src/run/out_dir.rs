@@ -8,6 +8,9 @@ use anyhow::Context;
 
 use crate::scenario::Scenario;
 
+/// Where runs go without `--out` (`capacity` puts its searches there too).
+pub const DEFAULT_ROOT: &str = "reports";
+
 /// Creates the output directory now, so that a bad path fails before any load.
 pub(super) fn prepare_out_dir(
     scenario: &Scenario,
@@ -20,7 +23,7 @@ pub(super) fn prepare_out_dir(
             let stamp = humantime::format_rfc3339_seconds(started)
                 .to_string()
                 .replace([':', '-'], "");
-            PathBuf::from("reports").join(format!("{}-{stamp}", dir_name(&scenario.name)))
+            PathBuf::from(DEFAULT_ROOT).join(format!("{}-{stamp}", dir_name(&scenario.name)))
         }
     };
     std::fs::create_dir_all(&dir)
@@ -34,7 +37,7 @@ pub(super) fn prepare_out_dir(
 
 /// The scenario's name as a directory name: ASCII letters, digits, `-` and
 /// `_`, at most 64 characters (file systems refuse names over 255 bytes).
-fn dir_name(name: &str) -> String {
+pub fn dir_name(name: &str) -> String {
     name.chars()
         .take(64)
         .map(|c| {
