@@ -203,8 +203,13 @@ slb_top = max([r[1] for r in ladder if ok_slb(r)], default=0)
 print(f"oha's highest rate with p99 < 10 ms: {oha_top:,.0f} rps")
 print(f"slabench's highest valid rate (lag p99 < 2 ms, within 1%): {slb_top:,.0f} rps"
       + (f" ({slb_top / oha_top:.2f}x oha's)" if oha_top else ""))
-if slb_top < oha_top:
+if not oha_top:
+    # Nothing to compare with: never call that a pass.
+    fails.append("ceiling not measured: oha held p99 < 10 ms at no rate of the ladder; add lower RATES")
+elif slb_top < oha_top:
     fails.append(f"ceiling: slabench {slb_top:,.0f} rps < oha {oha_top:,.0f} rps")
+elif slb_top == max(r[1] for r in ladder):
+    print("  (slabench held the top of the ladder: its ceiling is higher; add higher RATES to find it)")
 if acc[6] is None:
     fails.append("accuracy: slabench wrote no summary")
 else:
@@ -213,7 +218,9 @@ else:
           f"p99 excess {acc[8]:.2f} ms vs oha's {acc[4]:.2f} ms")
     if err > 0.01:
         fails.append(f"accuracy: rate error {err:.4f}% > 0.01%")
-    if acc[4] is not None and acc[8] > acc[4]:
+    if acc[4] is None:
+        fails.append("accuracy not measured: oha wrote no result")
+    elif acc[8] > acc[4]:
         fails.append(f"accuracy: p99 excess {acc[8]:.2f} ms > oha's {acc[4]:.2f} ms")
 for f in fails:
     print("FAIL:", f)
