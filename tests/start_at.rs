@@ -207,13 +207,24 @@ fn serving(args: &[&str], env: &[(&str, String)], lines: usize) -> (Child, Vec<S
         let _ = std::io::Read::read_to_string(&mut out, &mut rest);
         rest
     });
+    let rest = Some(rest);
     (Child { child, rest }, got)
 }
 
 struct Child {
     child: std::process::Child,
     /// The rest of its stdout, once it has exited.
-    rest: std::thread::JoinHandle<String>,
+    rest: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Drop for Child {
+    /// A test that fails before stopping its servers leaves none behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 impl Child {
@@ -233,7 +244,7 @@ impl Child {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        (code, self.rest.join().unwrap())
+        (code, self.rest.take().unwrap().join().unwrap())
     }
 }
 

@@ -59,7 +59,6 @@ pub(super) async fn measure(
     if super::stopped(opts) {
         return Err(RunError::InterruptedBeforeLoad.into());
     }
-    let origin = super::start::origin(opts.start_at, opts.stop.clone(), opts.quiet).await?;
     let targets = (0..generator::lanes()).map(|_| target.fork()).collect();
     let driver = Arc::new(Driver {
         targets,
@@ -77,6 +76,8 @@ pub(super) async fn measure(
         &weights,
         scenario.seed,
     );
+    // Everything is ready: wait for t=0 (at once without --start-at).
+    let origin = super::start::origin(opts.start_at, opts.stop.clone(), opts.quiet).await?;
     let before = crate::metrics::host::Sample::now();
     let (recorder, incomplete, end, start) = drive(
         scenario,
