@@ -45,14 +45,13 @@ pub enum Command {
         /// Scenario files.
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
+        /// Accept a non-loopback gateway url, as `run --allow-remote` does.
+        #[arg(long)]
+        allow_remote: bool,
     },
-    /// Serve a scenario's simulated providers until Ctrl-C (point your own gateway at them).
-    Mock {
-        scenario: PathBuf,
-        /// Where the providers' ledger of attempts is written.
-        #[arg(long, default_value = "reports/mock-ledger.bin")]
-        ledger: PathBuf,
-    },
+    /// Serve a scenario's simulated providers until Ctrl-C or SIGTERM (point your own gateway at them).
+    #[command(after_help = MOCK_HELP)]
+    Mock(MockArgs),
     /// Compare a run with a baseline; exit 4 when a metric regressed.
     Compare(CompareArgs),
     /// Serve the built-in reference gateway in front of a scenario's providers until Ctrl-C.
@@ -116,6 +115,64 @@ Exit codes:
   3  INVALID: the generator could not hold a probe's load on this machine before
      the search ended (\"capacity not found below this machine's limit\")
   5  interrupted (Ctrl-C, SIGTERM): the probes that finished are written; no capacity is claimed";
+
+const MOCK_HELP: &str = "\
+Examples:
+  slabench mock scenarios/peak.toml
+  slabench mock scenarios/peak.toml --port flash=9101 --port qwen=9102
+  slabench mock scenario.toml --bind 0.0.0.0 --allow-remote --start-at 2026-12-03T18:00:00Z \\
+      --ledger /runs/ledgers/provider-0.bin
+
+Every provider answers GET /health with 200 (not recorded in the ledger).
+Ctrl-C or SIGTERM: stop accepting, finish the answers in progress, flush the
+ledger, print how many attempts it holds, exit 0.";
+
+/// `slabench mock`: the scenario's providers as a service.
+#[derive(Debug, clap::Args)]
+pub struct MockArgs {
+    /// The scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Where the providers' ledger of attempts is written (one file per replica).
+    #[arg(
+        long,
+        env = "SLABENCH_LEDGER",
+        default_value = "reports/mock-ledger.bin"
+    )]
+    pub ledger: PathBuf,
+    /// The address the providers listen on; other than loopback needs --allow-remote.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "SLABENCH_BIND",
+        default_value = "127.0.0.1"
+    )]
+    pub bind: std::net::IpAddr,
+    /// A provider's port, overriding its scenario `port` (repeatable, or comma-separated).
+    #[arg(long = "port", value_name = "NAME=PORT", env = "SLABENCH_PORTS", value_delimiter = ',', value_parser = name_port)]
+    pub ports: Vec<(String, u16)>,
+    /// t=0 of the fault windows: RFC 3339 (2026-12-03T18:00:00Z) or Unix seconds [default: now].
+    #[arg(long, value_name = "TIME", env = "SLABENCH_START_AT", value_parser = start_at)]
+    pub start_at: Option<crate::clock::StartAt>,
+    /// Allow a --bind address other than loopback (and a scenario whose gateway url is not loopback).
+    #[arg(long)]
+    pub allow_remote: bool,
+}
+
+fn name_port(s: &str) -> Result<(String, u16), String> {
+    let bad = || {
+        format!("`{s}` is not NAME=PORT: write a provider's name and a TCP port, e.g. flash=9101")
+    };
+    let (name, port) = s.trim().split_once('=').ok_or_else(bad)?;
+    let port: u16 = port.trim().parse().map_err(|_| bad())?;
+    match (name.trim(), port) {
+        ("", _) | (_, 0) => Err(bad()),
+        (name, port) => Ok((name.to_string(), port)),
+    }
+}
+
+fn start_at(s: &str) -> Result<crate::clock::StartAt, String> {
+    crate::clock::StartAt::parse(s)
+}
 
 #[derive(Debug, clap::Args)]
 pub struct CapacityArgs {
@@ -242,6 +299,17 @@ pub struct RunArgs {
     pub save_baseline: Option<PathBuf>,
     #[command(flatten)]
     pub gate: GateArgs,
+    /// t=0 (the first stage, every fault window) at this wall-clock time: RFC 3339
+    /// (2026-12-03T18:00:00Z) or Unix seconds. The run gets ready, then waits for it.
+    #[arg(long, value_name = "TIME", value_parser = start_at)]
+    pub start_at: Option<crate::clock::StartAt>,
+    /// Do not start the scenario's [[providers]]: a `slabench mock` serves them
+    /// elsewhere (external gateway only; no ledger: `slabench merge --ledger` joins it).
+    #[arg(long)]
+    pub no_providers: bool,
+    /// Allow a gateway url that is not loopback (as allow_non_loopback = true in [gateway]).
+    #[arg(long)]
+    pub allow_remote: bool,
 }
 
 /// Overrides of the scenario's `[gate]`.

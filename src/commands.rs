@@ -58,8 +58,11 @@ pub fn main(cli: Cli) -> i32 {
     let outcome = rt.block_on(async {
         match cli.command {
             Command::Run(args) => run(args).await,
-            Command::Validate { scenarios } => Ok(validate(&scenarios)),
-            Command::Mock { scenario, ledger } => mock(&scenario, &ledger).await,
+            Command::Validate {
+                scenarios,
+                allow_remote,
+            } => Ok(validate(&scenarios, allow_remote)),
+            Command::Mock(args) => mock(args).await,
             Command::Compare(args) => compare(&args),
             Command::Gateway {
                 scenario,
@@ -74,7 +77,10 @@ pub fn main(cli: Cli) -> i32 {
 }
 
 async fn run(args: RunArgs) -> Outcome {
-    let mut sc = scenario::load(&args.scenario)?;
+    let load = scenario::LoadOptions {
+        allow_remote: args.allow_remote,
+    };
+    let mut sc = scenario::load_with(&args.scenario, load)?;
     if let Some(seed) = args.seed {
         sc.seed = seed;
     }
@@ -91,9 +97,36 @@ async fn run(args: RunArgs) -> Outcome {
         stop: Some(watch_signals(args.quiet)),
         requests_csv: args.requests_csv,
         allow_unreachable: args.allow_unreachable,
+        start_at: args.start_at,
+        no_providers: args.no_providers,
     };
+    if let Some(line) = remote_header(&sc) {
+        eprintln!("{line}");
+    }
     let outcome = crate::run::run_gated(&sc, opts, &gate).await?;
     Ok(outcome.summary.verdict.exit_code())
+}
+
+/// The header line of a run whose load goes to a host other than this
+/// one (`--allow-remote` or `allow_non_loopback`), printed even with
+/// `--quiet`: a load tester pointed at the wrong URL is an outage.
+fn remote_header(sc: &Scenario) -> Option<String> {
+    let crate::scenario::Gateway::External(g) = &sc.gateway else {
+        return None;
+    };
+    let url = reqwest::Url::parse(&g.url).ok()?;
+    (!scenario::is_loopback_url(&url)).then(|| {
+        format!(
+            "slabench run {}: the load goes to {}, which is not a loopback address (allowed by {})",
+            sc.name,
+            g.url,
+            if g.allow_non_loopback {
+                "allow_non_loopback = true in [gateway]"
+            } else {
+                "--allow-remote"
+            }
+        )
+    })
 }
 
 /// `slabench scorecard`: its exit code is [`crate::scorecard::Scorecard::exit_code`]
@@ -287,10 +320,11 @@ fn compare(args: &crate::cli::CompareArgs) -> Outcome {
 }
 
 /// `slabench validate`: every file is checked; 2 when any is bad.
-fn validate(paths: &[std::path::PathBuf]) -> i32 {
+/// `--allow-remote` accepts what `run --allow-remote` accepts.
+fn validate(paths: &[std::path::PathBuf], allow_remote: bool) -> i32 {
     let mut code = exit::PASS;
     for path in paths {
-        match scenario::load(path) {
+        match scenario::load_with(path, scenario::LoadOptions { allow_remote }) {
             Ok(sc) => println!(
                 "ok: {} ({}, {} stage(s), {} traffic class(es), {} provider(s), {} fault(s), {:.0}s)",
                 path.display(),
@@ -307,8 +341,14 @@ fn validate(paths: &[std::path::PathBuf]) -> i32 {
     code
 }
 
-async fn mock(path: &Path, ledger: &Path) -> Outcome {
-    let sc = scenario::load(path)?;
+/// `slabench mock`: the scenario's providers as a service, until Ctrl-C or
+/// SIGTERM (both: stop accepting, finish, flush the ledger, exit 0).
+async fn mock(args: crate::cli::MockArgs) -> Outcome {
+    let path = &args.scenario;
+    let load = scenario::LoadOptions {
+        allow_remote: args.allow_remote,
+    };
+    let mut sc = scenario::load_with(path, load)?;
     if sc.providers.is_empty() {
         return Err(UserError::new(
             format!(
@@ -319,11 +359,49 @@ async fn mock(path: &Path, ledger: &Path) -> Outcome {
         )
         .into());
     }
+    if !args.bind.is_loopback() && !args.allow_remote {
+        return Err(UserError::new(
+            format!("--bind {} is not a loopback address", args.bind),
+            "pass --allow-remote to serve the providers to other machines (e.g. behind a \
+             Kubernetes Service), or bind 127.0.0.1",
+        )
+        .into());
+    }
+    override_ports(&mut sc, &args.ports)?;
+    let ledger = &args.ledger;
     if let Some(dir) = ledger.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    crate::providers::run_standalone(&sc, ledger, &mut std::io::stdout()).await?;
+    let stop = async {
+        let mut signals = terminate_signal();
+        anyhow::ensure!(
+            interrupted(&mut signals).await,
+            "cannot wait for Ctrl-C or SIGTERM"
+        );
+        Ok(())
+    };
+    let how = crate::providers::Serve {
+        ip: args.bind,
+        start_at: args.start_at,
+    };
+    crate::providers::serve(&sc, ledger, &mut std::io::stdout(), stop, how).await?;
     Ok(exit::PASS)
+}
+
+/// `--port NAME=PORT` (or SLABENCH_PORTS): each names a provider of the scenario.
+fn override_ports(sc: &mut Scenario, ports: &[(String, u16)]) -> anyhow::Result<()> {
+    for (name, port) in ports {
+        let Some(p) = sc.providers.iter_mut().find(|p| &p.name == name) else {
+            let names: Vec<&str> = sc.providers.iter().map(|p| p.name.as_str()).collect();
+            return Err(UserError::new(
+                format!("--port {name}={port}: the scenario has no provider {name:?}"),
+                format!("name one of its providers: {}", names.join(", ")),
+            )
+            .into());
+        };
+        p.port = *port;
+    }
+    Ok(())
 }
 
 async fn gateway(path: &Path, provider_flags: &[String]) -> Outcome {

@@ -8,6 +8,7 @@ pub mod groups;
 pub mod obedience;
 pub mod refusals;
 pub mod sla;
+pub mod start;
 pub mod uptime;
 pub mod verdict;
 

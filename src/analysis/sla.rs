@@ -42,6 +42,11 @@ pub struct RunFacts {
     /// Why the generator's checks failed, in terms a CI user can act on
     /// (the CPU slabench got, the machine's load); `None` when it kept up.
     pub generator_context: Option<String>,
+    /// With `--start-at`: how late the load began against it.
+    pub start: Option<super::start::StartFact>,
+    /// Why there is no ledger although the scenario has providers
+    /// (`--no-providers`: they were served elsewhere).
+    pub no_ledger_why: Option<String>,
 }
 
 pub fn checks(scenario: &Scenario, m: &Measured) -> Vec<Check> {
@@ -50,7 +55,7 @@ pub fn checks(scenario: &Scenario, m: &Measured) -> Vec<Check> {
     out.push(uptime_check(scenario.sla.uptime, m.uptime, m.cut_off));
     budget_checks(&mut out, "all", &scenario.sla.budgets, m.all);
     if m.failover.is_none() {
-        unmeasurable_without_ledger(&mut out, scenario);
+        unmeasurable_without_ledger(&mut out, scenario, m.run.no_ledger_why.as_deref());
     }
     if let Some(report) = m.failover {
         let first = out.len();
@@ -142,6 +147,8 @@ fn generator_checks(m: &Measured) -> Vec<Check> {
         lag.why = context.map(str::to_string);
     }
     let mut out = vec![lag];
+    let start = m.run.start.as_ref();
+    out.extend(start.map(|s| super::start::check(s, m.run.lag_limit_ms)));
     if let Some(why) = &m.run.gave_up {
         out.push(
             Check::measured(
@@ -264,8 +271,10 @@ fn budget_checks(out: &mut Vec<Check>, scope: &str, budgets: &Budgets, h: &Hist)
 
 /// The SLA asks for time to failover or amplification, but nothing could
 /// measure them: no simulated providers, so no ledger.
-fn unmeasurable_without_ledger(out: &mut Vec<Check>, scenario: &Scenario) {
-    let why = "no simulated [[providers]], so no ledger of provider attempts to measure it from";
+fn unmeasurable_without_ledger(out: &mut Vec<Check>, scenario: &Scenario, why: Option<&str>) {
+    let why = why.unwrap_or(
+        "no simulated [[providers]], so no ledger of provider attempts to measure it from",
+    );
     if let Some(max) = scenario.sla.max_time_to_failover {
         out.push(Check::unmeasured(
             "time to failover",
@@ -409,182 +418,5 @@ pub fn meets(ratio: f64, target: f64) -> bool {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    #[test]
-    fn uptime_exactly_at_a_parsed_percentage_target_meets_it() {
-        let target = 99.9 / 100.0; // how "99.9%" parses: 0.9990000000000001
-        assert!(super::meets(999.0 / 1000.0, target));
-        assert!(super::meets(99_900.0 / 100_000.0, target));
-        assert!(!super::meets(998.0 / 1000.0, target));
-    }
-
-    #[test]
-    fn a_partly_read_ledger_measures_no_ledger_check() {
-        use super::super::failover::{analyze, Input};
-        use super::super::uptime::Uptime;
-        use super::super::verdict::CheckState;
-        let mut sc = crate::providers::testing::scenario(1, 1);
-        sc.sla.max_amplification = Some(1.5);
-        let providers = ["p0".to_string()];
-        let input = Input {
-            providers: &providers,
-            groups: &[],
-            prices: &[],
-            class_names: &[],
-            faults: &[],
-            requests: &[],
-            duration_s: 10,
-            sent_until_s: 10.0,
-            account_dialects: 0,
-            dialects: &[],
-            messages: &[],
-            connections: super::super::failover::Connections::NotObservable("not watched"),
-        };
-        let mut report = analyze(&input, std::iter::empty());
-        report.ledger_error = Some("truncated record".into());
-        let (lag, all) = (
-            crate::metrics::histogram::new(),
-            crate::metrics::histogram::new(),
-        );
-        let facts = super::RunFacts {
-            lag_limit_ms: 5.0,
-            ..Default::default()
-        };
-        let checks = super::checks(
-            &sc,
-            &super::Measured {
-                lag: &lag,
-                dropped: 0,
-                cut_off: 0,
-                uptime: &Uptime::new(10, 10),
-                all: &all,
-                classes: vec![],
-                failover: Some(&report),
-                run: &facts,
-            },
-        );
-        let amp = checks
-            .iter()
-            .find(|c| c.name == "upstream amplification")
-            .unwrap();
-        assert_eq!(amp.state, CheckState::NotMeasured);
-        assert!(amp.why.as_deref().unwrap().contains("truncated record"));
-    }
-
-    /// The checks of a run with `sc`, 10 OK requests, `failover`, and a run
-    /// that went well.
-    pub(crate) fn judged_plain(
-        sc: &crate::scenario::Scenario,
-        failover: Option<&super::super::failover::Report>,
-    ) -> Vec<super::Check> {
-        let run = super::RunFacts {
-            lag_limit_ms: 5.0,
-            ..Default::default()
-        };
-        judged(sc, failover, 10, &run)
-    }
-
-    /// The checks of a run with `sc`, 10 OK requests and `failover`.
-    fn judged(
-        sc: &crate::scenario::Scenario,
-        failover: Option<&super::super::failover::Report>,
-        counted: u64,
-        run: &super::RunFacts,
-    ) -> Vec<super::Check> {
-        let (lag, all) = (
-            crate::metrics::histogram::new(),
-            crate::metrics::histogram::new(),
-        );
-        super::checks(
-            sc,
-            &super::Measured {
-                lag: &lag,
-                dropped: 0,
-                cut_off: 0,
-                uptime: &super::super::uptime::Uptime::new(counted, counted),
-                all: &all,
-                classes: vec![],
-                failover,
-                run,
-            },
-        )
-    }
-
-    #[test]
-    fn sla_promises_nothing_could_measure_are_not_measured() {
-        use super::super::verdict::CheckState;
-        let mut sc = crate::providers::testing::scenario(1, 1);
-        sc.sla.max_amplification = Some(1.5);
-        sc.sla.max_time_to_failover = Some(std::time::Duration::from_secs(5));
-        let facts = super::RunFacts {
-            lag_limit_ms: 5.0,
-            ..Default::default()
-        };
-        // No ledger at all (no simulated providers).
-        let checks = judged(&sc, None, 10, &facts);
-        for name in ["time to failover", "upstream amplification"] {
-            let c = checks.iter().find(|c| c.name == name).expect(name);
-            assert_eq!(c.state, CheckState::NotMeasured, "{c:?}");
-        }
-        // A ledger with no attempt joined to any request: not 0.000x PASS.
-        let providers = ["p0".to_string()];
-        let input = super::super::failover::Input {
-            providers: &providers,
-            groups: &[],
-            prices: &[],
-            class_names: &[],
-            faults: &[],
-            requests: &[],
-            duration_s: 10,
-            sent_until_s: 10.0,
-            account_dialects: 0,
-            dialects: &[],
-            messages: &[],
-            connections: super::super::failover::Connections::NotObservable("not watched"),
-        };
-        let report = super::super::failover::analyze(&input, std::iter::empty());
-        let checks = judged(&sc, Some(&report), 10, &facts);
-        let amp = checks
-            .iter()
-            .find(|c| c.name == "upstream amplification")
-            .unwrap();
-        assert_eq!(amp.state, CheckState::NotMeasured, "{amp:?}");
-        // Nothing counted because the run was interrupted: not the
-        // generator's fault (not INVALID).
-        let interrupted = super::RunFacts {
-            interrupted: Some("interrupted at 0.0 s".into()),
-            ..facts
-        };
-        let checks = judged(&sc, None, 0, &interrupted);
-        let counted = checks
-            .iter()
-            .find(|c| c.name == "requests counted")
-            .unwrap();
-        assert_eq!(counted.state, CheckState::NotMeasured);
-        assert_eq!(
-            super::super::verdict::verdict(&checks),
-            super::super::Verdict::Interrupted
-        );
-    }
-
-    #[test]
-    fn requests_cut_off_at_the_end_decide_uptime_only_when_they_cannot_change_it() {
-        use super::super::uptime::Uptime;
-        use super::super::verdict::CheckState;
-        let target = 0.999;
-        // 40 answered, all OK; 20 still hanging at the end: unknown.
-        let c = super::uptime_check(target, &Uptime::new(40, 40), 20);
-        assert_eq!(c.state, CheckState::NotMeasured);
-        assert!(!c.pass);
-        assert!(c.why.as_deref().unwrap().contains("20 request(s)"), "{c:?}");
-        // Even all-failed, 1 cut off of 100,000 cannot miss the target.
-        let c = super::uptime_check(target, &Uptime::new(100_000, 100_000), 1);
-        assert!(c.pass && c.state == CheckState::Measured);
-        // Already missed without them: a plain FAIL.
-        let c = super::uptime_check(target, &Uptime::new(90, 100), 5);
-        assert!(!c.pass && c.state == CheckState::Measured);
-        // Nothing counted at all.
-        let c = super::uptime_check(target, &Uptime::new(0, 0), 3);
-        assert_eq!(c.state, CheckState::NotMeasured);
-    }
-}
+#[path = "sla_tests.rs"]
+pub(crate) mod tests;

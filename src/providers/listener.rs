@@ -11,7 +11,7 @@
 //! their current answer), so a gateway's pooled connections cannot slip
 //! requests through the outage.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,11 +33,13 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// How often the accept loop looks whether the run clock has started.
 const CLOCK_POLL: Duration = Duration::from_millis(2);
 
-/// Binds `127.0.0.1:port` (0: any free port) with SO_REUSEADDR, so the port
-/// can be bound again right after a refuse window.
-pub fn bind(port: u16) -> anyhow::Result<std::net::TcpListener> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).context("creating a socket")?;
+/// Binds `ip:port` (a run: `127.0.0.1`; `slabench mock --bind`; port 0:
+/// any free port) with SO_REUSEADDR, so the port can be bound again right
+/// after a refuse window.
+pub fn bind(ip: IpAddr, port: u16) -> anyhow::Result<std::net::TcpListener> {
+    let addr = SocketAddr::from((ip, port));
+    let socket =
+        Socket::new(Domain::for_address(addr), Type::STREAM, None).context("creating a socket")?;
     socket.set_reuse_address(true)?;
     if let Err(e) = socket.bind(&addr.into()) {
         if e.kind() == std::io::ErrorKind::AddrInUse && port != 0 {
@@ -123,7 +125,9 @@ pub async fn serve(
     refusing: Vec<Fault>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let Ok(addr) = listener.local_addr() else {
+        return;
+    };
     let mut listener = TcpListener::from_std(listener).ok();
     let (close_tx, _) = watch::channel(0u64);
     let mut conns = JoinSet::new();
@@ -142,7 +146,7 @@ pub async fn serve(
             PortState::Open(recheck) => {
                 let Some(l) = listener.as_ref() else {
                     tokio::select! {
-                        l = rebind(port) => listener = l,
+                        l = rebind(addr) => listener = l,
                         _ = shutdown.changed() => break,
                     }
                     continue;
@@ -177,9 +181,9 @@ pub async fn serve(
 /// Binds the port again after a refuse window, retrying until it works
 /// (another process may have taken the port meanwhile; then the provider
 /// stays unreachable, which the run shows as connect errors).
-async fn rebind(port: u16) -> Option<TcpListener> {
+async fn rebind(addr: SocketAddr) -> Option<TcpListener> {
     loop {
-        if let Ok(l) = bind(port).and_then(|l| Ok(TcpListener::from_std(l)?)) {
+        if let Ok(l) = bind(addr.ip(), addr.port()).and_then(|l| Ok(TcpListener::from_std(l)?)) {
             return Some(l);
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -23,6 +23,7 @@ pub mod testing;
 pub mod timer;
 
 use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -57,6 +58,16 @@ impl ProviderSet {
         clock: Arc<RunClock>,
         ledger_path: &Path,
     ) -> anyhow::Result<Self> {
+        Self::start_on(scenario, clock, ledger_path, Ipv4Addr::LOCALHOST.into())
+    }
+
+    /// [`ProviderSet::start`] on the address `ip` (`slabench mock --bind`).
+    pub fn start_on(
+        scenario: &Scenario,
+        clock: Arc<RunClock>,
+        ledger_path: &Path,
+        ip: IpAddr,
+    ) -> anyhow::Result<Self> {
         anyhow::ensure!(
             scenario.providers.len() <= usize::from(u16::MAX),
             "too many providers ({})",
@@ -69,7 +80,7 @@ impl ProviderSet {
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                listener::bind(p.port).with_context(|| match p.port {
+                listener::bind(ip, p.port).with_context(|| match p.port {
                     0 => format!("starting provider {}", p.name),
                     port => format!(
                         "starting provider {} (providers[{i}].port = {port})",
@@ -87,7 +98,7 @@ impl ProviderSet {
             ledger,
         };
         for (index, (provider, listener)) in scenario.providers.iter().zip(listeners).enumerate() {
-            let port = listener.local_addr()?.port();
+            let addr = listener.local_addr()?;
             let model = FaultModel::new(scenario, index);
             let refusing = listener::refusing(model.faults());
             let ctx = ProviderCtx::new(
@@ -114,7 +125,7 @@ impl ProviderSet {
             ));
             set.tasks.push(task);
             set.urls
-                .push((provider.name.clone(), format!("http://127.0.0.1:{port}")));
+                .push((provider.name.clone(), format!("http://{addr}")));
         }
         Ok(set)
     }
@@ -144,31 +155,63 @@ impl ProviderSet {
     }
 }
 
-/// Serves the providers of `scenario` until Ctrl-C (`slabench mock`): starts
-/// the run clock at once, so faults run on their timeline from now, and
-/// prints one `name  url` line per provider.
-pub async fn run_standalone(
-    scenario: &Scenario,
-    ledger_path: &Path,
-    out: &mut impl Write,
-) -> anyhow::Result<()> {
-    let ctrl_c = async { tokio::signal::ctrl_c().await.context("waiting for Ctrl-C") };
-    serve_until(scenario, ledger_path, out, ctrl_c).await
+/// How `slabench mock` serves: where, and from which t=0.
+#[derive(Debug, Clone, Copy)]
+pub struct Serve {
+    /// The address every provider listens on (`--bind`).
+    pub ip: IpAddr,
+    /// `--start-at`: t=0 of the fault windows; `None`: now.
+    pub start_at: Option<crate::clock::StartAt>,
 }
 
-/// [`run_standalone`] with any stop signal (tests use a timer).
+impl Default for Serve {
+    fn default() -> Self {
+        Serve {
+            ip: Ipv4Addr::LOCALHOST.into(),
+            start_at: None,
+        }
+    }
+}
+
+/// Serves the providers of `scenario` on loopback from t=0 now until `stop`
+/// ends (tests use a timer), as [`serve`] does.
 pub async fn serve_until(
     scenario: &Scenario,
     ledger_path: &Path,
     out: &mut impl Write,
     stop: impl std::future::Future<Output = anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
+    serve(scenario, ledger_path, out, stop, Serve::default()).await
+}
+
+/// `slabench mock`: serves the providers of `scenario` until `stop` ends
+/// (Ctrl-C or SIGTERM), prints one `name  url` line per provider, and with
+/// `--start-at` when t=0 is or how late the mock started against it (the
+/// fault windows keep that clock either way). Stopping finishes the answers
+/// in progress, flushes the ledger and prints how many attempts it holds.
+pub async fn serve(
+    scenario: &Scenario,
+    ledger_path: &Path,
+    out: &mut impl Write,
+    stop: impl std::future::Future<Output = anyhow::Result<()>>,
+    how: Serve,
+) -> anyhow::Result<()> {
     let clock = Arc::new(RunClock::new());
-    clock.start(tokio::time::Instant::now());
-    let set = ProviderSet::start(scenario, clock, ledger_path)?;
+    let (wall, now) = (std::time::SystemTime::now(), tokio::time::Instant::now());
+    let origin = match how.start_at {
+        None => now,
+        Some(s) => s.instant(wall, now).with_context(|| {
+            format!("--start-at {s} is too far from now for this machine's clock")
+        })?,
+    };
+    clock.start(origin);
+    let set = ProviderSet::start_on(scenario, clock, ledger_path, how.ip)?;
     let width = set.urls.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     for (name, url) in &set.urls {
         writeln!(out, "{name:width$}  {url}")?;
+    }
+    if let Some(s) = how.start_at {
+        writeln!(out, "{}", start_line(s, std::time::SystemTime::now()))?;
     }
     out.flush()?;
     let stopped = stop.await;
@@ -181,4 +224,19 @@ pub async fn serve_until(
         ledger_path.display()
     )?;
     Ok(())
+}
+
+/// When t=0 is, seen from `now` once the providers serve.
+fn start_line(s: crate::clock::StartAt, now: std::time::SystemTime) -> String {
+    match s.0.duration_since(now) {
+        Ok(ahead) => format!(
+            "t=0 at --start-at {s}, in {:.1} s: the fault windows start then",
+            ahead.as_secs_f64()
+        ),
+        Err(past) => format!(
+            "t=0 at --start-at {s}: started {} late; the fault windows keep that clock \
+             (those already over were missed)",
+            crate::fmt::fmt_ms(past.duration().as_secs_f64() * 1000.0)
+        ),
+    }
 }

@@ -184,11 +184,14 @@ fn key_numbers(data: &RunData, md: &mut String) {
     row(
         "Generator",
         format!(
-            "target {:.0} rpm · achieved {:.0} rpm · lag p99 {} · dropped {}",
+            "target {:.0} rpm · achieved {:.0} rpm · lag p99 {} · dropped {}{}",
             g.target_rpm,
             g.achieved_rpm,
             fmt_ms(g.lag_ms.p99),
-            g.dropped
+            g.dropped,
+            g.start_line()
+                .map(|l| format!(" · {}", md_escape(&l)))
+                .unwrap_or_default()
         ),
     );
     if let Some(f) = &s.failover {

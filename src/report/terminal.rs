@@ -141,6 +141,9 @@ fn render_load(out: &mut String, s: &Summary) {
             fmt_ms(g.lag_ms)
         );
     }
+    if let Some(line) = g.start_line() {
+        let _ = writeln!(out, "  start       {line}");
+    }
     let _ = writeln!(
         out,
         "  uptime      {:.3}% (95% CI {:.3}–{:.3}%) · target {:.3}%{}",

@@ -69,7 +69,11 @@ impl Summary {
             gateway_exit: input.gateway_exit,
             output_problems: input.output_problems,
             checks,
-            generator: generator(scenario, rec, end, &counts, input.host),
+            generator: Generator {
+                start_at: input.facts.start.as_ref().map(|s| s.start_at.clone()),
+                start_late_ms: input.facts.start.as_ref().map(|s| s.late_ms),
+                ..generator(scenario, rec, end, &counts, input.host)
+            },
             requests: Requests {
                 gateway_errors: input.failover.as_ref().map(|f| {
                     crate::analysis::gateway_errors::GatewayErrors::new(
@@ -161,6 +165,8 @@ fn generator(
             target_rpm,
         }),
         host,
+        start_at: None,
+        start_late_ms: None,
     }
 }
 

@@ -191,6 +191,34 @@ pub struct Generator {
     /// The CPU slabench got and how busy the machine was during the load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<crate::metrics::host::HostUsage>,
+    /// `--start-at`, RFC 3339 (UTC): the wall-clock instant that was t=0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<String>,
+    /// With `--start-at`: how late the load began against it, ms (0: on
+    /// time). Later than `lag_limit_ms` makes the run INVALID; when the
+    /// run was only ready after that, nothing was sent (`sent` is 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_late_ms: Option<f64>,
+}
+
+impl Generator {
+    /// `started 0.4 ms after --start-at 2026-12-03T18:00:00Z`, or that it
+    /// was too late to send; `None` without `--start-at`.
+    pub fn start_line(&self) -> Option<String> {
+        let (at, late) = (self.start_at.as_ref()?, self.start_late_ms?);
+        let late_s = crate::fmt::fmt_ms(late);
+        Some(if late > self.lag_limit_ms && self.sent == 0 {
+            format!(
+                "ready {late_s} after --start-at {at}: too late, nothing sent (limit {})",
+                crate::fmt::fmt_ms(self.lag_limit_ms)
+            )
+        } else {
+            format!(
+                "started {late_s} after --start-at {at} (limit {})",
+                crate::fmt::fmt_ms(self.lag_limit_ms)
+            )
+        })
+    }
 }
 
 /// A gateway process that died during the run.

@@ -10,7 +10,9 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use super::start::Origin;
 use super::{RunError, RunOptions};
+use crate::analysis::start::StartFact;
 use crate::clock::RunClock;
 use crate::load::client::Target;
 use crate::load::generator::{self, DriveEnd, Driver, Live};
@@ -33,6 +35,8 @@ pub(super) struct Measurement {
     pub end: DriveEnd,
     /// The CPU slabench got and the machine's load during the load.
     pub host: crate::metrics::host::HostUsage,
+    /// With `--start-at`: how late the load began against it.
+    pub start: Option<StartFact>,
 }
 
 /// Preflight, then the load from t=0.
@@ -72,9 +76,18 @@ pub(super) async fn measure(
         &weights,
         scenario.seed,
     );
+    // Everything is ready: wait for t=0 (at once without --start-at).
+    let origin = super::start::origin(opts.start_at, opts.stop.clone(), opts.quiet).await?;
     let before = crate::metrics::host::Sample::now();
-    let (recorder, incomplete, end) =
-        drive(scenario, driver, schedule, &stack.clock, opts, outputs).await;
+    let (recorder, incomplete, end, start) = drive(
+        scenario,
+        (driver, schedule),
+        &stack.clock,
+        opts,
+        outputs,
+        origin,
+    )
+    .await;
     let host =
         crate::metrics::host::HostUsage::between(&before, &crate::metrics::host::Sample::now());
     Ok(Measurement {
@@ -82,6 +95,7 @@ pub(super) async fn measure(
         incomplete,
         end,
         host,
+        start,
     })
 }
 
@@ -125,15 +139,16 @@ impl Outputs {
     }
 }
 
-/// Drives the schedule from a fresh t=0 and records every result.
+/// Drives the schedule from t=0 at `origin` and records every result;
+/// with `--start-at`, a load not ready in time is not sent.
 async fn drive(
     scenario: &Scenario,
-    driver: Arc<Driver>,
-    schedule: Schedule,
+    (driver, schedule): (Arc<Driver>, Schedule),
     clock: &RunClock,
     opts: &RunOptions,
     outputs: Outputs,
-) -> (Recorder, Vec<Incomplete>, DriveEnd) {
+    origin: Origin,
+) -> (Recorder, Vec<Incomplete>, DriveEnd, Option<StartFact>) {
     let stage_ends: Vec<f64> = scenario
         .load
         .stages
@@ -154,10 +169,15 @@ async fn drive(
         let names = scenario.providers.iter().map(|p| p.name.clone()).collect();
         recorder = recorder.keep_requests_in(names, rows);
     }
-    // A short lead so that setting up the tasks below does not count as lag.
-    let lead = Duration::from_millis(20);
-    let origin = clock.start(Instant::now() + lead);
-    let (recorder, mut failed) = outputs.attach(recorder, SystemTime::now() + lead);
+    // t=0 is a short lead ahead (start.rs), so that setting up the tasks
+    // below does not count as lag.
+    let (mut recorder, mut failed) = outputs.attach(recorder, origin.wall);
+    let start = origin.began(scenario.lag_limit().0);
+    let origin = clock.start(origin.at);
+    if start.as_ref().is_some_and(|s| !s.sent) {
+        failed.extend(recorder.finish());
+        return (recorder, failed, DriveEnd::default(), start);
+    }
     let record = tokio::spawn(record(recorder, rx, origin));
     let (_never, never_rx) = watch::channel(false);
     let stop = opts.stop.clone().unwrap_or(never_rx);
@@ -170,7 +190,7 @@ async fn drive(
     }
     let (recorder, incomplete) = record.await.expect("the recorder task does not panic");
     failed.extend(incomplete);
-    (recorder, failed, end)
+    (recorder, failed, end, start)
 }
 
 /// The run's one recording loop: every result into the recorder (which

@@ -11,6 +11,7 @@ mod out_dir;
 pub use out_dir::{dir_name, DEFAULT_ROOT};
 mod sort;
 mod spill;
+mod start;
 mod syns;
 
 use std::path::PathBuf;
@@ -41,6 +42,12 @@ pub struct RunOptions {
     pub requests_csv: bool,
     /// Run even when the preflight request cannot reach the target at all.
     pub allow_unreachable: bool,
+    /// `--start-at`: t=0 at this wall-clock instant, shared with other
+    /// processes; the run gets ready, then waits for it (`start.rs`).
+    pub start_at: Option<crate::clock::StartAt>,
+    /// `--no-providers`: the scenario's providers are served elsewhere (a
+    /// `slabench mock`); none is started and there is no ledger.
+    pub no_providers: bool,
 }
 
 /// Why a run ended without a verdict (the caller maps these to exit codes).
@@ -52,6 +59,10 @@ pub enum RunError {
     /// The preflight request could not reach the target at all.
     #[error("the target {url} cannot be reached: {detail}")]
     Unreachable { url: String, detail: String },
+    /// `--no-providers` with the built-in gateway, which routes only to
+    /// the providers the run starts.
+    #[error("--no-providers needs an external gateway: the built-in gateway routes to the providers the run starts itself")]
+    NoProvidersBuiltin,
 }
 
 impl crate::exit::Advice for RunError {
@@ -63,12 +74,17 @@ impl crate::exit::Advice for RunError {
                  measure the failures anyway"
                     .into(),
             ),
+            RunError::NoProvidersBuiltin => Some(
+                "set kind = \"external\" in [gateway] with the url of your gateway (pointed at \
+                 the providers `slabench mock` serves), or drop --no-providers"
+                    .into(),
+            ),
         }
     }
     fn exit_code(&self) -> i32 {
         match self {
             RunError::InterruptedBeforeLoad => crate::exit::INTERRUPTED,
-            RunError::Unreachable { .. } => crate::exit::USAGE,
+            RunError::Unreachable { .. } | RunError::NoProvidersBuiltin => crate::exit::USAGE,
         }
     }
 }
@@ -92,6 +108,7 @@ pub async fn run_gated(
     opts: RunOptions,
     gate: &crate::baseline::RunGate,
 ) -> anyhow::Result<RunOutcome> {
+    refuse_options(scenario, &opts)?;
     crate::crash::install();
     let panics_before = crate::crash::mark();
     let started = SystemTime::now();
@@ -108,7 +125,8 @@ pub async fn run_gated(
     let unmake_dir = || {
         let _ = std::fs::remove_dir(&out_dir);
     };
-    let mut stack = match Stack::start(scenario, &out_dir, opts.stop.clone()).await {
+    let stack = Stack::start_with(scenario, &out_dir, opts.stop.clone(), !opts.no_providers);
+    let mut stack = match stack.await {
         Ok(stack) => stack,
         Err(e) => {
             unmake_dir();
@@ -165,6 +183,15 @@ pub async fn run_gated(
     Ok(RunOutcome { summary, out_dir })
 }
 
+/// Options the scenario cannot honour, refused before anything starts.
+fn refuse_options(scenario: &Scenario, opts: &RunOptions) -> Result<(), RunError> {
+    let builtin = matches!(scenario.gateway, crate::scenario::Gateway::Builtin(_));
+    match opts.no_providers && builtin {
+        true => Err(RunError::NoProvidersBuiltin),
+        false => Ok(()),
+    }
+}
+
 /// What `judge` needs to know about the run besides its measurements.
 struct RunContext<'a> {
     opts: &'a RunOptions,
@@ -185,6 +212,10 @@ fn judge(
 ) -> Summary {
     let opts = run.opts;
     let mut facts = run_facts(scenario, &m.end, &m.host);
+    facts.start = m.start.clone();
+    if opts.no_providers && !scenario.providers.is_empty() {
+        facts.no_ledger_why = Some(NO_PROVIDERS_WHY.into());
+    }
     facts.gateway_exit = gateway_exit.as_ref().map(|e| e.headline());
     let failover = stack.ledger.as_ref().map(|ledger| {
         let mut report = join_ledger(
@@ -292,8 +323,15 @@ fn run_facts(
         }),
         lag_limit_ms: limit.as_secs_f64() * 1000.0,
         generator_context: Some(host.explain()),
+        start: None,
+        no_ledger_why: None,
     }
 }
+
+/// Why a `--no-providers` run measures nothing from a ledger.
+const NO_PROVIDERS_WHY: &str = "the providers were served elsewhere (--no-providers), so this \
+     run has no ledger of their attempts; `slabench merge --ledger` with their ledger files \
+     brings the analysis";
 
 #[cfg(test)]
 mod tests {

@@ -158,11 +158,18 @@ impl ScenarioError {
 pub(crate) struct Ctx<'a> {
     pub src: &'a str,
     pub file: &'a Path,
+    /// `--allow-remote`: a non-loopback gateway URL is accepted as if the
+    /// scenario said `allow_non_loopback = true`.
+    pub allow_remote: bool,
 }
 
 impl<'a> Ctx<'a> {
     pub fn new(src: &'a str, file: &'a Path) -> Self {
-        Ctx { src, file }
+        Ctx {
+            src,
+            file,
+            allow_remote: false,
+        }
     }
 
     /// Where `at` is written (its nearest existing ancestor if it is absent).

@@ -35,8 +35,26 @@ pub use profile::load_profile;
 /// Reads and validates the scenario at `path`, taking `${VAR}` values from
 /// the process environment.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_with(path, LoadOptions::default())
+}
+
+/// What the command line changes in what a scenario may say.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// `--allow-remote`: accept a gateway `url` (and `ready_url`) that is not
+    /// loopback, as `allow_non_loopback = true` in `[gateway]` does. `run`,
+    /// `mock` and `validate` take the same flag, so that validate accepts
+    /// exactly what run accepts.
+    pub allow_remote: bool,
+}
+
+/// [`load`] with the command line's [`LoadOptions`].
+pub fn load_with(path: &Path, opts: LoadOptions) -> Result<Scenario, ScenarioError> {
     let src = read_source(path)?;
-    from_str(&src, path, &|name| std::env::var(name).ok())
+    let mut ctx = error::Ctx::new(&src, path);
+    ctx.allow_remote = opts.allow_remote;
+    let raw: raw::RawScenario = de::parse(&ctx)?;
+    validate::scenario(&ctx, raw, &|name| std::env::var(name).ok())
 }
 
 /// Validates scenario text as if read from `path` (used for messages, the

@@ -54,6 +54,18 @@ impl Stack {
         out_dir: &Path,
         stop: Option<watch::Receiver<bool>>,
     ) -> anyhow::Result<Stack> {
+        Self::start_with(scenario, out_dir, stop, true).await
+    }
+
+    /// [`Stack::start`]; without `providers` (`--no-providers`: they are
+    /// served elsewhere) the scenario's providers are not started and there
+    /// is no ledger.
+    pub async fn start_with(
+        scenario: &Scenario,
+        out_dir: &Path,
+        stop: Option<watch::Receiver<bool>>,
+        providers: bool,
+    ) -> anyhow::Result<Stack> {
         let clock = Arc::new(RunClock::new());
         let mut stack = Stack {
             clock: clock.clone(),
@@ -66,7 +78,7 @@ impl Stack {
             process: None,
             process_exit: None,
         };
-        match stack.start_parts(scenario, out_dir, stop).await {
+        match stack.start_parts(scenario, out_dir, stop, providers).await {
             Ok(()) => Ok(stack),
             Err(e) => {
                 stack.stop().await;
@@ -80,9 +92,10 @@ impl Stack {
         scenario: &Scenario,
         out_dir: &Path,
         stop: Option<watch::Receiver<bool>>,
+        providers: bool,
     ) -> anyhow::Result<()> {
         let mut upstreams = Vec::new();
-        if !scenario.providers.is_empty() {
+        if providers && !scenario.providers.is_empty() {
             let ledger = out_dir.join("ledger.bin");
             let set = ProviderSet::start(scenario, self.clock.clone(), &ledger)
                 .context("starting the simulated providers")?;

@@ -134,6 +134,9 @@ pub fn generator(data: &RunData, h: &mut String) {
             gu.at_s, gu.held_rpm, gu.target_rpm, fmt_ms(gu.lag_ms)
         );
     }
+    if let Some(line) = g.start_line() {
+        let _ = writeln!(h, "<p>Common clock: {}.</p>", esc(&line));
+    }
     if let Some(host) = &g.host {
         let _ = writeln!(
             h,

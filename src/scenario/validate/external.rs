@@ -40,9 +40,9 @@ pub(super) fn external(
         ));
     }
     let allow_non_loopback = g.allow_non_loopback.unwrap_or(false);
-    if !allow_non_loopback && !is_loopback(&parsed) {
+    if !allow_non_loopback && !ctx.allow_remote && !is_loopback(&parsed) {
         let host = parsed.host_str().unwrap_or_default();
-        return Err(ctx.err(&url_at, format_args!("points at {host}, which is not a loopback address"), "slabench sends load at full rate, and a load tester pointed at the wrong URL is an outage; if you really mean to load this host, set allow_non_loopback = true in [gateway]"));
+        return Err(ctx.err(&url_at, format_args!("points at {host}, which is not a loopback address"), "slabench sends load at full rate, and a load tester pointed at the wrong URL is an outage; if you really mean to load this host, set allow_non_loopback = true in [gateway] or pass --allow-remote"));
     }
     Ok(ExternalGateway {
         url: url.trim_end_matches('/').to_string(),
@@ -256,9 +256,9 @@ fn ready_url(
     };
     let url = expand(ctx, at, raw, env)?;
     let parsed = parse_url(ctx, at, raw, &url)?;
-    if !g.allow_non_loopback.unwrap_or(false) && !is_loopback(&parsed) {
+    if !g.allow_non_loopback.unwrap_or(false) && !ctx.allow_remote && !is_loopback(&parsed) {
         let host = parsed.host_str().unwrap_or_default();
-        return Err(ctx.err(at, format_args!("points at {host}, which is not a loopback address"), "the readiness probe goes to the gateway slabench starts, on this machine; use 127.0.0.1, or set allow_non_loopback = true in [gateway]"));
+        return Err(ctx.err(at, format_args!("points at {host}, which is not a loopback address"), "the readiness probe goes to the gateway slabench starts, on this machine; use 127.0.0.1, or set allow_non_loopback = true in [gateway] (or pass --allow-remote)"));
     }
     Ok(Some(url))
 }
