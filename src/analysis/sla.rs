@@ -137,15 +137,27 @@ fn run_checks(run: &RunFacts) -> Vec<Check> {
 
 fn generator_checks(m: &Measured) -> Vec<Check> {
     let context = m.run.generator_context.as_deref();
-    let mut lag = Check::at_most_ms(
-        "generator schedule lag p99",
-        CheckKind::Generator,
-        histogram::quantile_ms(m.lag, 0.99),
-        m.run.lag_limit_ms,
-    );
-    if !lag.pass {
-        lag.why = context.map(str::to_string);
-    }
+    let lag = if m.lag.is_empty() {
+        // No send, no lag: a 0 ms here would be a PASS nothing measured.
+        Check::unmeasured(
+            "generator schedule lag p99",
+            CheckKind::Generator,
+            format!("<= {}", crate::fmt::fmt_ms(m.run.lag_limit_ms)),
+            CheckState::NotMeasured,
+            "no request was sent, so the schedule's lag was never measured",
+        )
+    } else {
+        let mut lag = Check::at_most_ms(
+            "generator schedule lag p99",
+            CheckKind::Generator,
+            histogram::quantile_ms(m.lag, 0.99),
+            m.run.lag_limit_ms,
+        );
+        if !lag.pass {
+            lag.why = context.map(str::to_string);
+        }
+        lag
+    };
     let mut out = vec![lag];
     let start = m.run.start.as_ref();
     out.extend(start.map(|s| super::start::check(s, m.run.lag_limit_ms)));

@@ -81,10 +81,14 @@ fn judged(
     counted: u64,
     run: &super::RunFacts,
 ) -> Vec<super::Check> {
-    let (lag, all) = (
+    let (mut lag, all) = (
         crate::metrics::histogram::new(),
         crate::metrics::histogram::new(),
     );
+    // Every counted request was sent, on time.
+    for _ in 0..counted {
+        lag.record(100).unwrap();
+    }
     super::checks(
         sc,
         &super::Measured {
@@ -176,4 +180,41 @@ fn requests_cut_off_at_the_end_decide_uptime_only_when_they_cannot_change_it() {
     // Nothing counted at all.
     let c = super::uptime_check(target, &Uptime::new(0, 0), 3);
     assert_eq!(c.state, CheckState::NotMeasured);
+}
+
+#[test]
+fn a_run_that_sent_nothing_has_no_lag_to_pass() {
+    use super::super::uptime::Uptime;
+    use super::super::verdict::CheckState;
+    let sc = crate::providers::testing::scenario(1, 1);
+    let (mut lag, all) = (
+        crate::metrics::histogram::new(),
+        crate::metrics::histogram::new(),
+    );
+    let facts = super::RunFacts {
+        lag_limit_ms: 5.0,
+        ..Default::default()
+    };
+    let lag_check = |lag: &crate::metrics::histogram::Hist| {
+        let m = super::Measured {
+            lag,
+            dropped: 0,
+            cut_off: 0,
+            uptime: &Uptime::new(0, 0),
+            all: &all,
+            classes: vec![],
+            failover: None,
+            run: &facts,
+        };
+        super::checks(&sc, &m)
+            .into_iter()
+            .find(|c| c.name == "generator schedule lag p99")
+            .unwrap()
+    };
+    let none = lag_check(&lag);
+    assert_eq!(none.state, CheckState::NotMeasured, "{none:?}");
+    assert!(!none.pass);
+    lag.record(1_000).unwrap();
+    let one = lag_check(&lag);
+    assert_eq!((one.state, one.pass), (CheckState::Measured, true));
 }
