@@ -71,6 +71,7 @@ async fn bench(secs: u64) -> Targets {
                     stop: None,
                     requests_csv: false,
                     allow_unreachable: false,
+                    ..Default::default()
                 },
             )
             .await

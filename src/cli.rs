@@ -240,8 +240,41 @@ pub struct RunArgs {
     /// Also save this run as a baseline file (commit it under reports/baselines/).
     #[arg(long, value_name = "FILE")]
     pub save_baseline: Option<PathBuf>,
+    /// Send only shard I of N (from 0): the arrivals whose number is I mod N,
+    /// at their instants in the whole schedule; `slabench merge` joins the N runs.
+    #[arg(long, value_name = "I/N", value_parser = shard)]
+    pub shard: Option<(u32, u32)>,
     #[command(flatten)]
     pub gate: GateArgs,
+}
+
+/// The most shards (`load::shard::MAX_SHARDS`, which checks the same).
+const MAX_SHARDS: u32 = 1024;
+
+/// `I/N` with 0 <= I < N <= 1024.
+fn shard(s: &str) -> Result<(u32, u32), String> {
+    let bad = || {
+        format!(
+            "`{s}` is not a shard: write I/N, shard I (from 0) of N (from 1 to {MAX_SHARDS}), e.g. 0/3"
+        )
+    };
+    let (i, n) = s.trim().split_once('/').ok_or_else(bad)?;
+    let i: u32 = i.trim().parse().map_err(|_| bad())?;
+    let n: u32 = n.trim().parse().map_err(|_| bad())?;
+    if n == 0 || n > MAX_SHARDS {
+        return Err(format!(
+            "`{s}`: the shard count must be from 1 to {MAX_SHARDS}; got {n}"
+        ));
+    }
+    if i >= n {
+        return Err(format!(
+            "`{s}`: shard {i} of {n} does not exist: shards are numbered from 0 to {}, e.g. \
+             --shard 0/{n} ... --shard {}/{n}",
+            n - 1,
+            n - 1
+        ));
+    }
+    Ok((i, n))
 }
 
 /// Overrides of the scenario's `[gate]`.
@@ -300,6 +333,25 @@ mod tests {
         assert!(parse_tolerance("-1").is_err() && parse_tolerance("ten").is_err());
         assert_eq!(parse_floor("5ms"), Ok(std::time::Duration::from_millis(5)));
         assert!(parse_floor("5").is_err());
+    }
+
+    #[test]
+    fn the_shard_flag_is_i_of_n() {
+        assert_eq!(shard("0/3"), Ok((0, 3)));
+        assert_eq!(shard("2/3"), Ok((2, 3)));
+        assert_eq!(shard("0/1"), Ok((0, 1)));
+        assert!(shard("3/3").unwrap_err().contains("from 0 to 2"));
+        assert!(shard("0/0").unwrap_err().contains("from 1 to 1024"));
+        assert!(shard("0/1025").unwrap_err().contains("from 1 to 1024"));
+        for bad in ["a/b", "1", "", "-1/3", "1/3/4", "1.5/3"] {
+            assert!(shard(bad).unwrap_err().contains("is not a shard"), "{bad}");
+        }
+        let cli = Cli::try_parse_from(["slabench", "run", "s.toml", "--shard", "1/4"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("run")
+        };
+        assert_eq!(args.shard, Some((1, 4)));
+        assert!(Cli::try_parse_from(["slabench", "run", "s.toml", "--shard", "4/4"]).is_err());
     }
 
     #[test]

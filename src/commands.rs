@@ -91,6 +91,11 @@ async fn run(args: RunArgs) -> Outcome {
         stop: Some(watch_signals(args.quiet)),
         requests_csv: args.requests_csv,
         allow_unreachable: args.allow_unreachable,
+        shard: match args.shard {
+            Some((i, n)) => crate::load::shard::Shard::new(i, n)
+                .map_err(|e| UserError::new(format!("--shard: {e}"), "e.g. --shard 0/3"))?,
+            None => crate::load::shard::Shard::WHOLE,
+        },
     };
     let outcome = crate::run::run_gated(&sc, opts, &gate).await?;
     Ok(outcome.summary.verdict.exit_code())

@@ -32,4 +32,5 @@ pub mod results;
 pub mod run;
 pub mod scenario;
 pub mod scorecard;
+pub mod shard;
 pub mod stack;

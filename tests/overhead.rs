@@ -207,6 +207,7 @@ async fn overhead_of(sc: &Scenario) -> (serde_json::Value, u64) {
         stop: None,
         requests_csv: false,
         allow_unreachable: false,
+        ..Default::default()
     };
     slabench::run::run(sc, opts).await.unwrap();
     let text = std::fs::read_to_string(dir.path().join("summary.json")).unwrap();

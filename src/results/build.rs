@@ -29,6 +29,8 @@ pub struct BuildInput<'a> {
     pub host: Option<HostUsage>,
     pub gateway_exit: Option<GatewayExitOut>,
     pub output_problems: Vec<String>,
+    /// The share of the schedule this run sent (the whole by default).
+    pub shard: crate::load::shard::Shard,
 }
 
 impl Summary {
@@ -69,7 +71,7 @@ impl Summary {
             gateway_exit: input.gateway_exit,
             output_problems: input.output_problems,
             checks,
-            generator: generator(scenario, rec, end, &counts, input.host),
+            generator: generator(scenario, rec, end, &counts, input.host, input.shard),
             requests: Requests {
                 gateway_errors: input.failover.as_ref().map(|f| {
                     crate::analysis::gateway_errors::GatewayErrors::new(
@@ -128,9 +130,12 @@ fn generator(
     end: &DriveEnd,
     counts: &[u64],
     host: Option<HostUsage>,
+    shard: crate::load::shard::Shard,
 ) -> Generator {
     let dropped = counts[Outcome::Dropped.index()];
     let curve = RateCurve::new(&scenario.load.stages);
+    // A shard is asked for its share of every rate.
+    let share = shard.share();
     let span = end.send_span.as_secs_f64();
     let sent = counts.iter().sum::<u64>() - dropped;
     let achieved_rpm = if span > 0.0 {
@@ -138,7 +143,7 @@ fn generator(
     } else {
         0.0
     };
-    let target_rpm = curve.mean_rpm(0.0, span);
+    let target_rpm = curve.mean_rpm(0.0, span) * share;
     let (lag_limit, lag_limit_from) = scenario.lag_limit();
     Generator {
         target_rpm,
@@ -153,7 +158,7 @@ fn generator(
         },
         lag_limit_ms: lag_limit.as_secs_f64() * 1000.0,
         lag_limit_from: lag_limit_from.into(),
-        stages: stage_health(scenario, &curve, &rec.stage_sent),
+        stages: stage_health(scenario, &curve, &rec.stage_sent, share),
         gave_up: end.gave_up.map(|g| GaveUpOut {
             at_s: g.at.as_secs_f64(),
             lag_ms: g.lag.as_secs_f64() * 1000.0,
@@ -161,6 +166,7 @@ fn generator(
             target_rpm,
         }),
         host,
+        shard: (!shard.is_whole()).then_some(shard),
     }
 }
 
@@ -195,7 +201,12 @@ fn class_latency(tc: &TrafficClass, c: &ClassStats) -> ClassLatency {
     }
 }
 
-fn stage_health(scenario: &Scenario, curve: &RateCurve, sent: &[u64]) -> Vec<StageHealth> {
+fn stage_health(
+    scenario: &Scenario,
+    curve: &RateCurve,
+    sent: &[u64],
+    share: f64,
+) -> Vec<StageHealth> {
     let stages = &scenario.load.stages;
     let mut t = 0.0;
     stages
@@ -210,7 +221,7 @@ fn stage_health(scenario: &Scenario, curve: &RateCurve, sent: &[u64]) -> Vec<Sta
                 shape,
                 start_s: t,
                 end_s: t + len,
-                target_rpm: curve.mean_rpm(t, t + len),
+                target_rpm: curve.mean_rpm(t, t + len) * share,
                 achieved_rpm: if len > 0.0 {
                     n as f64 / len * 60.0
                 } else {

@@ -191,6 +191,11 @@ pub struct Generator {
     /// The CPU slabench got and how busy the machine was during the load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<crate::metrics::host::HostUsage>,
+    /// Set when this run sent one shard of the schedule (`--shard I/N`):
+    /// its targets (`target_rpm`, the stages') are then 1/N of the
+    /// scenario's. Absent for the whole schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::load::shard::Shard>,
 }
 
 /// A gateway process that died during the run.

@@ -41,6 +41,9 @@ pub struct RunOptions {
     pub requests_csv: bool,
     /// Run even when the preflight request cannot reach the target at all.
     pub allow_unreachable: bool,
+    /// Send only this shard's arrivals (`--shard I/N`); the whole schedule
+    /// by default.
+    pub shard: crate::load::shard::Shard,
 }
 
 /// Why a run ended without a verdict (the caller maps these to exit codes).
@@ -134,6 +137,8 @@ pub async fn run_gated(
         connections: &connections,
     };
     let mut summary = judge(scenario, &m, &stack, &run, gateway_exit);
+    // What `slabench merge` needs (a failure is told, not fatal).
+    shard_folder(scenario, &m, &stack, &run, &mut summary, &out_dir);
     // The reports are written even when saving the baseline fails: the
     // measurements must not be lost to a baseline problem.
     let gated = gate.apply(scenario, &m.recorder, &mut summary, &out_dir);
@@ -173,6 +178,69 @@ struct RunContext<'a> {
     panics_before: usize,
     /// Connection attempts to the providers seen during the load.
     connections: &'a syns::Watched,
+}
+
+/// Writes the run directory's `shard/` folder; a run that cannot says so
+/// in its output problems and goes on (its own reports are complete
+/// without it).
+fn shard_folder(
+    scenario: &Scenario,
+    m: &Measurement,
+    stack: &Stack,
+    run: &RunContext,
+    summary: &mut Summary,
+    out_dir: &std::path::Path,
+) {
+    if let Err(e) = write_shard(scenario, m, stack, run, summary, out_dir) {
+        let problem = format!("{e:#}; this run cannot be merged");
+        if !run.opts.quiet {
+            eprintln!("warning: {problem}");
+        }
+        summary.output_problems.push(problem);
+    }
+}
+
+/// Writes the run directory's `shard/` folder (see `crate::shard`).
+fn write_shard(
+    scenario: &Scenario,
+    m: &Measurement,
+    stack: &Stack,
+    run: &RunContext,
+    summary: &Summary,
+    out_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let rows = m
+        .recorder
+        .store
+        .as_ref()
+        .and_then(|s| s.as_any().downcast_ref::<spill::RowFile>());
+    if let Some(e) = rows.and_then(spill::RowFile::error) {
+        anyhow::bail!("the client's records were not all kept ({e})");
+    }
+    let ledger = stack.ledger.as_ref().map(|l| {
+        let name = l.strip_prefix(out_dir).unwrap_or(l);
+        (name, stack.ledger_problem.clone())
+    });
+    let completed = summary
+        .checks
+        .iter()
+        .find(|c| c.name == crate::analysis::verdict::COMPLETED_CHECK)
+        .map(|c| c.measured.clone());
+    crate::shard::write(&crate::shard::WriteInput {
+        run_dir: out_dir,
+        scenario,
+        shard: run.opts.shard,
+        started: run.started,
+        recorder: &m.recorder,
+        rows: rows.map(|r| r as &dyn crate::analysis::failover::Records),
+        end: &m.end,
+        host: Some(m.host),
+        interrupted: completed.or_else(|| summary.interrupted.then(|| "interrupted".into())),
+        internal_errors: summary.internal_errors.clone(),
+        gateway_exit: summary.gateway_exit.clone(),
+        output_problems: summary.output_problems.clone(),
+        ledger,
+    })
 }
 
 /// Analyses what was measured and judges it into the Summary.
@@ -235,6 +303,7 @@ fn judge(
             .iter()
             .map(|i| report::Note::incomplete(i).to_string())
             .collect(),
+        shard: opts.shard,
     })
 }
 

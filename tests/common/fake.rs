@@ -108,6 +108,7 @@ pub fn quiet_into(dir: &std::path::Path) -> slabench::run::RunOptions {
         stop: None,
         requests_csv: false,
         allow_unreachable: false,
+        ..Default::default()
     }
 }
 

@@ -69,6 +69,7 @@ pub async fn outage_run(dir: &Path) -> RunOutcome {
         stop: None,
         requests_csv: true,
         allow_unreachable: false,
+        ..Default::default()
     };
     slabench::run::run(&sc, opts).await.unwrap()
 }

@@ -459,6 +459,7 @@ fn generator(shape: &Shape, totals: Totals) -> Generator {
         lag_limit_from: "the default".into(),
         gave_up: None,
         host: None,
+        shard: None,
         stages: vec![StageHealth {
             index: 0,
             shape: format!("hold {} rpm for {}s", shape.rps * 60, shape.seconds),
