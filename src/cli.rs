@@ -16,6 +16,8 @@ Examples:
   slabench run scenarios/smoke.toml --baseline reports/baselines/smoke.json
   slabench compare reports/baselines/smoke.json reports/smoke-20250101T000000Z
   slabench capacity scenarios/capacity.toml --require-headroom 20%   find the headroom
+  slabench run scenarios/smoke.toml --shard 1/3 --out runs/s1   one shard of three
+  slabench merge runs/s0 runs/s1 runs/s2 --out runs/merged      one verdict from the shards
 
 Exit codes:
   0  PASS        every SLA check passed
@@ -68,6 +70,9 @@ pub enum Command {
     /// Search for the highest load at which the scenario still passes: its capacity and headroom.
     #[command(after_help = CAPACITY_HELP)]
     Capacity(CapacityArgs),
+    /// Merge the run directories of a sharded run (`run --shard I/N`) into one run directory and verdict.
+    #[command(after_help = MERGE_HELP)]
+    Merge(MergeArgs),
     /// Rebuild report.html, summary.md and junit.xml of a finished run from its stored data.
     Report {
         /// A run's output directory (holds summary.json, timeseries.csv, latency.hlog).
@@ -95,6 +100,21 @@ Exit codes:
   5  interrupted (Ctrl-C, SIGTERM): the finished cases are written, marked incomplete
   6  a case was not measured (its fault never fired, a required check had
      nothing to measure), and none failed";
+
+const MERGE_HELP: &str = "\
+Examples:
+  slabench run scenarios/smoke.toml --shard 0/3 --out runs/s0   (and 1/3, 2/3)
+  slabench merge runs/s0 runs/s1 runs/s2 --out runs/merged
+  slabench merge /runs/shard-* --ledger /runs/ledgers/*.bin --out /runs/merged
+
+A shard that started its own providers keeps its ledger.bin in its run
+directory, and merge uses it; --ledger adds ledger parts written elsewhere
+(slabench mock --ledger FILE). Merge refuses run directories of different
+scenarios, seeds, shard counts or start times, and the same shard twice.
+A missing shard makes the merged run INVALID (its share was never measured).
+
+Exit codes: as `slabench run` (0 PASS, 1 FAIL, 2 a refusal or bad usage,
+3 INVALID, 4 REGRESSION, 5 INTERRUPTED, 6 UNMEASURED).";
 
 const CAPACITY_HELP: &str = "\
 Examples:
@@ -277,6 +297,30 @@ fn shard(s: &str) -> Result<(u32, u32), String> {
     Ok((i, n))
 }
 
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The shards' run directories (each holds a shard/ folder).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Ledger parts written by providers elsewhere (repeatable; several files may follow one --ledger).
+    #[arg(long = "ledger", value_name = "FILE", num_args = 1.., action = clap::ArgAction::Append)]
+    pub ledgers: Vec<PathBuf>,
+    /// The merged run directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// No summary table.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Compare with this baseline file (or run directory); exit 4 on a regression.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Also save the merged run as a baseline file.
+    #[arg(long, value_name = "FILE")]
+    pub save_baseline: Option<PathBuf>,
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
 /// Overrides of the scenario's `[gate]`.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct GateArgs {
@@ -352,6 +396,22 @@ mod tests {
         };
         assert_eq!(args.shard, Some((1, 4)));
         assert!(Cli::try_parse_from(["slabench", "run", "s.toml", "--shard", "4/4"]).is_err());
+    }
+
+    #[test]
+    fn merge_takes_several_ledgers_after_one_flag() {
+        let cli = Cli::try_parse_from([
+            "slabench", "merge", "a", "b", "--ledger", "l1.bin", "l2.bin", "--out", "m",
+            "--ledger", "l3.bin",
+        ])
+        .unwrap();
+        let Command::Merge(args) = cli.command else {
+            panic!("merge")
+        };
+        assert_eq!(args.dirs, [PathBuf::from("a"), PathBuf::from("b")]);
+        assert_eq!(args.ledgers.len(), 3);
+        assert_eq!(args.out, PathBuf::from("m"));
+        assert!(Cli::try_parse_from(["slabench", "merge", "a"]).is_err());
     }
 
     #[test]

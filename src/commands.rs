@@ -66,6 +66,7 @@ pub fn main(cli: Cli) -> i32 {
                 providers,
             } => gateway(&scenario, &providers).await,
             Command::Report { run_dir } => report(&run_dir),
+            Command::Merge(args) => merge(args),
             Command::Scorecard(args) => scorecard(args).await,
             Command::Capacity(args) => capacity(args).await,
         }
@@ -99,6 +100,26 @@ async fn run(args: RunArgs) -> Outcome {
     };
     let outcome = crate::run::run_gated(&sc, opts, &gate).await?;
     Ok(outcome.summary.verdict.exit_code())
+}
+
+/// `slabench merge`: the merged run's verdict is the exit code, as `run`'s.
+fn merge(args: crate::cli::MergeArgs) -> Outcome {
+    let shards = crate::merge::read(&args.dirs)?;
+    let gate = crate::baseline::RunGate::prepare(
+        &shards.scenario,
+        args.baseline.as_deref(),
+        args.save_baseline.clone(),
+        args.gate.tolerance,
+        args.gate.floor,
+    )?;
+    let opts = crate::merge::Options {
+        dirs: args.dirs,
+        ledgers: args.ledgers,
+        out: args.out,
+        quiet: args.quiet,
+    };
+    let summary = crate::merge::merge(shards, &opts, &gate)?;
+    Ok(summary.verdict.exit_code())
 }
 
 /// `slabench scorecard`: its exit code is [`crate::scorecard::Scorecard::exit_code`]

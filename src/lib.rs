@@ -22,6 +22,7 @@ pub mod fmt;
 pub mod gateway;
 
 pub mod load;
+pub mod merge;
 pub mod metrics;
 pub mod openai;
 pub mod ports;

@@ -6,11 +6,13 @@
 //! never spends its load and then loses the result.
 
 mod join;
+pub use join::join_ledger;
 mod measure;
 mod out_dir;
 pub use out_dir::{dir_name, DEFAULT_ROOT};
 mod sort;
 mod spill;
+pub use spill::RowFile;
 mod syns;
 
 use std::path::PathBuf;
@@ -25,7 +27,7 @@ use crate::report::{self, terminal};
 use crate::results::Summary;
 use crate::scenario::Scenario;
 use crate::stack::Stack;
-use join::{join_ledger, JOIN_INTERRUPTED};
+use join::JOIN_INTERRUPTED;
 use measure::{measure, Measurement, Outputs};
 
 /// How to run, beyond what the scenario says.
@@ -259,7 +261,8 @@ fn judge(
             scenario,
             &m.recorder,
             &m.end,
-            ledger,
+            std::slice::from_ref(ledger),
+            ledger.parent().unwrap_or(std::path::Path::new(".")),
             run.connections.connections(),
             opts.quiet,
             opts.stop.clone(),
@@ -331,7 +334,7 @@ fn stopped(opts: &RunOptions) -> bool {
 }
 
 /// How the run went, beside what it measured.
-fn run_facts(
+pub fn run_facts(
     scenario: &Scenario,
     end: &DriveEnd,
     host: &crate::metrics::host::HostUsage,
@@ -393,7 +396,8 @@ mod tests {
             &sc,
             &rec,
             &DriveEnd::default(),
-            &path,
+            std::slice::from_ref(&path),
+            dir.path(),
             NOT_WATCHED,
             true,
             Some(stop.clone()),
@@ -415,7 +419,8 @@ mod tests {
             &sc,
             &rec,
             &interrupted,
-            &path,
+            std::slice::from_ref(&path),
+            dir.path(),
             NOT_WATCHED,
             true,
             Some(stop),
@@ -478,7 +483,8 @@ mod tests {
             &sc,
             &rec,
             &DriveEnd::default(),
-            &path,
+            std::slice::from_ref(&path),
+            dir.path(),
             NOT_WATCHED,
             true,
             None,
