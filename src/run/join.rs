@@ -161,3 +161,67 @@ fn in_end_order(parts: &[PathBuf]) -> Box<dyn Iterator<Item = anyhow::Result<Att
         readers[best?.0].next()
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::ledger::AttemptOutcome;
+    use crate::providers::ledger_writer::LedgerWriter;
+
+    fn attempt(seq: u64, provider: u16, answered_ms: i64) -> Attempt {
+        Attempt {
+            tag: Some(seq),
+            provider,
+            arrived_us: answered_ms * 1000 - 5_000,
+            answered_us: answered_ms * 1000,
+            outcome: AttemptOutcome::Ok,
+            status: 200,
+            input_tokens: 10,
+            output_tokens: 5,
+            stream: false,
+            first_byte_us: None,
+            retry_after_ms: None,
+            fault: None,
+        }
+    }
+
+    fn ledger(path: &Path, attempts: &[Attempt]) {
+        let writer = LedgerWriter::create(path, 2).unwrap();
+        let sink = writer.sink();
+        for a in attempts {
+            sink.record(*a);
+        }
+        drop(sink);
+        writer.finish().unwrap();
+    }
+
+    #[test]
+    fn ledger_parts_read_as_one_ledger_in_the_order_attempts_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        // One ledger, as one provider process writes it: by end time.
+        let all: Vec<Attempt> = (0..500u64)
+            .map(|s| attempt(s, (s % 2) as u16, (s * 7 % 1000) as i64 * 3 + s as i64))
+            .collect();
+        let mut by_end = all.clone();
+        by_end.sort_by_key(|a| a.answered_us);
+        // The same attempts in three parts (three shards' providers).
+        let parts: Vec<PathBuf> = (0..3u64)
+            .map(|i| {
+                let p = dir.path().join(format!("part{i}.bin"));
+                let mine: Vec<Attempt> = by_end
+                    .iter()
+                    .filter(|a| a.tag.unwrap() % 3 == i)
+                    .copied()
+                    .collect();
+                ledger(&p, &mine);
+                p
+            })
+            .collect();
+        let merged: Vec<Attempt> = in_end_order(&parts).map(Result::unwrap).collect();
+        assert_eq!(merged, by_end);
+        // One part reads as it is; a missing part is an error, not silence.
+        assert_eq!(in_end_order(&parts[..1]).count(), by_end.len().div_ceil(3));
+        let gone = vec![parts[0].clone(), dir.path().join("gone.bin")];
+        assert!(in_end_order(&gone).any(|a| a.is_err()));
+    }
+}
