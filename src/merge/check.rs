@@ -105,3 +105,72 @@ pub fn missing_sentence(missing: &[Shard]) -> String {
         list.join(", ")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shard::{DriveState, Manifest, ScenarioId};
+
+    fn shard(dir: &str, index: u32, count: u32) -> ShardRun {
+        ShardRun {
+            run_dir: dir.into(),
+            manifest: Manifest {
+                layout_version: crate::shard::LAYOUT_VERSION,
+                slabench_version: "0".into(),
+                scenario: ScenarioId {
+                    name: "s".into(),
+                    digest: "d1".into(),
+                    source: None,
+                },
+                seed: 7,
+                shard: Shard { index, count },
+                start_at: None,
+                start_late_ms: None,
+                started_unix_ms: 0,
+                drive: DriveState::of(&Default::default()),
+                host: None,
+                interrupted: None,
+                internal_errors: vec![],
+                gateway_exit: None,
+                output_problems: vec![],
+                ledger: None,
+                requests: 0,
+            },
+            recorder: crate::metrics::recorder::Recorder::new(["c".to_string()]),
+            scenario_text: None,
+        }
+    }
+
+    #[test]
+    fn shards_of_one_run_pass_and_the_missing_are_listed() {
+        let runs = [shard("a", 0, 4), shard("c", 2, 4)];
+        let missing = one_run(&runs).unwrap();
+        assert_eq!(
+            missing,
+            [Shard { index: 1, count: 4 }, Shard { index: 3, count: 4 }]
+        );
+        assert_eq!(missing_sentence(&missing), "shards 1/4, 3/4 missing");
+        assert_eq!(missing_sentence(&missing[..1]), "shard 1/4 missing");
+        assert!(one_run(&[shard("a", 0, 1)]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn another_run_or_the_same_shard_twice_is_refused_naming_the_field() {
+        let refused = |b: ShardRun| one_run(&[shard("a", 0, 3), b]).unwrap_err().to_string();
+        let mut b = shard("b", 1, 3);
+        b.manifest.seed = 8;
+        assert!(refused(b).contains("b is not a shard of the same run as a: its seed is 8, not 7"));
+        let mut b = shard("b", 1, 3);
+        b.manifest.scenario.digest = "d2".into();
+        assert!(refused(b).contains("its scenario digest"));
+        let mut b = shard("b", 1, 3);
+        b.manifest.scenario.name = "t".into();
+        assert!(refused(b).contains("its scenario is t, not s"));
+        let mut b = shard("b", 1, 3);
+        b.manifest.start_at = Some("2026-12-03T18:00:00Z".into());
+        assert!(refused(b).contains("its start_at"));
+        assert!(refused(shard("b", 1, 4)).contains("its shard count is 4, not 3"));
+        assert!(refused(shard("b", 0, 3)).contains("a and b are both shard 0/3"));
+        assert!(one_run(&[]).is_err());
+    }
+}
