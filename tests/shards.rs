@@ -262,4 +262,18 @@ fn three_shards_merged_measure_what_the_whole_run_measures() {
         "other",
     );
     assert_eq!(code, 2);
+    // Nor is a shard's own directory an output.
+    let code = run(
+        &[
+            "merge",
+            "-q",
+            "--out",
+            s(&dirs[1]),
+            s(&dirs[0]),
+            s(&dirs[1]),
+        ],
+        "into",
+    );
+    assert_eq!(code, 2);
+    assert_eq!(summary(&dirs[1])["generator"]["shard"]["index"], 1);
 }

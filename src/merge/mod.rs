@@ -123,6 +123,7 @@ pub fn merge(
     } = shards;
     crate::crash::install();
     let panics_before = crate::crash::mark();
+    refuse_an_input_as_out(&runs, &opts.out)?;
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("creating {}", opts.out.display()))?;
     let exports = crate::report::Exports::create(&opts.out, crate::report::Set::Run)?;
@@ -265,6 +266,28 @@ fn join(
         report.ledger_error.get_or_insert(p);
     }
     Ok(Some(report))
+}
+
+/// Writing the merged run into a shard's own directory would replace that
+/// shard's reports with the merged ones.
+fn refuse_an_input_as_out(runs: &[ShardRun], out: &Path) -> Result<(), UserError> {
+    let Ok(out) = std::fs::canonicalize(out) else {
+        return Ok(()); // Not there yet: no shard's.
+    };
+    match runs
+        .iter()
+        .find(|s| std::fs::canonicalize(&s.run_dir).is_ok_and(|d| d == out))
+    {
+        Some(s) => Err(UserError::new(
+            format!(
+                "--out {} is shard {}'s own run directory",
+                s.run_dir.display(),
+                s.manifest.shard
+            ),
+            "write the merged run into a directory of its own, e.g. --out runs/merged",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The earliest shard's wall-clock start.
