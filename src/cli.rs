@@ -110,7 +110,8 @@ Examples:
 A shard that started its own providers keeps its ledger.bin in its run
 directory, and merge uses it; --ledger adds ledger parts written elsewhere
 (slabench mock --ledger FILE). Merge refuses run directories of different
-scenarios, seeds, shard counts or start times, and the same shard twice.
+scenarios, seeds, shard counts or start times, the same shard twice, and
+an --out that is a shard's own directory.
 A missing shard makes the merged run INVALID (its share was never measured).
 
 Exit codes: as `slabench run` (0 PASS, 1 FAIL, 2 a refusal or bad usage,
