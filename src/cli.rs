@@ -16,6 +16,8 @@ Examples:
   slabench run scenarios/smoke.toml --baseline reports/baselines/smoke.json
   slabench compare reports/baselines/smoke.json reports/smoke-20250101T000000Z
   slabench capacity scenarios/capacity.toml --require-headroom 20%   find the headroom
+  slabench run scenarios/smoke.toml --shard 1/3 --out runs/s1   one shard of three
+  slabench merge runs/s0 runs/s1 runs/s2 --out runs/merged      one verdict from the shards
 
 Exit codes:
   0  PASS        every SLA check passed
@@ -67,6 +69,9 @@ pub enum Command {
     /// Search for the highest load at which the scenario still passes: its capacity and headroom.
     #[command(after_help = CAPACITY_HELP)]
     Capacity(CapacityArgs),
+    /// Merge the run directories of a sharded run (`run --shard I/N`) into one run directory and verdict.
+    #[command(after_help = MERGE_HELP)]
+    Merge(MergeArgs),
     /// Rebuild report.html, summary.md and junit.xml of a finished run from its stored data.
     Report {
         /// A run's output directory (holds summary.json, timeseries.csv, latency.hlog).
@@ -94,6 +99,22 @@ Exit codes:
   5  interrupted (Ctrl-C, SIGTERM): the finished cases are written, marked incomplete
   6  a case was not measured (its fault never fired, a required check had
      nothing to measure), and none failed";
+
+const MERGE_HELP: &str = "\
+Examples:
+  slabench run scenarios/smoke.toml --shard 0/3 --out runs/s0   (and 1/3, 2/3)
+  slabench merge runs/s0 runs/s1 runs/s2 --out runs/merged
+  slabench merge /runs/shard-* --ledger /runs/ledgers/*.bin --out /runs/merged
+
+A shard that started its own providers keeps its ledger.bin in its run
+directory, and merge uses it; --ledger adds ledger parts written elsewhere
+(slabench mock --ledger FILE). Merge refuses run directories of different
+scenarios, seeds, shard counts or start times, the same shard twice, and
+an --out that is a shard's own directory.
+A missing shard makes the merged run INVALID (its share was never measured).
+
+Exit codes: as `slabench run` (0 PASS, 1 FAIL, 2 a refusal or bad usage,
+3 INVALID, 4 REGRESSION, 5 INTERRUPTED, 6 UNMEASURED).";
 
 const CAPACITY_HELP: &str = "\
 Examples:
@@ -297,8 +318,10 @@ pub struct RunArgs {
     /// Also save this run as a baseline file (commit it under reports/baselines/).
     #[arg(long, value_name = "FILE")]
     pub save_baseline: Option<PathBuf>,
-    #[command(flatten)]
-    pub gate: GateArgs,
+    /// Send only shard I of N (from 0): the arrivals whose number is I mod N,
+    /// at their instants in the whole schedule; `slabench merge` joins the N runs.
+    #[arg(long, value_name = "I/N", value_parser = shard)]
+    pub shard: Option<(u32, u32)>,
     /// t=0 (the first stage, every fault window) at this wall-clock time: RFC 3339
     /// (2026-12-03T18:00:00Z) or Unix seconds. The run gets ready, then waits for it.
     #[arg(long, value_name = "TIME", value_parser = start_at)]
@@ -310,6 +333,61 @@ pub struct RunArgs {
     /// Allow a gateway url that is not loopback (as allow_non_loopback = true in [gateway]).
     #[arg(long)]
     pub allow_remote: bool,
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+/// The most shards (`load::shard::MAX_SHARDS`, which checks the same).
+const MAX_SHARDS: u32 = 1024;
+
+/// `I/N` with 0 <= I < N <= 1024.
+fn shard(s: &str) -> Result<(u32, u32), String> {
+    let bad = || {
+        format!(
+            "`{s}` is not a shard: write I/N, shard I (from 0) of N (from 1 to {MAX_SHARDS}), e.g. 0/3"
+        )
+    };
+    let (i, n) = s.trim().split_once('/').ok_or_else(bad)?;
+    let i: u32 = i.trim().parse().map_err(|_| bad())?;
+    let n: u32 = n.trim().parse().map_err(|_| bad())?;
+    if n == 0 || n > MAX_SHARDS {
+        return Err(format!(
+            "`{s}`: the shard count must be from 1 to {MAX_SHARDS}; got {n}"
+        ));
+    }
+    if i >= n {
+        return Err(format!(
+            "`{s}`: shard {i} of {n} does not exist: shards are numbered from 0 to {}, e.g. \
+             --shard 0/{n} ... --shard {}/{n}",
+            n - 1,
+            n - 1
+        ));
+    }
+    Ok((i, n))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The shards' run directories (each holds a shard/ folder).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Ledger parts written by providers elsewhere (repeatable; several files may follow one --ledger).
+    #[arg(long = "ledger", value_name = "FILE", num_args = 1.., action = clap::ArgAction::Append)]
+    pub ledgers: Vec<PathBuf>,
+    /// The merged run directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// No summary table.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Compare with this baseline file (or run directory); exit 4 on a regression.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Also save the merged run as a baseline file.
+    #[arg(long, value_name = "FILE")]
+    pub save_baseline: Option<PathBuf>,
+    #[command(flatten)]
+    pub gate: GateArgs,
 }
 
 /// Overrides of the scenario's `[gate]`.
@@ -368,6 +446,41 @@ mod tests {
         assert!(parse_tolerance("-1").is_err() && parse_tolerance("ten").is_err());
         assert_eq!(parse_floor("5ms"), Ok(std::time::Duration::from_millis(5)));
         assert!(parse_floor("5").is_err());
+    }
+
+    #[test]
+    fn the_shard_flag_is_i_of_n() {
+        assert_eq!(shard("0/3"), Ok((0, 3)));
+        assert_eq!(shard("2/3"), Ok((2, 3)));
+        assert_eq!(shard("0/1"), Ok((0, 1)));
+        assert!(shard("3/3").unwrap_err().contains("from 0 to 2"));
+        assert!(shard("0/0").unwrap_err().contains("from 1 to 1024"));
+        assert!(shard("0/1025").unwrap_err().contains("from 1 to 1024"));
+        for bad in ["a/b", "1", "", "-1/3", "1/3/4", "1.5/3"] {
+            assert!(shard(bad).unwrap_err().contains("is not a shard"), "{bad}");
+        }
+        let cli = Cli::try_parse_from(["slabench", "run", "s.toml", "--shard", "1/4"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("run")
+        };
+        assert_eq!(args.shard, Some((1, 4)));
+        assert!(Cli::try_parse_from(["slabench", "run", "s.toml", "--shard", "4/4"]).is_err());
+    }
+
+    #[test]
+    fn merge_takes_several_ledgers_after_one_flag() {
+        let cli = Cli::try_parse_from([
+            "slabench", "merge", "a", "b", "--ledger", "l1.bin", "l2.bin", "--out", "m",
+            "--ledger", "l3.bin",
+        ])
+        .unwrap();
+        let Command::Merge(args) = cli.command else {
+            panic!("merge")
+        };
+        assert_eq!(args.dirs, [PathBuf::from("a"), PathBuf::from("b")]);
+        assert_eq!(args.ledgers.len(), 3);
+        assert_eq!(args.out, PathBuf::from("m"));
+        assert!(Cli::try_parse_from(["slabench", "merge", "a"]).is_err());
     }
 
     #[test]

@@ -69,6 +69,7 @@ pub fn main(cli: Cli) -> i32 {
                 providers,
             } => gateway(&scenario, &providers).await,
             Command::Report { run_dir } => report(&run_dir),
+            Command::Merge(args) => merge(args),
             Command::Scorecard(args) => scorecard(args).await,
             Command::Capacity(args) => capacity(args).await,
         }
@@ -99,6 +100,11 @@ async fn run(args: RunArgs) -> Outcome {
         allow_unreachable: args.allow_unreachable,
         start_at: args.start_at,
         no_providers: args.no_providers,
+        shard: match args.shard {
+            Some((i, n)) => crate::load::shard::Shard::new(i, n)
+                .map_err(|e| UserError::new(format!("--shard: {e}"), "e.g. --shard 0/3"))?,
+            None => crate::load::shard::Shard::WHOLE,
+        },
     };
     if let Some(line) = remote_header(&sc) {
         eprintln!("{line}");
@@ -127,6 +133,26 @@ fn remote_header(sc: &Scenario) -> Option<String> {
             }
         )
     })
+}
+
+/// `slabench merge`: the merged run's verdict is the exit code, as `run`'s.
+fn merge(args: crate::cli::MergeArgs) -> Outcome {
+    let shards = crate::merge::read(&args.dirs)?;
+    let gate = crate::baseline::RunGate::prepare(
+        &shards.scenario,
+        args.baseline.as_deref(),
+        args.save_baseline.clone(),
+        args.gate.tolerance,
+        args.gate.floor,
+    )?;
+    let opts = crate::merge::Options {
+        dirs: args.dirs,
+        ledgers: args.ledgers,
+        out: args.out,
+        quiet: args.quiet,
+    };
+    let summary = crate::merge::merge(shards, &opts, &gate)?;
+    Ok(summary.verdict.exit_code())
 }
 
 /// `slabench scorecard`: its exit code is [`crate::scorecard::Scorecard::exit_code`]

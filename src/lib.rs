@@ -22,6 +22,7 @@ pub mod fmt;
 pub mod gateway;
 
 pub mod load;
+pub mod merge;
 pub mod metrics;
 pub mod openai;
 pub mod ports;
@@ -32,4 +33,5 @@ pub mod results;
 pub mod run;
 pub mod scenario;
 pub mod scorecard;
+pub mod shard;
 pub mod stack;

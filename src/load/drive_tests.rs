@@ -47,6 +47,7 @@ fn driver(addr: SocketAddr) -> Arc<Driver> {
     Arc::new(Driver {
         targets: vec![target],
         plans: vec![ClassPlan::new(&class)],
+        shard: Default::default(),
         max_in_flight: 16,
         drain: Duration::from_secs(2),
         interrupt_grace: Duration::from_secs(1),

@@ -48,6 +48,9 @@ pub struct Driver {
     /// One target per lane, each with its own client (see [`lanes`]).
     pub targets: Vec<Target>,
     pub plans: Vec<ClassPlan>,
+    /// Which arrivals of the schedule this process sends (all of them
+    /// unless the run is one shard of several).
+    pub shard: super::shard::Shard,
     pub max_in_flight: usize,
     /// Grace for in-flight requests after the last send.
     pub drain: Duration,

@@ -178,8 +178,7 @@ impl Lane {
     }
 
     async fn run(self, schedule: Schedule, sends_over: oneshot::Sender<()>) {
-        let (index, of) = (self.index, self.of);
-        let mut arrivals = schedule.filter(move |a| a.seq % of == index).peekable();
+        let mut arrivals = self.arrivals(schedule).peekable();
         let mut inflight: FuturesUnordered<Flight<'_>> = FuturesUnordered::new();
         let mut timer = Timer::new();
         let mut behind = Behind::default();
@@ -187,8 +186,7 @@ impl Lane {
         // for a connection left late although it was dispatched on time.
         let mut left_behind = LateShare::default();
         let mut sends_over = Some(sends_over);
-        let mut halt = self.shared.halt.subscribe();
-        let mut cut = self.cut.clone();
+        let (mut halt, mut cut) = (self.shared.halt.subscribe(), self.cut.clone());
         let halted = turned_true(&mut halt);
         let cutting = turned_true(&mut cut);
         tokio::pin!(halted, cutting);
@@ -258,6 +256,15 @@ impl Lane {
         if let Some(tx) = sends_over.take() {
             let _ = tx.send(());
         }
+    }
+
+    /// This lane's arrivals: the shard's, dealt over the lanes by their
+    /// place in it.
+    fn arrivals(&self, schedule: Schedule) -> impl Iterator<Item = Scheduled> {
+        let (index, of, shard) = (self.index, self.of, self.driver.shard);
+        shard
+            .arrivals(schedule)
+            .filter(move |a| shard.local(a.seq) % of == index)
     }
 
     /// Sends every arrival that is due (at most [`BURST`]); gives up when

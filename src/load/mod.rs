@@ -7,5 +7,6 @@ pub mod generator;
 mod lane;
 pub mod request;
 pub mod schedule;
+pub mod shard;
 pub mod sse;
 mod timer;

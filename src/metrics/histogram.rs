@@ -68,6 +68,34 @@ impl Percentiles {
     }
 }
 
+/// A histogram as V2 + deflate, base64 (standard alphabet, padded): the
+/// HdrHistogram interchange form every HdrHistogram library reads.
+pub fn encode(h: &Hist) -> String {
+    use base64::Engine;
+    use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+    let mut bytes = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(h, &mut bytes)
+        .expect("serialising into memory does not fail");
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The inverse of [`encode`], brought to the project's bounds (so that it
+/// merges and compares exactly); the error says what is wrong.
+pub fn decode(s: &str) -> Result<Hist, String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|e| format!("a histogram is not base64: {e}"))?;
+    let h: Hist = hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| format!("a histogram does not decode: {e:?}"))?;
+    let mut out = new();
+    out.add(&h)
+        .map_err(|e| format!("a histogram is out of bounds: {e:?}"))?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,6 +95,25 @@ impl ErrorMessages {
         (self.entries.len() - 1) as u8
     }
 
+    /// A table read back (a shard folder's): the entries as they were.
+    pub fn from_entries(entries: Vec<ErrorMessage>) -> Self {
+        let kept = entries
+            .iter()
+            .filter(|e| !e.is_overflow() && e.message != OTHER)
+            .count();
+        ErrorMessages { entries, kept }
+    }
+
+    /// Adds `other`'s entries (interned as any answer's would be); returns
+    /// where each of `other`'s indices went, for its requests' records.
+    pub fn absorb(&mut self, other: &ErrorMessages) -> Vec<u8> {
+        other
+            .entries
+            .iter()
+            .map(|e| self.intern_typed(e.status, &e.error_type, &e.message))
+            .collect()
+    }
+
     /// The entry at `index`, `None` for `NONE` or an index never given.
     pub fn get(&self, index: u8) -> Option<&ErrorMessage> {
         self.entries.get(usize::from(index))

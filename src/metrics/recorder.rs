@@ -521,6 +521,10 @@ impl Recorder {
 mod keep;
 pub use keep::{RequestRow, RequestStore};
 
+#[path = "recorder_state.rs"]
+mod state;
+pub use state::{ClassState, MessageState, RecorderState, SecondState};
+
 #[cfg(test)]
 #[path = "recorder_tests.rs"]
 mod tests;

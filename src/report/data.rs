@@ -224,11 +224,13 @@ fn seconds(
     let flows = summary.failover.as_ref().map(|f| &f.per_second[..]);
     let len = rec.timeline.len().max(flows.map_or(0, <[_]>::len));
     let curve = crate::load::schedule::RateCurve::new(&scenario.load.stages);
+    // A shard was asked for its share of the rate.
+    let share = summary.generator.shard.map_or(1.0, |s| s.share());
     (0..len)
         .map(|t| {
             let mut s = Second {
                 t: t as u32,
-                target_rpm: curve.mean_rpm(t as f64, (t + 1) as f64),
+                target_rpm: curve.mean_rpm(t as f64, (t + 1) as f64) * share,
                 class_ok: vec![0; classes],
                 class_errors: vec![0; classes],
                 share: vec![0.0; providers.len()],

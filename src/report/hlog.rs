@@ -119,6 +119,13 @@ impl HlogWriter {
         });
     }
 
+    /// Writes one interval under `tag` (`None`: the untagged all-classes
+    /// one), as read by [`read_intervals`]: how a merge writes the sum of
+    /// several logs.
+    pub fn write_interval(&mut self, second: u32, tag: Option<&str>, h: &Hist) {
+        self.write(second, tag, h);
+    }
+
     fn write(&mut self, second: u32, tag: Option<&str>, h: &Hist) {
         if self.error.is_some() || h.is_empty() {
             return;
@@ -255,6 +262,26 @@ pub fn read(text: &[u8], classes: &[String]) -> anyhow::Result<Vec<ClassHists>> 
         target
             .add(&hist)
             .map_err(|e| anyhow!("{}: the histogram's bounds differ ({e:?})", at()))?;
+    }
+    Ok(out)
+}
+
+/// One interval of a log: its second (since t=0), its tag (`None`:
+/// untagged) and its histogram as written (V2 + deflate, base64: small;
+/// `histogram::decode` reads it).
+pub type Interval = (u32, Option<String>, String);
+
+/// Every interval of a log, in the log's order; an error names the interval.
+pub fn read_intervals(text: &[u8]) -> anyhow::Result<Vec<Interval>> {
+    let mut out = Vec::new();
+    for (n, entry) in IntervalLogIterator::new(text).enumerate() {
+        let entry = entry.map_err(|_| anyhow!("entry {}: not an interval log line", n + 1))?;
+        let LogEntry::Interval(h) = entry else {
+            continue;
+        };
+        let tag = h.tag().map(|t| t.as_str().to_string());
+        let second = h.start_timestamp().as_secs_f64().round() as u32;
+        out.push((second, tag, h.encoded_histogram().to_string()));
     }
     Ok(out)
 }

@@ -100,6 +100,15 @@ pub fn estimate(scenario: &Scenario, requests_csv: bool) -> Estimate {
             ("baseline.json", 64 * 1024 + seconds * 32 * (classes + 1)),
             ("report.html", 768 * 1024 + seconds * 2048),
             ("junit.xml + summary.md", 64 * 1024),
+            // What merge reads: 40 bytes per request kept, a copy of
+            // latency.hlog, the recorder's histograms and rows per second.
+            (
+                "shard/",
+                if providers > 0 { requests * 40 } else { 0 }
+                    + seconds * hists_per_second * 512
+                    + 256 * 1024
+                    + seconds * (256 + 64 * classes),
+            ),
             ("gateway.log", if started_gateway { 16 << 20 } else { 0 }),
         ],
     }

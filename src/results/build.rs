@@ -29,6 +29,8 @@ pub struct BuildInput<'a> {
     pub host: Option<HostUsage>,
     pub gateway_exit: Option<GatewayExitOut>,
     pub output_problems: Vec<String>,
+    /// The share of the schedule this run sent (the whole by default).
+    pub shard: crate::load::shard::Shard,
 }
 
 impl Summary {
@@ -72,7 +74,7 @@ impl Summary {
             generator: Generator {
                 start_at: input.facts.start.as_ref().map(|s| s.start_at.clone()),
                 start_late_ms: input.facts.start.as_ref().map(|s| s.late_ms),
-                ..generator(scenario, rec, end, &counts, input.host)
+                ..generator(scenario, rec, end, &counts, input.host, input.shard)
             },
             requests: Requests {
                 gateway_errors: input.failover.as_ref().map(|f| {
@@ -132,9 +134,12 @@ fn generator(
     end: &DriveEnd,
     counts: &[u64],
     host: Option<HostUsage>,
+    shard: crate::load::shard::Shard,
 ) -> Generator {
     let dropped = counts[Outcome::Dropped.index()];
     let curve = RateCurve::new(&scenario.load.stages);
+    // A shard is asked for its share of every rate.
+    let share = shard.share();
     let span = end.send_span.as_secs_f64();
     let sent = counts.iter().sum::<u64>() - dropped;
     let achieved_rpm = if span > 0.0 {
@@ -142,7 +147,7 @@ fn generator(
     } else {
         0.0
     };
-    let target_rpm = curve.mean_rpm(0.0, span);
+    let target_rpm = curve.mean_rpm(0.0, span) * share;
     let (lag_limit, lag_limit_from) = scenario.lag_limit();
     Generator {
         target_rpm,
@@ -157,7 +162,7 @@ fn generator(
         },
         lag_limit_ms: lag_limit.as_secs_f64() * 1000.0,
         lag_limit_from: lag_limit_from.into(),
-        stages: stage_health(scenario, &curve, &rec.stage_sent),
+        stages: stage_health(scenario, &curve, &rec.stage_sent, share),
         gave_up: end.gave_up.map(|g| GaveUpOut {
             at_s: g.at.as_secs_f64(),
             lag_ms: g.lag.as_secs_f64() * 1000.0,
@@ -167,6 +172,7 @@ fn generator(
         host,
         start_at: None,
         start_late_ms: None,
+        shard: (!shard.is_whole()).then_some(shard),
     }
 }
 
@@ -201,7 +207,12 @@ fn class_latency(tc: &TrafficClass, c: &ClassStats) -> ClassLatency {
     }
 }
 
-fn stage_health(scenario: &Scenario, curve: &RateCurve, sent: &[u64]) -> Vec<StageHealth> {
+fn stage_health(
+    scenario: &Scenario,
+    curve: &RateCurve,
+    sent: &[u64],
+    share: f64,
+) -> Vec<StageHealth> {
     let stages = &scenario.load.stages;
     let mut t = 0.0;
     stages
@@ -216,7 +227,7 @@ fn stage_health(scenario: &Scenario, curve: &RateCurve, sent: &[u64]) -> Vec<Sta
                 shape,
                 start_s: t,
                 end_s: t + len,
-                target_rpm: curve.mean_rpm(t, t + len),
+                target_rpm: curve.mean_rpm(t, t + len) * share,
                 achieved_rpm: if len > 0.0 {
                     n as f64 / len * 60.0
                 } else {

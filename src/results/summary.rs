@@ -199,6 +199,11 @@ pub struct Generator {
     /// run was only ready after that, nothing was sent (`sent` is 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_late_ms: Option<f64>,
+    /// Set when this run sent one shard of the schedule (`--shard I/N`):
+    /// its targets (`target_rpm`, the stages') are then 1/N of the
+    /// scenario's. Absent for the whole schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::load::shard::Shard>,
 }
 
 impl Generator {

@@ -63,6 +63,7 @@ pub(super) async fn measure(
     let driver = Arc::new(Driver {
         targets,
         plans,
+        shard: opts.shard,
         max_in_flight: scenario.load.max_in_flight,
         drain: scenario.load.drain,
         // Ctrl-C is honoured within a second: in-flight requests get at
@@ -165,7 +166,7 @@ async fn drive(
         .with_output(Box::new(report::live::RollingP99(live.clone())));
     if !scenario.providers.is_empty() {
         // Kept in a file next to the run for the ledger join, not in memory.
-        let rows = Box::new(super::spill::RowFile::create(&outputs.dir));
+        let rows = Box::new(super::spill::RowFile::create(&outputs.dir).sharded(opts.shard));
         let names = scenario.providers.iter().map(|p| p.name.clone()).collect();
         recorder = recorder.keep_requests_in(names, rows);
     }

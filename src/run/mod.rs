@@ -6,12 +6,14 @@
 //! never spends its load and then loses the result.
 
 mod join;
+pub use join::join_ledger;
 mod measure;
 mod out_dir;
 pub use out_dir::{dir_name, DEFAULT_ROOT};
 mod sort;
 mod spill;
 mod start;
+pub use spill::RowFile;
 mod syns;
 
 use std::path::PathBuf;
@@ -26,7 +28,7 @@ use crate::report::{self, terminal};
 use crate::results::Summary;
 use crate::scenario::Scenario;
 use crate::stack::Stack;
-use join::{join_ledger, JOIN_INTERRUPTED};
+use join::JOIN_INTERRUPTED;
 use measure::{measure, Measurement, Outputs};
 
 /// How to run, beyond what the scenario says.
@@ -48,6 +50,9 @@ pub struct RunOptions {
     /// `--no-providers`: the scenario's providers are served elsewhere (a
     /// `slabench mock`); none is started and there is no ledger.
     pub no_providers: bool,
+    /// Send only this shard's arrivals (`--shard I/N`); the whole schedule
+    /// by default.
+    pub shard: crate::load::shard::Shard,
 }
 
 /// Why a run ended without a verdict (the caller maps these to exit codes).
@@ -152,6 +157,8 @@ pub async fn run_gated(
         connections: &connections,
     };
     let mut summary = judge(scenario, &m, &stack, &run, gateway_exit);
+    // What `slabench merge` needs (a failure is told, not fatal).
+    shard_folder(scenario, &m, &stack, &run, &mut summary, &out_dir);
     // The reports are written even when saving the baseline fails: the
     // measurements must not be lost to a baseline problem.
     let gated = gate.apply(scenario, &m.recorder, &mut summary, &out_dir);
@@ -167,9 +174,14 @@ pub async fn run_gated(
         eprintln!("  reports:  {}", out_dir.display());
     }
     written.context("writing the reports")?;
+    unfit_is_a_warning(gated)?;
+    Ok(RunOutcome { summary, out_dir })
+}
+
+/// An interrupted or invalid run is not saved as a baseline; that is said,
+/// and the run's own verdict (not a usage error) stands.
+fn unfit_is_a_warning(gated: anyhow::Result<()>) -> anyhow::Result<()> {
     match gated {
-        // An interrupted or invalid run is not saved as a baseline; that is
-        // said, and the run's own verdict (not a usage error) stands.
         Err(e)
             if matches!(
                 e.downcast_ref::<crate::baseline::BaselineError>(),
@@ -177,10 +189,10 @@ pub async fn run_gated(
             ) =>
         {
             eprintln!("warning: {e:#}");
+            Ok(())
         }
-        other => other?,
+        other => other,
     }
-    Ok(RunOutcome { summary, out_dir })
 }
 
 /// Options the scenario cannot honour, refused before anything starts.
@@ -200,6 +212,70 @@ struct RunContext<'a> {
     panics_before: usize,
     /// Connection attempts to the providers seen during the load.
     connections: &'a syns::Watched,
+}
+
+/// Writes the run directory's `shard/` folder; a run that cannot says so
+/// in its output problems and goes on (its own reports are complete
+/// without it).
+fn shard_folder(
+    scenario: &Scenario,
+    m: &Measurement,
+    stack: &Stack,
+    run: &RunContext,
+    summary: &mut Summary,
+    out_dir: &std::path::Path,
+) {
+    if let Err(e) = write_shard(scenario, m, stack, run, summary, out_dir) {
+        let problem = format!("{e:#}; this run cannot be merged");
+        if !run.opts.quiet {
+            eprintln!("warning: {problem}");
+        }
+        summary.output_problems.push(problem);
+    }
+}
+
+/// Writes the run directory's `shard/` folder (see `crate::shard`).
+fn write_shard(
+    scenario: &Scenario,
+    m: &Measurement,
+    stack: &Stack,
+    run: &RunContext,
+    summary: &Summary,
+    out_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let rows = m
+        .recorder
+        .store
+        .as_ref()
+        .and_then(|s| s.as_any().downcast_ref::<spill::RowFile>());
+    if let Some(e) = rows.and_then(spill::RowFile::error) {
+        anyhow::bail!("the client's records were not all kept ({e})");
+    }
+    let ledger = stack.ledger.as_ref().map(|l| {
+        let name = l.strip_prefix(out_dir).unwrap_or(l);
+        (name, stack.ledger_problem.clone())
+    });
+    let completed = summary
+        .checks
+        .iter()
+        .find(|c| c.name == crate::analysis::verdict::COMPLETED_CHECK)
+        .map(|c| c.measured.clone());
+    crate::shard::write(&crate::shard::WriteInput {
+        run_dir: out_dir,
+        scenario,
+        shard: run.opts.shard,
+        started: run.started,
+        recorder: &m.recorder,
+        rows: rows.map(|r| r as &dyn crate::analysis::failover::Records),
+        end: &m.end,
+        host: Some(m.host),
+        interrupted: completed.or_else(|| summary.interrupted.then(|| "interrupted".into())),
+        internal_errors: summary.internal_errors.clone(),
+        gateway_exit: summary.gateway_exit.clone(),
+        output_problems: summary.output_problems.clone(),
+        ledger,
+        start: m.start.as_ref(),
+    })
 }
 
 /// Analyses what was measured and judges it into the Summary.
@@ -222,7 +298,8 @@ fn judge(
             scenario,
             &m.recorder,
             &m.end,
-            ledger,
+            std::slice::from_ref(ledger),
+            ledger.parent().unwrap_or(std::path::Path::new(".")),
             run.connections.connections(),
             opts.quiet,
             opts.stop.clone(),
@@ -266,6 +343,7 @@ fn judge(
             .iter()
             .map(|i| report::Note::incomplete(i).to_string())
             .collect(),
+        shard: opts.shard,
     })
 }
 
@@ -293,7 +371,7 @@ fn stopped(opts: &RunOptions) -> bool {
 }
 
 /// How the run went, beside what it measured.
-fn run_facts(
+pub fn run_facts(
     scenario: &Scenario,
     end: &DriveEnd,
     host: &crate::metrics::host::HostUsage,
@@ -362,7 +440,8 @@ mod tests {
             &sc,
             &rec,
             &DriveEnd::default(),
-            &path,
+            std::slice::from_ref(&path),
+            dir.path(),
             NOT_WATCHED,
             true,
             Some(stop.clone()),
@@ -384,7 +463,8 @@ mod tests {
             &sc,
             &rec,
             &interrupted,
-            &path,
+            std::slice::from_ref(&path),
+            dir.path(),
             NOT_WATCHED,
             true,
             Some(stop),
@@ -447,7 +527,8 @@ mod tests {
             &sc,
             &rec,
             &DriveEnd::default(),
-            &path,
+            std::slice::from_ref(&path),
+            dir.path(),
             NOT_WATCHED,
             true,
             None,

@@ -3,6 +3,9 @@
 //! file reads back in request order. Rows arrive in completion order, close
 //! to request order: a small window of recent rows is written in runs, and
 //! a row older than the window is written in place.
+//!
+//! A shard (`--shard I/N`) keeps only its own requests, densely: its k-th
+//! request (number `k × N + I`) at `k × 32`.
 
 use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
@@ -11,6 +14,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::analysis::failover::Records;
+use crate::load::shard::Shard;
 use crate::metrics::recorder::{RequestRow, RequestStore};
 
 const LEN: u64 = RequestRow::LEN as u64;
@@ -35,7 +39,7 @@ pub(super) fn anon_file(dir: &Path, what: &str) -> std::io::Result<File> {
 }
 
 /// Rows by request number in an unnamed file.
-pub(super) struct RowFile {
+pub struct RowFile {
     file: Option<File>,
     /// The request number of `window[0]`.
     base: u64,
@@ -44,6 +48,8 @@ pub(super) struct RowFile {
     end: u64,
     /// The first failure to write or read, for the report.
     error: RefCell<Option<String>>,
+    /// Whose requests these are: positions are numbers within the shard.
+    shard: Shard,
 }
 
 impl std::fmt::Debug for RowFile {
@@ -73,7 +79,14 @@ impl RowFile {
             window: Vec::new(),
             end: 0,
             error: RefCell::new(error),
+            shard: Shard::WHOLE,
         }
+    }
+
+    /// Keeps the requests of `shard` only, at their place within it.
+    pub fn sharded(mut self, shard: Shard) -> RowFile {
+        self.shard = shard;
+        self
     }
 
     /// The first failure to keep or read a row, if any: the join then
@@ -107,6 +120,14 @@ impl RowFile {
 
 impl RequestStore for RowFile {
     fn put(&mut self, seq: u64, row: RequestRow) {
+        if !self.shard.contains(seq) {
+            // Not this shard's: a bug upstream, not a row to keep.
+            self.error
+                .borrow_mut()
+                .get_or_insert_with(|| format!("request {seq} is not shard {}'s", self.shard));
+            return;
+        }
+        let seq = self.shard.local(seq);
         self.end = self.end.max(seq + 1);
         let bytes = row.encode();
         if seq < self.base {
@@ -149,7 +170,7 @@ impl Records for RowFile {
         let (mut at, mut pos, mut filled) = (0u64, 0usize, 0usize);
         Box::new(std::iter::from_fn(move || loop {
             if pos + RequestRow::LEN <= filled {
-                let seq = (at + pos as u64) / LEN;
+                let seq = self.shard.global((at + pos as u64) / LEN);
                 let bytes: &[u8; RequestRow::LEN] = buf[pos..pos + RequestRow::LEN]
                     .try_into()
                     .expect("row length");

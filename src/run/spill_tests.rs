@@ -64,6 +64,29 @@ fn rows_come_back_by_request_number_whatever_their_order() {
 }
 
 #[test]
+fn a_shard_keeps_its_own_rows_densely_under_their_global_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = crate::load::shard::Shard::new(2, 3).unwrap();
+    let mut file = RowFile::create(dir.path()).sharded(shard);
+    let seqs: Vec<u64> = (0..30_000).filter(|s| shard.contains(*s)).collect();
+    for &seq in seqs.iter().rev() {
+        file.put(seq, row(seq, Outcome::Ok));
+    }
+    file.flush();
+    let got: Vec<(u64, RequestRow)> = file.rows().collect();
+    assert_eq!(got.len(), seqs.len());
+    for ((seq, r), w) in got.iter().zip(&seqs) {
+        assert_eq!((*seq, *r), (*w, row(*w, Outcome::Ok)));
+    }
+    // The file holds this shard's rows only (a third of the whole).
+    assert_eq!(file.end, seqs.len() as u64);
+    assert_eq!(file.error(), None);
+    // Another shard's request is refused and said.
+    file.put(1, row(1, Outcome::Ok));
+    assert!(file.error().is_some_and(|e| e.contains("shard 2/3")));
+}
+
+#[test]
 fn a_row_encodes_and_decodes_to_itself() {
     for (i, o) in Outcome::ALL.iter().enumerate() {
         let r = row(i as u64 * 7919, *o);

@@ -461,6 +461,7 @@ fn generator(shape: &Shape, totals: Totals) -> Generator {
         host: None,
         start_at: None,
         start_late_ms: None,
+        shard: None,
         stages: vec![StageHealth {
             index: 0,
             shape: format!("hold {} rpm for {}s", shape.rps * 60, shape.seconds),

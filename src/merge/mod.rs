@@ -1,0 +1,301 @@
+//! `slabench merge`: one ordinary run directory and one verdict from the
+//! run directories of a sharded run (`slabench run --shard I/N`).
+//!
+//! Each shard's `shard/` folder (docs/shard-layout.md) is read back; shards
+//! of another run (scenario, seed, shard count, start time) or the same
+//! shard twice are refused (`check.rs`); histograms are added exactly, counts
+//! and per-second rows summed (`Recorder::merge`), the per-second interval
+//! logs added second by second (`seconds.rs`); the client's rows of every
+//! shard, in request order (`rows.rs`), are joined with every ledger part
+//! through the run's own join; the generator is judged per shard, and a
+//! missing shard makes the run INVALID (`health.rs`). Then the usual
+//! `Summary::build`, the baseline gate and every report.
+
+mod check;
+mod health;
+mod rows;
+mod seconds;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+
+use crate::exit::UserError;
+use crate::metrics::recorder::Recorder;
+use crate::results::Summary;
+use crate::scenario::Scenario;
+use crate::shard::ShardRun;
+
+/// What to merge, and where.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The shards' run directories.
+    pub dirs: Vec<PathBuf>,
+    /// Ledger parts besides the shards' own `ledger.bin`.
+    pub ledgers: Vec<PathBuf>,
+    pub out: PathBuf,
+    pub quiet: bool,
+}
+
+/// What a merge needs before it reads anything large: the shards' folders
+/// read back, the scenario they ran, and what is missing.
+pub struct Shards {
+    pub runs: Vec<ShardRun>,
+    pub scenario: Scenario,
+    pub missing: Vec<crate::load::shard::Shard>,
+}
+
+/// Reads and checks the shards (a refusal is a `UserError`, exit 2).
+pub fn read(dirs: &[PathBuf]) -> anyhow::Result<Shards> {
+    let runs: Vec<ShardRun> = dirs
+        .iter()
+        .map(|d| {
+            crate::shard::read(d).map_err(|e| {
+                UserError::new(
+                    format!("{e:#}"),
+                    "give the run directories written by `slabench run --shard I/N --out DIR`",
+                )
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let missing = check::one_run(&runs)?;
+    let scenario = scenario_of(&runs[0])?;
+    Ok(Shards {
+        runs,
+        scenario,
+        missing,
+    })
+}
+
+/// The scenario the shards ran, read back from the first one's copy and
+/// checked against the digest every shard recorded.
+fn scenario_of(first: &ShardRun) -> anyhow::Result<Scenario> {
+    let m = &first.manifest;
+    let copy = first.run_dir.join(crate::shard::DIR).join("scenario.toml");
+    let Some(text) = &first.scenario_text else {
+        return Err(UserError::new(
+            format!(
+                "{} is missing: merge needs the scenario the shards ran",
+                copy.display()
+            ),
+            "run the shards from a scenario file",
+        )
+        .into());
+    };
+    let path = m
+        .scenario
+        .source
+        .as_ref()
+        .map_or(copy.clone(), PathBuf::from);
+    let mut sc = crate::scenario::from_str(text, &path, &|v| std::env::var(v).ok())
+        .with_context(|| format!("reading {} back", copy.display()))?;
+    sc.seed = m.seed;
+    if crate::shard::scenario_digest(&sc) != m.scenario.digest {
+        return Err(UserError::new(
+            format!(
+                "the scenario read back from {} is not the one the shards ran (digest {} , not \
+                 {}): a provider profile or a ${{VAR}} it uses changed since",
+                copy.display(),
+                crate::shard::scenario_digest(&sc),
+                m.scenario.digest
+            ),
+            format!(
+                "merge where the profiles beside {} and the environment are as the shards had them",
+                path.display()
+            ),
+        )
+        .into());
+    }
+    Ok(sc)
+}
+
+/// Merges `shards` into `opts.out` with `gate`; returns the merged summary.
+pub fn merge(
+    shards: Shards,
+    opts: &Options,
+    gate: &crate::baseline::RunGate,
+) -> anyhow::Result<Summary> {
+    let Shards {
+        runs,
+        scenario,
+        missing,
+    } = shards;
+    crate::crash::install();
+    let panics_before = crate::crash::mark();
+    refuse_an_input_as_out(&runs, &opts.out)?;
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("creating {}", opts.out.display()))?;
+    let exports = crate::report::Exports::create(&opts.out, crate::report::Set::Run)?;
+    let (rec, mut problems) = recorder(&scenario, &runs, &opts.out)?;
+    let end = health::drive_end(&runs);
+    let mut facts = health::facts(&scenario, &runs);
+    let failover = join(&scenario, &rec, &end, &runs, opts)?;
+    problems.extend(runs.iter().flat_map(|s| {
+        s.manifest
+            .output_problems
+            .iter()
+            .map(move |p| format!("shard {}: {p}", s.manifest.shard))
+    }));
+    // A panic inside the merge makes it INVALID, as in a run.
+    facts
+        .internal_errors
+        .extend(crate::crash::since(panics_before));
+    let mut summary = Summary::build(crate::results::BuildInput {
+        scenario: &scenario,
+        recorder: &rec,
+        end: &end,
+        started: started(&runs),
+        failover,
+        facts: &facts,
+        host: None,
+        gateway_exit: runs.iter().find_map(|s| s.manifest.gateway_exit.clone()),
+        output_problems: problems,
+        shard: crate::load::shard::Shard::WHOLE,
+    });
+    let count = runs[0].manifest.shard.count;
+    summary
+        .checks
+        .extend(health::checks(&scenario, &runs, count, &missing));
+    summary.verdict = crate::analysis::verdict::verdict(&summary.checks);
+    let gated = gate.apply(&scenario, &rec, &mut summary, &opts.out);
+    let mut data = crate::report::RunData::from_run(&scenario, summary, &rec, Vec::new());
+    data.baseline_curves = gate.curves(&data.classes);
+    let written = exports.write(&data);
+    if !opts.quiet {
+        eprint!("{}", crate::report::terminal::render(&data.summary));
+        eprintln!("  reports:  {}", opts.out.display());
+    }
+    written.context("writing the reports")?;
+    match gated {
+        // An invalid or interrupted merged run is not saved as a baseline;
+        // that is said, and its own verdict stands.
+        Err(e)
+            if matches!(
+                e.downcast_ref::<crate::baseline::BaselineError>(),
+                Some(crate::baseline::BaselineError::Unfit { .. })
+            ) =>
+        {
+            eprintln!("warning: {e:#}");
+        }
+        other => other?,
+    }
+    Ok(data.summary)
+}
+
+/// The shards' recorders added up, their rows in a file in `out` and the
+/// per-second percentiles and latency.hlog from their interval logs;
+/// with what could not be merged.
+fn recorder(
+    scenario: &Scenario,
+    runs: &[ShardRun],
+    out: &Path,
+) -> anyhow::Result<(Recorder, Vec<String>)> {
+    let classes: Vec<String> = scenario.traffic.iter().map(|c| c.name.clone()).collect();
+    let streaming: Vec<bool> = scenario.traffic.iter().map(|c| c.stream).collect();
+    let names: Vec<String> = scenario.providers.iter().map(|p| p.name.clone()).collect();
+    let mut rec = Recorder::new(classes.clone()).with_stages(Vec::new());
+    let mut maps = Vec::new();
+    for s in runs {
+        rec.merge(&s.recorder)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", s.run_dir.display()))?;
+        maps.push(rec.error_messages.absorb(&s.recorder.error_messages));
+    }
+    let intervals = seconds::Intervals::read(runs);
+    let t0 = started(runs);
+    intervals.apply(
+        &mut rec,
+        &classes,
+        &streaming,
+        Some((&out.join("latency.hlog"), t0)),
+    )?;
+    let mut rows = crate::run::RowFile::create(out);
+    rows::merge_rows(runs, &maps, &mut rows)?;
+    if let Some(e) = rows.error() {
+        anyhow::bail!(
+            "keeping the merged client records in {}: {e}",
+            out.display()
+        );
+    }
+    let rec = rec.keep_requests_in(names, Box::new(rows));
+    Ok((rec, intervals.problems))
+}
+
+/// The ledger join over every part: each shard's own ledger and `--ledger`.
+fn join(
+    scenario: &Scenario,
+    rec: &Recorder,
+    end: &crate::load::generator::DriveEnd,
+    runs: &[ShardRun],
+    opts: &Options,
+) -> anyhow::Result<Option<crate::analysis::failover::Report>> {
+    let mut parts: Vec<PathBuf> = runs.iter().filter_map(ShardRun::ledger).collect();
+    for l in &opts.ledgers {
+        if !l.is_file() {
+            return Err(UserError::new(
+                format!("--ledger {}: no such file", l.display()),
+                "give the ledger files the providers wrote (slabench mock --ledger FILE)",
+            )
+            .into());
+        }
+        parts.push(l.clone());
+    }
+    if scenario.providers.is_empty() || parts.is_empty() {
+        return Ok(None);
+    }
+    let connections = crate::analysis::failover::Connections::NotObservable(
+        "connection attempts are watched per shard, not merged",
+    );
+    let mut report = crate::run::join_ledger(
+        scenario,
+        rec,
+        end,
+        &parts,
+        &opts.out,
+        connections,
+        opts.quiet,
+        None,
+    );
+    let problem = runs.iter().find_map(|s| {
+        let l = s.manifest.ledger.as_ref()?;
+        l.problem
+            .as_ref()
+            .map(|p| format!("shard {}'s ledger may be incomplete: {p}", s.manifest.shard))
+    });
+    if let Some(p) = problem {
+        report.ledger_error.get_or_insert(p);
+    }
+    Ok(Some(report))
+}
+
+/// Writing the merged run into a shard's own directory would replace that
+/// shard's reports with the merged ones.
+fn refuse_an_input_as_out(runs: &[ShardRun], out: &Path) -> Result<(), UserError> {
+    let Ok(out) = std::fs::canonicalize(out) else {
+        return Ok(()); // Not there yet: no shard's.
+    };
+    match runs
+        .iter()
+        .find(|s| std::fs::canonicalize(&s.run_dir).is_ok_and(|d| d == out))
+    {
+        Some(s) => Err(UserError::new(
+            format!(
+                "--out {} is shard {}'s own run directory",
+                s.run_dir.display(),
+                s.manifest.shard
+            ),
+            "write the merged run into a directory of its own, e.g. --out runs/merged",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The earliest shard's wall-clock start.
+fn started(runs: &[ShardRun]) -> SystemTime {
+    let ms = runs
+        .iter()
+        .map(|s| s.manifest.started_unix_ms)
+        .min()
+        .unwrap_or(0);
+    SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+}
