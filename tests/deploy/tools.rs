@@ -15,22 +15,20 @@ use crate::manifests::*;
 const SAMPLE_START_AT: &str = "2026-12-03T18:00:00Z";
 const SAMPLE_POD_NAME: &str = "slabench-providers-5d8f7c9b6d-x2k4q";
 
-/// Runs a tool, failing the test with its output.
+/// Runs a tool and returns its standard output; fails the test with all it
+/// printed when it fails.
 fn run_tool(cmd: &mut Command, what: &str) -> String {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "{what} failed ({}):\n{text}",
-        out.status
+        "{what} failed ({}):\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
     );
-    text
+    stdout
 }
 
 /// The oldest Kubernetes the manifests are for (backoffLimitPerIndex is on
@@ -60,15 +58,10 @@ fn every_manifest_passes_kubernetes_validate_strict() {
 
 /// `kubectl kustomize DIR`, parsed.
 fn render(dir: &Path) -> (String, Vec<Yaml>) {
-    let text = run_tool(
+    let yaml = run_tool(
         Command::new("kubectl").arg("kustomize").arg(dir),
         "kubectl kustomize",
     );
-    let yaml = text
-        .lines()
-        .filter(|l| !l.starts_with("# Warning"))
-        .collect::<Vec<_>>()
-        .join("\n");
     let docs = yaml_docs(&yaml, "kubectl kustomize's output");
     (yaml, docs)
 }
