@@ -220,7 +220,6 @@ fn assert_ledgers_are_not_run_dirs(debug: &str) {
 }
 
 #[test]
-#[ignore = "enable after merging the shard and startat branches"]
 fn every_container_command_line_parses_with_slabenchs_cli() {
     use clap::Parser as _;
     let m = Manifests::load(&kube());
