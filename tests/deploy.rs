@@ -246,6 +246,36 @@ fn every_volume_mount_names_a_volume_of_its_pod() {
     }
 }
 
+/// Merge reads every shard's scenario back (its profiles beside the path
+/// the shards ran it from, its `${VARS}` from its own environment): the
+/// merge pod mounts the same ConfigMap at the same path, with the same
+/// variables.
+#[test]
+fn the_merge_sees_the_scenario_where_the_shards_saw_it() {
+    let m = Manifests::load(&kube());
+    let pod = |job: &str| m.get("Job", job)["spec"]["template"]["spec"].clone();
+    let (shards, merge) = (pod("slabench-shards"), pod("slabench-merge"));
+    let (sc, mc) = (container(&shards, "shard"), container(&merge, "merge"));
+    assert_eq!(
+        config_mounts(&merge, mc)
+            .into_iter()
+            .filter(|(path, _)| *path == "/config")
+            .collect::<Vec<_>>(),
+        config_mounts(&shards, sc)
+            .into_iter()
+            .filter(|(path, _)| *path == "/config")
+            .collect::<Vec<_>>(),
+    );
+    let names = |c: &Yaml| -> Vec<String> {
+        list(&c["env"])
+            .iter()
+            .map(|e| s(&e["name"]).to_string())
+            .filter(|n| n == "GATEWAY_API_KEY")
+            .collect()
+    };
+    assert_eq!(names(mc), names(sc));
+}
+
 /// Where each pod mounts which generated ConfigMap.
 fn config_mounts<'a>(pod: &'a Yaml, c: &'a Yaml) -> Vec<(&'a str, &'a str)> {
     let mut out = Vec::new();

@@ -276,4 +276,18 @@ fn three_shards_merged_measure_what_the_whole_run_measures() {
     );
     assert_eq!(code, 2);
     assert_eq!(summary(&dirs[1])["generator"]["shard"]["index"], 1);
+    // A shard's own ledger given again with --ledger would count twice.
+    let own = dirs[0].join("ledger.bin");
+    let mut args = vec!["merge", "-q", "--out", s(&partial)];
+    args.extend(dirs.iter().map(|d| s(d)));
+    args.extend(["--ledger", s(&own)]);
+    assert_eq!(run(&args, "a ledger twice"), 2);
+    // A requests.bin cut short leaves requests out of the join: refused.
+    let rows = dirs[2].join("shard/requests.bin");
+    let len = std::fs::metadata(&rows).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&rows).unwrap();
+    f.set_len(len - 40).unwrap();
+    args.truncate(args.len() - 2);
+    assert_ne!(run(&args, "short rows"), 0);
+    assert!(!partial.join("summary.json").exists() || summary(&partial)["verdict"] != "PASS");
 }

@@ -7,6 +7,41 @@ use crate::exit::UserError;
 use crate::load::shard::Shard;
 use crate::shard::ShardRun;
 
+/// Without `--start-at`, the shards of one run are launched together: a
+/// shard started more than this apart from another is of another run (a
+/// rerun the next day would otherwise merge into one verdict).
+pub const LAUNCH_SPREAD_MS: u64 = 60_000;
+
+fn started_together(shards: &[ShardRun]) -> Result<(), UserError> {
+    if shards.iter().any(|s| s.manifest.start_at.is_some()) {
+        return Ok(()); // start_at is compared above
+    }
+    let by_start = |s: &&ShardRun| s.manifest.started_unix_ms;
+    let (Some(a), Some(b)) = (
+        shards.iter().min_by_key(by_start),
+        shards.iter().max_by_key(by_start),
+    ) else {
+        return Ok(());
+    };
+    let spread = b.manifest.started_unix_ms - a.manifest.started_unix_ms;
+    if spread <= LAUNCH_SPREAD_MS {
+        return Ok(());
+    }
+    Err(UserError::new(
+        format!(
+            "{} (shard {}) started {:.0} s after {} (shard {}): shards of one run without \
+             --start-at start within {} s of each other; these are parts of different runs",
+            b.run_dir.display(),
+            b.manifest.shard,
+            spread as f64 / 1000.0,
+            a.run_dir.display(),
+            a.manifest.shard,
+            LAUNCH_SPREAD_MS / 1000
+        ),
+        "merge the shards of one run, started together; give every shard the same --start-at",
+    ))
+}
+
 /// Checks that `shards` are parts of one run; returns the shard numbers
 /// missing from it (`0..N` not given).
 pub fn one_run(shards: &[ShardRun]) -> Result<Vec<Shard>, UserError> {
@@ -45,6 +80,7 @@ pub fn one_run(shards: &[ShardRun]) -> Result<Vec<Shard>, UserError> {
             }
         }
     }
+    started_together(shards)?;
     let n = m0.shard.count;
     let mut seen: Vec<Option<&Path>> = vec![None; n as usize];
     for s in shards {
@@ -173,5 +209,26 @@ mod tests {
         assert!(refused(shard("b", 1, 4)).contains("its shard count is 4, not 3"));
         assert!(refused(shard("b", 0, 3)).contains("a and b are both shard 0/3"));
         assert!(one_run(&[]).is_err());
+    }
+
+    #[test]
+    fn shards_launched_a_day_apart_without_start_at_are_two_runs() {
+        let at = |dir: &str, index: u32, ms: u64| {
+            let mut s = shard(dir, index, 2);
+            s.manifest.started_unix_ms = ms;
+            s
+        };
+        let together = [at("a", 0, 1_000), at("b", 1, 1_000 + LAUNCH_SPREAD_MS)];
+        assert!(one_run(&together).is_ok());
+        let e = one_run(&[at("a", 0, 1_000), at("b", 1, 86_401_000)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("b (shard 1/2) started 86400 s after a"), "{e}");
+        // With one --start-at, the launch times may differ (a pod waits).
+        let mut late = [at("a", 0, 1_000), at("b", 1, 86_401_000)];
+        for s in &mut late {
+            s.manifest.start_at = Some("2026-12-03T18:00:00Z".into());
+        }
+        assert!(one_run(&late).is_ok());
     }
 }

@@ -102,7 +102,22 @@ pub fn checks(
 ) -> Vec<Check> {
     let (limit, _) = scenario.lag_limit();
     let mut out = Vec::new();
-    if let Some((p99, s)) = worst_lag(shards) {
+    let silent = shards.iter().find(|s| s.recorder.lag.is_empty());
+    if let Some(s) = silent {
+        out.push(Check::unmeasured(
+            format!(
+                "generator schedule lag p99, worst shard ({})",
+                s.manifest.shard
+            ),
+            CheckKind::Generator,
+            format!("<= {}", crate::fmt::fmt_ms(limit.as_secs_f64() * 1000.0)),
+            crate::analysis::verdict::CheckState::NotMeasured,
+            format!(
+                "shard {} sent nothing, so its lag was never measured",
+                s.manifest.shard
+            ),
+        ));
+    } else if let Some((p99, s)) = worst_lag(shards) {
         let mut c = Check::at_most_ms(
             format!(
                 "generator schedule lag p99, worst shard ({})",

@@ -131,6 +131,13 @@ pub fn merge(
     let end = health::drive_end(&runs);
     let mut facts = health::facts(&scenario, &runs);
     let failover = join(&scenario, &rec, &end, &runs, opts)?;
+    if failover.is_none() && !scenario.providers.is_empty() {
+        facts.no_ledger_why = Some(
+            "no ledger part was given to merge (the shards started no providers of their own): \
+             `slabench merge --ledger` with the providers' ledger files brings the analysis"
+                .into(),
+        );
+    }
     problems.extend(runs.iter().flat_map(|s| {
         s.manifest
             .output_problems
@@ -240,6 +247,12 @@ fn join(
         }
         parts.push(l.clone());
     }
+    refuse_a_part_twice(&parts)?;
+    // A shard whose providers wrote a ledger that is not there any more:
+    // its attempts are missing, so nothing the ledger decides is measured.
+    let lost = runs
+        .iter()
+        .find(|s| s.manifest.ledger.is_some() && s.ledger().is_none());
     if scenario.providers.is_empty() || parts.is_empty() {
         return Ok(None);
     }
@@ -265,7 +278,34 @@ fn join(
     if let Some(p) = problem {
         report.ledger_error.get_or_insert(p);
     }
+    if let Some(s) = lost {
+        report.ledger_error.get_or_insert(format!(
+            "shard {}'s own ledger ({}) is missing from {}: its providers' attempts are not in the join",
+            s.manifest.shard,
+            s.manifest.ledger.as_ref().map_or("", |l| l.file.as_str()),
+            s.run_dir.display()
+        ));
+    }
     Ok(Some(report))
+}
+
+/// The same ledger part read twice would count every attempt in it twice.
+fn refuse_a_part_twice(parts: &[PathBuf]) -> Result<(), UserError> {
+    let mut seen = std::collections::HashMap::new();
+    for p in parts {
+        let key = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+        if let Some(first) = seen.insert(key, p) {
+            return Err(UserError::new(
+                format!(
+                    "the ledger part {} is given twice (also as {}): its attempts would count twice",
+                    p.display(),
+                    first.display()
+                ),
+                "give each ledger file once; a shard's own ledger.bin is read without --ledger",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Writing the merged run into a shard's own directory would replace that

@@ -29,7 +29,9 @@ pub fn merge_rows(
         pull(r, i, shards, &mut heads, &mut heap)?;
     }
     let mut n = 0;
+    let mut per_shard = vec![0u64; shards.len()];
     while let Some(Reverse((seq, i))) = heap.pop() {
+        per_shard[i] += 1;
         let mut row = heads[i].take().expect("a head for every entry");
         if row.rec.message != ErrorMessages::NONE {
             row.rec.message = maps[i]
@@ -42,6 +44,18 @@ pub fn merge_rows(
         pull(&mut readers[i], i, shards, &mut heads, &mut heap)?;
     }
     into.flush();
+    // A row file cut short would leave requests out of the join, and their
+    // attempts unmatched: the merge stops instead.
+    for (s, got) in shards.iter().zip(per_shard) {
+        if got != s.manifest.requests {
+            bail!(
+                "{}/shard/requests.bin holds {got} request rows, but its manifest.json says {}: \
+                 the file is incomplete; this shard cannot be merged",
+                s.run_dir.display(),
+                s.manifest.requests
+            );
+        }
+    }
     Ok(n)
 }
 

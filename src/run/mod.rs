@@ -275,7 +275,13 @@ fn write_shard(
         output_problems: summary.output_problems.clone(),
         ledger,
         start: m.start.as_ref(),
-    })
+    })?;
+    // A read error while the rows were copied leaves a short requests.bin.
+    if let Some(e) = rows.and_then(spill::RowFile::error) {
+        let _ = std::fs::remove_dir_all(out_dir.join(crate::shard::DIR));
+        anyhow::bail!("the client's records could not all be copied ({e})");
+    }
+    Ok(())
 }
 
 /// Analyses what was measured and judges it into the Summary.

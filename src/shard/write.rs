@@ -97,8 +97,11 @@ fn manifest(input: &WriteInput, requests: u64) -> Manifest {
         scenario: ScenarioId {
             name: sc.name.clone(),
             digest: super::scenario_digest(sc),
+            // Absolute, symlinks kept: a ConfigMap mounts the scenario as
+            // a link into a folder whose name changes from pod to pod, and
+            // merge resolves the profiles beside the path it was given.
             source: sc.source.as_ref().map(|p| {
-                std::fs::canonicalize(p)
+                std::path::absolute(p)
                     .unwrap_or_else(|_| p.clone())
                     .display()
                     .to_string()
