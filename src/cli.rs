@@ -326,11 +326,11 @@ pub struct RunArgs {
     /// (2026-12-03T18:00:00Z) or Unix seconds. The run gets ready, then waits for it.
     #[arg(long, value_name = "TIME", value_parser = start_at)]
     pub start_at: Option<crate::clock::StartAt>,
-    /// Do not start the scenario's [[providers]]: a `slabench mock` serves them
+    /// Do not start the scenario's `[[providers]]`: a `slabench mock` serves them
     /// elsewhere (external gateway only; no ledger: `slabench merge --ledger` joins it).
     #[arg(long)]
     pub no_providers: bool,
-    /// Allow a gateway url that is not loopback (as allow_non_loopback = true in [gateway]).
+    /// Allow a gateway url that is not loopback (as `allow_non_loopback = true` in `[gateway]`).
     #[arg(long)]
     pub allow_remote: bool,
     #[command(flatten)]

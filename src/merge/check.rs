@@ -143,11 +143,11 @@ pub fn missing_sentence(missing: &[Shard]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::shard::{DriveState, Manifest, ScenarioId};
 
-    fn shard(dir: &str, index: u32, count: u32) -> ShardRun {
+    pub(in crate::merge) fn shard(dir: &str, index: u32, count: u32) -> ShardRun {
         ShardRun {
             run_dir: dir.into(),
             manifest: Manifest {

@@ -13,6 +13,7 @@
 
 mod check;
 mod health;
+mod parts;
 mod rows;
 mod seconds;
 
@@ -248,6 +249,11 @@ fn join(
         parts.push(l.clone());
     }
     refuse_a_part_twice(&parts)?;
+    let mut part_problem = None;
+    for l in &opts.ledgers {
+        let problem = parts::check(l, scenario, runs)?;
+        part_problem = part_problem.or(problem);
+    }
     // A shard whose providers wrote a ledger that is not there any more:
     // its attempts are missing, so nothing the ledger decides is measured.
     let lost = runs
@@ -276,6 +282,9 @@ fn join(
             .map(|p| format!("shard {}'s ledger may be incomplete: {p}", s.manifest.shard))
     });
     if let Some(p) = problem {
+        report.ledger_error.get_or_insert(p);
+    }
+    if let Some(p) = part_problem {
         report.ledger_error.get_or_insert(p);
     }
     if let Some(s) = lost {

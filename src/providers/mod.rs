@@ -11,6 +11,7 @@ mod entry;
 pub mod errors;
 pub mod fault;
 pub mod ledger;
+pub mod ledger_info;
 pub mod ledger_writer;
 mod limit_headers;
 mod listener;
@@ -206,6 +207,19 @@ pub async fn serve(
     };
     clock.start(origin);
     let set = ProviderSet::start_on(scenario, clock, ledger_path, how.ip)?;
+    let mut info = ledger_info::LedgerInfo {
+        scenario: scenario.name.clone(),
+        seed: scenario.seed,
+        start_at: how.start_at.map(|s| s.rfc3339()),
+        started_unix_ms: ledger_info::unix_ms(wall),
+        finished_unix_ms: None,
+        attempts: None,
+    };
+    // Not beside /dev/null (benchmarks that keep no ledger).
+    let described = std::fs::metadata(ledger_path).is_ok_and(|m| m.is_file());
+    if described {
+        info.write(ledger_path)?;
+    }
     let width = set.urls.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     for (name, url) in &set.urls {
         writeln!(out, "{name:width$}  {url}")?;
@@ -216,6 +230,11 @@ pub async fn serve(
     out.flush()?;
     let stopped = stop.await;
     let stats = set.shutdown().await?;
+    info.finished_unix_ms = Some(ledger_info::unix_ms(std::time::SystemTime::now()));
+    info.attempts = Some(stats.attempts);
+    if described {
+        info.write(ledger_path)?;
+    }
     stopped?;
     writeln!(
         out,
