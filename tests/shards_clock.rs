@@ -9,7 +9,10 @@
 //! the load to `b` (its cool-off outlasts the run: no half-open probe
 //! falls in the window). Every request is answered, so counts must be
 //! equal; latency and the fault window's reaction are compared within the
-//! issue's bounds (5% or 5 ms; 1 s).
+//! issue's bounds (5% or 5 ms; 1 s). The providers answer after 500 ms, so
+//! that 5% is more than the scheduling noise of six debug-build processes
+//! on a busy 2-core machine (at 100 ms, a p99 of 131 ms against 118 ms
+//! once failed it).
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -26,7 +29,7 @@ price_input_per_m = 1.5
 price_output_per_m = 4.0
 [ttft]
 dist = "fixed"
-value = "100ms"
+value = "500ms"
 [speed]
 tokens_per_s = 2000
 jitter = 0.0
