@@ -177,6 +177,8 @@ pub struct MockArgs {
     /// Allow a --bind address other than loopback (and a scenario whose gateway url is not loopback).
     #[arg(long)]
     pub allow_remote: bool,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 fn name_port(s: &str) -> Result<(String, u16), String> {
@@ -335,6 +337,29 @@ pub struct RunArgs {
     pub allow_remote: bool,
     #[command(flatten)]
     pub gate: GateArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+/// `--metrics-addr` and its companions, for run, mock and gateway.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MetricsArgs {
+    /// Serve live Prometheus metrics (OpenMetrics text) at http://ADDR/metrics
+    /// while this runs, e.g. 127.0.0.1:9464 (port 0: any free one, printed).
+    #[arg(long, value_name = "ADDR", env = "SLABENCH_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// How long the metrics stay up after the work ends, so the last scrape
+    /// sees the final values (a second Ctrl-C ends it early).
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = duration)]
+    pub metrics_linger: std::time::Duration,
+    /// Allow a --metrics-addr other than loopback (metrics for other machines).
+    #[arg(long, env = "SLABENCH_METRICS_ALLOW_REMOTE")]
+    pub metrics_allow_remote: bool,
+}
+
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("`{s}` is not a duration ({e}): write e.g. 15s, 1m or 0s"))
 }
 
 /// The most shards (`load::shard::MAX_SHARDS`, which checks the same).

@@ -25,6 +25,9 @@ fn advice(e: &anyhow::Error) -> Option<&dyn exit::Advice> {
         if let Some(x) = cause.downcast_ref::<crate::run::RunError>() {
             return Some(x);
         }
+        if let Some(x) = cause.downcast_ref::<crate::exporter::ExporterError>() {
+            return Some(x);
+        }
         cause
             .downcast_ref::<UserError>()
             .map(|x| x as &dyn exit::Advice)
@@ -92,25 +95,69 @@ async fn run(args: RunArgs) -> Outcome {
         args.gate.tolerance,
         args.gate.floor,
     )?;
+    let shard = match args.shard {
+        Some((i, n)) => crate::load::shard::Shard::new(i, n)
+            .map_err(|e| UserError::new(format!("--shard: {e}"), "e.g. --shard 0/3"))?,
+        None => crate::load::shard::Shard::WHOLE,
+    };
+    let metrics = crate::exporter::run::RunExport::new(&sc, shard);
+    let registry = metrics.registry();
+    let exporter = start_exporter(&args.metrics, registry).await?;
+    let stop = watch_signals(args.quiet);
     let opts = crate::run::RunOptions {
         out: args.out,
         quiet: args.quiet,
-        stop: Some(watch_signals(args.quiet)),
+        stop: Some(stop.clone()),
         requests_csv: args.requests_csv,
         allow_unreachable: args.allow_unreachable,
         start_at: args.start_at,
         no_providers: args.no_providers,
-        shard: match args.shard {
-            Some((i, n)) => crate::load::shard::Shard::new(i, n)
-                .map_err(|e| UserError::new(format!("--shard: {e}"), "e.g. --shard 0/3"))?,
-            None => crate::load::shard::Shard::WHOLE,
-        },
+        shard,
+        metrics: exporter.is_some().then_some(metrics),
     };
     if let Some(line) = remote_header(&sc) {
         eprintln!("{line}");
     }
-    let outcome = crate::run::run_gated(&sc, opts, &gate).await?;
-    Ok(outcome.summary.verdict.exit_code())
+    let outcome = crate::run::run_gated(&sc, opts, &gate).await;
+    if let Some(exporter) = exporter {
+        match outcome.is_ok() {
+            true => linger(exporter, &args.metrics, stop).await,
+            false => exporter.stop().await,
+        }
+    }
+    Ok(outcome?.summary.verdict.exit_code())
+}
+
+/// Starts the metrics endpoint when `--metrics-addr` asks for one, and
+/// says where it is (on stderr: a port 0 becomes a real one).
+async fn start_exporter(
+    args: &crate::cli::MetricsArgs,
+    registry: prometheus_client::registry::Registry,
+) -> anyhow::Result<Option<crate::exporter::Exporter>> {
+    let Some(addr) = args.metrics_addr else {
+        return Ok(None);
+    };
+    let exporter =
+        crate::exporter::Exporter::start(addr, args.metrics_allow_remote, registry).await?;
+    eprintln!("metrics: http://{}/metrics", exporter.addr());
+    Ok(Some(exporter))
+}
+
+/// Keeps the endpoint up for `--metrics-linger` after the work, so that
+/// the last scrape sees the final values; Ctrl-C ends the wait.
+async fn linger(
+    exporter: crate::exporter::Exporter,
+    args: &crate::cli::MetricsArgs,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    if !args.metrics_linger.is_zero() && !*stop.borrow() {
+        eprintln!(
+            "metrics: final values at http://{}/metrics for {} (--metrics-linger; Ctrl-C ends it)",
+            exporter.addr(),
+            humantime::format_duration(args.metrics_linger)
+        );
+    }
+    exporter.linger(args.metrics_linger, Some(stop)).await;
 }
 
 /// The header line of a run whose load goes to a host other than this
@@ -406,11 +453,29 @@ async fn mock(args: crate::cli::MockArgs) -> Outcome {
         );
         Ok(())
     };
+    let metrics = crate::exporter::providers::ProvidersCollector::new(&sc);
+    let exporter = start_exporter(&args.metrics, metrics.registry()).await?;
     let how = crate::providers::Serve {
         ip: args.bind,
         start_at: args.start_at,
+        watch: metrics.watch.clone(),
     };
-    crate::providers::serve(&sc, ledger, &mut std::io::stdout(), stop, how).await?;
+    let served = crate::providers::serve(&sc, ledger, &mut std::io::stdout(), stop, how).await;
+    if let Some(exporter) = exporter {
+        // Stopped by a signal: the final counts stay up for the linger
+        // unless another signal comes.
+        let (tx, stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if interrupted(&mut terminate_signal()).await {
+                let _ = tx.send(true);
+            }
+        });
+        match served.is_ok() {
+            true => linger(exporter, &args.metrics, stop).await,
+            false => exporter.stop().await,
+        }
+    }
+    served?;
     Ok(exit::PASS)
 }
 

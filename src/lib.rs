@@ -18,6 +18,7 @@ pub mod commands;
 pub mod connwatch;
 pub mod crash;
 pub mod exit;
+pub mod exporter;
 pub mod fmt;
 pub mod gateway;
 

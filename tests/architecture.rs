@@ -248,6 +248,10 @@ fn no_layer_depends_on_what_the_code_map_forbids() {
         ("baseline", &["report", "run", "commands"]),
         ("run", &["commands", "cli"]),
         ("capacity", &["commands", "cli", "scorecard", "baseline"]),
+        (
+            "exporter",
+            &["report", "baseline", "run", "commands", "cli"],
+        ),
     ];
     for (layer, forbidden) in rules {
         let bad: Vec<&&str> = forbidden

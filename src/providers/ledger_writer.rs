@@ -26,6 +26,8 @@ pub struct LedgerStats {
     pub by_outcome: [u64; AttemptOutcome::ALL.len()],
     /// Indexed by provider.
     pub by_provider: Vec<u64>,
+    /// Indexed by provider, then by `AttemptOutcome as usize`.
+    pub by_provider_outcome: Vec<[u64; AttemptOutcome::ALL.len()]>,
 }
 
 impl LedgerStats {
@@ -40,6 +42,7 @@ struct Counters {
     untagged: AtomicU64,
     by_outcome: [AtomicU64; AttemptOutcome::ALL.len()],
     by_provider: Vec<AtomicU64>,
+    by_provider_outcome: Vec<[AtomicU64; AttemptOutcome::ALL.len()]>,
 }
 
 impl Counters {
@@ -52,6 +55,9 @@ impl Counters {
         if let Some(c) = self.by_provider.get(usize::from(a.provider)) {
             c.fetch_add(1, Relaxed);
         }
+        if let Some(c) = self.by_provider_outcome.get(usize::from(a.provider)) {
+            c[a.outcome as usize].fetch_add(1, Relaxed);
+        }
     }
 
     fn snapshot(&self) -> LedgerStats {
@@ -60,7 +66,24 @@ impl Counters {
             untagged: self.untagged.load(Relaxed),
             by_outcome: std::array::from_fn(|i| self.by_outcome[i].load(Relaxed)),
             by_provider: self.by_provider.iter().map(|c| c.load(Relaxed)).collect(),
+            by_provider_outcome: self
+                .by_provider_outcome
+                .iter()
+                .map(|p| std::array::from_fn(|i| p[i].load(Relaxed)))
+                .collect(),
         }
+    }
+}
+
+/// The ledger's counters, read while the providers serve.
+#[derive(Debug, Clone)]
+pub struct LedgerCounters(Arc<Counters>);
+
+impl LedgerCounters {
+    /// The counters now (attempts still in the writer's channel are not
+    /// counted yet).
+    pub fn snapshot(&self) -> LedgerStats {
+        self.0.snapshot()
     }
 }
 
@@ -115,6 +138,9 @@ impl LedgerWriter {
             untagged: AtomicU64::new(0),
             by_outcome: std::array::from_fn(|_| AtomicU64::new(0)),
             by_provider: (0..providers).map(|_| AtomicU64::new(0)).collect(),
+            by_provider_outcome: (0..providers)
+                .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
+                .collect(),
         });
         let (tx, rx) = mpsc::channel();
         let shown = path.display().to_string();
@@ -135,6 +161,12 @@ impl LedgerWriter {
 
     pub fn sink(&self) -> LedgerSink {
         self.sink.clone()
+    }
+
+    /// A handle on the counters that outlives nothing but reads them live
+    /// (the metrics endpoint's).
+    pub fn counters(&self) -> LedgerCounters {
+        LedgerCounters(self.counters.clone())
     }
 
     /// Counters so far (attempts still in the channel are not counted yet).

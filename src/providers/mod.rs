@@ -142,6 +142,11 @@ impl ProviderSet {
         self.ledger.stats()
     }
 
+    /// The ledger's counters, to read live.
+    pub fn counters(&self) -> ledger_writer::LedgerCounters {
+        self.ledger.counters()
+    }
+
     /// Stops accepting, lets answers in progress finish (briefly; hung
     /// requests are reset), frees every port, and flushes the ledger.
     pub async fn shutdown(self) -> anyhow::Result<LedgerStats> {
@@ -157,12 +162,14 @@ impl ProviderSet {
 }
 
 /// How `slabench mock` serves: where, and from which t=0.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Serve {
     /// The address every provider listens on (`--bind`).
     pub ip: IpAddr,
     /// `--start-at`: t=0 of the fault windows; `None`: now.
     pub start_at: Option<crate::clock::StartAt>,
+    /// Filled in once the providers serve, for a metrics endpoint.
+    pub watch: Watch,
 }
 
 impl Default for Serve {
@@ -170,8 +177,18 @@ impl Default for Serve {
         Serve {
             ip: Ipv4Addr::LOCALHOST.into(),
             start_at: None,
+            watch: Watch::default(),
         }
     }
+}
+
+/// Where a metrics endpoint (`--metrics-addr`) reads the providers while
+/// they serve: their ledger's counters and their run clock, set once they
+/// start.
+#[derive(Debug, Clone, Default)]
+pub struct Watch {
+    pub counters: Arc<std::sync::OnceLock<ledger_writer::LedgerCounters>>,
+    pub clock: Arc<std::sync::OnceLock<Arc<RunClock>>>,
 }
 
 /// Serves the providers of `scenario` on loopback from t=0 now until `stop`
@@ -206,7 +223,9 @@ pub async fn serve(
         })?,
     };
     clock.start(origin);
-    let set = ProviderSet::start_on(scenario, clock, ledger_path, how.ip)?;
+    let set = ProviderSet::start_on(scenario, clock.clone(), ledger_path, how.ip)?;
+    let _ = how.watch.counters.set(set.counters());
+    let _ = how.watch.clock.set(clock);
     let mut info = ledger_info::LedgerInfo {
         scenario: scenario.name.clone(),
         seed: scenario.seed,

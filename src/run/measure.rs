@@ -145,7 +145,7 @@ impl Outputs {
 async fn drive(
     scenario: &Scenario,
     (driver, schedule): (Arc<Driver>, Schedule),
-    clock: &RunClock,
+    clock: &Arc<RunClock>,
     opts: &RunOptions,
     outputs: Outputs,
     origin: Origin,
@@ -164,6 +164,9 @@ async fn drive(
     let mut recorder = Recorder::new(scenario.traffic.iter().map(|c| c.name.clone()))
         .with_stages(stage_ends)
         .with_output(Box::new(report::live::RollingP99(live.clone())));
+    if let Some(metrics) = &opts.metrics {
+        recorder = recorder.with_output(metrics.feed());
+    }
     if !scenario.providers.is_empty() {
         // Kept in a file next to the run for the ledger join, not in memory.
         let rows = Box::new(super::spill::RowFile::create(&outputs.dir).sharded(opts.shard));
@@ -175,6 +178,9 @@ async fn drive(
     let (mut recorder, mut failed) = outputs.attach(recorder, origin.wall);
     let start = origin.began(scenario.lag_limit().0);
     let origin = clock.start(origin.at);
+    if let Some(metrics) = &opts.metrics {
+        metrics.load_started(origin, live.clone(), clock);
+    }
     if start.as_ref().is_some_and(|s| !s.sent) {
         failed.extend(recorder.finish());
         return (recorder, failed, DriveEnd::default(), start);

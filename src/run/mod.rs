@@ -53,6 +53,9 @@ pub struct RunOptions {
     /// Send only this shard's arrivals (`--shard I/N`); the whole schedule
     /// by default.
     pub shard: crate::load::shard::Shard,
+    /// `--metrics-addr`: the live metrics this run feeds (its endpoint is
+    /// the caller's).
+    pub metrics: Option<crate::exporter::run::RunExport>,
 }
 
 /// Why a run ended without a verdict (the caller maps these to exit codes).
@@ -141,12 +144,18 @@ pub async fn run_gated(
             });
         }
     };
+    if let (Some(metrics), Some(counters)) = (&opts.metrics, stack.provider_counters()) {
+        metrics.providers_started(counters);
+    }
     // Refused connections never reach the ledger: watch for them from
     // before the load (the ports are known now) to its end.
     let watch = syns::Watch::start(scenario, &stack);
     let measured = measure(scenario, &stack, &opts, outputs).await;
     let seconds = measured.as_ref().map_or(0, |m| m.recorder.timeline.len());
     let connections = watch.finish(seconds).await;
+    if let Some(metrics) = &opts.metrics {
+        metrics.phase("analysis");
+    }
     stack.stop().await;
     let gateway_exit = gateway_exit(&stack);
     let m = measured.inspect_err(|_| unmake_dir())?;
@@ -167,6 +176,9 @@ pub async fn run_gated(
     data.baseline_curves = gate.curves(&data.classes);
     let written = exports.write(&data);
     let summary = data.summary;
+    if let Some(metrics) = &opts.metrics {
+        metrics.finish(&summary);
+    }
     // The verdict is shown even when a report could not be written; the
     // error (which files are good, how to rebuild the rest) follows.
     if !opts.quiet {

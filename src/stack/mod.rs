@@ -124,6 +124,11 @@ impl Stack {
         Ok(())
     }
 
+    /// The simulated providers' ledger counters, to read live.
+    pub fn provider_counters(&self) -> Option<crate::providers::ledger_writer::LedgerCounters> {
+        self.providers.as_ref().map(ProviderSet::counters)
+    }
+
     /// `(name, url)` of the simulated providers.
     pub fn provider_urls(&self) -> Vec<(String, String)> {
         self.providers

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 pub mod fake;
 pub mod outage_run;
+pub mod scrape;
 
 use slabench::scenario::{from_str, Scenario, ScenarioError};
 
