@@ -24,14 +24,20 @@ fn phase(samples: &[Sample]) -> String {
         .unwrap_or_default()
 }
 
-/// Scrapes until the run's phase is `done`; returns the final samples and
-/// whether a scrape during the load saw requests counted.
-fn follow(addr: std::net::SocketAddr, within: Duration) -> (Vec<Sample>, bool) {
+/// Scrapes until the run's phase is `done`; returns the final samples,
+/// whether a scrape during the load saw requests counted, and every
+/// metric name any scrape showed.
+fn follow(
+    addr: std::net::SocketAddr,
+    within: Duration,
+) -> (Vec<Sample>, bool, std::collections::BTreeSet<String>) {
     let deadline = Instant::now() + within;
     let mut seen_live = false;
+    let mut names = std::collections::BTreeSet::new();
     while Instant::now() < deadline {
         if let Some(text) = scrape(addr) {
             let samples = parse(&text);
+            names.extend(samples.iter().map(|s| s.name.clone()));
             let p = phase(&samples);
             if p == "load"
                 && named(&samples, "slabench_requests_total")
@@ -41,7 +47,7 @@ fn follow(addr: std::net::SocketAddr, within: Duration) -> (Vec<Sample>, bool) {
                 seen_live = true;
             }
             if p == "done" {
-                return (samples, seen_live);
+                return (samples, seen_live, names);
             }
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -82,7 +88,7 @@ fn a_runs_metrics_end_equal_to_its_summary() {
         "2s",
     ]);
     let addr = endpoint(&lines);
-    let (end, seen_live) = follow(addr, Duration::from_secs(60));
+    let (end, seen_live, names) = follow(addr, Duration::from_secs(60));
     assert!(seen_live, "no scrape during the load counted a request");
     let started = Instant::now();
     let status = child.wait().unwrap();
@@ -168,6 +174,7 @@ fn a_runs_metrics_end_equal_to_its_summary() {
         attempts as u64 >= joined && attempts as u64 <= joined + 5,
         "{attempts} against {joined}"
     );
+    dashboard_names_are_exported(&names);
     // The flash outage (1 s to 3 s) is over at the end.
     let windows = named(&end, "slabench_fault_window_active");
     assert_eq!(windows.len(), 1, "{windows:?}");
@@ -254,5 +261,26 @@ fn the_mock_counts_its_attempts_and_lingers_after_sigterm() {
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "the second SIGTERM did not end the linger"
+    );
+}
+
+/// Every metric the Grafana dashboard (deploy/grafana/slabench.json) asks
+/// for is one this run exported.
+fn dashboard_names_are_exported(exported: &std::collections::BTreeSet<String>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/grafana/slabench.json");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut asked = std::collections::BTreeSet::new();
+    for (i, _) in text.match_indices("slabench_") {
+        let name: String = text[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        asked.insert(name);
+    }
+    assert!(asked.len() >= 12, "{asked:?}");
+    let missing: Vec<&String> = asked.iter().filter(|n| !exported.contains(*n)).collect();
+    assert!(
+        missing.is_empty(),
+        "the dashboard asks for metrics slabench does not export: {missing:?}"
     );
 }
