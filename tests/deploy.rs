@@ -85,9 +85,17 @@ fn the_service_and_the_mock_serve_the_scenarios_pinned_ports() {
             )
         })
         .collect();
+    // The scenario's ports, and the live metrics' port its args name.
+    let mut with_metrics = want.clone();
+    with_metrics.insert("metrics".into(), 9464);
     assert_eq!(
-        container_ports, want,
-        "the mock container's ports vs the scenario"
+        container_ports, with_metrics,
+        "the mock container's ports vs the scenario and --metrics-addr"
+    );
+    let args: Vec<&str> = list(&mock["args"]).iter().map(|a| s(a)).collect();
+    assert!(
+        args.windows(2).any(|w| w == ["--metrics-addr", "0.0.0.0:9464"]),
+        "{args:?}"
     );
 
     let svc = m.get("Service", "slabench-providers");
