@@ -346,7 +346,7 @@ pub struct RunArgs {
 pub struct MetricsArgs {
     /// Serve live Prometheus metrics (OpenMetrics text) at http://ADDR/metrics
     /// while this runs, e.g. 127.0.0.1:9464 (port 0: any free one, printed).
-    #[arg(long, value_name = "ADDR", env = "SLABENCH_METRICS_ADDR")]
+    #[arg(long, value_name = "ADDR", env = "SLABENCH_METRICS_ADDR", value_parser = host_port)]
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// How long the metrics stay up after the work ends, so the last scrape
     /// sees the final values (a second Ctrl-C ends it early).
@@ -355,6 +355,21 @@ pub struct MetricsArgs {
     /// Allow a --metrics-addr other than loopback (metrics for other machines).
     #[arg(long, env = "SLABENCH_METRICS_ALLOW_REMOTE")]
     pub metrics_allow_remote: bool,
+}
+
+/// HOST:PORT, the host an IP address or a name (`localhost:9464`).
+fn host_port(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = s.trim().parse() {
+        return Ok(addr);
+    }
+    let bad = |why: String| {
+        format!("`{s}` is not HOST:PORT ({why}): write e.g. 127.0.0.1:9464, [::1]:9464 or localhost:9464")
+    };
+    let mut addrs = s.trim().to_socket_addrs().map_err(|e| bad(e.to_string()))?;
+    addrs
+        .next()
+        .ok_or_else(|| bad("the name has no address".into()))
 }
 
 fn duration(s: &str) -> Result<std::time::Duration, String> {

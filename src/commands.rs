@@ -150,6 +150,7 @@ async fn linger(
     args: &crate::cli::MetricsArgs,
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    LINGERING.store(true, std::sync::atomic::Ordering::Relaxed);
     if !args.metrics_linger.is_zero() && !*stop.borrow() {
         eprintln!(
             "metrics: final values at http://{}/metrics for {} (--metrics-linger; Ctrl-C ends it)",
@@ -313,6 +314,10 @@ async fn capacity(args: crate::cli::CapacityArgs) -> Outcome {
 /// in-flight requests finish briefly, write everything, stop the gateway
 /// process and the providers. A second one cuts in-flight requests at
 /// once; a third exits without writing anything more.
+/// Set once the work is done and only the metrics endpoint lingers: an
+/// interrupt then closes it, and says so.
+static LINGERING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn watch_signals(quiet: bool) -> tokio::sync::watch::Receiver<bool> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -320,6 +325,11 @@ fn watch_signals(quiet: bool) -> tokio::sync::watch::Receiver<bool> {
         let mut count = 0;
         while interrupted(&mut term).await {
             count += 1;
+            if LINGERING.load(std::sync::atomic::Ordering::Relaxed) {
+                eprintln!("\ninterrupted: closing the metrics endpoint");
+                let _ = stop_tx.send(true);
+                continue;
+            }
             match count {
                 1 if !quiet => eprintln!(
                     "\ninterrupted: stopping; whatever was measured will be written \

@@ -92,9 +92,10 @@ fn the_service_and_the_mock_serve_the_scenarios_pinned_ports() {
         container_ports, with_metrics,
         "the mock container's ports vs the scenario and --metrics-addr"
     );
-    let args: Vec<&str> = list(&mock["args"]).iter().map(|a| s(a)).collect();
+    let args: Vec<&str> = list(&mock["args"]).iter().map(s).collect();
     assert!(
-        args.windows(2).any(|w| w == ["--metrics-addr", "0.0.0.0:9464"]),
+        args.windows(2)
+            .any(|w| w == ["--metrics-addr", "0.0.0.0:9464"]),
         "{args:?}"
     );
 

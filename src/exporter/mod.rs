@@ -44,7 +44,7 @@ pub const DEFAULT_LINGER: Duration = Duration::from_secs(15);
 pub enum ExporterError {
     #[error("--metrics-addr {addr} is not a loopback address")]
     NotLoopback { addr: SocketAddr },
-    #[error("--metrics-addr {addr}: cannot listen there: {source}")]
+    #[error("--metrics-addr {addr}: cannot listen there")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,

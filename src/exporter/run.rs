@@ -84,6 +84,8 @@ struct Shared {
     view: Mutex<View>,
     live: OnceLock<Arc<Live>>,
     origin: OnceLock<Instant>,
+    /// When the load ended (the run clock stops there).
+    ended: OnceLock<Instant>,
     providers: ProvidersCollector,
 }
 
@@ -129,6 +131,7 @@ impl RunExport {
             view: Mutex::new(view),
             live: OnceLock::new(),
             origin: OnceLock::new(),
+            ended: OnceLock::new(),
             providers: ProvidersCollector::new(scenario),
         }))
     }
@@ -146,8 +149,12 @@ impl RunExport {
         self.0.view.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The run is in `phase` now (starting, load, analysis, done).
+    /// The run is in `phase` now (starting, load, analysis, done); the
+    /// load's end stops the run clock.
     pub fn phase(&self, phase: &'static str) {
+        if phase != "load" && self.0.origin.get().is_some() {
+            let _ = self.0.ended.set(Instant::now());
+        }
         self.view().phase = phase;
     }
 
@@ -278,12 +285,17 @@ impl RunExport {
     /// The generator: target and achieved rate, lag, in flight, sent.
     fn encode_load(&self, enc: &mut DescriptorEncoder, v: &View) -> Result<(), Error> {
         let st = &self.0.statics;
-        let elapsed = self.0.origin.get().map(|o| o.elapsed().as_secs_f64());
+        let now = self.0.ended.get().copied().unwrap_or_else(Instant::now);
+        let elapsed = self
+            .0
+            .origin
+            .get()
+            .map(|o| now.saturating_duration_since(*o).as_secs_f64());
         let target = elapsed.map(|t| st.curve.rpm_at(t) * st.share);
         gauges::gauge(
             enc,
             "slabench_run_elapsed_seconds",
-            "Seconds since t=0",
+            "Seconds since t=0 (stops at the load's end)",
             elapsed.map(|t| (Vec::new(), t)),
         )?;
         gauges::gauge(
