@@ -121,7 +121,7 @@ async fn run(args: RunArgs) -> Outcome {
     let outcome = crate::run::run_gated(&sc, opts, &gate).await;
     if let Some(exporter) = exporter {
         match outcome.is_ok() {
-            true => linger(exporter, &args.metrics, stop).await,
+            true => linger(exporter, &args.metrics, next_interrupt(stop)).await,
             false => exporter.stop().await,
         }
     }
@@ -145,20 +145,35 @@ async fn start_exporter(
 
 /// Keeps the endpoint up for `--metrics-linger` after the work, so that
 /// the last scrape sees the final values; Ctrl-C ends the wait.
+/// Completes with the next change of `stop` after now (an interrupt
+/// after the work: an interrupted run lingers too, so that a shard stopped
+/// by SIGTERM still shows its INTERRUPTED verdict).
+fn next_interrupt<T>(
+    mut stop: tokio::sync::watch::Receiver<T>,
+) -> impl std::future::Future<Output = ()> {
+    stop.borrow_and_update();
+    async move {
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Keeps the endpoint up for `--metrics-linger`, or until `until`.
 async fn linger(
     exporter: crate::exporter::Exporter,
     args: &crate::cli::MetricsArgs,
-    stop: tokio::sync::watch::Receiver<bool>,
+    until: impl std::future::Future<Output = ()>,
 ) {
     LINGERING.store(true, std::sync::atomic::Ordering::Relaxed);
-    if !args.metrics_linger.is_zero() && !*stop.borrow() {
+    if !args.metrics_linger.is_zero() {
         eprintln!(
             "metrics: final values at http://{}/metrics for {} (--metrics-linger; Ctrl-C ends it)",
             exporter.addr(),
             humantime::format_duration(args.metrics_linger)
         );
     }
-    exporter.linger(args.metrics_linger, Some(stop)).await;
+    exporter.linger(args.metrics_linger, until).await;
 }
 
 /// The header line of a run whose load goes to a host other than this
@@ -455,12 +470,19 @@ async fn mock(args: crate::cli::MockArgs) -> Outcome {
     if let Some(dir) = ledger.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let stop = async {
-        let mut signals = terminate_signal();
-        anyhow::ensure!(
-            interrupted(&mut signals).await,
-            "cannot wait for Ctrl-C or SIGTERM"
-        );
+    // One count of Ctrl-C and SIGTERM for the whole command: the first
+    // stops the providers, the next ends the metrics' linger.
+    let (count, signals) = tokio::sync::watch::channel(0u32);
+    let mut stream = terminate_signal();
+    tokio::spawn(async move {
+        while interrupted(&mut stream).await {
+            count.send_modify(|n| *n += 1);
+        }
+    });
+    let mut first = signals.clone();
+    let stop = async move {
+        let heard = first.wait_for(|n| *n >= 1).await.is_ok();
+        anyhow::ensure!(heard, "cannot wait for Ctrl-C or SIGTERM");
         Ok(())
     };
     let metrics = crate::exporter::providers::ProvidersCollector::new(&sc);
@@ -474,14 +496,14 @@ async fn mock(args: crate::cli::MockArgs) -> Outcome {
     if let Some(exporter) = exporter {
         // Stopped by a signal: the final counts stay up for the linger
         // unless another signal comes.
-        let (tx, stop) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            if interrupted(&mut terminate_signal()).await {
-                let _ = tx.send(true);
-            }
-        });
         match served.is_ok() {
-            true => linger(exporter, &args.metrics, stop).await,
+            true => {
+                let mut signals = signals;
+                let second = async move {
+                    let _ = signals.wait_for(|n| *n >= 2).await;
+                };
+                linger(exporter, &args.metrics, second).await
+            }
             false => exporter.stop().await,
         }
     }

@@ -85,22 +85,24 @@ fn a_runs_metrics_end_equal_to_its_summary() {
         "--metrics-addr",
         "127.0.0.1:0",
         "--metrics-linger",
-        "2s",
+        "60s",
     ]);
     let addr = endpoint(&lines);
     let (end, seen_live, names) = follow(addr, Duration::from_secs(60));
     assert!(seen_live, "no scrape during the load counted a request");
+    // The run is over and the endpoint lingers; Ctrl-C ends the linger,
+    // and the exit code is still the verdict's.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(scrape(addr).is_some(), "not lingering");
+    interrupt(&child);
     let started = Instant::now();
     let status = child.wait().unwrap();
-    let lingered = started.elapsed();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "Ctrl-C did not end the linger"
+    );
     let s = summary(&out);
     assert_eq!(status.code(), Some(0), "verdict {}", s["verdict"]);
-    // It stayed up for the linger (the done scrape came right after the
-    // reports), and then let go.
-    assert!(
-        lingered > Duration::from_millis(1000),
-        "lingered {lingered:?}"
-    );
     assert!(scrape(addr).is_none(), "still serving after the linger");
 
     // Counts: exactly summary.json's.
@@ -180,6 +182,62 @@ fn a_runs_metrics_end_equal_to_its_summary() {
     assert_eq!(windows.len(), 1, "{windows:?}");
     assert_eq!(windows[0].label("provider"), "flash");
     assert_eq!(windows[0].value, 0.0);
+}
+
+fn interrupt(child: &std::process::Child) {
+    let pid = child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// A run cut short (a shard evicted, say) still shows how it ended: the
+/// endpoint lingers with the INTERRUPTED verdict and the final counts,
+/// until another interrupt.
+#[test]
+fn an_interrupted_run_lingers_with_its_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = smoke_with(dir.path(), &[("drain = \"10s\"", "drain = \"3s\"")]);
+    let out = dir.path().join("run");
+    let (mut child, lines) = spawn(&[
+        "run",
+        &scenario,
+        "--out",
+        out.to_str().unwrap(),
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--metrics-linger",
+        "60s",
+    ]);
+    let addr = endpoint(&lines);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let samples = scrape(addr).map(|t| parse(&t)).unwrap_or_default();
+        let counted: f64 = named(&samples, "slabench_requests_total")
+            .iter()
+            .map(|s| s.value)
+            .sum();
+        if counted > 0.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no request counted in 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    interrupt(&child);
+    let (end, _, _) = follow(addr, Duration::from_secs(30));
+    let s = summary(&out);
+    assert_eq!(s["verdict"], "INTERRUPTED");
+    let verdict = named(&end, "slabench_verdict");
+    assert_eq!(verdict[0].label("verdict"), "INTERRUPTED");
+    let expected: BTreeMap<String, u64> =
+        serde_json::from_value(s["requests"]["by_outcome"].clone()).unwrap();
+    let total: u64 = expected.values().sum();
+    assert_eq!(by_outcome(&end).values().sum::<u64>(), total);
+    assert!(scrape(addr).is_some(), "an interrupted run did not linger");
+    interrupt(&child);
+    assert_eq!(child.wait().unwrap().code(), Some(5));
 }
 
 #[test]

@@ -189,6 +189,9 @@ fn a_real_prometheus_sees_the_reports_numbers() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    // A range query's last point can fall up to a step before now: let a
+    // few more scrapes of the final values land.
+    std::thread::sleep(Duration::from_secs(3));
     let s: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
 

@@ -66,19 +66,32 @@ pub const BUCKETS_S: [f64; 16] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0, 90.0, 120.0,
 ];
 
-/// A histogram family: `name` + `_bucket`, `_sum`, `_count`.
+/// [`BUCKETS_S`] and `extra` (the SLA budgets, so that a budget is a
+/// bucket bound and "how many within budget" reads off exactly), sorted.
+pub fn bounds_with(extra: impl IntoIterator<Item = std::time::Duration>) -> Vec<f64> {
+    let mut out: Vec<f64> = BUCKETS_S.to_vec();
+    out.extend(extra.into_iter().map(|d| d.as_secs_f64()));
+    out.retain(|b| b.is_finite() && *b > 0.0);
+    out.sort_by(f64::total_cmp);
+    out.dedup();
+    out
+}
+
+/// A histogram family: `name` + `_bucket` (upper bounds `bounds`, then
+/// +Inf), `_sum`, `_count`.
 pub fn histogram(
     enc: &mut DescriptorEncoder,
     name: &str,
     help: &str,
     samples: &[HistSample],
+    bounds: &[f64],
 ) -> Result<(), Error> {
     if samples.is_empty() {
         return Ok(());
     }
     let mut family = enc.encode_descriptor(name, help, None, MetricType::Histogram)?;
     for s in samples {
-        let buckets = buckets(s.hist);
+        let buckets = buckets(s.hist, bounds);
         family
             .encode_family(&s.labels)?
             .encode_histogram::<NoLabelSet>(s.sum_s, s.hist.len(), &buckets, None)?;
@@ -86,11 +99,11 @@ pub fn histogram(
     Ok(())
 }
 
-/// The non-cumulative count per bucket of [`BUCKETS_S`], then +Inf.
-pub fn buckets(h: &Hist) -> Vec<(f64, u64)> {
-    let mut out = Vec::with_capacity(BUCKETS_S.len() + 1);
+/// The non-cumulative count per bucket of `bounds` (ascending), then +Inf.
+pub fn buckets(h: &Hist, bounds: &[f64]) -> Vec<(f64, u64)> {
+    let mut out = Vec::with_capacity(bounds.len() + 1);
     let mut below = 0u64;
-    for le in BUCKETS_S {
+    for &le in bounds {
         let us = (le * 1e6) as u64;
         // Values equivalent to `us` at the histogram's precision count as ≤ it.
         let upto = h.count_between(0, h.highest_equivalent(us));
@@ -119,7 +132,7 @@ mod tests {
         for ms in [1, 4, 5, 6, 99, 100, 101, 300_000] {
             histogram::record_us(&mut h, ms * 1000);
         }
-        let b = buckets(&h);
+        let b = buckets(&h, &BUCKETS_S);
         assert_eq!(b.len(), BUCKETS_S.len() + 1);
         assert_eq!(b.iter().map(|(_, n)| n).sum::<u64>(), 8);
         // ≤ 5 ms: 1, 4, 5; ≤ 10 ms: 6; ≤ 100 ms: 99, 100; ≤ 250 ms: 101.
@@ -132,6 +145,19 @@ mod tests {
             (f64::INFINITY, 1),
             "300 s is past 120 s"
         );
+    }
+
+    #[test]
+    fn budgets_become_bucket_bounds() {
+        let ms = std::time::Duration::from_millis;
+        let b = bounds_with([ms(300), ms(2500), ms(300)]);
+        assert_eq!(
+            b.len(),
+            BUCKETS_S.len() + 1,
+            "2.5 s is on the ladder; 300 ms once"
+        );
+        assert!(b.windows(2).all(|w| w[0] < w[1]));
+        assert!(b.contains(&0.3));
     }
 
     #[test]

@@ -104,19 +104,13 @@ impl Exporter {
         self.addr
     }
 
-    /// Keeps serving for `linger` after the work ended, or until `stop`
-    /// turns true (a second Ctrl-C), then stops and frees the port.
-    pub async fn linger(self, linger: Duration, stop: Option<watch::Receiver<bool>>) {
+    /// Keeps serving for `linger` after the work ended, or until `until`
+    /// completes (an interrupt after the work), then stops and frees the port.
+    pub async fn linger(self, linger: Duration, until: impl std::future::Future<Output = ()>) {
         if !linger.is_zero() {
-            let wait = tokio::time::sleep(linger);
-            match stop {
-                Some(stop) => {
-                    tokio::select! {
-                        _ = wait => {}
-                        _ = turns_true(stop) => {}
-                    }
-                }
-                None => wait.await,
+            tokio::select! {
+                _ = tokio::time::sleep(linger) => {}
+                _ = until => {}
             }
         }
         self.stop().await;

@@ -125,11 +125,17 @@ impl ProvidersCollector {
 }
 
 impl Collector for ProvidersCollector {
+    /// Only a process that serves the providers shows their windows (a
+    /// `--no-providers` shard does not), and only from t=0.
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), Error> {
-        if let Some(c) = self.watch.counters.get() {
-            encode_attempts(&mut enc, &self.names, c)?;
-        }
-        let elapsed = self.watch.clock.get().and_then(|c| c.elapsed());
+        let Some(c) = self.watch.counters.get() else {
+            return Ok(());
+        };
+        encode_attempts(&mut enc, &self.names, c)?;
+        let elapsed = self.watch.clock.get().and_then(|c| {
+            let us = c.micros_at(tokio::time::Instant::now());
+            (us >= 0).then(|| Duration::from_micros(us as u64))
+        });
         encode_windows(&mut enc, &self.windows, elapsed)
     }
 }

@@ -48,9 +48,10 @@ struct View {
     served: Vec<(String, u64)>,
     /// Per closed second (newest last): successful requests' latency per class.
     recent: VecDeque<Vec<Hist>>,
-    /// Requests sent in the last closed second, × 60.
+    /// Requests sent between the last two closed seconds, per minute.
     achieved_rpm: Option<f64>,
-    sent_at_close: u64,
+    /// When the last second closed, and the requests sent by then.
+    last_close: Option<(Instant, u64)>,
     done: Option<Final>,
 }
 
@@ -74,8 +75,14 @@ struct Statics {
     /// The target's share this process sends (1/N for a shard).
     share: f64,
     uptime_target: f64,
-    /// Per class, then "all": its name and budgets.
+    /// Per class: its name and budgets.
     budgets: Vec<(String, Budgets)>,
+    /// Over all traffic.
+    overall: Budgets,
+    /// The generator's lag limit (p99).
+    lag_limit: std::time::Duration,
+    /// The latency histogram's bucket bounds (s): the ladder and every budget.
+    buckets: Vec<f64>,
 }
 
 #[derive(Debug)]
@@ -97,12 +104,19 @@ pub struct RunExport(Arc<Shared>);
 impl RunExport {
     pub fn new(scenario: &Scenario, shard: crate::load::shard::Shard) -> Self {
         let classes: Vec<String> = scenario.traffic.iter().map(|c| c.name.clone()).collect();
-        let mut budgets: Vec<(String, Budgets)> = scenario
+        let budgets: Vec<(String, Budgets)> = scenario
             .traffic
             .iter()
             .map(|c| (c.name.clone(), c.budgets.clone()))
             .collect();
-        budgets.push(("all".into(), scenario.sla.budgets.clone()));
+        let buckets = gauges::bounds_with(
+            budgets
+                .iter()
+                .map(|(_, b)| b)
+                .chain([&scenario.sla.budgets])
+                .flat_map(|b| [b.p50, b.p95, b.p99])
+                .flatten(),
+        );
         let statics = Statics {
             scenario: scenario.name.clone(),
             seed: scenario.seed,
@@ -111,6 +125,9 @@ impl RunExport {
             share: 1.0 / f64::from(shard.count.max(1)),
             uptime_target: scenario.sla.uptime,
             budgets,
+            overall: scenario.sla.budgets.clone(),
+            lag_limit: scenario.lag_limit().0,
+            buckets,
             classes: classes.clone(),
         };
         let n = classes.len();
@@ -123,7 +140,7 @@ impl RunExport {
             served: Vec::new(),
             recent: VecDeque::new(),
             achieved_rpm: None,
-            sent_at_close: 0,
+            last_close: None,
             done: None,
         };
         RunExport(Arc::new(Shared {
@@ -178,7 +195,12 @@ impl RunExport {
 
     /// The finished run: its verdict and what the ledger join found.
     pub fn finish(&self, summary: &Summary) {
-        let events = summary.failover.as_ref().map(|f| {
+        // A ledger read only in part measured none of its numbers.
+        let failover = summary
+            .failover
+            .as_ref()
+            .filter(|f| f.ledger_error.is_none());
+        let events = failover.map(|f| {
             vec![
                 ("failover", f.failovers),
                 ("group_move", f.group_moves),
@@ -190,7 +212,7 @@ impl RunExport {
         let spent = summary.uptime.error_budget.spent;
         let done = Final {
             verdict: summary.verdict.as_str().to_string(),
-            amplification: summary.failover.as_ref().map(|f| f.amplification),
+            amplification: failover.map(|f| f.amplification),
             events: events.unwrap_or_default(),
             budget_left: (summary.requests.counted > 0 && spent.is_finite()).then_some(1.0 - spent),
         };
@@ -240,9 +262,16 @@ impl Accumulator for RunFeed {
             h.add(closed).expect("same bounds");
         }
         v.recent.push_back(slot);
-        if let Some(sent) = sent {
-            v.achieved_rpm = Some(sent.saturating_sub(v.sent_at_close) as f64 * 60.0);
-            v.sent_at_close = sent;
+        // Over the real time between closes: a recorder that fell behind
+        // closes several seconds at once.
+        let now = Instant::now();
+        let origin = self.0 .0.origin.get().map(|o| (*o, 0));
+        if let (Some(sent), Some((at, before))) = (sent, v.last_close.or(origin)) {
+            let span = now.saturating_duration_since(at).as_secs_f64();
+            if span >= 0.2 {
+                v.achieved_rpm = Some(sent.saturating_sub(before) as f64 / span * 60.0);
+                v.last_close = Some((now, sent));
+            }
         }
     }
 }
@@ -309,8 +338,10 @@ impl RunExport {
         gauges::gauge(
             enc,
             "slabench_achieved_rpm",
-            "Requests sent in the last closed second, × 60",
-            v.achieved_rpm.map(|r| (Vec::new(), r)),
+            "Requests sent per minute between the last two closed seconds (during the load)",
+            v.achieved_rpm
+                .filter(|_| v.phase == "load")
+                .map(|r| (Vec::new(), r)),
         )?;
         let lag = QUANTILES.iter().filter_map(|(q, name)| {
             gauges::quantile_s(&v.lag, *q).map(|s| (vec![("quantile", name.to_string())], s))
@@ -366,7 +397,8 @@ fn encode_counts(enc: &mut DescriptorEncoder, st: &Statics, v: &View) -> Result<
     )
 }
 
-/// Latency per class: histograms, quantiles (run-to-date and recent), budgets.
+/// Latency per class: histograms, quantiles (run-to-date, and the last
+/// 10 s while the load goes on), budgets.
 fn encode_latency(enc: &mut DescriptorEncoder, st: &Statics, v: &View) -> Result<(), Error> {
     let samples: Vec<HistSample> = st
         .classes
@@ -382,12 +414,16 @@ fn encode_latency(enc: &mut DescriptorEncoder, st: &Statics, v: &View) -> Result
     gauges::histogram(
         enc,
         "slabench_latency_seconds",
-        "Latency of successful requests per class (buckets read off the run's HdrHistogram)",
+        "Latency of successful requests per class (buckets read off the run's HdrHistogram; \
+         every SLA budget is a bucket bound)",
         &samples,
+        &st.buckets,
     )?;
-    let recent = recent_latency(v, st.classes.len());
+    // After the load there is no "last 10 s": the window is not shown.
+    let recent = (v.phase == "load").then(|| recent_latency(v, st.classes.len()));
     let mut quantiles = Vec::new();
-    for (window, hists) in [("run", &v.latency), ("10s", &recent)] {
+    for (window, hists) in [("run", Some(&v.latency)), ("10s", recent.as_ref())] {
+        let Some(hists) = hists else { continue };
         for (class, h) in st.classes.iter().zip(hists) {
             for (q, name) in QUANTILES {
                 if let Some(s) = gauges::quantile_s(h, q) {
@@ -405,25 +441,32 @@ fn encode_latency(enc: &mut DescriptorEncoder, st: &Statics, v: &View) -> Result
         enc,
         "slabench_latency_quantile_seconds",
         "Latency quantiles of successful requests per class, from the run's HdrHistograms: \
-         window=run is run-to-date (the report's), window=10s the last 10 closed seconds",
+         window=run is run-to-date (the report's), window=10s the last 10 closed seconds \
+         (during the load only)",
         quantiles,
     )?;
     let budgets = st.budgets.iter().flat_map(|(class, b)| {
-        [(b.p50, "0.5"), (b.p95, "0.95"), (b.p99, "0.99")]
-            .into_iter()
-            .filter_map(move |(d, q)| {
-                d.map(|d| {
-                    let labels = vec![("class", class.clone()), ("quantile", q.to_string())];
-                    (labels, d.as_secs_f64())
-                })
-            })
+        budget_samples(b).map(move |(q, s)| (vec![("class", class.clone()), ("quantile", q)], s))
     });
     gauges::gauge(
         enc,
         "slabench_latency_budget_seconds",
-        "The scenario's SLA latency budgets per class (class=all: over all traffic)",
+        "The scenario's SLA latency budgets per traffic class",
         budgets,
+    )?;
+    gauges::gauge(
+        enc,
+        "slabench_overall_latency_budget_seconds",
+        "The scenario's SLA latency budgets over all traffic ([sla])",
+        budget_samples(&st.overall).map(|(q, s)| (vec![("quantile", q)], s)),
     )
+}
+
+/// A budget set as (quantile label, seconds), the budgets set only.
+fn budget_samples(b: &Budgets) -> impl Iterator<Item = (String, f64)> + '_ {
+    [(b.p50, "0.5"), (b.p95, "0.95"), (b.p99, "0.99")]
+        .into_iter()
+        .filter_map(|(d, q)| d.map(|d| (q.to_string(), d.as_secs_f64())))
 }
 
 fn recent_latency(v: &View, classes: usize) -> Vec<Hist> {
@@ -492,15 +535,13 @@ fn encode_verdict(enc: &mut DescriptorEncoder, st: &Statics, v: &View) -> Result
     }
     let verdict = match &v.done {
         Some(d) => d.verdict.clone(),
-        None if counted == 0 => "pending".into(),
-        None if failing_so_far(st, v, uptime) => "failing_so_far".into(),
-        None => "passing_so_far".into(),
+        None => so_far(st, v, uptime).to_string(),
     };
     gauges::gauge(
         enc,
         "slabench_verdict",
-        "1 for the verdict: passing_so_far/failing_so_far (uptime and latency budgets) during the \
-         run, the run's verdict at the end",
+        "1 for the verdict: during the run pending, failing_so_far, unmeasured_so_far or \
+         passing_so_far (uptime, latency budgets and schedule lag only); the run's verdict at the end",
         [(vec![("verdict", verdict)], 1.0)],
     )
 }
@@ -510,25 +551,45 @@ fn budget_left(counted: u64, failures: u64, target: f64) -> Option<f64> {
     (counted > 0 && allowed > 0.0).then(|| 1.0 - failures as f64 / allowed)
 }
 
-/// Uptime below its target, or a class's (or all traffic's) run-to-date
-/// quantile above its budget.
-fn failing_so_far(st: &Statics, v: &View, uptime: Option<f64>) -> bool {
-    if uptime.is_some_and(|u| u < st.uptime_target) {
-        return true;
+/// The verdict so far on what the endpoint sees: failing when uptime is
+/// below its target, the schedule lag's p99 over its limit, or a measured
+/// quantile over its budget; unmeasured while a budgeted class (or all
+/// traffic) has no successful request to measure; passing otherwise.
+fn so_far(st: &Statics, v: &View, uptime: Option<f64>) -> &'static str {
+    if uptime.is_none() {
+        return "pending";
+    }
+    let lag = gauges::quantile_s(&v.lag, 0.99);
+    if uptime.is_some_and(|u| u < st.uptime_target)
+        || lag.is_some_and(|l| l > st.lag_limit.as_secs_f64())
+    {
+        return "failing_so_far";
     }
     let mut all = histogram::new();
     for h in &v.latency {
         all.add(h).expect("same bounds");
     }
-    st.budgets.iter().enumerate().any(|(i, (_, b))| {
-        let h = v.latency.get(i).unwrap_or(&all);
-        [(b.p50, 0.5), (b.p95, 0.95), (b.p99, 0.99)]
-            .into_iter()
-            .any(|(d, q)| match (d, gauges::quantile_s(h, q)) {
-                (Some(d), Some(s)) => s > d.as_secs_f64(),
-                _ => false,
-            })
-    })
+    let checks = st
+        .budgets
+        .iter()
+        .map(|(_, b)| b)
+        .zip(&v.latency)
+        .chain([(&st.overall, &all)]);
+    let mut unmeasured = false;
+    for (b, h) in checks {
+        for (d, q) in [(b.p50, 0.5), (b.p95, 0.95), (b.p99, 0.99)] {
+            match (d, gauges::quantile_s(h, q)) {
+                (Some(d), Some(s)) if s > d.as_secs_f64() => return "failing_so_far",
+                (Some(_), None) => unmeasured = true,
+                _ => {}
+            }
+        }
+    }
+    if unmeasured {
+        "unmeasured_so_far"
+    } else {
+        "passing_so_far"
+    }
 }
 
 #[cfg(test)]

@@ -31,6 +31,11 @@ fn scenario() -> Scenario {
 
 /// `n` seeded results over 20 s: latency 50–500 ms, one in `fail_every` a 5xx.
 fn results(n: u64, fail_every: u64, seed: u64) -> Vec<RequestResult> {
+    results_slower_after(n, fail_every, seed, u64::MAX)
+}
+
+/// [`results`], the requests sent from `slow_from` on answering in 1–2 s.
+fn results_slower_after(n: u64, fail_every: u64, seed: u64, slow_from: u64) -> Vec<RequestResult> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     (0..n)
         .map(|seq| RequestResult {
@@ -44,7 +49,11 @@ fn results(n: u64, fail_every: u64, seed: u64) -> Vec<RequestResult> {
                 Outcome::Ok
             },
             m: Measured {
-                latency: Duration::from_micros(rng.random_range(50_000..500_000)),
+                latency: Duration::from_micros(if seq >= slow_from {
+                    rng.random_range(1_000_000..2_000_000)
+                } else {
+                    rng.random_range(50_000..500_000)
+                }),
                 served_by: Some(if seq % 3 == 0 { "x" } else { "y" }.into()),
                 ..Measured::default()
             },
@@ -69,11 +78,17 @@ fn value(text: &str, series: &str) -> f64 {
 }
 
 fn fed(n: u64, fail_every: u64) -> (RunExport, Recorder) {
+    fed_with(results(n, fail_every, 7))
+}
+
+/// A recorder and the run's metrics fed `results`, as during the load.
+fn fed_with(results: Vec<RequestResult>) -> (RunExport, Recorder) {
     let sc = scenario();
     let export = RunExport::new(&sc, crate::load::shard::Shard::WHOLE);
+    export.phase("load");
     let mut rec =
         Recorder::new(sc.traffic.iter().map(|c| c.name.clone())).with_output(export.feed());
-    for r in results(n, fail_every, 7) {
+    for r in results {
         rec.record(&r);
     }
     rec.finish();
@@ -124,18 +139,46 @@ fn counts_and_quantiles_are_the_recorders() {
 
 #[test]
 fn the_recent_window_holds_the_last_ten_closed_seconds() {
-    let (export, rec) = fed(4_000, 50);
+    // 4,000 requests over 20 s, those sent in the last 8 s answering in
+    // 1–2 s instead of 50–500 ms: the last ten closed seconds are mostly
+    // slow ones, the run as a whole mostly fast.
+    let (export, rec) = fed_with(results_slower_after(4_000, 50, 7, 2_400));
     let text = encoded(&export);
-    // The recorder's per-second p99s of the last ten closed seconds bound
-    // the window's p99 from both sides.
+    let q = |window: &str, quantile: &str| {
+        value(
+            &text,
+            &format!(
+                "slabench_latency_quantile_seconds{{class=\"chat\",quantile=\"{quantile}\",window=\"{window}\"}}"
+            ),
+        )
+    };
+    assert!(
+        q("10s", "0.5") > 1.0,
+        "the window's median is a slow one: {}",
+        q("10s", "0.5")
+    );
+    assert!(
+        q("run", "0.5") < 0.5,
+        "the run's median is a fast one: {}",
+        q("run", "0.5")
+    );
+    // Ten closed seconds' answers, not the run's: fewer than the run's
+    // chat answers, no more than the last ten rows completed.
     let rows = &rec.timeline[rec.timeline.len() - RECENT_SECONDS..];
-    assert!(rows.iter().all(|r| r.latency.count > 0));
-    let series =
-        "slabench_latency_quantile_seconds{class=\"chat\",quantile=\"0.99\",window=\"10s\"}";
-    let got = value(&text, series) * 1000.0;
-    let lo = rows.iter().map(|r| r.class_p99[0]).fold(f64::MAX, f64::min);
-    let hi = rows.iter().map(|r| r.class_p99[0]).fold(0.0, f64::max);
-    assert!(lo <= got && got <= hi, "{got} ms outside [{lo}, {hi}]");
+    let completed: u64 = rows
+        .iter()
+        .map(|r| r.class_counts.first().map_or(0, |c| c[0]))
+        .sum();
+    let in_window: u64 = export.view().recent.iter().map(|s| s[0].len()).sum();
+    let run = rec.classes[0].ok_latency().unwrap().len();
+    assert!(
+        in_window > 0 && in_window <= completed,
+        "{in_window} against {completed}"
+    );
+    assert!(in_window < run / 2, "{in_window} of the run's {run}");
+    // After the load there is no last 10 s to show.
+    export.phase("analysis");
+    assert!(!encoded(&export).contains("window=\"10s\""));
 }
 
 #[test]
@@ -167,13 +210,14 @@ fn the_verdict_so_far_follows_uptime_and_budgets() {
     assert_eq!(
         value(
             &text,
-            "slabench_latency_budget_seconds{class=\"all\",quantile=\"0.5\"}"
+            "slabench_overall_latency_budget_seconds{quantile=\"0.5\"}"
         ),
         1.0
     );
     let mut budgets_met = scenario();
     budgets_met.traffic[0].budgets.p99 = Some(Duration::from_secs(1));
     let export = RunExport::new(&budgets_met, crate::load::shard::Shard::WHOLE);
+    export.phase("load");
     let mut rec =
         Recorder::new(["chat".to_string(), "batch".to_string()]).with_output(export.feed());
     for r in results(4_000, 200, 7) {
@@ -183,6 +227,33 @@ fn the_verdict_so_far_follows_uptime_and_budgets() {
     // 1 in 50 failed: uptime 98% < 99%.
     let (export, _) = fed(4_000, 50);
     assert_eq!(verdict(&encoded(&export)), "failing_so_far");
+    // Budgets met, but one budgeted class has no successful request yet:
+    // not a pass so far.
+    let export = RunExport::new(&budgets_met, crate::load::shard::Shard::WHOLE);
+    let mut rec =
+        Recorder::new(["chat".to_string(), "batch".to_string()]).with_output(export.feed());
+    let batch_only = results(4_000, 200, 7).into_iter().filter(|r| r.class == 1);
+    for r in batch_only {
+        rec.record(&r);
+    }
+    assert_eq!(verdict(&encoded(&export)), "unmeasured_so_far");
+}
+
+#[test]
+fn label_values_are_escaped() {
+    let mut sc = scenario();
+    sc.traffic[0].name = "a\"b\\c".into();
+    let export = RunExport::new(&sc, crate::load::shard::Shard::WHOLE);
+    let mut rec =
+        Recorder::new(sc.traffic.iter().map(|c| c.name.clone())).with_output(export.feed());
+    for r in results(100, 200, 7) {
+        rec.record(&r);
+    }
+    let text = encoded(&export);
+    assert!(
+        text.contains("slabench_requests_total{class=\"a\\\"b\\\\c\",outcome=\"ok\"} 50"),
+        "{text}"
+    );
 }
 
 #[test]
