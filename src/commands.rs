@@ -70,8 +70,10 @@ pub fn main(cli: Cli) -> i32 {
                 providers,
             } => gateway(&scenario, &providers).await,
             Command::Report { run_dir, json } => report(&run_dir, json),
-            Command::Completions { shell } => crate::cli_docs::completions(shell).map(|()| 0),
-            Command::Man { dir } => crate::cli_docs::man(dir.as_deref()).map(|()| 0),
+            Command::Completions { shell } => {
+                crate::cli_docs::completions(shell).map(|()| exit::PASS)
+            }
+            Command::Man { dir } => crate::cli_docs::man(dir.as_deref()).map(|()| exit::PASS),
             Command::Merge(args) => merge(args),
             Command::Scorecard(args) => scorecard(args).await,
             Command::Capacity(args) => capacity(args).await,

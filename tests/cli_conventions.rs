@@ -312,29 +312,29 @@ async fn json_prints_summary_json_byte_for_byte_and_keeps_the_exit_code() {
     let failing = serve(ResponseTemplate::new(500)).await;
     let dir = tempfile::tempdir().unwrap();
     let mut runs = Vec::new();
-    for (name, url, code, verdict) in [
-        ("ok", ok.uri(), 0, "PASS"),
-        ("bad", failing.uri(), 1, "FAIL"),
+    // The failing run with --quiet too: --json still prints.
+    for (name, url, quiet, code, verdict) in [
+        ("ok", ok.uri(), false, 0, "PASS"),
+        ("bad", failing.uri(), true, 1, "FAIL"),
     ] {
         let sub = dir.path().join(name);
         std::fs::create_dir_all(&sub).unwrap();
         let file = scenario_file(&sub, &url);
         let out_dir = sub.join("out");
-        let out = run_blocking(
-            args(&["run", "--json", "--out", out_dir.to_str().unwrap(), &file]),
-            vec![],
-        )
-        .await;
+        let mut list = args(&["run", "--json", "--out", out_dir.to_str().unwrap(), &file]);
+        if quiet {
+            list.push("--quiet".into());
+        }
+        let out = run_blocking(list, vec![]).await;
         assert_eq!(out.status.code(), Some(code), "{}", text(&out.stderr));
         let on_disk = std::fs::read(out_dir.join("summary.json")).unwrap();
         assert_eq!(text(&out.stdout), text(&on_disk), "{name}");
         assert_eq!(json(&out.stdout)["verdict"], verdict);
-        // Where the reports are is on stderr; no table anywhere.
+        // Where the reports are is on stderr (not with --quiet); no
+        // table anywhere.
         let log = text(&out.stderr);
-        assert!(
-            log.contains(&format!("reports: {}", out_dir.display())),
-            "{log}"
-        );
+        let reports = format!("reports: {}", out_dir.display());
+        assert_eq!(log.contains(&reports), !quiet, "{log}");
         assert!(!log.contains("verdict:"), "{log}");
         runs.push(out_dir);
     }

@@ -17,8 +17,8 @@ pub enum Show {
     #[default]
     Table,
     /// summary.json, the same bytes as the file (`--json`); where the
-    /// reports are goes to stderr.
-    Json,
+    /// reports are goes to stderr, unless `quiet`.
+    Json { quiet: bool },
     /// Nothing (`--quiet`).
     Nothing,
 }
@@ -27,7 +27,7 @@ impl Show {
     /// `--json` wins over `--quiet`: it asks for the result on stdout.
     pub fn of(json: bool, quiet: bool) -> Show {
         match (json, quiet) {
-            (true, _) => Show::Json,
+            (true, quiet) => Show::Json { quiet },
             (false, true) => Show::Nothing,
             (false, false) => Show::Table,
         }
@@ -49,10 +49,12 @@ pub fn show(show: Show, s: &Summary, dir: &Path) {
             );
             term::result(text.as_bytes());
         }
-        Show::Json => match super::summary_json(s) {
+        Show::Json { quiet } => match super::summary_json(s) {
             Ok(bytes) => {
                 term::data(&bytes);
-                anstream::eprintln!("reports: {}", dir.display());
+                if !quiet {
+                    anstream::eprintln!("reports: {}", dir.display());
+                }
             }
             Err(e) => term::warning(format_args!("cannot print summary.json: {e:#}")),
         },
