@@ -1,9 +1,12 @@
 //! Command-line definitions (clap derive). `--help` carries examples and the
-//! exit codes; `main.rs` maps outcomes to those codes in one place.
+//! exit codes; `main.rs` maps outcomes to those codes in one place. The
+//! shell completions and man pages are generated from these definitions
+//! (`cli_docs.rs`).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -18,6 +21,14 @@ Examples:
   slabench capacity scenarios/capacity.toml --require-headroom 20%   find the headroom
   slabench run scenarios/smoke.toml --shard 1/3 --out runs/s1   one shard of three
   slabench merge runs/s0 runs/s1 runs/s2 --out runs/merged      one verdict from the shards
+  slabench run scenarios/smoke.toml > summary.txt   the table on stdout, progress on stderr
+  slabench run scenarios/smoke.toml --json | jq .verdict   summary.json on stdout
+  slabench completions bash > ~/.local/share/bash-completion/completions/slabench
+
+Output: a command's result (the summary table, or summary.json with --json) goes
+to stdout; progress, warnings and errors go to stderr. Colour: --color always or
+never wins; with auto (the default) a non-empty NO_COLOR turns it off, and
+otherwise only a terminal gets colour.
 
 Exit codes:
   0  PASS        every SLA check passed
@@ -34,8 +45,73 @@ The worst decides: INVALID, INTERRUPTED, FAIL, UNMEASURED, REGRESSION, PASS.";
 #[derive(Debug, Parser)]
 #[command(name = "slabench", version, about = "Load-test an LLM API gateway and verify its SLA", after_help = AFTER_HELP)]
 pub struct Cli {
+    /// Colour in the output: auto (only on a terminal, and not when NO_COLOR is set), always, never.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t = ColorWhen::Auto
+    )]
+    pub color: ColorWhen,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--color`: when slabench's output (and clap's help) is in colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ColorWhen {
+    /// Colour a stream only when it is a terminal, unless NO_COLOR is set and non-empty.
+    #[default]
+    Auto,
+    /// Always colour, whatever the stream and NO_COLOR.
+    Always,
+    /// Never colour: no escape code at all.
+    Never,
+}
+
+impl ColorWhen {
+    /// Makes this the process-wide choice that every output stream
+    /// follows (anstream's, which clap's help and errors use too; see
+    /// `crate::term`).
+    pub fn apply(self) {
+        anstream::ColorChoice::write_global(match self {
+            ColorWhen::Auto => anstream::ColorChoice::Auto,
+            ColorWhen::Always => anstream::ColorChoice::Always,
+            ColorWhen::Never => anstream::ColorChoice::Never,
+        });
+    }
+}
+
+/// Parses the process's arguments. `--color` is applied before clap
+/// parses, so that `--help` and clap's own errors follow it too.
+pub fn parse() -> Cli {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if let Some(when) = color_flag(&args) {
+        when.apply();
+    }
+    let cli = Cli::parse_from(args);
+    cli.color.apply();
+    cli
+}
+
+/// The value of the last `--color WHEN` or `--color=WHEN` before `--`
+/// (a value clap would refuse is left for clap to refuse).
+fn color_flag(args: &[OsString]) -> Option<ColorWhen> {
+    let mut found = None;
+    let mut it = args.iter().skip(1).map(|a| a.to_str());
+    while let Some(arg) = it.next() {
+        let value = match arg {
+            Some("--") => break,
+            Some("--color") => it.next().flatten(),
+            Some(a) => a.strip_prefix("--color="),
+            None => None,
+        };
+        if let Some(when) = value.and_then(|v| ColorWhen::from_str(v, false).ok()) {
+            found = Some(when);
+        }
+    }
+    found
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,8 +152,38 @@ pub enum Command {
     Report {
         /// A run's output directory (holds summary.json, timeseries.csv, latency.hlog).
         run_dir: PathBuf,
+        /// Print the run's summary.json to stdout (the rebuilt files' paths go to stderr).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script to stdout.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page slabench(1) to stdout, or write every page into a directory.
+    #[command(after_help = MAN_HELP)]
+    Man {
+        /// Write slabench.1 and one page per subcommand (slabench-run.1, ...) into DIR.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
+
+const COMPLETIONS_HELP: &str = "\
+Examples:
+  slabench completions bash > ~/.local/share/bash-completion/completions/slabench
+  slabench completions zsh > ~/.zfunc/_slabench     (with fpath+=~/.zfunc before compinit)
+  slabench completions fish > ~/.config/fish/completions/slabench.fish
+  slabench completions powershell >> $PROFILE
+  eval (slabench completions elvish | slurp)      (in ~/.config/elvish/rc.elv)";
+
+const MAN_HELP: &str = "\
+Examples:
+  slabench man | man -l -
+  slabench man --dir ~/.local/share/man/man1   then: man slabench-run";
 
 const SCORECARD_HELP: &str = "\
 Examples:
@@ -222,6 +328,9 @@ pub struct CapacityArgs {
     /// Output directory (default: `reports/capacity-<scenario>-<UTC timestamp>/`, beside `run`'s).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Print capacity.json to stdout instead of the summary (the exit code is the same).
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn positive_rpm(s: &str) -> Result<f64, String> {
@@ -292,6 +401,9 @@ pub struct ScorecardArgs {
     /// List the cases and what a correct gateway does in each, then exit.
     #[arg(long)]
     pub list: bool,
+    /// Print scorecard.json to stdout instead of the summary (the exit code is the same).
+    #[arg(long, conflicts_with = "list")]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -301,9 +413,12 @@ pub struct RunArgs {
     /// Output directory (default: `reports/<scenario>-<UTC timestamp>/`).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// No progress line and no summary table.
+    /// No progress line and no summary table (--json still prints summary.json).
     #[arg(short, long)]
     pub quiet: bool,
+    /// Print summary.json to stdout instead of the summary table (the exit code is the same).
+    #[arg(long)]
+    pub json: bool,
     /// Override the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -417,9 +532,12 @@ pub struct MergeArgs {
     /// The merged run directory.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// No summary table.
+    /// No summary table (--json still prints summary.json).
     #[arg(short, long)]
     pub quiet: bool,
+    /// Print the merged summary.json to stdout instead of the summary table.
+    #[arg(long)]
+    pub json: bool,
     /// Compare with this baseline file (or run directory); exit 4 on a regression.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
@@ -470,74 +588,5 @@ fn parse_floor(s: &str) -> Result<std::time::Duration, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn cli_definition_is_consistent() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn gate_flags_parse_ratios_and_durations() {
-        assert_eq!(parse_tolerance("10%"), Ok(0.1));
-        assert_eq!(parse_tolerance("0.25"), Ok(0.25));
-        assert!(parse_tolerance("-1").is_err() && parse_tolerance("ten").is_err());
-        assert_eq!(parse_floor("5ms"), Ok(std::time::Duration::from_millis(5)));
-        assert!(parse_floor("5").is_err());
-    }
-
-    #[test]
-    fn the_shard_flag_is_i_of_n() {
-        assert_eq!(shard("0/3"), Ok((0, 3)));
-        assert_eq!(shard("2/3"), Ok((2, 3)));
-        assert_eq!(shard("0/1"), Ok((0, 1)));
-        assert!(shard("3/3").unwrap_err().contains("from 0 to 2"));
-        assert!(shard("0/0").unwrap_err().contains("from 1 to 1024"));
-        assert!(shard("0/1025").unwrap_err().contains("from 1 to 1024"));
-        for bad in ["a/b", "1", "", "-1/3", "1/3/4", "1.5/3"] {
-            assert!(shard(bad).unwrap_err().contains("is not a shard"), "{bad}");
-        }
-        let cli = Cli::try_parse_from(["slabench", "run", "s.toml", "--shard", "1/4"]).unwrap();
-        let Command::Run(args) = cli.command else {
-            panic!("run")
-        };
-        assert_eq!(args.shard, Some((1, 4)));
-        assert!(Cli::try_parse_from(["slabench", "run", "s.toml", "--shard", "4/4"]).is_err());
-    }
-
-    #[test]
-    fn merge_takes_several_ledgers_after_one_flag() {
-        let cli = Cli::try_parse_from([
-            "slabench", "merge", "a", "b", "--ledger", "l1.bin", "l2.bin", "--out", "m",
-            "--ledger", "l3.bin",
-        ])
-        .unwrap();
-        let Command::Merge(args) = cli.command else {
-            panic!("merge")
-        };
-        assert_eq!(args.dirs, [PathBuf::from("a"), PathBuf::from("b")]);
-        assert_eq!(args.ledgers.len(), 3);
-        assert_eq!(args.out, PathBuf::from("m"));
-        assert!(Cli::try_parse_from(["slabench", "merge", "a"]).is_err());
-    }
-
-    #[test]
-    fn capacity_percentages_need_their_percent_sign() {
-        assert_eq!(headroom("20%"), Ok(0.2));
-        assert_eq!(headroom(" 0% "), Ok(0.0));
-        assert_eq!(precision("5%"), Ok(0.05));
-        // A bare number is 0.2 or 0.2%: refused, with both spellings.
-        let e = headroom("0.2").unwrap_err();
-        assert!(e.contains("write 20% if 0.2 is a fraction"), "{e}");
-        assert!(e.contains("0.2% for 0.2 percent"), "{e}");
-        let e = precision("5").unwrap_err();
-        assert!(
-            e.contains("write 500% if 5 is a fraction, or 5% for 5 percent"),
-            "{e}"
-        );
-        assert!(headroom("lots").is_err() && headroom("-5%").is_err());
-        assert!(precision("0.1%").is_err() && precision("60%").is_err());
-    }
-}
+#[path = "cli_tests.rs"]
+mod tests;

@@ -1,6 +1,7 @@
 //! Subcommand implementations: each turns its arguments into library calls
 //! and returns the process exit code, or an error. [`main`] is the one
-//! place errors are printed (through [`crate::exit`]).
+//! place errors are printed (through [`crate::exit`]). A command's result
+//! goes to stdout, everything else to stderr ([`crate::term`]).
 
 use std::path::Path;
 
@@ -42,7 +43,7 @@ pub fn render_error(e: &anyhow::Error) -> String {
 /// Prints `e` and returns the exit code it ends the process with: the one
 /// place errors reach the user.
 fn print_error(e: &anyhow::Error) -> i32 {
-    eprintln!("{}", render_error(e));
+    crate::term::error(&render_error(e));
     advice(e).map_or(exit::USAGE, exit::Advice::exit_code)
 }
 
@@ -71,7 +72,11 @@ pub fn main(cli: Cli) -> i32 {
                 scenario,
                 providers,
             } => gateway(&scenario, &providers).await,
-            Command::Report { run_dir } => report(&run_dir),
+            Command::Report { run_dir, json } => report(&run_dir, json),
+            Command::Completions { shell } => {
+                crate::cli_docs::completions(shell).map(|()| exit::PASS)
+            }
+            Command::Man { dir } => crate::cli_docs::man(dir.as_deref()).map(|()| exit::PASS),
             Command::Merge(args) => merge(args),
             Command::Scorecard(args) => scorecard(args).await,
             Command::Capacity(args) => capacity(args).await,
@@ -107,6 +112,7 @@ async fn run(args: RunArgs) -> Outcome {
     let opts = crate::run::RunOptions {
         out: args.out,
         quiet: args.quiet,
+        json: args.json,
         stop: Some(stop.clone()),
         requests_csv: args.requests_csv,
         allow_unreachable: args.allow_unreachable,
@@ -116,12 +122,12 @@ async fn run(args: RunArgs) -> Outcome {
         metrics: exporter.is_some().then_some(metrics),
     };
     if let Some(line) = remote_header(&sc) {
-        eprintln!("{line}");
+        anstream::eprintln!("{line}");
     }
     let outcome = crate::run::run_gated(&sc, opts, &gate).await;
     if let Some(exporter) = exporter {
         match outcome.is_ok() {
-            true => linger(exporter, &args.metrics, next_interrupt(stop)).await,
+            true => linger(exporter, &args.metrics, crate::exporter::next_change(stop)).await,
             false => exporter.stop().await,
         }
     }
@@ -144,35 +150,13 @@ async fn start_exporter(
 }
 
 /// Keeps the endpoint up for `--metrics-linger` after the work, so that
-/// the last scrape sees the final values; Ctrl-C ends the wait.
-/// Completes with the next change of `stop` after now (an interrupt
-/// after the work: an interrupted run lingers too, so that a shard stopped
-/// by SIGTERM still shows its INTERRUPTED verdict).
-fn next_interrupt<T>(
-    mut stop: tokio::sync::watch::Receiver<T>,
-) -> impl std::future::Future<Output = ()> {
-    stop.borrow_and_update();
-    async move {
-        if stop.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-/// Keeps the endpoint up for `--metrics-linger`, or until `until`.
+/// the last scrape sees the final values, or until `until` (an interrupt).
 async fn linger(
     exporter: crate::exporter::Exporter,
     args: &crate::cli::MetricsArgs,
     until: impl std::future::Future<Output = ()>,
 ) {
     LINGERING.store(true, std::sync::atomic::Ordering::Relaxed);
-    if !args.metrics_linger.is_zero() {
-        eprintln!(
-            "metrics: final values at http://{}/metrics for {} (--metrics-linger; Ctrl-C ends it)",
-            exporter.addr(),
-            humantime::format_duration(args.metrics_linger)
-        );
-    }
     exporter.linger(args.metrics_linger, until).await;
 }
 
@@ -213,6 +197,7 @@ fn merge(args: crate::cli::MergeArgs) -> Outcome {
         ledgers: args.ledgers,
         out: args.out,
         quiet: args.quiet,
+        json: args.json,
     };
     let summary = crate::merge::merge(shards, &opts, &gate)?;
     Ok(summary.verdict.exit_code())
@@ -222,7 +207,7 @@ fn merge(args: crate::cli::MergeArgs) -> Outcome {
 /// (0 every case passed; 1 any fail or partial; 2, 3, 5, 6 as for `run`).
 async fn scorecard(args: crate::cli::ScorecardArgs) -> Outcome {
     if args.list {
-        print!("{}", crate::scorecard::list());
+        crate::term::result(crate::scorecard::list().as_bytes());
         return Ok(exit::PASS);
     }
     let Some(gateway_file) = args.gateway_file else {
@@ -238,21 +223,10 @@ async fn scorecard(args: crate::cli::ScorecardArgs) -> Outcome {
         stop: Some(watch_signals(true)),
     };
     let card = crate::scorecard::run(opts).await?;
-    let pass = card
-        .scenarios
-        .iter()
-        .filter(|c| c.score == crate::scorecard::score::Score::Pass)
-        .count();
-    eprintln!(
-        "scorecard: {pass} of {} case(s) passed{}; {}",
-        card.scenarios.len(),
-        if card.complete {
-            ""
-        } else {
-            " (INCOMPLETE: interrupted)"
-        },
-        out.join("scorecard.html").display()
-    );
+    match args.json {
+        true => crate::term::data(crate::scorecard::render::json(&card)?.as_bytes()),
+        false => crate::term::result(crate::scorecard::render::terminal(&card, &out).as_bytes()),
+    }
     Ok(card.exit_code())
 }
 
@@ -314,14 +288,17 @@ async fn capacity(args: crate::cli::CapacityArgs) -> Outcome {
         stop: Some(watch_signals(true)),
         progress: true,
     };
-    eprintln!(
+    anstream::eprintln!(
         "capacity of {}: the scenario's peak is {} RPM; probes in {}",
         sc.name,
         crate::capacity::rpm(peak),
         out.join("probes").display()
     );
     let cap = crate::capacity::run(&sc, opts).await?;
-    eprint!("{}", crate::capacity::render::terminal(&cap, &out));
+    match args.json {
+        true => crate::term::data(crate::capacity::render::json(&cap)?.as_bytes()),
+        false => crate::term::result(crate::capacity::render::terminal(&cap, &out).as_bytes()),
+    }
     Ok(cap.exit_code())
 }
 
@@ -346,14 +323,16 @@ fn watch_signals(quiet: bool) -> tokio::sync::watch::Receiver<bool> {
                 continue;
             }
             match count {
-                1 if !quiet => eprintln!(
+                1 if !quiet => anstream::eprintln!(
                     "\ninterrupted: stopping; whatever was measured will be written \
                      (again: cut in-flight requests; a third time: exit at once)"
                 ),
                 1 => {}
-                2 => eprintln!("\ninterrupted again: cutting in-flight requests now"),
+                2 => anstream::eprintln!("\ninterrupted again: cutting in-flight requests now"),
                 _ => {
-                    eprintln!("\ninterrupted a third time: exiting without writing the reports");
+                    anstream::eprintln!(
+                        "\ninterrupted a third time: exiting without writing the reports"
+                    );
                     std::process::exit(exit::INTERRUPTED);
                 }
             }
@@ -404,12 +383,13 @@ fn compare(args: &crate::cli::CompareArgs) -> Outcome {
         args.gate.tolerance,
         args.gate.floor,
     )?;
-    print!("{}", crate::report::comparison::terminal(&c));
     let regressed = c.regressed();
-    println!(
-        "\n  verdict: {}",
+    let text = format!(
+        "{}\n  verdict: {}\n",
+        crate::report::comparison::terminal(&c),
         if regressed { "REGRESSION" } else { "PASS" }
     );
+    crate::term::result(text.as_bytes());
     Ok(if regressed {
         exit::REGRESSION
     } else {
@@ -587,13 +567,24 @@ fn start_own_providers(
 }
 
 /// `slabench report`: 0 when the files were written (the run's own verdict
-/// is in them, not in this exit code).
-fn report(dir: &Path) -> Outcome {
+/// is in them, not in this exit code). Prints the rebuilt files' paths, or
+/// with `--json` the run's summary.json as it is on disk (the paths then
+/// go to stderr).
+fn report(dir: &Path, json: bool) -> Outcome {
     crate::report::rebuild(dir, |data| {
         crate::baseline::curves_of(&data.summary, &data.classes)
     })?;
-    for name in ["report.html", "summary.md", "junit.xml"] {
-        println!("{}", dir.join(name).display());
+    let paths: String = ["report.html", "summary.md", "junit.xml"]
+        .iter()
+        .map(|name| format!("{}\n", dir.join(name).display()))
+        .collect();
+    if !json {
+        crate::term::result(paths.as_bytes());
+        return Ok(exit::PASS);
     }
+    let path = dir.join("summary.json");
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    crate::term::data(&bytes);
+    anstream::eprint!("{paths}");
     Ok(exit::PASS)
 }

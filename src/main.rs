@@ -3,9 +3,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use slabench::cli::Cli;
-
 /// jemalloc: the load's buffers are allocated on one thread and freed on
 /// another by the hundred thousand, where glibc's malloc spends a tenth of
 /// the generator's CPU and keeps its arenas fragmented.
@@ -14,7 +11,8 @@ use slabench::cli::Cli;
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `--color` is applied first, so clap's help and errors follow it.
+    let cli = slabench::cli::parse();
     // A panic is slabench's own failure: recorded (a run that met one is
     // INVALID), and one that reaches here exits INVALID, not 101.
     slabench::crash::install();

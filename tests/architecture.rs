@@ -143,6 +143,9 @@ fn the_leaves_stay_leaves() {
         ("clock", &[][..]),
         ("fmt", &["metrics"][..]),
         ("atomic_file", &[][..]),
+        // What reaches a terminal: used by every layer that prints.
+        ("term", &[][..]),
+        ("cli_docs", &["cli", "term", "atomic_file", "exit"][..]),
         // The connection watcher reads packets and the run clock, nothing else.
         ("connwatch", &["clock"][..]),
     ] {

@@ -100,6 +100,17 @@ fn capacity(scenario: &Path, out: &Path, extra: &[&str]) -> (i32, serde_json::Va
         "{stderr}"
     );
     assert!(out.join("capacity.html").is_file() && out.join("capacity.md").is_file());
+    // The result on stdout: capacity.json's bytes with --json, else the
+    // summary (the probes' lines are on stderr only).
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    match extra.contains(&"--json") {
+        true => assert_eq!(stdout, text),
+        false => assert!(
+            stdout.contains("capacity of ") && stdout.contains("capacity.html"),
+            "{stdout}"
+        ),
+    }
+    assert!(!stdout.contains("[1] probing"), "{stdout}");
     (o.status.code().unwrap(), json)
 }
 
@@ -122,7 +133,7 @@ fn capacity_is_the_providers_rate_limit_and_rises_with_a_fallback() {
     let _one = one_at_a_time();
     // One after the other: two searches at once would share the cores.
     let alone_run = capacity(&alone, &one.join("out"), &extra);
-    let both_run = capacity(&both, &two.join("out"), &range);
+    let both_run = capacity(&both, &two.join("out"), &[&range[..], &["--json"]].concat());
 
     // No fallback: the capacity is the provider's limit, within 10%.
     let (code, json) = alone_run;

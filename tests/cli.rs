@@ -122,10 +122,10 @@ async fn run_exit_codes_follow_the_verdict() {
     .await
     .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let err = text(&out.stderr);
+    let table = text(&out.stdout);
     assert!(
-        err.contains("verdict: FAIL") && err.contains("uptime"),
-        "{err}"
+        table.contains("verdict: FAIL") && table.contains("uptime"),
+        "{table}"
     );
 }
 

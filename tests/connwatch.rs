@@ -195,7 +195,9 @@ fn refuse_window(s: &serde_json::Value) -> (&serde_json::Value, &serde_json::Val
 
 /// Runs the binary on [`REFUSE`], through `wrap` (e.g. setpriv) when
 /// given; its exit code, stderr and summary.json.
-fn run_refuse(wrap: &[&str]) -> (Option<i32>, String, serde_json::Value, String) {
+/// Runs the refuse scenario; returns the exit code, stdout (the summary
+/// table), stderr, summary.json and summary.md.
+fn run_refuse(wrap: &[&str]) -> (Option<i32>, String, String, serde_json::Value, String) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("refuse.toml");
     let profiles = concat!(env!("CARGO_MANIFEST_DIR"), "/mock-providers/");
@@ -224,6 +226,7 @@ fn run_refuse(wrap: &[&str]) -> (Option<i32>, String, serde_json::Value, String)
         .output()
         .unwrap();
     assert!(started.elapsed() < Duration::from_secs(60), "a bounded run");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let summary = std::fs::read_to_string(out_dir.join("summary.json"))
         .unwrap_or_else(|e| panic!("summary.json: {e}; stderr:\n{stderr}"));
@@ -237,13 +240,13 @@ fn run_refuse(wrap: &[&str]) -> (Option<i32>, String, serde_json::Value, String)
         .map(|e| e.to_string())
         .collect();
     assert!(errors.is_empty(), "summary.json vs the schema: {errors:?}");
-    (out.status.code(), stderr, summary, md)
+    (out.status.code(), stdout, stderr, summary, md)
 }
 
 #[test]
 #[ignore = "needs CAP_NET_RAW"]
 fn a_refuse_window_shows_the_refusing_providers_connection_attempts() {
-    let (code, stderr, s, md) = run_refuse(&[]);
+    let (code, stdout, stderr, s, md) = run_refuse(&[]);
     assert!(matches!(code, Some(0 | 1 | 6)), "exit {code:?}: {stderr}");
     let c = &s["failover"]["connections"];
     assert_eq!(c["watched"], true, "{c}");
@@ -259,7 +262,7 @@ fn a_refuse_window_shows_the_refusing_providers_connection_attempts() {
     assert_eq!(providers[1]["refuse_windows"], 0, "{c}");
     assert_eq!(providers[1]["syns_in_refuse_windows"], 0, "{c}");
     let line = format!("connection attempts watched: flash {inside} in its refuse window");
-    assert!(stderr.contains(&line), "{stderr}");
+    assert!(stdout.contains(&line), "{stdout}");
     assert!(md.contains(&line), "{md}");
     // The refused SYNs are the failures the gateway met: the window is
     // timed from them (a reaction, or a measured "never").
@@ -301,7 +304,7 @@ fn without_cap_net_raw_refusals_are_not_observable_and_the_run_completes() {
     } else {
         &[]
     };
-    let (code, stderr, s, md) = run_refuse(wrap);
+    let (code, stdout, stderr, s, md) = run_refuse(wrap);
     assert!(matches!(code, Some(0 | 1 | 6)), "exit {code:?}: {stderr}");
     let c = &s["failover"]["connections"];
     assert_eq!(c["watched"], false, "{c}");
@@ -309,10 +312,10 @@ fn without_cap_net_raw_refusals_are_not_observable_and_the_run_completes() {
     assert!(why.contains("needs CAP_NET_RAW"), "{why}");
     assert!(why.contains("setcap cap_net_raw+ep"), "{why}");
     assert_eq!(c["providers"].as_array().map(Vec::len), Some(0), "{c}");
-    assert!(
-        stderr.contains("refused connections not observable: needs CAP_NET_RAW"),
-        "{stderr}"
-    );
+    // Warned as the run starts, and in the summary table.
+    let line = "refused connections not observable: needs CAP_NET_RAW";
+    assert!(stderr.contains(line), "{stderr}");
+    assert!(stdout.contains(line), "{stdout}");
     assert!(md.contains("refused connections not observable"), "{md}");
     // Without the watcher, the refusal window has no reaction to time: not
     // observable, said so, never a pass, and the run is UNMEASURED.

@@ -206,8 +206,10 @@ port = {provider}
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("GATEWAY DIED exited at"), "{stderr}");
-    assert!(stderr.contains("worker pool exhausted"), "{stderr}");
+    // The summary table, on stdout, says so with the log's last lines.
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("GATEWAY DIED exited at"), "{table}");
+    assert!(table.contains("worker pool exhausted"), "{table}");
     let s = summary(&out_dir);
     assert_eq!(s["verdict"], "FAIL");
     let exit = &s["gateway_exit"];

@@ -8,13 +8,16 @@
 use std::path::Path;
 use std::process::Command;
 
-fn scorecard(gateway: &Path, out: &Path, only: &str) -> (i32, serde_json::Value) {
+/// Runs the cases `only`; with `json_flag`, scorecard.json is printed on
+/// stdout too (else a line per case and the tally).
+fn scorecard(gateway: &Path, out: &Path, only: &str, json_flag: bool) -> (i32, serde_json::Value) {
     let o = Command::new(env!("CARGO_BIN_EXE_slabench"))
         .args(["scorecard"])
         .arg(gateway)
         .arg("--out")
         .arg(out)
         .args(["--only", only])
+        .args(json_flag.then_some("--json"))
         .env("SLABENCH_SCORECARD_SECONDS", "8")
         .output()
         .unwrap();
@@ -35,6 +38,16 @@ fn scorecard(gateway: &Path, out: &Path, only: &str) -> (i32, serde_json::Value)
         stderr.contains(&format!("[1/{}]", only.split(',').count())),
         "{stderr}"
     );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    match json_flag {
+        true => assert_eq!(stdout, text),
+        false => {
+            for case in only.split(',') {
+                assert!(stdout.contains(&format!("  {case} ")), "{stdout}");
+            }
+            assert!(stdout.contains("scorecard: "), "{stdout}");
+        }
+    }
     (o.status.code().unwrap(), json)
 }
 
@@ -55,6 +68,7 @@ fn the_builtin_gateway_passes_and_a_weak_one_fails_the_outage() {
         &builtin,
         &dir.path().join("builtin"),
         "outage-503,context-length,retry-after-long",
+        false,
     );
     assert_eq!(json["complete"], true);
     for name in ["outage-503", "retry-after-long", "context-length"] {
@@ -77,7 +91,7 @@ fn the_builtin_gateway_passes_and_a_weak_one_fails_the_outage() {
          [gateway.policy]\nretries = 2\nhonor_retry_after = false\n[gateway.breaker]\nenabled = false\n",
     )
     .unwrap();
-    let (code, json) = scorecard(&weak, &dir.path().join("weak"), "outage-503");
+    let (code, json) = scorecard(&weak, &dir.path().join("weak"), "outage-503", true);
     let c = case(&json, "outage-503");
     assert_eq!(c["score"], "fail", "{c:#}");
     let survived = c["criteria"]

@@ -144,11 +144,11 @@ pub async fn run(sc: &Scenario, opts: Options) -> anyhow::Result<Capacity> {
         }
         let head = head(sc, peak, step, cap.probes.len() + 1);
         if opts.progress {
-            eprintln!("{}", render::start_line(&head, search.params().repeats));
+            anstream::eprintln!("{}", render::start_line(&head, search.params().repeats));
         }
         let p = run_probe(sc, &head, &opts).await;
         if opts.progress {
-            eprintln!("{}", render::progress_line(&p));
+            anstream::eprintln!("{}", render::progress_line(&p));
         }
         search.record(p.outcome);
         cap.probes.push(p);

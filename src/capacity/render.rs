@@ -11,9 +11,14 @@ use super::search::{End, Outcome};
 use super::{rpm, Capacity};
 use crate::fmt::{fmt_ms, fmt_pct};
 
+/// capacity.json's text: what the file holds, and what `--json` prints.
+pub fn json(cap: &Capacity) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(cap)? + "\n")
+}
+
 /// Writes capacity.json, capacity.md and capacity.html into `dir`.
 pub fn write_all(cap: &Capacity, dir: &Path) -> anyhow::Result<()> {
-    let json = serde_json::to_string_pretty(cap)? + "\n";
+    let json = json(cap)?;
     for (name, text) in [
         ("capacity.json", json),
         ("capacity.md", markdown(cap)),

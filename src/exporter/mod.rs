@@ -108,6 +108,11 @@ impl Exporter {
     /// completes (an interrupt after the work), then stops and frees the port.
     pub async fn linger(self, linger: Duration, until: impl std::future::Future<Output = ()>) {
         if !linger.is_zero() {
+            eprintln!(
+                "metrics: final values at http://{}/metrics for {} (--metrics-linger; Ctrl-C ends it)",
+                self.addr,
+                humantime::format_duration(linger)
+            );
             tokio::select! {
                 _ = tokio::time::sleep(linger) => {}
                 _ = until => {}
@@ -120,6 +125,18 @@ impl Exporter {
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+    }
+}
+
+/// Completes with the next change of `stop` after now: an interrupt after
+/// the work (an interrupted run lingers too, so that a shard stopped by
+/// SIGTERM still shows its INTERRUPTED verdict).
+pub fn next_change<T>(mut stop: watch::Receiver<T>) -> impl std::future::Future<Output = ()> {
+    stop.borrow_and_update();
+    async move {
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 

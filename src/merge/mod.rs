@@ -36,7 +36,10 @@ pub struct Options {
     /// Ledger parts besides the shards' own `ledger.bin`.
     pub ledgers: Vec<PathBuf>,
     pub out: PathBuf,
+    /// No summary table (`--quiet`).
     pub quiet: bool,
+    /// summary.json on stdout instead of the table (`--json`).
+    pub json: bool,
 }
 
 /// What a merge needs before it reads anything large: the shards' folders
@@ -170,10 +173,8 @@ pub fn merge(
     let mut data = crate::report::RunData::from_run(&scenario, summary, &rec, Vec::new());
     data.baseline_curves = gate.curves(&data.classes);
     let written = exports.write(&data);
-    if !opts.quiet {
-        eprint!("{}", crate::report::terminal::render(&data.summary));
-        eprintln!("  reports:  {}", opts.out.display());
-    }
+    let show = crate::report::terminal::Show::of(opts.json, opts.quiet);
+    crate::report::terminal::show(show, &data.summary, &opts.out);
     written.context("writing the reports")?;
     match gated {
         // An invalid or interrupted merged run is not saved as a baseline;
@@ -184,7 +185,7 @@ pub fn merge(
                 Some(crate::baseline::BaselineError::Unfit { .. })
             ) =>
         {
-            eprintln!("warning: {e:#}");
+            crate::term::warning(format_args!("{e:#}"));
         }
         other => other?,
     }

@@ -65,11 +65,16 @@ impl Exporter for Json {
         "summary.json"
     }
     fn write(&self, data: &RunData, out: &mut dyn Write) -> anyhow::Result<()> {
-        serde_json::to_writer_pretty(&mut *out, &data.summary)
-            .context("serialising the summary")?;
-        out.write_all(b"\n")?;
+        out.write_all(&summary_json(&data.summary)?)?;
         Ok(())
     }
+}
+
+/// summary.json's bytes: what the file holds, and what `--json` prints.
+pub fn summary_json(summary: &crate::results::Summary) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec_pretty(summary).context("serialising the summary")?;
+    bytes.push(b'\n');
+    Ok(bytes)
 }
 
 impl Exporter for Timeseries {
@@ -284,7 +289,7 @@ pub fn rebuild(
 ) -> anyhow::Result<RunData> {
     let mut data = run_dir::read(dir)?;
     for n in &data.notes {
-        eprintln!("warning: {n}");
+        crate::term::warning(n);
     }
     data.baseline_curves = curves(&data);
     Exports::create(dir, Set::Rebuild)?.write(&data)?;

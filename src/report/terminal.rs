@@ -1,14 +1,76 @@
-//! The summary table printed at the end of a run, and the live progress line.
+//! The summary table printed at the end of a run (on stdout, or
+//! summary.json instead with `--json`), and the live progress line.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
-use super::table::{self, Table};
+use super::table::{self, Mark, Table};
+use crate::analysis::verdict::Verdict;
 use crate::fmt::fmt_ms;
 use crate::results::Summary;
+use crate::term::{self, Paint, Tone};
+
+/// What a run or a merge prints on stdout when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Show {
+    /// The summary table and where the reports are.
+    #[default]
+    Table,
+    /// summary.json, the same bytes as the file (`--json`); where the
+    /// reports are goes to stderr, unless `quiet`.
+    Json { quiet: bool },
+    /// Nothing (`--quiet`).
+    Nothing,
+}
+
+impl Show {
+    /// `--json` wins over `--quiet`: it asks for the result on stdout.
+    pub fn of(json: bool, quiet: bool) -> Show {
+        match (json, quiet) {
+            (true, quiet) => Show::Json { quiet },
+            (false, true) => Show::Nothing,
+            (false, false) => Show::Table,
+        }
+    }
+}
+
+/// Prints the finished run's result on stdout as `show` says; `dir` is
+/// its run directory. Shown even when a report could not be written
+/// (the JSON is rendered as summary.json's bytes are, not read back).
+pub fn show(show: Show, s: &Summary, dir: &Path) {
+    match show {
+        Show::Nothing => {}
+        Show::Table => {
+            let paint = Paint::of(term::Stream::Stdout);
+            let text = format!(
+                "{}  reports:  {}\n",
+                render_painted(s, paint),
+                dir.display()
+            );
+            term::result(text.as_bytes());
+        }
+        Show::Json { quiet } => match super::summary_json(s) {
+            Ok(bytes) => {
+                term::data(&bytes);
+                if !quiet {
+                    anstream::eprintln!("reports: {}", dir.display());
+                }
+            }
+            Err(e) => term::warning(format_args!("cannot print summary.json: {e:#}")),
+        },
+    }
+}
+
+/// The end-of-run summary without escape codes.
+pub fn render(s: &Summary) -> String {
+    render_painted(s, Paint::PLAIN)
+}
 
 /// The end-of-run summary: what happened to the run, the numbers, the
-/// latency per class, then the checks and the verdict.
-pub fn render(s: &Summary) -> String {
+/// latency per class, then the checks and the verdict; the verdict,
+/// the checks' results and the run's own problems in colour when `paint`
+/// is on.
+pub fn render_painted(s: &Summary, paint: Paint) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -17,8 +79,8 @@ pub fn render(s: &Summary) -> String {
         s.scenario.seed,
         if s.interrupted { " · INTERRUPTED" } else { "" }
     );
-    render_problems(&mut out, s);
-    render_load(&mut out, s);
+    render_problems(&mut out, s, paint);
+    render_load(&mut out, s, paint);
     if let Some(f) = &s.failover {
         render_failover(&mut out, f);
         render_gateway_errors(&mut out, s, f);
@@ -44,29 +106,55 @@ pub fn render(s: &Summary) -> String {
         &mut out,
         &latency.select(&["class", "count", "p50", "p90", "p99", "p99.9", "max"]),
         "latency (ok)",
+        paint,
     );
     if let Some(c) = &s.baseline {
         out.push_str(&crate::report::comparison::terminal(c));
     }
     if let Some(t) = super::obedience::table(s) {
         out.push('\n');
-        text_table(&mut out, &obedience_compact(&t), super::obedience::TITLE);
+        text_table(
+            &mut out,
+            &obedience_compact(&t),
+            super::obedience::TITLE,
+            paint,
+        );
     }
     out.push('\n');
     text_table(
         &mut out,
         &table::checks(s).select(&["check", "target", "measured", "result"]),
         "check",
+        paint,
     );
     let _ = writeln!(
         out,
         "\n  verdict: {}{}",
-        s.verdict.as_str(),
+        paint.paint(verdict_tone(s.verdict), s.verdict.as_str()),
         s.verdict_meaning()
             .map(|m| format!(" ({m})"))
             .unwrap_or_default()
     );
     out
+}
+
+/// PASS green, FAIL and INVALID red, the others (neither) yellow.
+fn verdict_tone(v: Verdict) -> Tone {
+    match v {
+        Verdict::Pass => Tone::Good,
+        Verdict::Fail | Verdict::Invalid => Tone::Bad,
+        Verdict::Regression | Verdict::Unmeasured | Verdict::Interrupted => Tone::Doubt,
+    }
+}
+
+/// A row's result cell colour, if it has one.
+fn mark_tone(m: Mark) -> Option<Tone> {
+    match m {
+        Mark::Plain => None,
+        Mark::Pass => Some(Tone::Good),
+        Mark::Fail => Some(Tone::Bad),
+        Mark::Unmeasured => Some(Tone::Doubt),
+    }
 }
 
 /// The obedience table without its example column: each example on the
@@ -80,17 +168,19 @@ fn obedience_compact(t: &Table) -> Table {
 }
 
 /// What went wrong with the run itself, before any number.
-fn render_problems(out: &mut String, s: &Summary) {
+fn render_problems(out: &mut String, s: &Summary, paint: Paint) {
     for e in &s.internal_errors {
         let _ = writeln!(
             out,
-            "  INTERNAL ERROR (a bug in slabench, not the gateway): {e}"
+            "  {} (a bug in slabench, not the gateway): {e}",
+            paint.paint(Tone::Bad, "INTERNAL ERROR")
         );
     }
     if let Some(e) = &s.gateway_exit {
         let _ = writeln!(
             out,
-            "  GATEWAY DIED {}; last lines of gateway.log:",
+            "  {} {}; last lines of gateway.log:",
+            paint.paint(Tone::Bad, "GATEWAY DIED"),
             e.headline()
         );
         for l in &e.log_tail {
@@ -98,12 +188,12 @@ fn render_problems(out: &mut String, s: &Summary) {
         }
     }
     for p in &s.output_problems {
-        let _ = writeln!(out, "  OUTPUT      {p}");
+        let _ = writeln!(out, "  {}      {p}", paint.paint(Tone::Doubt, "OUTPUT"));
     }
 }
 
 /// The generator, the requests and uptime.
-fn render_load(out: &mut String, s: &Summary) {
+fn render_load(out: &mut String, s: &Summary, paint: Paint) {
     let (g, r) = (&s.generator, &s.requests);
     let _ = writeln!(
         out,
@@ -134,7 +224,8 @@ fn render_load(out: &mut String, s: &Summary) {
     if let Some(g) = &g.gave_up {
         let _ = writeln!(
             out,
-            "  GAVE UP     at {:.1} s: held {:.0} of {:.0} rpm; the last send was {} late",
+            "  {}     at {:.1} s: held {:.0} of {:.0} rpm; the last send was {} late",
+            paint.paint(Tone::Bad, "GAVE UP"),
             g.at_s,
             g.held_rpm,
             g.target_rpm,
@@ -158,8 +249,9 @@ fn render_load(out: &mut String, s: &Summary) {
 }
 
 /// A table as aligned text: the first column left, numbers right, the
-/// result column left; a row's note on the line below it.
-fn text_table(out: &mut String, t: &Table, first_title: &str) {
+/// result column left (in its row's colour); a row's note on the line
+/// below it.
+fn text_table(out: &mut String, t: &Table, first_title: &str, paint: Paint) {
     let width = |i: usize, title: &str| {
         t.rows
             .iter()
@@ -184,22 +276,27 @@ fn text_table(out: &mut String, t: &Table, first_title: &str) {
             false => width(i, c),
         })
         .collect();
-    let line = |cells: &[&str]| {
+    let line = |cells: &[&str], mark: Mark| {
         let mut l = String::new();
         for (i, c) in cells.iter().enumerate() {
-            let w = widths[i];
+            let pad = " ".repeat(widths[i].saturating_sub(c.chars().count()));
+            // Painted before padding, so escape codes never count as width.
+            let shown = match mark_tone(mark).filter(|_| t.columns[i] == "result") {
+                Some(tone) => paint.paint(tone, c),
+                None => c.to_string(),
+            };
             if i == 0 || !t.numeric(i) {
-                l.push_str(&format!("  {c:<w$}"));
+                l.push_str(&format!("  {shown}{pad}"));
             } else {
-                l.push_str(&format!("  {c:>w$}"));
+                l.push_str(&format!("  {pad}{shown}"));
             }
         }
         l.trim_end().to_string()
     };
-    let _ = writeln!(out, "{}", line(&titles));
+    let _ = writeln!(out, "{}", line(&titles, Mark::Plain));
     for r in &t.rows {
         let cells: Vec<&str> = r.cells.iter().map(String::as_str).collect();
-        let _ = writeln!(out, "{}", line(&cells));
+        let _ = writeln!(out, "{}", line(&cells, r.mark));
         if let Some(note) = &r.note {
             let _ = writeln!(out, "    ↳ {note}");
         }

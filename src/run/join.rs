@@ -93,7 +93,7 @@ pub fn join_ledger(
             names.join(", ")
         );
         if !quiet {
-            eprintln!("warning: {msg}");
+            crate::term::warning(&msg);
         }
         report.ledger_error = Some(msg);
     }
@@ -122,14 +122,14 @@ fn analyze(
     let mut sort = AttemptRuns::new(dir);
     let mut report = failover::analyze_records(input, rows, &mut sort, attempts);
     if let Some(w) = sort.warning().filter(|_| !quiet) {
-        eprintln!("warning: {w}");
+        crate::term::warning(w);
     }
     if let Some(e) = rows.error().or_else(|| sort.error()) {
         let msg = format!(
             "keeping the join's records next to the ledger: {e}; the analysis covers only part of the run"
         );
         if !quiet {
-            eprintln!("warning: {msg}");
+            crate::term::warning(&msg);
         }
         report.ledger_error = Some(msg);
     }

@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -188,12 +188,18 @@ async fn drive(
     let record = tokio::spawn(record(recorder, rx, origin));
     let (_never, never_rx) = watch::channel(false);
     let stop = opts.stop.clone().unwrap_or(never_rx);
-    let progress = (!opts.quiet && std::io::stderr().is_terminal())
-        .then(|| tokio::spawn(progress(live.clone(), origin, scenario.duration())));
+    // The width of the live line drawn last, for wiping it.
+    let drawn = Arc::new(AtomicUsize::new(0));
+    let progress = (!opts.quiet && std::io::stderr().is_terminal()).then(|| {
+        let (live, drawn) = (live.clone(), drawn.clone());
+        tokio::spawn(progress(live, origin, scenario.duration(), drawn))
+    });
     let end = generator::drive(driver, schedule, origin, tx, live, stop).await;
     if let Some(p) = progress {
         p.abort();
-        eprint!("\r\x1b[2K");
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "{}", crate::term::erase(drawn.load(Ordering::Relaxed)));
+        let _ = err.flush();
     }
     let (recorder, incomplete) = record.await.expect("the recorder task does not panic");
     failed.extend(incomplete);
@@ -225,7 +231,9 @@ async fn record(
     (rec, incomplete)
 }
 
-async fn progress(live: Arc<Live>, origin: Instant, total: Duration) {
+/// The live line on stderr (a terminal), redrawn every half second;
+/// `drawn` is the width of the line last drawn.
+async fn progress(live: Arc<Live>, origin: Instant, total: Duration, drawn: Arc<AtomicUsize>) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut last = (Instant::now(), 0u64);
     loop {
@@ -244,7 +252,8 @@ async fn progress(live: Arc<Live>, origin: Instant, total: Duration) {
             live.in_flight.load(Ordering::Relaxed),
         );
         let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[2K{line}");
+        let previous = drawn.swap(line.chars().count(), Ordering::Relaxed);
+        let _ = write!(err, "{}", crate::term::redraw(&line, previous));
         let _ = err.flush();
     }
 }
@@ -287,9 +296,9 @@ async fn preflight(
         }
         .into());
     }
-    eprintln!(
-        "warning: preflight request to {} failed ({detail}); running anyway",
+    crate::term::warning(format_args!(
+        "preflight request to {} failed ({detail}); running anyway",
         target.url
-    );
+    ));
     Ok(())
 }

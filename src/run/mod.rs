@@ -38,6 +38,9 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// No progress line and no summary table.
     pub quiet: bool,
+    /// Print summary.json on stdout instead of the summary table
+    /// (`--json`; also with `quiet`).
+    pub json: bool,
     /// Stop the run when this channel turns true (Ctrl-C in the CLI; tests).
     pub stop: Option<watch::Receiver<bool>>,
     /// Also write requests.csv, one row per request, streamed as the run goes.
@@ -181,10 +184,11 @@ pub async fn run_gated(
     }
     // The verdict is shown even when a report could not be written; the
     // error (which files are good, how to rebuild the rest) follows.
-    if !opts.quiet {
-        eprint!("{}", terminal::render(&summary));
-        eprintln!("  reports:  {}", out_dir.display());
-    }
+    terminal::show(
+        terminal::Show::of(opts.json, opts.quiet),
+        &summary,
+        &out_dir,
+    );
     written.context("writing the reports")?;
     unfit_is_a_warning(gated)?;
     Ok(RunOutcome { summary, out_dir })
@@ -200,7 +204,7 @@ fn unfit_is_a_warning(gated: anyhow::Result<()>) -> anyhow::Result<()> {
                 Some(crate::baseline::BaselineError::Unfit { .. })
             ) =>
         {
-            eprintln!("warning: {e:#}");
+            crate::term::warning(format_args!("{e:#}"));
             Ok(())
         }
         other => other,
@@ -240,7 +244,7 @@ fn shard_folder(
     if let Err(e) = write_shard(scenario, m, stack, run, summary, out_dir) {
         let problem = format!("{e:#}; this run cannot be merged");
         if !run.opts.quiet {
-            eprintln!("warning: {problem}");
+            crate::term::warning(&problem);
         }
         summary.output_problems.push(problem);
     }

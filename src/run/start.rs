@@ -72,7 +72,7 @@ pub(super) async fn origin(
         let wake = at.checked_sub(LEAD).unwrap_or(at);
         let now = Instant::now();
         if !said && wake > now {
-            eprintln!(
+            anstream::eprintln!(
                 "waiting for --start-at {s} (in {:.1} s) to start the load",
                 (at - now).as_secs_f64()
             );

@@ -57,7 +57,7 @@ impl Watch {
         match started {
             Ok((w, n)) => Watch::Running(w, n),
             Err(why) => {
-                eprintln!("warning: refused connections not observable: {why}");
+                crate::term::warning(format_args!("refused connections not observable: {why}"));
                 Watch::Not(why)
             }
         }

@@ -136,12 +136,12 @@ pub async fn run(opts: Options) -> anyhow::Result<Scorecard> {
         if stopped(&opts) {
             break;
         }
-        eprint!("[{}/{total}] {} … ", i + 1, case.name);
+        anstream::eprint!("[{}/{total}] {} … ", i + 1, case.name);
         let out = run_case(case, sc, &opts).await;
         match out.score {
-            Score::Pass => eprintln!("pass ({:.1} s)", out.seconds),
+            Score::Pass => anstream::eprintln!("pass ({:.1} s)", out.seconds),
             // Why, at once: the first line of the reason.
-            s => eprintln!(
+            s => anstream::eprintln!(
                 "{} ({:.1} s): {}",
                 s.as_str(),
                 out.seconds,

@@ -10,11 +10,15 @@ use super::score::{Criterion, Mark, Score, State};
 use super::{CaseOut, Scorecard};
 use crate::report::html::esc;
 
+/// scorecard.json's text: what the file holds, and what `--json` prints.
+pub fn json(card: &Scorecard) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(card)? + "\n")
+}
+
 /// Writes all three files into `dir`, each complete or absent.
 pub fn write_all(card: &Scorecard, dir: &Path) -> anyhow::Result<()> {
-    let json = serde_json::to_string_pretty(card)?;
     for (name, text) in [
-        ("scorecard.json", json + "\n"),
+        ("scorecard.json", json(card)?),
         ("scorecard.md", markdown(card)),
         ("scorecard.html", html(card)),
     ] {
@@ -59,6 +63,42 @@ fn tally(card: &Scorecard) -> String {
         t.push_str(" — INCOMPLETE: the battery was stopped before its last case");
     }
     t
+}
+
+/// What `slabench scorecard` prints on stdout at the end: each case's
+/// score and why (the progress lines on stderr said the same as the cases
+/// ran), then the tally and where the scorecard is.
+pub fn terminal(card: &Scorecard, dir: &Path) -> String {
+    let width = card
+        .scenarios
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut s = String::new();
+    for c in &card.scenarios {
+        let _ = writeln!(
+            s,
+            "  {:<width$}  {:<12}  {:>5.1} s  {}",
+            c.name,
+            score_word(c.score),
+            c.seconds,
+            c.reason.lines().next().unwrap_or_default()
+        );
+    }
+    let pass = card
+        .scenarios
+        .iter()
+        .filter(|c| c.score == Score::Pass)
+        .count();
+    let _ = writeln!(
+        s,
+        "scorecard: {pass} of {} case(s) passed ({}); {}",
+        card.scenarios.len(),
+        tally(card),
+        dir.join("scorecard.html").display()
+    );
+    s
 }
 
 /// One Markdown table; a primary criterion's mark is in bold.

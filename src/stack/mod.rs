@@ -168,7 +168,7 @@ impl Stack {
         }
         if let Some(set) = self.providers.take() {
             if let Err(e) = set.shutdown().await {
-                eprintln!("warning: stopping the providers: {e:#}");
+                crate::term::warning(format_args!("stopping the providers: {e:#}"));
                 self.ledger_problem = Some(format!("{e:#}"));
             }
         }

@@ -220,11 +220,11 @@ impl GatewayChild {
             signal_group(self.pid, Signal::Term);
             let exited = tokio::time::timeout(STOP_GRACE, self.exit.wait_for(Option::is_some));
             if exited.await.is_err() {
-                eprintln!(
-                    "warning: the gateway (pid {}) did not stop within {}s of SIGTERM; killing it",
+                crate::term::warning(format_args!(
+                    "the gateway (pid {}) did not stop within {}s of SIGTERM; killing it",
                     self.pid,
                     STOP_GRACE.as_secs()
-                );
+                ));
             }
         }
         // Whatever is left in the group (the leader after the grace period,
