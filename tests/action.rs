@@ -5,7 +5,8 @@
 //! composite steps' scripts run with bash as GitHub's runner runs them
 //! (`tests/action/runner.rs`), with this build of slabench on PATH, on a
 //! passing run, a failing one, a run against a baseline, a bad scenario
-//! whose name is shell syntax, and an install that cannot happen.
+//! whose name is shell syntax, an install that cannot happen, and
+//! `install: build` with a stand-in for cargo.
 //!
 //! With check-jsonschema (CI installs it), action.yml, the workflows and
 //! the GitLab CI example also pass their published schemas.
@@ -513,4 +514,52 @@ fn the_readmes_snippets_use_declared_inputs() {
     let first = section.split("```yaml\n").nth(1).unwrap();
     let lines = first[..first.find("```").unwrap()].lines().count();
     assert_eq!(lines, 5, "the action in five lines");
+}
+
+/// `install: build` with a stand-in for cargo (a real build is minutes):
+/// the key is computed from the action's files, the cache is asked for it,
+/// `cargo install --locked --path ACTION_PATH` is what runs, and the
+/// slabench it installs is the one the run step finds (through
+/// GITHUB_PATH: slabench is nowhere else on PATH here).
+#[test]
+fn install_build_runs_cargo_install_on_the_actions_source_and_puts_it_on_path() {
+    let f = Fixture::new();
+    let fake = f.temp.join("fake-cargo");
+    std::fs::create_dir_all(&fake).unwrap();
+    let log = f.temp.join("cargo-args");
+    let script = format!(
+        "#!/bin/bash\nprintf '%s\\n' \"$@\" > '{log}'\nwhile [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=$2; shift; done\nmkdir -p \"$root/bin\"\nln -sf '{exe}' \"$root/bin/slabench\"\n",
+        log = log.display(),
+        exe = env!("CARGO_BIN_EXE_slabench"),
+    );
+    let cargo = fake.join("cargo");
+    std::fs::write(&cargo, script).unwrap();
+    std::fs::set_permissions(&cargo, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut runner = Runner::new(&f.workspace, &f.temp, &fake)
+        .input("scenario", "scenarios/missing.toml")
+        .input("install", "build");
+    runner.path = vec![fake];
+    let o = runner.run();
+    let logs = o.logs();
+    let key = o.cache_key.clone().expect("the cache step ran");
+    assert!(key.starts_with("slabench-Linux-rustc-"), "{key}");
+    assert_eq!(o.step("slabench cache key").outputs["key"], key);
+    let args = std::fs::read_to_string(&log).expect("cargo ran");
+    let args: Vec<&str> = args.lines().collect();
+    assert_eq!(
+        &args[..4],
+        ["install", "--locked", "--path", root().to_str().unwrap()],
+        "{logs}"
+    );
+    assert!(
+        o.step("Install slabench").log.contains("slabench "),
+        "{logs}"
+    );
+    // The run step found the installed slabench: a missing scenario is
+    // its exit 2, not bash's 127.
+    assert_passed_through(&o, 2);
+    assert!(
+        o.step("slabench run").log.contains("missing.toml"),
+        "{logs}"
+    );
 }

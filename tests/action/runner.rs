@@ -11,8 +11,9 @@
 //! Only the expressions action.yml uses are understood; anything else
 //! panics, so a change to action.yml that this runner cannot follow fails
 //! the test instead of being skipped. `uses:` steps are not run: the
-//! artifact upload is recorded with its evaluated `with:`, and any other
-//! `uses:` step that would run panics.
+//! artifact upload and the cache are recorded with their evaluated `with:`
+//! (the cache as a miss, as on a first run), and any other `uses:` step
+//! that would run panics.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -56,6 +57,8 @@ pub struct Outcome {
     pub outputs: BTreeMap<String, String>,
     /// The upload step's (name, path), when it ran.
     pub uploaded: Option<(String, String)>,
+    /// The cache step's key, when it ran (always a miss here).
+    pub cache_key: Option<String>,
 }
 
 impl Outcome {
@@ -278,7 +281,8 @@ impl Runner {
             failed: false,
         };
         let mut path = self.path.clone();
-        let (mut steps, mut summary, mut uploaded) = (Vec::new(), String::new(), None);
+        let (mut steps, mut summary) = (Vec::new(), String::new());
+        let (mut uploaded, mut cache_key) = (None, None);
         for (n, step) in action["runs"]["steps"].as_vec().unwrap().iter().enumerate() {
             let mut run = StepRun {
                 name: step["name"].as_str().expect("every step has a name").into(),
@@ -287,7 +291,17 @@ impl Runner {
             if ctx.condition(step["if"].as_str()) {
                 run.ran = true;
                 if let Some(uses) = step["uses"].as_str() {
-                    uploaded = Some(self.uses(uses, step, &ctx));
+                    let with =
+                        |k: &str| ctx.interpolate(step["with"][k].as_str().unwrap_or_default());
+                    if uses.starts_with("actions/upload-artifact@") {
+                        uploaded = Some((with("name"), with("path")));
+                    } else if uses.starts_with("actions/cache@") {
+                        // A cold cache: nothing restored.
+                        cache_key = Some(with("key"));
+                        run.outputs.insert("cache-hit".into(), "false".into());
+                    } else {
+                        panic!("this test's runner cannot run `uses: {uses}`");
+                    }
                 } else {
                     let files = StepFiles::new(&self.temp, n);
                     self.script(step, &ctx, &files, &path, &mut run);
@@ -316,17 +330,8 @@ impl Runner {
             summary,
             outputs,
             uploaded,
+            cache_key,
         }
-    }
-
-    /// A `uses:` step: only the artifact upload may run here (recorded).
-    fn uses(&self, uses: &str, step: &Yaml, ctx: &Ctx) -> (String, String) {
-        assert!(
-            uses.starts_with("actions/upload-artifact@"),
-            "this test's runner cannot run `uses: {uses}`"
-        );
-        let with = |k: &str| ctx.interpolate(step["with"][k].as_str().unwrap_or_default());
-        (with("name"), with("path"))
     }
 
     /// A `run:` step, with bash as the runner starts it.
