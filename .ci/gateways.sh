@@ -38,15 +38,26 @@ fi
 gateways=("$@")
 [ ${#gateways[@]} -eq 0 ] && gateways=(litellm portkey)
 
+# Both gateways go outside the clone, into folders of this user's kept
+# between runs: LiteLLM in a venv, Portkey under an npm prefix of its own.
+# No system pip or npm -g, so no root: GitHub's runners are not root, their
+# system Python refuses pip (PEP 668), and their npm -g prefix is not the
+# runner's to write.
+tools="${XDG_CACHE_HOME:-$HOME/.cache}/slabench-ci"
+litellm_venv="$tools/litellm"
+export NPM_CONFIG_PREFIX="$tools/npm-global"
+export PATH="$litellm_venv/bin:$NPM_CONFIG_PREFIX/bin:$PATH"
+
 installed_litellm() {
-    python3 -c 'from importlib.metadata import version; print(version("litellm"))' 2>/dev/null || true
+    "$litellm_venv/bin/python" -c 'from importlib.metadata import version; print(version("litellm"))' 2>/dev/null || true
 }
 
 install_litellm() {
     local want="litellm[proxy]==$LITELLM_VERSION"
     [ "$latest" = 1 ] && want='litellm[proxy]'
     if [ "$latest" = 1 ] || [ "$(installed_litellm)" != "$LITELLM_VERSION" ]; then
-        python3 -m pip install --quiet --upgrade "$want"
+        [ -x "$litellm_venv/bin/python" ] || python3 -m venv "$litellm_venv"
+        "$litellm_venv/bin/python" -m pip install --quiet --upgrade "$want"
     fi
     echo "litellm: $(installed_litellm) at $(command -v litellm)"
     # LiteLLM refuses to start without a master key; slabench sends it as

@@ -3,6 +3,7 @@
 //! nothing else is; without CAP_NET_RAW it says so and does not start.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -193,11 +194,13 @@ fn refuse_window(s: &serde_json::Value) -> (&serde_json::Value, &serde_json::Val
     (w, check)
 }
 
-/// Runs the binary on [`REFUSE`], through `wrap` (e.g. setpriv) when
-/// given; its exit code, stderr and summary.json.
-/// Runs the refuse scenario; returns the exit code, stdout (the summary
-/// table), stderr, summary.json and summary.md.
-fn run_refuse(wrap: &[&str]) -> (Option<i32>, String, String, serde_json::Value, String) {
+/// Runs `exe` on [`REFUSE`], through `wrap` (e.g. setpriv) when given;
+/// its exit code, stdout (the summary table), stderr, summary.json and
+/// summary.md.
+fn run_refuse(
+    exe: &Path,
+    wrap: &[&str],
+) -> (Option<i32>, String, String, serde_json::Value, String) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("refuse.toml");
     let profiles = concat!(env!("CARGO_MANIFEST_DIR"), "/mock-providers/");
@@ -209,7 +212,6 @@ fn run_refuse(wrap: &[&str]) -> (Option<i32>, String, String, serde_json::Value,
         .replace("\"qwen3-32b\"", &format!("\"{profiles}qwen3-32b.toml\""));
     std::fs::write(&file, text).unwrap();
     let out_dir = dir.path().join("out");
-    let exe = env!("CARGO_BIN_EXE_slabench");
     let mut cmd = match wrap.split_first() {
         Some((tool, args)) => {
             let mut c = std::process::Command::new(tool);
@@ -246,7 +248,7 @@ fn run_refuse(wrap: &[&str]) -> (Option<i32>, String, String, serde_json::Value,
 #[test]
 #[ignore = "needs CAP_NET_RAW"]
 fn a_refuse_window_shows_the_refusing_providers_connection_attempts() {
-    let (code, stdout, stderr, s, md) = run_refuse(&[]);
+    let (code, stdout, stderr, s, md) = run_refuse(Path::new(env!("CARGO_BIN_EXE_slabench")), &[]);
     assert!(matches!(code, Some(0 | 1 | 6)), "exit {code:?}: {stderr}");
     let c = &s["failover"]["connections"];
     assert_eq!(c["watched"], true, "{c}");
@@ -290,21 +292,37 @@ fn has_net_raw() -> bool {
     u64::from_str_radix(hex, 16).unwrap() & (1 << 13) != 0
 }
 
+/// slabench without CAP_NET_RAW, whoever runs this test: a copy of the
+/// binary, because a copy carries no file capability (.ci/run's `setcap`
+/// on a runner that is not root, or a user's, stays on the original; and
+/// as root, exec refuses a binary whose file capabilities the bounding set
+/// forbids). Not root, the copy runs as it is; as root, through setpriv
+/// with CAP_NET_RAW out of its bounding set (so exec gives it none).
+fn without_net_raw(dir: &Path) -> (PathBuf, &'static [&'static str]) {
+    let copy = dir.join("slabench");
+    std::fs::copy(env!("CARGO_BIN_EXE_slabench"), &copy).unwrap();
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !(root && has_net_raw()) {
+        return (copy, &[]);
+    }
+    let ok = std::process::Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(ok, "needs setpriv (util-linux) to drop CAP_NET_RAW");
+    (
+        copy,
+        &["setpriv", "--inh-caps=-net_raw", "--bounding-set=-net_raw"],
+    )
+}
+
 #[test]
 fn without_cap_net_raw_refusals_are_not_observable_and_the_run_completes() {
-    // With the privilege, the binary runs with CAP_NET_RAW taken out of its
-    // bounding set (so exec gives it none); without, it has none already.
-    let wrap: &[&str] = if has_net_raw() {
-        let ok = std::process::Command::new("setpriv")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(ok, "needs setpriv (util-linux) to drop CAP_NET_RAW");
-        &["setpriv", "--inh-caps=-net_raw", "--bounding-set=-net_raw"]
-    } else {
-        &[]
-    };
-    let (code, stdout, stderr, s, md) = run_refuse(wrap);
+    // Next to the build, not in /tmp: a /tmp mounted noexec cannot run it.
+    let bin = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let (exe, wrap) = without_net_raw(bin.path());
+    let (code, stdout, stderr, s, md) = run_refuse(&exe, wrap);
     assert!(matches!(code, Some(0 | 1 | 6)), "exit {code:?}: {stderr}");
     let c = &s["failover"]["connections"];
     assert_eq!(c["watched"], false, "{c}");
