@@ -13,6 +13,8 @@ use crate::scenario::{self, Scenario};
 /// A command's result: the exit code, or an error to print.
 type Outcome = anyhow::Result<i32>;
 
+mod standalone;
+
 /// The [`exit::Advice`] of the first error in the chain that has one.
 fn advice(e: &anyhow::Error) -> Option<&dyn exit::Advice> {
     e.chain().find_map(|cause| -> Option<&dyn exit::Advice> {
@@ -70,7 +72,8 @@ pub fn main(cli: Cli) -> i32 {
             Command::Gateway {
                 scenario,
                 providers,
-            } => gateway(&scenario, &providers).await,
+                metrics,
+            } => standalone::gateway(&scenario, &providers, &metrics).await,
             Command::Report { run_dir } => report(&run_dir),
             Command::Merge(args) => merge(args),
             Command::Scorecard(args) => scorecard(args).await,
@@ -493,65 +496,6 @@ fn override_ports(sc: &mut Scenario, ports: &[(String, u16)]) -> anyhow::Result<
         p.port = *port;
     }
     Ok(())
-}
-
-async fn gateway(path: &Path, provider_flags: &[String]) -> Outcome {
-    let sc = scenario::load(path)?;
-    let crate::scenario::Gateway::Builtin(cfg) = &sc.gateway else {
-        return Err(UserError::new(
-            format!(
-                "{}: [gateway] is external; `slabench gateway` serves the built-in gateway",
-                path.display()
-            ),
-            "remove kind = \"external\" or use a scenario with [[providers]]",
-        )
-        .into());
-    };
-    let mut upstreams = provider_urls(provider_flags)?;
-    // Without --provider, serve the scenario's own simulated providers too.
-    let mut own = None;
-    if upstreams.is_empty() {
-        let (set, ledger) = start_own_providers(&sc)?;
-        upstreams = set.urls();
-        for (name, url) in &upstreams {
-            println!("provider {name}  {url}");
-        }
-        own = Some((set, ledger));
-    }
-    let result = crate::gateway::run_standalone(cfg, &upstreams, &mut std::io::stdout()).await;
-    if let Some((set, ledger)) = own {
-        let _ = set.shutdown().await;
-        let _ = std::fs::remove_file(ledger);
-    }
-    result.map(|()| exit::PASS)
-}
-
-/// `--provider NAME=URL` flags.
-fn provider_urls(flags: &[String]) -> anyhow::Result<Vec<(String, String)>> {
-    flags
-        .iter()
-        .map(|flag| match flag.split_once('=') {
-            Some((name, url)) if !name.is_empty() && url.starts_with("http") => {
-                Ok((name.to_string(), url.trim_end_matches('/').to_string()))
-            }
-            _ => Err(UserError::new(
-                format!("--provider {flag:?} is not NAME=URL"),
-                "e.g. --provider flash=http://127.0.0.1:9001",
-            )
-            .into()),
-        })
-        .collect()
-}
-
-fn start_own_providers(
-    sc: &Scenario,
-) -> anyhow::Result<(crate::providers::ProviderSet, std::path::PathBuf)> {
-    let clock = std::sync::Arc::new(crate::clock::RunClock::new());
-    clock.start(tokio::time::Instant::now());
-    let ledger =
-        std::env::temp_dir().join(format!("slabench-gateway-{}.ledger", std::process::id()));
-    let set = crate::providers::ProviderSet::start(sc, clock, &ledger)?;
-    Ok((set, ledger))
 }
 
 /// `slabench report`: 0 when the files were written (the run's own verdict
