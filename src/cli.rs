@@ -138,6 +138,8 @@ pub enum Command {
         /// Upstream provider URL, as NAME=URL (repeatable); default: start the scenario's providers.
         #[arg(long = "provider", value_name = "NAME=URL")]
         providers: Vec<String>,
+        #[command(flatten)]
+        metrics: MetricsArgs,
     },
     /// Run the failover scorecard: a battery of fault scenarios against one gateway, scored pass, partial, fail or not measured.
     #[command(after_help = SCORECARD_HELP)]

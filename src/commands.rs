@@ -14,6 +14,8 @@ use crate::scenario::{self, Scenario};
 /// A command's result: the exit code, or an error to print.
 type Outcome = anyhow::Result<i32>;
 
+mod standalone;
+
 /// The [`exit::Advice`] of the first error in the chain that has one.
 fn advice(e: &anyhow::Error) -> Option<&dyn exit::Advice> {
     e.chain().find_map(|cause| -> Option<&dyn exit::Advice> {
@@ -71,7 +73,8 @@ pub fn main(cli: Cli) -> i32 {
             Command::Gateway {
                 scenario,
                 providers,
-            } => gateway(&scenario, &providers).await,
+                metrics,
+            } => standalone::gateway(&scenario, &providers, &metrics).await,
             Command::Report { run_dir, json } => report(&run_dir, json),
             Command::Completions { shell } => {
                 crate::cli_docs::completions(shell).map(|()| exit::PASS)
@@ -147,6 +150,27 @@ async fn start_exporter(
         crate::exporter::Exporter::start(addr, args.metrics_allow_remote, registry).await?;
     eprintln!("metrics: http://{}/metrics", exporter.addr());
     Ok(Some(exporter))
+}
+
+/// Counts Ctrl-C and SIGTERM for the whole command (a service's: the
+/// first stops it, the next ends its metrics' linger).
+fn count_signals() -> tokio::sync::watch::Receiver<u32> {
+    let (count, signals) = tokio::sync::watch::channel(0u32);
+    let mut stream = terminate_signal();
+    tokio::spawn(async move {
+        while interrupted(&mut stream).await {
+            count.send_modify(|n| *n += 1);
+        }
+    });
+    signals
+}
+
+/// Completes with the `n`th signal counted; an error when signals cannot
+/// be received.
+async fn nth_signal(mut count: tokio::sync::watch::Receiver<u32>, n: u32) -> anyhow::Result<()> {
+    let heard = count.wait_for(|c| *c >= n).await.is_ok();
+    anyhow::ensure!(heard, "cannot wait for Ctrl-C or SIGTERM");
+    Ok(())
 }
 
 /// Keeps the endpoint up for `--metrics-linger` after the work, so that
@@ -450,21 +474,10 @@ async fn mock(args: crate::cli::MockArgs) -> Outcome {
     if let Some(dir) = ledger.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    // One count of Ctrl-C and SIGTERM for the whole command: the first
-    // stops the providers, the next ends the metrics' linger.
-    let (count, signals) = tokio::sync::watch::channel(0u32);
-    let mut stream = terminate_signal();
-    tokio::spawn(async move {
-        while interrupted(&mut stream).await {
-            count.send_modify(|n| *n += 1);
-        }
-    });
-    let mut first = signals.clone();
-    let stop = async move {
-        let heard = first.wait_for(|n| *n >= 1).await.is_ok();
-        anyhow::ensure!(heard, "cannot wait for Ctrl-C or SIGTERM");
-        Ok(())
-    };
+    // The first Ctrl-C or SIGTERM stops the providers, the next ends the
+    // metrics' linger.
+    let signals = count_signals();
+    let stop = nth_signal(signals.clone(), 1);
     let metrics = crate::exporter::providers::ProvidersCollector::new(&sc);
     let exporter = start_exporter(&args.metrics, metrics.registry()).await?;
     let how = crate::providers::Serve {
@@ -478,9 +491,8 @@ async fn mock(args: crate::cli::MockArgs) -> Outcome {
         // unless another signal comes.
         match served.is_ok() {
             true => {
-                let mut signals = signals;
                 let second = async move {
-                    let _ = signals.wait_for(|n| *n >= 2).await;
+                    let _ = nth_signal(signals, 2).await;
                 };
                 linger(exporter, &args.metrics, second).await
             }
@@ -505,65 +517,6 @@ fn override_ports(sc: &mut Scenario, ports: &[(String, u16)]) -> anyhow::Result<
         p.port = *port;
     }
     Ok(())
-}
-
-async fn gateway(path: &Path, provider_flags: &[String]) -> Outcome {
-    let sc = scenario::load(path)?;
-    let crate::scenario::Gateway::Builtin(cfg) = &sc.gateway else {
-        return Err(UserError::new(
-            format!(
-                "{}: [gateway] is external; `slabench gateway` serves the built-in gateway",
-                path.display()
-            ),
-            "remove kind = \"external\" or use a scenario with [[providers]]",
-        )
-        .into());
-    };
-    let mut upstreams = provider_urls(provider_flags)?;
-    // Without --provider, serve the scenario's own simulated providers too.
-    let mut own = None;
-    if upstreams.is_empty() {
-        let (set, ledger) = start_own_providers(&sc)?;
-        upstreams = set.urls();
-        for (name, url) in &upstreams {
-            println!("provider {name}  {url}");
-        }
-        own = Some((set, ledger));
-    }
-    let result = crate::gateway::run_standalone(cfg, &upstreams, &mut std::io::stdout()).await;
-    if let Some((set, ledger)) = own {
-        let _ = set.shutdown().await;
-        let _ = std::fs::remove_file(ledger);
-    }
-    result.map(|()| exit::PASS)
-}
-
-/// `--provider NAME=URL` flags.
-fn provider_urls(flags: &[String]) -> anyhow::Result<Vec<(String, String)>> {
-    flags
-        .iter()
-        .map(|flag| match flag.split_once('=') {
-            Some((name, url)) if !name.is_empty() && url.starts_with("http") => {
-                Ok((name.to_string(), url.trim_end_matches('/').to_string()))
-            }
-            _ => Err(UserError::new(
-                format!("--provider {flag:?} is not NAME=URL"),
-                "e.g. --provider flash=http://127.0.0.1:9001",
-            )
-            .into()),
-        })
-        .collect()
-}
-
-fn start_own_providers(
-    sc: &Scenario,
-) -> anyhow::Result<(crate::providers::ProviderSet, std::path::PathBuf)> {
-    let clock = std::sync::Arc::new(crate::clock::RunClock::new());
-    clock.start(tokio::time::Instant::now());
-    let ledger =
-        std::env::temp_dir().join(format!("slabench-gateway-{}.ledger", std::process::id()));
-    let set = crate::providers::ProviderSet::start(sc, clock, &ledger)?;
-    Ok((set, ledger))
 }
 
 /// `slabench report`: 0 when the files were written (the run's own verdict

@@ -208,6 +208,7 @@ fn no_layer_depends_on_what_the_code_map_forbids() {
                 "providers",
                 "load",
                 "metrics",
+                "exporter",
                 "analysis",
                 "results",
                 "report",

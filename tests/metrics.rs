@@ -307,7 +307,23 @@ fn the_mock_counts_its_attempts_and_lingers_after_sigterm() {
             .unwrap()
     };
     assert!(term().success());
-    std::thread::sleep(Duration::from_millis(500));
+    // The providers stop (their ledger flushed); the endpoint stays: the
+    // "N attempts recorded" line says they are done, then it still answers.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !lines
+        .try_iter()
+        .any(|l| l.contains("metrics: final values"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no linger announced after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        scrape(addr).is_some(),
+        "the endpoint left with the providers"
+    );
     assert!(
         scrape(addr).is_some(),
         "the endpoint left with the providers"

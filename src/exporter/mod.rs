@@ -27,6 +27,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub mod gateway;
 pub mod gauges;
 pub mod providers;
 pub mod run;

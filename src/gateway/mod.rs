@@ -23,7 +23,8 @@
 //! provider-wide `Retry-After`, `classify` what an answer or the start of a
 //! stream means, `upstream` one attempt on one provider, `router` the
 //! route/retry/failover loop and its rules, `body` the streaming relay,
-//! `reply` the responses, `server` the hyper front.
+//! `reply` the responses, `server` the hyper front, `stats` what it counts
+//! about itself for the live metrics ([`Watch`]).
 
 mod body;
 pub mod breaker;
@@ -32,18 +33,20 @@ mod cooldown;
 mod reply;
 mod router;
 mod server;
+mod stats;
 mod upstream;
 
 use std::future::Future;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use breaker::BreakerState;
+pub use stats::{ProviderSnapshot, Snapshot, OTHER_MODEL};
 
 use crate::scenario::BuiltinGateway;
 
@@ -119,30 +122,39 @@ impl BuiltinGatewayServer {
     }
 }
 
-/// `slabench gateway`: serves until Ctrl-C, after printing the URL (first
-/// line, alone, for scripts) and the routes to `out`.
-pub async fn run_standalone(
-    cfg: &BuiltinGateway,
-    upstreams: &[(String, String)],
-    out: &mut impl Write,
-) -> anyhow::Result<()> {
-    serve_until(cfg, upstreams, out, async {
-        tokio::signal::ctrl_c()
-            .await
-            .context("cannot listen for Ctrl-C")
-    })
-    .await
+/// What a running gateway counts about itself, to read live: empty until
+/// the gateway it was given to serves (the exporter is registered first).
+#[derive(Clone, Default)]
+pub struct Watch(Arc<OnceLock<Arc<router::Router>>>);
+
+impl Watch {
+    /// The counts so far and each provider's state now; `None` before the
+    /// gateway serves.
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        self.0.get().map(|r| r.snapshot())
+    }
 }
 
-/// As [`run_standalone`], stopping when `stop` completes (its error, if any,
-/// is returned after the gateway has shut down).
-pub async fn serve_until(
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let serving = self.0.get().is_some();
+        f.debug_struct("Watch").field("serving", &serving).finish()
+    }
+}
+
+/// `slabench gateway`: serves until `stop` completes, after printing the
+/// URL (first line, alone, for scripts) and the routes to `out`; `watch`
+/// reads its counters meanwhile. `stop`'s error, if any, is returned after
+/// the gateway has shut down.
+pub async fn serve_watched(
     cfg: &BuiltinGateway,
     upstreams: &[(String, String)],
     out: &mut impl Write,
     stop: impl Future<Output = anyhow::Result<()>>,
+    watch: &Watch,
 ) -> anyhow::Result<()> {
     let server = BuiltinGatewayServer::start(cfg, upstreams).await?;
+    let _ = watch.0.set(Arc::clone(&server.router));
     writeln!(out, "{}", server.url())?;
     for (model, providers) in &cfg.routes {
         writeln!(out, "  {model} → {}", providers.join(", "))?;
@@ -151,4 +163,14 @@ pub async fn serve_until(
     let result = stop.await;
     server.shutdown().await;
     result
+}
+
+/// As [`serve_watched`], unwatched.
+pub async fn serve_until(
+    cfg: &BuiltinGateway,
+    upstreams: &[(String, String)],
+    out: &mut impl Write,
+    stop: impl Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    serve_watched(cfg, upstreams, out, stop, &Watch::default()).await
 }

@@ -30,10 +30,13 @@ pub(crate) struct AttemptLog {
     /// Providers passed over because their breaker was open or they were
     /// cooling down after a `Retry-After`: `flash,qwen`.
     skipped: String,
+    /// The index of the provider the first attempt went to.
+    first: Option<usize>,
 }
 
 impl AttemptLog {
     pub fn attempt(&mut self, up: &Upstream, outcome: &Outcome) {
+        self.first.get_or_insert(up.index);
         if !self.attempts.is_empty() {
             self.attempts.push(',');
         }
@@ -73,6 +76,11 @@ pub(crate) fn answer(
     body: GatewayBody,
     log: AttemptLog,
 ) -> Response<GatewayBody> {
+    // A failover, for the live metrics: another provider than the first
+    // one tried answers.
+    if let Some(first) = log.first.filter(|&f| f != up.index) {
+        up.stats.failover_from(first);
+    }
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
     let headers = resp.headers_mut();

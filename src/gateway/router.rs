@@ -80,6 +80,7 @@ use super::breaker::BreakerState;
 use super::classify::{self, Kind};
 use super::cooldown::Hint;
 use super::reply::{self, AttemptLog};
+use super::stats::{ProviderSnapshot, RequestStats, Snapshot};
 use super::upstream::{self, Answer, Outcome, Outgoing, Permit, Skip, Upstream};
 use crate::scenario::{BuiltinGateway, FailoverOn, RoutePolicy};
 
@@ -90,6 +91,8 @@ pub(crate) struct Router {
     policy: Policy,
     /// One kept-alive pool for every provider.
     client: reqwest::Client,
+    /// Requests answered and in flight, for the live metrics.
+    stats: RequestStats,
 }
 
 /// [`RoutePolicy`] with the `failover_on` list turned into flags.
@@ -144,7 +147,8 @@ impl Router {
                 index.insert(name.as_str(), list.len()).is_none(),
                 "provider {name:?} is given twice"
             );
-            list.push(Arc::new(Upstream::new(name, url, &cfg.breaker)?));
+            let place = (list.len(), upstreams.len());
+            list.push(Arc::new(Upstream::new(name, url, &cfg.breaker, place)?));
         }
         let mut routes = HashMap::new();
         for (model, names) in &cfg.routes {
@@ -176,6 +180,7 @@ impl Router {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Router {
+            stats: RequestStats::new(routes.keys()),
             routes,
             upstreams: list,
             policy: Policy::from(&cfg.policy),
@@ -191,21 +196,58 @@ impl Router {
             .map(move |u| (u.name.as_str(), u.state(now)))
     }
 
-    /// Handles `POST /v1/chat/completions`.
+    /// What the gateway counted so far, and its providers' state now.
+    pub fn snapshot(&self) -> Snapshot {
+        let now = Instant::now();
+        let names: Vec<&str> = self.upstreams.iter().map(|u| u.name.as_str()).collect();
+        let providers: Vec<ProviderSnapshot> = self
+            .upstreams
+            .iter()
+            .map(|u| {
+                u.stats
+                    .snapshot(&names, u.index, u.state(now), u.cooling(now))
+            })
+            .collect();
+        Snapshot {
+            requests: self.stats.requests(),
+            in_flight: self.stats.in_flight(),
+            providers,
+        }
+    }
+
+    /// A chat request answered before routing (its body was too large or
+    /// could not be read).
+    pub fn refused(&self, status: StatusCode) {
+        self.stats.answered(self.stats.other(), status.as_u16());
+    }
+
+    /// Handles `POST /v1/chat/completions`, counting the answer by model
+    /// and status.
     pub async fn chat(&self, headers: &HeaderMap, body: Bytes) -> Response<GatewayBody> {
-        let peek: Peek = match serde_json::from_slice(&body) {
+        let _in_flight = self.stats.enter();
+        let (model, resp) = self.route(headers, &body).await;
+        self.stats.answered(model, resp.status().as_u16());
+        resp
+    }
+
+    /// The answer, and the slot of its model in the stats.
+    async fn route(&self, headers: &HeaderMap, body: &Bytes) -> (usize, Response<GatewayBody>) {
+        let peek: Peek = match serde_json::from_slice(body) {
             Ok(peek) => peek,
             Err(e) => {
                 let msg = format!("request body is not a chat completion request: {e}");
-                return reply::invalid_request(StatusCode::BAD_REQUEST, &msg, "invalid_body");
+                let resp = reply::invalid_request(StatusCode::BAD_REQUEST, &msg, "invalid_body");
+                return (self.stats.other(), resp);
             }
         };
+        let model = self.stats.model(&peek.model);
         let Some(route) = self.routes.get(&*peek.model) else {
             let msg = format!("model `{}` has no route in this gateway", peek.model);
-            return reply::invalid_request(StatusCode::NOT_FOUND, &msg, "model_not_found");
+            let resp = reply::invalid_request(StatusCode::NOT_FOUND, &msg, "model_not_found");
+            return (model, resp);
         };
         let out = Outgoing {
-            body: &body,
+            body,
             tag: headers.get(crate::protocol::tag::HEADER),
             accept: headers.get(ACCEPT),
             stream: peek.stream.unwrap_or(false),
@@ -215,10 +257,10 @@ impl Router {
         for &i in route.iter() {
             let up = &self.upstreams[i];
             if let Some(resp) = self.try_provider(up, &out, &mut trail).await {
-                return resp;
+                return (model, resp);
             }
         }
-        trail.exhausted(&peek.model)
+        (model, trail.exhausted(&peek.model))
     }
 
     /// Up to 1 + `retries` attempts on `up`. `None`: move on to the next
@@ -234,6 +276,7 @@ impl Router {
         loop {
             let permit = self.admit(up, attempt > 0, trail).await?;
             let outcome = upstream::send(&self.client, up, out, p.attempt_timeout).await;
+            up.stats.attempt(outcome.slot(), attempt > 0);
             trail.log.attempt(up, &outcome);
             let wait = match self.judge(up, outcome, permit, trail) {
                 Step::Reply(resp) => return Some(resp),
@@ -390,6 +433,7 @@ impl Trail {
 
     fn skip(&mut self, up: &Upstream, why: Skip) {
         self.log.skip(up);
+        up.stats.skipped(matches!(why, Skip::Cooling(_)));
         if let Skip::Cooling(left) = why {
             self.cooling = Some(self.cooling.map_or(left, |c| c.min(left)));
         }

@@ -91,7 +91,10 @@ async fn handle(router: &Router, req: Request<Incoming>) -> Response<GatewayBody
             let (parts, body) = req.into_parts();
             match read_body(body).await {
                 Ok(body) => router.chat(&parts.headers, body).await,
-                Err(resp) => resp,
+                Err(resp) => {
+                    router.refused(resp.status());
+                    resp
+                }
             }
         }
         (&Method::GET, HEALTH_PATH) => health(router),

@@ -20,12 +20,17 @@ use tokio::time::{timeout_at, Instant};
 use super::breaker::{Breaker, BreakerState, Ticket};
 use super::classify::{self, Scan};
 use super::cooldown::{self, Cooldown, Hint};
+use super::stats::{self, UpstreamStats};
 use crate::scenario::BreakerPolicy;
 
 /// A provider the gateway routes to, with its circuit breaker.
 #[derive(Debug)]
 pub(crate) struct Upstream {
     pub name: String,
+    /// Its place among the gateway's upstreams.
+    pub index: usize,
+    /// What it counts for the live metrics.
+    pub stats: UpstreamStats,
     /// `name` as a header value, built once.
     pub name_header: HeaderValue,
     /// `{base}/v1/chat/completions`.
@@ -47,7 +52,13 @@ pub(crate) enum Skip {
 }
 
 impl Upstream {
-    pub fn new(name: &str, base_url: &str, policy: &BreakerPolicy) -> anyhow::Result<Self> {
+    /// The upstream number `index` of `providers`.
+    pub fn new(
+        name: &str,
+        base_url: &str,
+        policy: &BreakerPolicy,
+        (index, providers): (usize, usize),
+    ) -> anyhow::Result<Self> {
         use anyhow::Context as _;
         let valid = !name.is_empty()
             && name
@@ -64,6 +75,8 @@ impl Upstream {
         let now = Instant::now();
         Ok(Upstream {
             name: name.to_owned(),
+            index,
+            stats: UpstreamStats::new(providers),
             name_header: HeaderValue::from_str(name)?,
             url,
             breaker: Mutex::new(Breaker::new(policy, now)),
@@ -79,6 +92,11 @@ impl Upstream {
 
     pub fn state(&self, now: Instant) -> BreakerState {
         self.breaker().state(now)
+    }
+
+    /// How long it still cools down at `now` (zero if not).
+    pub fn cooling(&self, now: Instant) -> Duration {
+        self.cooldown.remaining(now).unwrap_or_default()
     }
 
     /// Asks for one attempt: refused while the provider cools down, then
@@ -189,6 +207,22 @@ impl fmt::Display for Outcome {
             Outcome::Timeout => f.write_str("timeout"),
             Outcome::Connect => f.write_str("connect"),
             Outcome::Broken => f.write_str("broken"),
+        }
+    }
+}
+
+impl Outcome {
+    /// Its counter's slot in [`UpstreamStats`], which is labelled as
+    /// [`Outcome`]'s `Display` writes it.
+    pub fn slot(&self) -> usize {
+        match self {
+            Outcome::Answer(a) => stats::code_slot(a.status.as_u16()),
+            Outcome::Stream(s) => stats::code_slot(s.status.as_u16()),
+            Outcome::StreamError(_) => stats::named_slot("error_event"),
+            Outcome::Malformed => stats::named_slot("malformed"),
+            Outcome::Timeout => stats::named_slot("timeout"),
+            Outcome::Connect => stats::named_slot("connect"),
+            Outcome::Broken => stats::named_slot("broken"),
         }
     }
 }
@@ -306,5 +340,32 @@ fn classify(e: &reqwest::Error) -> Outcome {
         Outcome::Timeout
     } else {
         Outcome::Broken
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outcomes_counter_is_labelled_as_its_header_entry() {
+        let answer = |code| Answer {
+            status: StatusCode::from_u16(code).unwrap(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            retry_after: None,
+        };
+        let outcomes = [
+            Outcome::Answer(answer(200)),
+            Outcome::Answer(answer(529)),
+            Outcome::StreamError(answer(200)),
+            Outcome::Malformed,
+            Outcome::Timeout,
+            Outcome::Connect,
+            Outcome::Broken,
+        ];
+        for o in outcomes {
+            assert_eq!(stats::slot_label(o.slot()), o.to_string());
+        }
     }
 }
