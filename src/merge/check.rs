@@ -164,6 +164,7 @@ pub(super) mod tests {
                 start_late_ms: None,
                 start_sent: None,
                 started_unix_ms: 0,
+                t0_unix_ms: None,
                 drive: DriveState::of(&Default::default()),
                 host: None,
                 interrupted: None,

@@ -210,7 +210,7 @@ fn recorder(
         maps.push(rec.error_messages.absorb(&s.recorder.error_messages));
     }
     let intervals = seconds::Intervals::read(runs);
-    let t0 = started(runs);
+    let t0 = seconds::t0(runs);
     intervals.apply(
         &mut rec,
         &classes,
@@ -339,7 +339,8 @@ fn refuse_an_input_as_out(runs: &[ShardRun], out: &Path) -> Result<(), UserError
     }
 }
 
-/// The earliest shard's wall-clock start.
+/// The earliest shard's wall-clock start (its launch: summary.json's
+/// `started_at`, as a run's).
 fn started(runs: &[ShardRun]) -> SystemTime {
     let ms = runs
         .iter()

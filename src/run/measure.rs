@@ -37,6 +37,8 @@ pub(super) struct Measurement {
     pub host: crate::metrics::host::HostUsage,
     /// With `--start-at`: how late the load began against it.
     pub start: Option<StartFact>,
+    /// The wall-clock instant of t=0 (`--start-at` when given).
+    pub t0: SystemTime,
 }
 
 /// Preflight, then the load from t=0.
@@ -79,6 +81,7 @@ pub(super) async fn measure(
     );
     // Everything is ready: wait for t=0 (at once without --start-at).
     let origin = super::start::origin(opts.start_at, opts.stop.clone(), opts.quiet).await?;
+    let t0 = origin.wall;
     let before = crate::metrics::host::Sample::now();
     let (recorder, incomplete, end, start) = drive(
         scenario,
@@ -97,6 +100,7 @@ pub(super) async fn measure(
         end,
         host,
         start,
+        t0,
     })
 }
 

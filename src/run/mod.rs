@@ -265,6 +265,7 @@ fn write_shard(
         scenario,
         shard: run.opts.shard,
         started: run.started,
+        t0: m.t0,
         recorder: &m.recorder,
         rows: rows.map(|r| r as &dyn crate::analysis::failover::Records),
         end: &m.end,

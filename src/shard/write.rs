@@ -22,6 +22,8 @@ pub struct WriteInput<'a> {
     pub scenario: &'a Scenario,
     pub shard: Shard,
     pub started: SystemTime,
+    /// The wall-clock instant of t=0.
+    pub t0: SystemTime,
     pub recorder: &'a Recorder,
     /// The client's rows (when they were kept: the scenario has providers).
     pub rows: Option<&'a dyn Records>,
@@ -112,10 +114,8 @@ fn manifest(input: &WriteInput, requests: u64) -> Manifest {
         start_at: input.start.map(|s| s.start_at.clone()),
         start_late_ms: input.start.map(|s| s.late_ms),
         start_sent: input.start.map(|s| s.sent),
-        started_unix_ms: input
-            .started
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64),
+        started_unix_ms: unix_ms(input.started),
+        t0_unix_ms: Some(unix_ms(input.t0)),
         drive: DriveState::of(input.end),
         host: input.host,
         interrupted: input.interrupted.clone(),
@@ -128,4 +128,10 @@ fn manifest(input: &WriteInput, requests: u64) -> Manifest {
         }),
         requests,
     }
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
