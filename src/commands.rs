@@ -409,6 +409,7 @@ async fn mock(args: crate::cli::MockArgs) -> Outcome {
     let how = crate::providers::Serve {
         ip: args.bind,
         start_at: args.start_at,
+        ..Default::default()
     };
     crate::providers::serve(&sc, ledger, &mut std::io::stdout(), stop, how).await?;
     Ok(exit::PASS)

@@ -3,9 +3,9 @@
 //! share, and notes how late its load began against it.
 //!
 //! The wall-clock instant is mapped onto the monotonic clock from one pair
-//! of readings taken together (`StartAt::instant`); a long wait maps it
-//! again a second before the end, so that a step of the system clock
-//! meanwhile (NTP) is followed. The load is judged by how late it was
+//! of readings taken together; a long wait maps it again a second before
+//! the end, so that a step of the system clock meanwhile (NTP) is followed
+//! (`StartAt::settle`, shared with `slabench mock`). The load is judged by how late it was
 //! ready to begin: later than the lag limit, it is not sent at all (its
 //! schedule would not be the one the others kept, and sending it shifted
 //! would load the gateway at the wrong times), and the run is INVALID.
@@ -22,8 +22,6 @@ use crate::clock::StartAt;
 /// How long before t=0 the run wakes: setting up the recorder and the
 /// lanes then does not count as lag.
 pub(super) const LEAD: Duration = Duration::from_millis(20);
-/// A wait longer than this maps the wall clock again a second before t=0.
-const REMAP_AFTER: Duration = Duration::from_secs(2);
 
 /// The load's t=0.
 #[derive(Debug, Clone, Copy)]
@@ -50,8 +48,9 @@ impl Origin {
 
 /// Without `--start-at`: t=0 a short lead from now. With it: waits until
 /// shortly before the instant (at once when it has passed; how late is
-/// then judged by [`Origin::began`]). Ctrl-C while waiting ends the run
-/// before its load.
+/// then judged by [`Origin::began`]), mapped onto the monotonic clock as
+/// `slabench mock` maps it (`StartAt::settle`). Ctrl-C while waiting ends
+/// the run before its load.
 pub(super) async fn origin(
     start_at: Option<StartAt>,
     mut stop: Option<watch::Receiver<bool>>,
@@ -64,35 +63,26 @@ pub(super) async fn origin(
             start_at: None,
         });
     };
-    let mut said = quiet;
-    loop {
-        let at = s.instant_now().ok_or_else(|| {
-            anyhow::anyhow!("--start-at {s} is too far from now for this machine's clock")
-        })?;
-        let wake = at.checked_sub(LEAD).unwrap_or(at);
-        let now = Instant::now();
-        if !said && wake > now {
+    if let Ok(ahead) = s.0.duration_since(SystemTime::now()) {
+        if !quiet && ahead > LEAD {
             eprintln!(
                 "waiting for --start-at {s} (in {:.1} s) to start the load",
-                (at - now).as_secs_f64()
+                ahead.as_secs_f64()
             );
-            said = true;
-        }
-        let remap = wake.saturating_duration_since(now) > REMAP_AFTER;
-        let until = if remap {
-            wake - Duration::from_secs(1)
-        } else {
-            wake
-        };
-        sleep_or_stop(until, &mut stop).await?;
-        if !remap {
-            return Ok(Origin {
-                at,
-                wall: s.0,
-                start_at: Some(s),
-            });
         }
     }
+    let at = s
+        .settle(LEAD, crate::clock::read_clocks, |until| {
+            let mut stop = stop.clone();
+            async move { sleep_or_stop(until, &mut stop).await }
+        })
+        .await?;
+    sleep_or_stop(at.checked_sub(LEAD).unwrap_or(at), &mut stop).await?;
+    Ok(Origin {
+        at,
+        wall: s.0,
+        start_at: Some(s),
+    })
 }
 
 async fn sleep_or_stop(
