@@ -45,27 +45,46 @@ pub struct Shards {
     pub runs: Vec<ShardRun>,
     pub scenario: Scenario,
     pub missing: Vec<crate::load::shard::Shard>,
+    /// Why some are missing: `shard 1/3 (DIR) started but did not finish`.
+    pub unfinished: Vec<String>,
 }
 
-/// Reads and checks the shards (a refusal is a `UserError`, exit 2).
+/// Reads and checks the shards (a refusal is a `UserError`, exit 2). A
+/// directory whose run started (`shard/started.json`) but never wrote its
+/// folder is a shard of this run that did not finish: missing, named.
 pub fn read(dirs: &[PathBuf]) -> anyhow::Result<Shards> {
-    let runs: Vec<ShardRun> = dirs
-        .iter()
-        .map(|d| {
-            crate::shard::read(d).map_err(|e| {
-                UserError::new(
-                    format!("{e:#}"),
-                    "give the run directories written by `slabench run --shard I/N --out DIR`",
-                )
-            })
-        })
-        .collect::<Result<_, _>>()?;
+    let mut runs = Vec::new();
+    let mut unfinished = Vec::new();
+    for d in dirs {
+        if let Some(started) = crate::shard::unfinished(d) {
+            unfinished.push((d.clone(), started));
+            continue;
+        }
+        runs.push(crate::shard::read(d).map_err(|e| {
+            UserError::new(
+                format!("{e:#}"),
+                "give the run directories written by `slabench run --shard I/N --out DIR`",
+            )
+        })?);
+    }
+    if runs.is_empty() && !unfinished.is_empty() {
+        return Err(UserError::new(
+            format!(
+                "no shard given finished: {} started but did not finish (no shard/manifest.json)",
+                unfinished[0].0.display()
+            ),
+            "merge the run directories of shards that finished",
+        )
+        .into());
+    }
     let missing = check::one_run(&runs)?;
+    let unfinished = check::unfinished(&runs, &unfinished, &missing)?;
     let scenario = scenario_of(&runs[0])?;
     Ok(Shards {
         runs,
         scenario,
         missing,
+        unfinished,
     })
 }
 
@@ -117,11 +136,8 @@ pub fn merge(
     opts: &Options,
     gate: &crate::baseline::RunGate,
 ) -> anyhow::Result<Summary> {
-    let Shards {
-        runs,
-        scenario,
-        missing,
-    } = shards;
+    let (runs, scenario) = (shards.runs, shards.scenario);
+    let missing = (shards.missing, shards.unfinished);
     crate::crash::install();
     let panics_before = crate::crash::mark();
     refuse_an_input_as_out(&runs, &opts.out)?;
@@ -162,9 +178,12 @@ pub fn merge(
         shard: crate::load::shard::Shard::WHOLE,
     });
     let count = runs[0].manifest.shard.count;
-    summary
-        .checks
-        .extend(health::checks(&scenario, &runs, count, &missing));
+    summary.checks.extend(health::checks(
+        &scenario,
+        &runs,
+        count,
+        (&missing.0, &missing.1),
+    ));
     summary.verdict = crate::analysis::verdict::verdict(&summary.checks);
     let gated = gate.apply(&scenario, &rec, &mut summary, &opts.out);
     let mut data = crate::report::RunData::from_run(&scenario, summary, &rec, Vec::new());

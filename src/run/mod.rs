@@ -125,9 +125,19 @@ pub async fn run_gated(
     )?;
     let exports = report::Exports::create(&out_dir, report::Set::Run)?;
     let outputs = Outputs::new(scenario, &out_dir, opts.requests_csv);
+    // Merge tells a shard that dies from here on from no run at all.
+    crate::shard::write_started(
+        &out_dir,
+        scenario,
+        opts.shard,
+        opts.start_at.map(|s| s.rfc3339()),
+        started,
+    )?;
     // A run that ends before its load leaves no empty directory behind
-    // (remove_dir removes only an empty one: gateway.log stays).
+    // (remove_dir removes only an empty one: gateway.log stays), nor its
+    // start marker.
     let unmake_dir = || {
+        crate::shard::remove_started(&out_dir);
         let _ = std::fs::remove_dir(&out_dir);
     };
     let stack = Stack::start_with(scenario, &out_dir, opts.stop.clone(), !opts.no_providers);

@@ -66,6 +66,12 @@ fn fill(tmp: &Path, input: &WriteInput) -> anyhow::Result<()> {
         Some(rows) => super::rows::write_rows(&tmp.join("requests.bin"), rows.rows())?,
         None => super::rows::write_rows(&tmp.join("requests.bin"), std::iter::empty())?,
     };
+    // The start marker stays in the complete folder.
+    let marker = input.run_dir.join(DIR).join(super::STARTED);
+    if marker.exists() {
+        std::fs::copy(&marker, tmp.join(super::STARTED))
+            .with_context(|| format!("copying {}", marker.display()))?;
+    }
     let hlog = input.run_dir.join("latency.hlog");
     if hlog.exists() {
         std::fs::copy(&hlog, tmp.join("latency.hlog"))
@@ -91,24 +97,29 @@ fn fill(tmp: &Path, input: &WriteInput) -> anyhow::Result<()> {
     })
 }
 
+/// The scenario as a manifest names it.
+pub(super) fn scenario_id(sc: &Scenario) -> ScenarioId {
+    ScenarioId {
+        name: sc.name.clone(),
+        digest: super::scenario_digest(sc),
+        // Absolute, symlinks kept: a ConfigMap mounts the scenario as
+        // a link into a folder whose name changes from pod to pod, and
+        // merge resolves the profiles beside the path it was given.
+        source: sc.source.as_ref().map(|p| {
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        }),
+    }
+}
+
 fn manifest(input: &WriteInput, requests: u64) -> Manifest {
     let sc = input.scenario;
     Manifest {
         layout_version: LAYOUT_VERSION,
         slabench_version: env!("CARGO_PKG_VERSION").into(),
-        scenario: ScenarioId {
-            name: sc.name.clone(),
-            digest: super::scenario_digest(sc),
-            // Absolute, symlinks kept: a ConfigMap mounts the scenario as
-            // a link into a folder whose name changes from pod to pod, and
-            // merge resolves the profiles beside the path it was given.
-            source: sc.source.as_ref().map(|p| {
-                std::path::absolute(p)
-                    .unwrap_or_else(|_| p.clone())
-                    .display()
-                    .to_string()
-            }),
-        },
+        scenario: scenario_id(sc),
         seed: sc.seed,
         shard: input.shard,
         start_at: input.start.map(|s| s.start_at.clone()),
@@ -131,7 +142,7 @@ fn manifest(input: &WriteInput, requests: u64) -> Manifest {
 }
 
 /// Milliseconds since the Unix epoch (0 before it).
-fn unix_ms(t: SystemTime) -> u64 {
+pub(super) fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
