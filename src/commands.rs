@@ -100,6 +100,7 @@ async fn run(args: RunArgs) -> Outcome {
         allow_unreachable: args.allow_unreachable,
         start_at: args.start_at,
         no_providers: args.no_providers,
+        allow_remote: args.allow_remote,
         shard: match args.shard {
             Some((i, n)) => crate::load::shard::Shard::new(i, n)
                 .map_err(|e| UserError::new(format!("--shard: {e}"), "e.g. --shard 0/3"))?,

@@ -222,6 +222,7 @@ pub(super) mod tests {
                 start_sent: None,
                 started_unix_ms: 0,
                 t0_unix_ms: None,
+                allow_remote: false,
                 drive: DriveState::of(&Default::default()),
                 host: None,
                 interrupted: None,

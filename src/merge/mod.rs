@@ -108,7 +108,12 @@ fn scenario_of(first: &ShardRun) -> anyhow::Result<Scenario> {
         .source
         .as_ref()
         .map_or(copy.clone(), PathBuf::from);
-    let mut sc = crate::scenario::from_str(text, &path, &|v| std::env::var(v).ok())
+    // Read back as the shard read it (`--allow-remote`: a gateway that is
+    // not loopback); merge itself sends nothing anywhere.
+    let load = crate::scenario::LoadOptions {
+        allow_remote: m.allow_remote,
+    };
+    let mut sc = crate::scenario::from_str_with(text, &path, &|v| std::env::var(v).ok(), load)
         .with_context(|| format!("reading {} back", copy.display()))?;
     sc.seed = m.seed;
     if crate::shard::scenario_digest(&sc) != m.scenario.digest {
@@ -367,4 +372,29 @@ fn started(runs: &[ShardRun]) -> SystemTime {
         .min()
         .unwrap_or(0);
     SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_run_with_allow_remote_reads_back_as_it_ran() {
+        let text = "[load]\nstages = [{ hold_rpm = 60, for = \"1s\" }]\n\n[[traffic]]\n\
+                    model = \"m\"\n\n[gateway]\nurl = \"http://10.1.2.3:8080\"\n";
+        let path = Path::new("a/shard/scenario.toml");
+        let env = |_: &str| None;
+        let remote = crate::scenario::LoadOptions { allow_remote: true };
+        let sc = crate::scenario::from_str_with(text, path, &env, remote).unwrap();
+        assert!(crate::scenario::from_str(text, path, &env).is_err());
+        let mut shard = check::tests::shard("a", 0, 1);
+        shard.scenario_text = Some(text.into());
+        shard.manifest.seed = sc.seed;
+        shard.manifest.scenario.digest = crate::shard::scenario_digest(&sc);
+        shard.manifest.allow_remote = true;
+        assert_eq!(scenario_of(&shard).unwrap().seed, sc.seed);
+        // A manifest without it: the scenario is refused as the run would.
+        shard.manifest.allow_remote = false;
+        assert!(scenario_of(&shard).is_err());
+    }
 }

@@ -53,6 +53,9 @@ pub struct RunOptions {
     /// Send only this shard's arrivals (`--shard I/N`); the whole schedule
     /// by default.
     pub shard: crate::load::shard::Shard,
+    /// The scenario was loaded with `--allow-remote` (recorded in the
+    /// shard manifest, so that merge reads it back as the run did).
+    pub allow_remote: bool,
 }
 
 /// Why a run ended without a verdict (the caller maps these to exit codes).
@@ -276,6 +279,7 @@ fn write_shard(
         shard: run.opts.shard,
         started: run.started,
         t0: m.t0,
+        allow_remote: run.opts.allow_remote,
         recorder: &m.recorder,
         rows: rows.map(|r| r as &dyn crate::analysis::failover::Records),
         end: &m.end,

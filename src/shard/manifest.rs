@@ -37,6 +37,11 @@ pub struct Manifest {
     /// the launch time).
     #[serde(default)]
     pub t0_unix_ms: Option<u64>,
+    /// The scenario was loaded with `--allow-remote` (a gateway that is not
+    /// loopback): merge reads it back with the same `LoadOptions`. `false`
+    /// in a manifest written before this key existed.
+    #[serde(default)]
+    pub allow_remote: bool,
     pub drive: DriveState,
     pub host: Option<HostUsage>,
     /// How the run was interrupted, if it was.

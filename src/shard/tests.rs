@@ -92,6 +92,7 @@ fn a_shard_folder_reads_back_as_it_was_written() {
         shard,
         started: SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_320_790_123),
         t0: SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_320_800_000),
+        allow_remote: true,
         recorder: &rec,
         rows: Some(&rows),
         end: &end,
@@ -124,6 +125,7 @@ fn a_shard_folder_reads_back_as_it_was_written() {
     assert_eq!(m.scenario.digest, scenario_digest(&sc));
     assert_eq!(m.started_unix_ms, 1_796_320_790_123);
     assert_eq!(m.t0_unix_ms, Some(1_796_320_800_000));
+    assert!(m.allow_remote);
     assert_eq!(m.drive.end(), end);
     assert_eq!(m.internal_errors, vec!["boom".to_string()]);
     assert_eq!(m.requests, 167);
@@ -156,6 +158,7 @@ fn a_damaged_folder_is_refused_with_the_file_named() {
         shard: Shard::WHOLE,
         started: SystemTime::now(),
         t0: SystemTime::now(),
+        allow_remote: false,
         recorder: &rec,
         rows: None,
         end: &DriveEnd::default(),

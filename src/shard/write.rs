@@ -24,6 +24,8 @@ pub struct WriteInput<'a> {
     pub started: SystemTime,
     /// The wall-clock instant of t=0.
     pub t0: SystemTime,
+    /// The scenario was loaded with `--allow-remote`.
+    pub allow_remote: bool,
     pub recorder: &'a Recorder,
     /// The client's rows (when they were kept: the scenario has providers).
     pub rows: Option<&'a dyn Records>,
@@ -127,6 +129,7 @@ fn manifest(input: &WriteInput, requests: u64) -> Manifest {
         start_sent: input.start.map(|s| s.sent),
         started_unix_ms: unix_ms(input.started),
         t0_unix_ms: Some(unix_ms(input.t0)),
+        allow_remote: input.allow_remote,
         drive: DriveState::of(input.end),
         host: input.host,
         interrupted: input.interrupted.clone(),
