@@ -8,6 +8,7 @@
 //! With `--start-at` ([`StartAt`]), t=0 is a wall-clock instant that several
 //! processes on several machines share.
 
+use std::future::Future;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -60,9 +61,25 @@ impl RunClock {
 /// `--start-at`: the wall-clock instant that is t=0 for every process of a
 /// run spread over several machines (shards and providers), so that their
 /// stages and fault windows line up. Each process maps it onto its own
-/// monotonic clock ([`StartAt::instant`]) once it is ready.
+/// monotonic clock ([`StartAt::instant`]) once it is ready, and again a
+/// second before it after a long wait ([`StartAt::settle`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StartAt(pub SystemTime);
+
+/// A wait for a [`StartAt`] longer than this maps the wall clock again
+/// [`REMAP_BEFORE`] before its end.
+pub const REMAP_AFTER: Duration = Duration::from_secs(2);
+/// How long before the end of a long wait the wall clock is read again.
+pub const REMAP_BEFORE: Duration = Duration::from_secs(1);
+
+/// Reads the wall clock and the monotonic clock together (tests inject
+/// another reading, e.g. a wall clock stepped by NTP).
+pub type Clocks = fn() -> (SystemTime, Instant);
+
+/// The real clocks, read together.
+pub fn read_clocks() -> (SystemTime, Instant) {
+    (SystemTime::now(), Instant::now())
+}
 
 /// What `--start-at` accepts, for error messages.
 const START_AT_FORMS: &str = "give an RFC 3339 time with its zone, e.g. 2026-12-03T18:00:00Z \
@@ -112,8 +129,38 @@ impl StartAt {
 
     /// The instant on the monotonic clock, reading both clocks now.
     pub fn instant_now(&self) -> Option<Instant> {
-        let (wall, now) = (SystemTime::now(), Instant::now());
+        let (wall, now) = read_clocks();
         self.instant(wall, now)
+    }
+
+    /// Waits until `lead` before this instant is at most [`REMAP_AFTER`]
+    /// away and returns the instant on the monotonic clock, mapped from
+    /// `clocks` read then: a long wait sleeps (through `sleep`, which may
+    /// end the wait with an error) until [`REMAP_BEFORE`] before its end
+    /// and maps again, so that a step of the system clock meanwhile (NTP)
+    /// is followed. At once when the instant is near or past. `run` and
+    /// `mock` both take t=0 from here, so they follow the same steps.
+    pub async fn settle<S, F>(
+        &self,
+        lead: Duration,
+        clocks: Clocks,
+        mut sleep: S,
+    ) -> anyhow::Result<Instant>
+    where
+        S: FnMut(Instant) -> F,
+        F: Future<Output = anyhow::Result<()>>,
+    {
+        loop {
+            let (wall, now) = clocks();
+            let at = self.instant(wall, now).ok_or_else(|| {
+                anyhow::anyhow!("--start-at {self} is too far from now for this machine's clock")
+            })?;
+            let wake = at.checked_sub(lead).unwrap_or(at);
+            if wake.saturating_duration_since(now) <= REMAP_AFTER {
+                return Ok(at);
+            }
+            sleep(wake - REMAP_BEFORE).await?;
+        }
     }
 }
 
@@ -257,5 +304,57 @@ mod tests {
             Some(now + Duration::from_millis(170))
         );
         assert_eq!(StartAt(wall).instant(wall, now), Some(now));
+    }
+
+    thread_local! {
+        /// A fake pair of clocks: (monotonic origin, time slept, wall step).
+        static FAKE: std::cell::Cell<(Option<Instant>, Duration, Duration)> =
+            const { std::cell::Cell::new((None, Duration::ZERO, Duration::ZERO)) };
+    }
+
+    /// The wall clock starts at 1796320800 and moves with the monotonic
+    /// one, plus a step once set.
+    fn fake_clocks() -> (SystemTime, Instant) {
+        let (origin, slept, step) = FAKE.get();
+        let origin = origin.expect("set by the test");
+        (unix(1_796_320_800, 0) + slept + step, origin + slept)
+    }
+
+    #[tokio::test]
+    async fn a_long_wait_maps_the_start_again_and_follows_a_step_of_the_wall_clock() {
+        let origin = Instant::now();
+        FAKE.set((Some(origin), Duration::ZERO, Duration::ZERO));
+        let s = StartAt(unix(1_796_320_810, 0)); // 10 s ahead
+        let mut sleeps = Vec::new();
+        let at = s
+            .settle(Duration::from_millis(20), fake_clocks, |until| {
+                sleeps.push(until - origin);
+                // NTP steps the wall clock 300 ms forward during the sleep.
+                FAKE.set((Some(origin), until - origin, Duration::from_millis(300)));
+                async { Ok(()) }
+            })
+            .await
+            .unwrap();
+        // Slept until a second before the wake-up, then mapped again.
+        assert_eq!(sleeps, [Duration::from_millis(8_980)]);
+        assert_eq!(at, origin + Duration::from_millis(9_700));
+        // Near (or past): mapped at once, no sleep.
+        FAKE.set((Some(origin), Duration::ZERO, Duration::ZERO));
+        let near = StartAt(unix(1_796_320_801, 500_000_000));
+        let at = near
+            .settle(Duration::ZERO, fake_clocks, |_| async {
+                anyhow::bail!("no sleep")
+            })
+            .await
+            .unwrap();
+        assert_eq!(at, origin + Duration::from_millis(1_500));
+        // A sleep that ends the wait (Ctrl-C) ends it with its error.
+        let e = s
+            .settle(Duration::ZERO, fake_clocks, |_| async {
+                anyhow::bail!("interrupted")
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "interrupted");
     }
 }

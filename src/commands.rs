@@ -121,6 +121,7 @@ async fn run(args: RunArgs) -> Outcome {
         allow_unreachable: args.allow_unreachable,
         start_at: args.start_at,
         no_providers: args.no_providers,
+        allow_remote: args.allow_remote,
         shard,
         metrics: exporter.is_some().then_some(metrics),
     };
@@ -484,6 +485,7 @@ async fn mock(args: crate::cli::MockArgs) -> Outcome {
         ip: args.bind,
         start_at: args.start_at,
         watch: metrics.watch.clone(),
+        ..Default::default()
     };
     let served = crate::providers::serve(&sc, ledger, &mut std::io::stdout(), stop, how).await;
     if let Some(exporter) = exporter {

@@ -172,7 +172,7 @@ async fn a_disk_that_fills_during_the_run_keeps_complete_files_and_says_which() 
     let sc = scenario(&gateway.uri(), 600.0, 3);
     let opts = quiet_into(&out_dir);
     let run = tokio::spawn(async move { slabench::run::run(&sc, opts).await });
-    // Once the load has begun (latency.hlog is created at t=0), the disk
+    // Once the load has begun (latency.hlog is created just before t=0), the disk
     // fills up but for room for summary.json and the small files.
     let begun = Instant::now();
     while !out_dir.join("latency.hlog").exists() {

@@ -244,6 +244,49 @@ fn three_shards_merged_measure_what_the_whole_run_measures() {
         why["why"].as_str().unwrap().contains("shard 1/3 missing"),
         "{why}"
     );
+    // A shard that died before writing its folder (here: its folder but
+    // for the marker it wrote at its start) is missing, named: INVALID.
+    let crashed = dir.path().join("crashed");
+    std::fs::create_dir_all(crashed.join("shard")).unwrap();
+    std::fs::copy(
+        dirs[1].join("shard/started.json"),
+        crashed.join("shard/started.json"),
+    )
+    .unwrap();
+    let code = run(
+        &[
+            "merge",
+            "-q",
+            "--out",
+            s(&partial),
+            s(&dirs[0]),
+            s(&crashed),
+            s(&dirs[2]),
+        ],
+        "crashed",
+    );
+    assert_eq!(code, 3, "a crashed shard is missing, not a usage error");
+    let p = summary(&partial);
+    let why = p["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "every shard merged")
+        .unwrap();
+    let text = why["why"].as_str().unwrap();
+    assert!(
+        text.contains("shard 1/3 missing") && text.contains("started but did not finish"),
+        "{why}"
+    );
+    assert!(text.contains(s(&crashed)), "{why}");
+    // A directory with neither a folder nor a marker is no run: refused.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let code = run(
+        &["merge", "-q", "--out", s(&partial), s(&dirs[0]), s(&empty)],
+        "no run",
+    );
+    assert_eq!(code, 2);
     // The same shard twice, or another run's shard: refused (exit 2).
     let code = run(
         &[

@@ -172,8 +172,9 @@ fn summary(dir: &Path) -> Value {
 
 /// One mock and one gateway on a fresh common clock; `runs` load
 /// processes (`run` arguments after the scenario) started against them;
-/// then everything stopped and the ledger returned.
-fn on_one_clock(dir: &Path, tag: &str, runs: &[Vec<String>]) -> PathBuf {
+/// then everything stopped; the ledger and the common t=0 (Unix seconds)
+/// returned.
+fn on_one_clock(dir: &Path, tag: &str, runs: &[Vec<String>]) -> (PathBuf, f64) {
     let ports = [free_port(), free_port(), free_port()];
     let fill = |t: &str| {
         t.replace("{A}", &ports[0].to_string())
@@ -228,7 +229,17 @@ fn on_one_clock(dir: &Path, tag: &str, runs: &[Vec<String>]) -> PathBuf {
     }
     assert_eq!(gateway.stop(libc::SIGINT, Duration::from_secs(10)), 0);
     assert_eq!(mock.stop(libc::SIGTERM, Duration::from_secs(10)), 0);
-    ledger
+    (ledger, at.parse().unwrap())
+}
+
+/// latency.hlog's `#[StartTime: ...]`, Unix seconds.
+fn hlog_start(dir: &Path) -> f64 {
+    let hlog = std::fs::read_to_string(dir.join("latency.hlog")).unwrap();
+    hlog.lines()
+        .find_map(|l| l.strip_prefix("#[StartTime: "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("a StartTime line")
 }
 
 fn merge(out: &Path, dirs: &[PathBuf], ledger: &Path) -> i32 {
@@ -265,9 +276,9 @@ fn shards_on_one_clock_merge_to_what_the_whole_run_measures() {
             ]
         })
         .collect();
-    let shard_ledger = on_one_clock(d, "sharded", &runs);
+    let (shard_ledger, t0) = on_one_clock(d, "sharded", &runs);
     let whole = d.join("whole");
-    let whole_ledger = on_one_clock(d, "whole", &[vec!["--out".into(), s(&whole).into()]]);
+    let (whole_ledger, _) = on_one_clock(d, "whole", &[vec!["--out".into(), s(&whole).into()]]);
 
     // The whole run's own failover analysis: a merge of its one part.
     let (merged, whole_joined) = (d.join("merged"), d.join("whole-joined"));
@@ -283,6 +294,13 @@ fn shards_on_one_clock_merge_to_what_the_whole_run_measures() {
         m["generator"]
     );
     assert_eq!(m["generator"]["sent"], w["generator"]["sent"]);
+    // The merged latency.hlog counts its seconds from the common t=0, not
+    // from when the shards were launched (seconds before it).
+    let start = hlog_start(&merged);
+    assert!(
+        (start - t0).abs() < 0.002,
+        "hlog t0 {start} vs --start-at {t0}"
+    );
     assert!(w["generator"]["sent"].as_u64().unwrap() > 50);
     assert_eq!(m["requests"]["by_outcome"], w["requests"]["by_outcome"]);
     for class in ["chat", "stream"] {

@@ -170,6 +170,49 @@ async fn a_start_at_already_past_sends_nothing_and_is_invalid_saying_why() {
     assert!(html.contains("too late, nothing sent"));
 }
 
+/// A shard on a slow volume must not be late because it created its files
+/// after waking for t=0: latency.hlog is there while it waits. Ctrl-C
+/// during the wait leaves no file of the load that never began.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_creates_its_outputs_before_waiting_for_start_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = serve(ResponseTemplate::new(200).set_body_json(completion("x"))).await;
+    let file = scenario_file(dir.path(), &ok.uri(), "");
+    let out_dir = dir.path().join("out");
+    let start_at = SystemTime::now() + Duration::from_secs(30);
+    let args = [
+        "run",
+        "--start-at",
+        &unix(start_at),
+        "--requests-csv",
+        "--out",
+        out_dir.to_str().unwrap(),
+        &file,
+    ];
+    let (run, _) = serving(&args, &[], 0);
+    let hlog = out_dir.join("latency.hlog");
+    let began = std::time::Instant::now();
+    while !hlog.exists() {
+        assert!(
+            began.elapsed() < Duration::from_secs(20),
+            "no latency.hlog while waiting for --start-at"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(SystemTime::now() < start_at);
+    let text = std::fs::read_to_string(&hlog).unwrap_or_default();
+    assert!(!text.contains("Tag="), "no interval before t=0: {text}");
+    let (code, _) = tokio::task::spawn_blocking(move || run.stop(libc::SIGINT))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(5), "interrupted before the load");
+    assert!(
+        !out_dir.exists(),
+        "{:?}",
+        std::fs::read_dir(&out_dir).map(|d| d.map(|e| e.unwrap().file_name()).collect::<Vec<_>>())
+    );
+}
+
 #[test]
 fn start_at_is_refused_with_the_flag_and_the_forms_it_takes() {
     for bad in ["2026-12-03T18:00:00", "tomorrow", "30"] {

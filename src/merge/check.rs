@@ -128,6 +128,63 @@ fn differs(dir: &Path, field: &str, got: &str, first: &Path, want: &str) -> User
     )
 }
 
+/// The shards whose run started but never wrote its folder: checked to
+/// be of this run (scenario digest, seed, shard count, start time), and
+/// not also given finished; each is among `missing`, and its sentence
+/// (`shard 1/3 (DIR) started but did not finish`) is returned.
+pub fn unfinished(
+    shards: &[ShardRun],
+    unfinished: &[(std::path::PathBuf, crate::shard::Started)],
+    missing: &[Shard],
+) -> Result<Vec<String>, UserError> {
+    let Some(first) = shards.first() else {
+        return Ok(Vec::new());
+    };
+    let m0 = &first.manifest;
+    let mut out = Vec::new();
+    for (dir, s) in unfinished {
+        let fields: [(&str, String, String); 4] = [
+            (
+                "scenario digest (its resolved content)",
+                s.scenario.digest.clone(),
+                m0.scenario.digest.clone(),
+            ),
+            ("seed", s.seed.to_string(), m0.seed.to_string()),
+            (
+                "shard count",
+                s.shard.count.to_string(),
+                m0.shard.count.to_string(),
+            ),
+            (
+                "start_at",
+                format!("{:?}", s.start_at),
+                format!("{:?}", m0.start_at),
+            ),
+        ];
+        for (field, got, want) in fields {
+            if got != want {
+                return Err(differs(dir, field, &got, &first.run_dir, &want));
+            }
+        }
+        if !missing.contains(&s.shard) {
+            return Err(UserError::new(
+                format!(
+                    "{} is shard {}, which is given twice (it started but did not finish there)",
+                    dir.display(),
+                    s.shard
+                ),
+                "give each shard's run directory once",
+            ));
+        }
+        out.push(format!(
+            "shard {} ({}) started but did not finish",
+            s.shard,
+            dir.display()
+        ));
+    }
+    Ok(out)
+}
+
 /// `shard 2/4 missing` (or `shards 1/4, 3/4 missing`).
 pub fn missing_sentence(missing: &[Shard]) -> String {
     let list: Vec<String> = missing.iter().map(Shard::to_string).collect();
@@ -164,6 +221,8 @@ pub(super) mod tests {
                 start_late_ms: None,
                 start_sent: None,
                 started_unix_ms: 0,
+                t0_unix_ms: None,
+                allow_remote: false,
                 drive: DriveState::of(&Default::default()),
                 host: None,
                 interrupted: None,

@@ -98,7 +98,7 @@ pub fn checks(
     scenario: &Scenario,
     shards: &[ShardRun],
     count: u32,
-    missing: &[crate::load::shard::Shard],
+    (missing, unfinished): (&[crate::load::shard::Shard], &[String]),
 ) -> Vec<Check> {
     let (limit, _) = scenario.lag_limit();
     let mut out = Vec::new();
@@ -142,9 +142,13 @@ pub fn checks(
     );
     if !missing.is_empty() {
         all = all.because(format!(
-            "{}: its share of the schedule was never measured, so the merged load is not the \
+            "{}{}: its share of the schedule was never measured, so the merged load is not the \
              scenario's; merge every shard's run directory",
-            super::check::missing_sentence(missing)
+            super::check::missing_sentence(missing),
+            match unfinished.is_empty() {
+                true => String::new(),
+                false => format!(" ({})", unfinished.join("; ")),
+            }
         ));
     }
     out.push(all);

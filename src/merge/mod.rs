@@ -48,27 +48,46 @@ pub struct Shards {
     pub runs: Vec<ShardRun>,
     pub scenario: Scenario,
     pub missing: Vec<crate::load::shard::Shard>,
+    /// Why some are missing: `shard 1/3 (DIR) started but did not finish`.
+    pub unfinished: Vec<String>,
 }
 
-/// Reads and checks the shards (a refusal is a `UserError`, exit 2).
+/// Reads and checks the shards (a refusal is a `UserError`, exit 2). A
+/// directory whose run started (`shard/started.json`) but never wrote its
+/// folder is a shard of this run that did not finish: missing, named.
 pub fn read(dirs: &[PathBuf]) -> anyhow::Result<Shards> {
-    let runs: Vec<ShardRun> = dirs
-        .iter()
-        .map(|d| {
-            crate::shard::read(d).map_err(|e| {
-                UserError::new(
-                    format!("{e:#}"),
-                    "give the run directories written by `slabench run --shard I/N --out DIR`",
-                )
-            })
-        })
-        .collect::<Result<_, _>>()?;
+    let mut runs = Vec::new();
+    let mut unfinished = Vec::new();
+    for d in dirs {
+        if let Some(started) = crate::shard::unfinished(d) {
+            unfinished.push((d.clone(), started));
+            continue;
+        }
+        runs.push(crate::shard::read(d).map_err(|e| {
+            UserError::new(
+                format!("{e:#}"),
+                "give the run directories written by `slabench run --shard I/N --out DIR`",
+            )
+        })?);
+    }
+    if runs.is_empty() && !unfinished.is_empty() {
+        return Err(UserError::new(
+            format!(
+                "no shard given finished: {} started but did not finish (no shard/manifest.json)",
+                unfinished[0].0.display()
+            ),
+            "merge the run directories of shards that finished",
+        )
+        .into());
+    }
     let missing = check::one_run(&runs)?;
+    let unfinished = check::unfinished(&runs, &unfinished, &missing)?;
     let scenario = scenario_of(&runs[0])?;
     Ok(Shards {
         runs,
         scenario,
         missing,
+        unfinished,
     })
 }
 
@@ -92,7 +111,12 @@ fn scenario_of(first: &ShardRun) -> anyhow::Result<Scenario> {
         .source
         .as_ref()
         .map_or(copy.clone(), PathBuf::from);
-    let mut sc = crate::scenario::from_str(text, &path, &|v| std::env::var(v).ok())
+    // Read back as the shard read it (`--allow-remote`: a gateway that is
+    // not loopback); merge itself sends nothing anywhere.
+    let load = crate::scenario::LoadOptions {
+        allow_remote: m.allow_remote,
+    };
+    let mut sc = crate::scenario::from_str_with(text, &path, &|v| std::env::var(v).ok(), load)
         .with_context(|| format!("reading {} back", copy.display()))?;
     sc.seed = m.seed;
     if crate::shard::scenario_digest(&sc) != m.scenario.digest {
@@ -120,11 +144,8 @@ pub fn merge(
     opts: &Options,
     gate: &crate::baseline::RunGate,
 ) -> anyhow::Result<Summary> {
-    let Shards {
-        runs,
-        scenario,
-        missing,
-    } = shards;
+    let (runs, scenario) = (shards.runs, shards.scenario);
+    let missing = (shards.missing, shards.unfinished);
     crate::crash::install();
     let panics_before = crate::crash::mark();
     refuse_an_input_as_out(&runs, &opts.out)?;
@@ -165,9 +186,12 @@ pub fn merge(
         shard: crate::load::shard::Shard::WHOLE,
     });
     let count = runs[0].manifest.shard.count;
-    summary
-        .checks
-        .extend(health::checks(&scenario, &runs, count, &missing));
+    summary.checks.extend(health::checks(
+        &scenario,
+        &runs,
+        count,
+        (&missing.0, &missing.1),
+    ));
     summary.verdict = crate::analysis::verdict::verdict(&summary.checks);
     let gated = gate.apply(&scenario, &rec, &mut summary, &opts.out);
     let mut data = crate::report::RunData::from_run(&scenario, summary, &rec, Vec::new());
@@ -211,7 +235,7 @@ fn recorder(
         maps.push(rec.error_messages.absorb(&s.recorder.error_messages));
     }
     let intervals = seconds::Intervals::read(runs);
-    let t0 = started(runs);
+    let t0 = seconds::t0(runs);
     intervals.apply(
         &mut rec,
         &classes,
@@ -340,7 +364,8 @@ fn refuse_an_input_as_out(runs: &[ShardRun], out: &Path) -> Result<(), UserError
     }
 }
 
-/// The earliest shard's wall-clock start.
+/// The earliest shard's wall-clock start (its launch: summary.json's
+/// `started_at`, as a run's).
 fn started(runs: &[ShardRun]) -> SystemTime {
     let ms = runs
         .iter()
@@ -348,4 +373,29 @@ fn started(runs: &[ShardRun]) -> SystemTime {
         .min()
         .unwrap_or(0);
     SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_run_with_allow_remote_reads_back_as_it_ran() {
+        let text = "[load]\nstages = [{ hold_rpm = 60, for = \"1s\" }]\n\n[[traffic]]\n\
+                    model = \"m\"\n\n[gateway]\nurl = \"http://10.1.2.3:8080\"\n";
+        let path = Path::new("a/shard/scenario.toml");
+        let env = |_: &str| None;
+        let remote = crate::scenario::LoadOptions { allow_remote: true };
+        let sc = crate::scenario::from_str_with(text, path, &env, remote).unwrap();
+        assert!(crate::scenario::from_str(text, path, &env).is_err());
+        let mut shard = check::tests::shard("a", 0, 1);
+        shard.scenario_text = Some(text.into());
+        shard.manifest.seed = sc.seed;
+        shard.manifest.scenario.digest = crate::shard::scenario_digest(&sc);
+        shard.manifest.allow_remote = true;
+        assert_eq!(scenario_of(&shard).unwrap().seed, sc.seed);
+        // A manifest without it: the scenario is refused as the run would.
+        shard.manifest.allow_remote = false;
+        assert!(scenario_of(&shard).is_err());
+    }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::metrics::histogram::{self, Hist};
 use crate::metrics::recorder::Recorder;
@@ -86,6 +86,30 @@ impl Intervals {
     }
 }
 
+/// The merged run's t=0 on the wall clock, the base of its latency.hlog:
+/// the earliest shard's t=0 (with `--start-at`, every shard's is that
+/// instant). A shard's manifest written before `t0_unix_ms` existed gives
+/// its `start_at`, or else its launch time (a few seconds early).
+pub fn t0(shards: &[ShardRun]) -> SystemTime {
+    let of = |s: &ShardRun| {
+        let m = &s.manifest;
+        let at = m
+            .start_at
+            .as_deref()
+            .and_then(|a| crate::clock::StartAt::parse(a).ok());
+        match (m.t0_unix_ms, at) {
+            (Some(ms), _) => SystemTime::UNIX_EPOCH + Duration::from_millis(ms),
+            (None, Some(at)) => at.0,
+            (None, None) => SystemTime::UNIX_EPOCH + Duration::from_millis(m.started_unix_ms),
+        }
+    };
+    shards
+        .iter()
+        .map(of)
+        .min()
+        .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
 fn sum(encoded: &[String]) -> anyhow::Result<Hist> {
     let mut h = histogram::new();
     for e in encoded {
@@ -93,4 +117,42 @@ fn sum(encoded: &[String]) -> anyhow::Result<Hist> {
         h.add(part).expect("same bounds");
     }
     Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn the_merged_t0_is_the_shards_t0_not_their_launch() {
+        let shard = |i: u32, started: u64, t0: Option<u64>| {
+            let mut s = crate::merge::check::tests::shard("d", i, 2);
+            s.manifest.started_unix_ms = started;
+            s.manifest.t0_unix_ms = t0;
+            s
+        };
+        // Launched 9 s and 6 s before their common t=0.
+        let runs = [
+            shard(0, 1_796_320_791_000, Some(1_796_320_800_000)),
+            shard(1, 1_796_320_794_000, Some(1_796_320_800_000)),
+        ];
+        assert_eq!(t0(&runs), at(1_796_320_800_000));
+        // Without --start-at each shard has its own t=0: the earliest.
+        let runs = [shard(0, 1_000, Some(1_250)), shard(1, 1_100, Some(1_130))];
+        assert_eq!(t0(&runs), at(1_130));
+        // Older manifests: --start-at, or else the launch time.
+        let mut old = [
+            shard(0, 1_796_320_791_000, None),
+            shard(1, 1_796_320_794_000, None),
+        ];
+        assert_eq!(t0(&old), at(1_796_320_791_000));
+        for s in &mut old {
+            s.manifest.start_at = Some("2026-12-03T18:00:00.250Z".into());
+        }
+        assert_eq!(t0(&old), at(1_796_320_800_250));
+    }
 }

@@ -18,6 +18,8 @@ mod listener;
 pub mod rate_limit;
 pub mod sample;
 mod server;
+#[cfg(test)]
+mod start_tests;
 mod stream;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -170,6 +172,9 @@ pub struct Serve {
     pub start_at: Option<crate::clock::StartAt>,
     /// Filled in once the providers serve, for a metrics endpoint.
     pub watch: Watch,
+    /// How the wall clock and the monotonic clock are read (tests step
+    /// the wall clock).
+    pub clocks: crate::clock::Clocks,
 }
 
 impl Default for Serve {
@@ -178,6 +183,7 @@ impl Default for Serve {
             ip: Ipv4Addr::LOCALHOST.into(),
             start_at: None,
             watch: Watch::default(),
+            clocks: crate::clock::read_clocks,
         }
     }
 }
@@ -215,14 +221,24 @@ pub async fn serve(
     how: Serve,
 ) -> anyhow::Result<()> {
     let clock = Arc::new(RunClock::new());
-    let (wall, now) = (std::time::SystemTime::now(), tokio::time::Instant::now());
-    let origin = match how.start_at {
-        None => now,
-        Some(s) => s.instant(wall, now).with_context(|| {
-            format!("--start-at {s} is too far from now for this machine's clock")
-        })?,
+    let (wall, now) = (how.clocks)();
+    let settling = match how.start_at {
+        None => {
+            clock.start(now);
+            None
+        }
+        Some(s) => {
+            let at = s.instant(wall, now).with_context(|| {
+                format!("--start-at {s} is too far from now for this machine's clock")
+            })?;
+            if at.saturating_duration_since(now) <= crate::clock::REMAP_AFTER {
+                clock.start(at); // Near or past: this mapping is the one.
+                None
+            } else {
+                Some(tokio::spawn(start_clock(clock.clone(), s, how.clocks)))
+            }
+        }
     };
-    clock.start(origin);
     let set = ProviderSet::start_on(scenario, clock.clone(), ledger_path, how.ip)?;
     let _ = how.watch.counters.set(set.counters());
     let _ = how.watch.clock.set(clock);
@@ -248,6 +264,9 @@ pub async fn serve(
     }
     out.flush()?;
     let stopped = stop.await;
+    if let Some(t) = settling {
+        t.abort(); // Stopped before t=0: its clock no longer matters.
+    }
     let stats = set.shutdown().await?;
     info.finished_unix_ms = Some(ledger_info::unix_ms(std::time::SystemTime::now()));
     info.attempts = Some(stats.attempts);
@@ -262,6 +281,21 @@ pub async fn serve(
         ledger_path.display()
     )?;
     Ok(())
+}
+
+/// Sets the providers' t=0 to `s` as a run maps it (`StartAt::settle`):
+/// from readings of the clocks taken at most two seconds before it, so
+/// that a step of the system clock during a long wait is followed as the
+/// shards follow it. Until then no fault is active.
+async fn start_clock(clock: Arc<RunClock>, s: crate::clock::StartAt, clocks: crate::clock::Clocks) {
+    let at = s
+        .settle(std::time::Duration::ZERO, clocks, |until| async move {
+            tokio::time::sleep_until(until).await;
+            Ok(())
+        })
+        .await;
+    // It was mapped once at startup: it maps again.
+    clock.start(at.expect("--start-at maps onto this machine's clock"));
 }
 
 /// When t=0 is, seen from `now` once the providers serve.

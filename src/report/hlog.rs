@@ -50,7 +50,8 @@ pub struct HlogWriter {
 impl HlogWriter {
     /// Creates the log at `path` and writes its header; `t0` is the
     /// wall-clock instant of t=0, the base of every interval's timestamp.
-    /// Called at t=0, so a run that fails to start leaves no file.
+    /// Called just before t=0, or before the wait for `--start-at` (a run
+    /// that then ends before its load removes the file).
     /// `streaming[i]` says whether class `i` gets TTFT and ITL histograms.
     pub fn begin(
         path: &Path,

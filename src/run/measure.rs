@@ -37,6 +37,8 @@ pub(super) struct Measurement {
     pub host: crate::metrics::host::HostUsage,
     /// With `--start-at`: how late the load began against it.
     pub start: Option<StartFact>,
+    /// The wall-clock instant of t=0 (`--start-at` when given).
+    pub t0: SystemTime,
 }
 
 /// Preflight, then the load from t=0.
@@ -77,15 +79,33 @@ pub(super) async fn measure(
         &weights,
         scenario.seed,
     );
+    // The outputs are created before the wait for t=0, so that creating
+    // them on a slow volume cannot make the load late.
+    let plan = super::start::Plan::new(opts.start_at);
+    let live = Arc::new(Live::default());
+    let recorder = new_recorder(scenario, opts, &outputs.dir, live.clone());
+    let created = outputs.dir.join("latency.hlog");
+    let (recorder, failed) = outputs.attach(recorder, plan.wall());
     // Everything is ready: wait for t=0 (at once without --start-at).
-    let origin = super::start::origin(opts.start_at, opts.stop.clone(), opts.quiet).await?;
+    let origin = match plan.reach(opts.stop.clone(), opts.quiet).await {
+        Ok(origin) => origin,
+        Err(e) => {
+            // A run that never started its load leaves no output of it.
+            drop(recorder);
+            if failed.is_empty() {
+                let _ = std::fs::remove_file(&created);
+            }
+            return Err(e);
+        }
+    };
+    let t0 = origin.wall;
     let before = crate::metrics::host::Sample::now();
     let (recorder, incomplete, end, start) = drive(
         scenario,
         (driver, schedule),
         &stack.clock,
         opts,
-        outputs,
+        (recorder, failed, live),
         origin,
     )
     .await;
@@ -97,12 +117,16 @@ pub(super) async fn measure(
         end,
         host,
         start,
+        t0,
     })
 }
 
 /// The streamed outputs a run writes as it goes, besides the recorder's
-/// own timeline: latency.hlog always, requests.csv when asked for. Both
-/// files are created at t=0, so a run that fails to start leaves neither.
+/// own timeline: latency.hlog always, requests.csv when asked for.
+/// latency.hlog is created before the wait for t=0 (and removed when the
+/// run ends there: interrupted, or its start too far for the clock),
+/// requests.csv with its first row, so a run that fails to start leaves
+/// neither.
 pub(super) struct Outputs {
     dir: PathBuf,
     classes: Vec<String>,
@@ -120,7 +144,7 @@ impl Outputs {
         }
     }
 
-    /// Hands the outputs to the recorder at t=0 (`t0`: its wall-clock
+    /// Hands the outputs to the recorder before t=0 (`t0`: its wall-clock
     /// instant); an output that cannot even start is reported, not fatal.
     fn attach(self, mut rec: Recorder, t0: SystemTime) -> (Recorder, Vec<Incomplete>) {
         let mut failed = Vec::new();
@@ -140,16 +164,10 @@ impl Outputs {
     }
 }
 
-/// Drives the schedule from t=0 at `origin` and records every result;
-/// with `--start-at`, a load not ready in time is not sent.
-async fn drive(
-    scenario: &Scenario,
-    (driver, schedule): (Arc<Driver>, Schedule),
-    clock: &Arc<RunClock>,
-    opts: &RunOptions,
-    outputs: Outputs,
-    origin: Origin,
-) -> (Recorder, Vec<Incomplete>, DriveEnd, Option<StartFact>) {
+/// The run's recorder, before its streamed outputs: the stages, the live
+/// p99, and (with providers) the client's rows kept in a file next to the
+/// run for the ledger join, not in memory.
+fn new_recorder(scenario: &Scenario, opts: &RunOptions, dir: &Path, live: Arc<Live>) -> Recorder {
     let stage_ends: Vec<f64> = scenario
         .load
         .stages
@@ -159,23 +177,31 @@ async fn drive(
             Some(*t)
         })
         .collect();
-    let live = Arc::new(Live::default());
-    let (tx, rx) = mpsc::channel(generator::RESULT_QUEUE);
     let mut recorder = Recorder::new(scenario.traffic.iter().map(|c| c.name.clone()))
         .with_stages(stage_ends)
-        .with_output(Box::new(report::live::RollingP99(live.clone())));
+        .with_output(Box::new(report::live::RollingP99(live)));
     if let Some(metrics) = &opts.metrics {
         recorder = recorder.with_output(metrics.feed());
     }
     if !scenario.providers.is_empty() {
-        // Kept in a file next to the run for the ledger join, not in memory.
-        let rows = Box::new(super::spill::RowFile::create(&outputs.dir).sharded(opts.shard));
+        let rows = Box::new(super::spill::RowFile::create(dir).sharded(opts.shard));
         let names = scenario.providers.iter().map(|p| p.name.clone()).collect();
         recorder = recorder.keep_requests_in(names, rows);
     }
-    // t=0 is a short lead ahead (start.rs), so that setting up the tasks
-    // below does not count as lag.
-    let (mut recorder, mut failed) = outputs.attach(recorder, origin.wall);
+    recorder
+}
+
+/// Drives the schedule from t=0 at `origin` and records every result;
+/// with `--start-at`, a load not ready in time is not sent.
+async fn drive(
+    scenario: &Scenario,
+    (driver, schedule): (Arc<Driver>, Schedule),
+    clock: &Arc<RunClock>,
+    opts: &RunOptions,
+    (mut recorder, mut failed, live): (Recorder, Vec<Incomplete>, Arc<Live>),
+    origin: Origin,
+) -> (Recorder, Vec<Incomplete>, DriveEnd, Option<StartFact>) {
+    let (tx, rx) = mpsc::channel(generator::RESULT_QUEUE);
     let start = origin.began(scenario.lag_limit().0);
     let origin = clock.start(origin.at);
     if let Some(metrics) = &opts.metrics {

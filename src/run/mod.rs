@@ -59,6 +59,9 @@ pub struct RunOptions {
     /// `--metrics-addr`: the live metrics this run feeds (its endpoint is
     /// the caller's).
     pub metrics: Option<crate::exporter::run::RunExport>,
+    /// The scenario was loaded with `--allow-remote` (recorded in the
+    /// shard manifest, so that merge reads it back as the run did).
+    pub allow_remote: bool,
 }
 
 /// Why a run ended without a verdict (the caller maps these to exit codes).
@@ -123,17 +126,12 @@ pub async fn run_gated(
     crate::crash::install();
     let panics_before = crate::crash::mark();
     let started = SystemTime::now();
-    // A bad path or a disk too small fails now, before any load.
-    let out_dir = out_dir::prepare_out_dir(scenario, opts.out.as_deref(), started)?;
-    report::space::check_space(
-        &out_dir,
-        &report::space::estimate(scenario, opts.requests_csv),
-    )?;
-    let exports = report::Exports::create(&out_dir, report::Set::Run)?;
-    let outputs = Outputs::new(scenario, &out_dir, opts.requests_csv);
+    let (out_dir, exports, outputs) = prepare(scenario, &opts, started)?;
     // A run that ends before its load leaves no empty directory behind
-    // (remove_dir removes only an empty one: gateway.log stays).
+    // (remove_dir removes only an empty one: gateway.log stays), nor its
+    // start marker.
     let unmake_dir = || {
+        crate::shard::remove_started(&out_dir);
         let _ = std::fs::remove_dir(&out_dir);
     };
     let stack = Stack::start_with(scenario, &out_dir, opts.stop.clone(), !opts.no_providers);
@@ -192,6 +190,31 @@ pub async fn run_gated(
     written.context("writing the reports")?;
     unfit_is_a_warning(gated)?;
     Ok(RunOutcome { summary, out_dir })
+}
+
+/// The run directory before anything starts: a bad path or a disk too
+/// small fails now, before any load; then the start marker, by which merge
+/// tells a shard that dies from here on from no run at all.
+fn prepare(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    started: SystemTime,
+) -> anyhow::Result<(std::path::PathBuf, report::Exports, Outputs)> {
+    let out_dir = out_dir::prepare_out_dir(scenario, opts.out.as_deref(), started)?;
+    report::space::check_space(
+        &out_dir,
+        &report::space::estimate(scenario, opts.requests_csv),
+    )?;
+    let exports = report::Exports::create(&out_dir, report::Set::Run)?;
+    let outputs = Outputs::new(scenario, &out_dir, opts.requests_csv);
+    crate::shard::write_started(
+        &out_dir,
+        scenario,
+        opts.shard,
+        opts.start_at.map(|s| s.rfc3339()),
+        started,
+    )?;
+    Ok((out_dir, exports, outputs))
 }
 
 /// An interrupted or invalid run is not saved as a baseline; that is said,
@@ -281,6 +304,8 @@ fn write_shard(
         scenario,
         shard: run.opts.shard,
         started: run.started,
+        t0: m.t0,
+        allow_remote: run.opts.allow_remote,
         recorder: &m.recorder,
         rows: rows.map(|r| r as &dyn crate::analysis::failover::Records),
         end: &m.end,

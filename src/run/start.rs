@@ -3,9 +3,9 @@
 //! share, and notes how late its load began against it.
 //!
 //! The wall-clock instant is mapped onto the monotonic clock from one pair
-//! of readings taken together (`StartAt::instant`); a long wait maps it
-//! again a second before the end, so that a step of the system clock
-//! meanwhile (NTP) is followed. The load is judged by how late it was
+//! of readings taken together; a long wait maps it again a second before
+//! the end, so that a step of the system clock meanwhile (NTP) is followed
+//! (`StartAt::settle`, shared with `slabench mock`). The load is judged by how late it was
 //! ready to begin: later than the lag limit, it is not sent at all (its
 //! schedule would not be the one the others kept, and sending it shifted
 //! would load the gateway at the wrong times), and the run is INVALID.
@@ -22,8 +22,6 @@ use crate::clock::StartAt;
 /// How long before t=0 the run wakes: setting up the recorder and the
 /// lanes then does not count as lag.
 pub(super) const LEAD: Duration = Duration::from_millis(20);
-/// A wait longer than this maps the wall clock again a second before t=0.
-const REMAP_AFTER: Duration = Duration::from_secs(2);
 
 /// The load's t=0.
 #[derive(Debug, Clone, Copy)]
@@ -48,50 +46,71 @@ impl Origin {
     }
 }
 
-/// Without `--start-at`: t=0 a short lead from now. With it: waits until
-/// shortly before the instant (at once when it has passed; how late is
-/// then judged by [`Origin::began`]). Ctrl-C while waiting ends the run
-/// before its load.
-pub(super) async fn origin(
-    start_at: Option<StartAt>,
-    mut stop: Option<watch::Receiver<bool>>,
-    quiet: bool,
-) -> anyhow::Result<Origin> {
-    let Some(s) = start_at else {
-        return Ok(Origin {
-            at: Instant::now() + LEAD,
-            wall: SystemTime::now() + LEAD,
-            start_at: None,
-        });
-    };
-    let mut said = quiet;
-    loop {
-        let at = s.instant_now().ok_or_else(|| {
-            anyhow::anyhow!("--start-at {s} is too far from now for this machine's clock")
-        })?;
-        let wake = at.checked_sub(LEAD).unwrap_or(at);
-        let now = Instant::now();
-        if !said && wake > now {
-            anstream::eprintln!(
-                "waiting for --start-at {s} (in {:.1} s) to start the load",
-                (at - now).as_secs_f64()
-            );
-            said = true;
+/// t=0 before it is reached: its wall-clock instant is known at once, so
+/// the streamed outputs are created (latency.hlog's header holds it)
+/// before the wait, and a slow volume cannot make the load late.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Plan {
+    /// Without `--start-at`: t=0 a short lead from when it was planned.
+    Soon(Origin),
+    /// `--start-at`: t=0 at this wall-clock instant.
+    At(StartAt),
+}
+
+impl Plan {
+    pub fn new(start_at: Option<StartAt>) -> Plan {
+        match start_at {
+            Some(s) => Plan::At(s),
+            None => Plan::Soon(Origin {
+                at: Instant::now() + LEAD,
+                wall: SystemTime::now() + LEAD,
+                start_at: None,
+            }),
         }
-        let remap = wake.saturating_duration_since(now) > REMAP_AFTER;
-        let until = if remap {
-            wake - Duration::from_secs(1)
-        } else {
-            wake
+    }
+
+    /// The wall-clock instant of t=0.
+    pub fn wall(&self) -> SystemTime {
+        match self {
+            Plan::Soon(o) => o.wall,
+            Plan::At(s) => s.0,
+        }
+    }
+
+    /// Without `--start-at`: at once. With it: waits until shortly before
+    /// the instant (at once when it has passed; how late is then judged by
+    /// [`Origin::began`]), mapped onto the monotonic clock as `slabench
+    /// mock` maps it (`StartAt::settle`). Ctrl-C while waiting ends the run
+    /// before its load.
+    pub async fn reach(
+        self,
+        mut stop: Option<watch::Receiver<bool>>,
+        quiet: bool,
+    ) -> anyhow::Result<Origin> {
+        let s = match self {
+            Plan::Soon(o) => return Ok(o),
+            Plan::At(s) => s,
         };
-        sleep_or_stop(until, &mut stop).await?;
-        if !remap {
-            return Ok(Origin {
-                at,
-                wall: s.0,
-                start_at: Some(s),
-            });
+        if let Ok(ahead) = s.0.duration_since(SystemTime::now()) {
+            if !quiet && ahead > LEAD {
+                anstream::eprintln!(
+                    "waiting for --start-at {s} (in {:.1} s) to start the load",
+                    ahead.as_secs_f64()
+                );
+            }
         }
+        let at = s
+            .settle(LEAD, crate::clock::read_clocks, |until| {
+                let mut stop = stop.clone();
+                async move { sleep_or_stop(until, &mut stop).await }
+            })
+            .await?;
+        sleep_or_stop(at.checked_sub(LEAD).unwrap_or(at), &mut stop).await?;
+        Ok(Origin {
+            at,
+            wall: s.0,
+            start_at: Some(s),
+        })
     }
 }
 
@@ -123,7 +142,7 @@ mod tests {
     async fn a_start_ahead_is_waited_for_and_begins_on_time() {
         let s = StartAt(SystemTime::now() + Duration::from_millis(300));
         let before = Instant::now();
-        let o = origin(Some(s), None, true).await.unwrap();
+        let o = Plan::new(Some(s)).reach(None, true).await.unwrap();
         let woke = Instant::now();
         // Woken about LEAD before t=0, which is about 300 ms away.
         assert!(
@@ -143,7 +162,7 @@ mod tests {
     #[tokio::test]
     async fn a_start_already_past_is_not_sent_and_says_how_late() {
         let s = StartAt(SystemTime::now() - Duration::from_millis(830));
-        let o = origin(Some(s), None, true).await.unwrap();
+        let o = Plan::new(Some(s)).reach(None, true).await.unwrap();
         let f = o.began(Duration::from_millis(5)).unwrap();
         assert!(!f.sent, "{f:?}");
         assert!((830.0..2000.0).contains(&f.late_ms), "{f:?}");
@@ -154,7 +173,7 @@ mod tests {
     async fn ctrl_c_while_waiting_ends_the_run_before_its_load() {
         let s = StartAt(SystemTime::now() + Duration::from_secs(30));
         let (tx, rx) = watch::channel(false);
-        let waiting = tokio::spawn(origin(Some(s), Some(rx), true));
+        let waiting = tokio::spawn(Plan::new(Some(s)).reach(Some(rx), true));
         tokio::time::sleep(Duration::from_millis(50)).await;
         tx.send(true).unwrap();
         let e = tokio::time::timeout(Duration::from_secs(5), waiting)
@@ -166,6 +185,17 @@ mod tests {
             e.downcast_ref::<RunError>(),
             Some(RunError::InterruptedBeforeLoad)
         ));
+    }
+
+    #[test]
+    fn the_wall_clock_t0_is_known_before_the_wait() {
+        let s = StartAt(SystemTime::now() + Duration::from_secs(60));
+        assert_eq!(Plan::new(Some(s)).wall(), s.0);
+        let soon = Plan::new(None);
+        let Plan::Soon(o) = soon else {
+            panic!("{soon:?}")
+        };
+        assert_eq!(soon.wall(), o.wall);
     }
 
     #[test]

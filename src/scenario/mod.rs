@@ -65,7 +65,19 @@ pub fn from_str(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Scenario, ScenarioError> {
-    let ctx = error::Ctx::new(src, path);
+    from_str_with(src, path, env, LoadOptions::default())
+}
+
+/// [`from_str`] with the command line's [`LoadOptions`] (merge reads a
+/// shard's scenario back with the options the shard ran with).
+pub fn from_str_with(
+    src: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    opts: LoadOptions,
+) -> Result<Scenario, ScenarioError> {
+    let mut ctx = error::Ctx::new(src, path);
+    ctx.allow_remote = opts.allow_remote;
     let raw: raw::RawScenario = de::parse(&ctx)?;
     validate::scenario(&ctx, raw, env)
 }

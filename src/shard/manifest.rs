@@ -28,8 +28,20 @@ pub struct Manifest {
     /// ready too late and sent nothing); `null` without `start_at`.
     #[serde(default)]
     pub start_sent: Option<bool>,
-    /// Wall-clock start of the run, ms since the Unix epoch.
+    /// Wall-clock start of the run (its launch), ms since the Unix epoch.
     pub started_unix_ms: u64,
+    /// The wall-clock instant of the run's t=0 (the start of its first
+    /// stage: `start_at` when one was given), ms since the Unix epoch: the
+    /// base of its per-second rows and latency.hlog. `null` in a manifest
+    /// written before this key existed (merge then takes `start_at`, or
+    /// the launch time).
+    #[serde(default)]
+    pub t0_unix_ms: Option<u64>,
+    /// The scenario was loaded with `--allow-remote` (a gateway that is not
+    /// loopback): merge reads it back with the same `LoadOptions`. `false`
+    /// in a manifest written before this key existed.
+    #[serde(default)]
+    pub allow_remote: bool,
     pub drive: DriveState,
     pub host: Option<HostUsage>,
     /// How the run was interrupted, if it was.

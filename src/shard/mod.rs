@@ -11,16 +11,20 @@
 //! - `requests.bin`: this shard's 32-byte client rows with their request
 //!   numbers, for the ledger join;
 //! - `latency.hlog`: the per-second interval histograms (a copy of the run's);
-//! - `scenario.toml`: the scenario file's text.
+//! - `scenario.toml`: the scenario file's text;
+//! - `started.json`: written when the run starts (`started.rs`), so that a
+//!   shard that died before the rest is told apart from no run at all.
 
 mod manifest;
 mod read;
 mod rows;
+mod started;
 mod write;
 
 pub use manifest::{DriveState, LedgerState, Manifest, ScenarioId};
 pub use read::{read, ShardRun};
 pub use rows::{RowReader, RowWriter};
+pub use started::{remove_started, unfinished, write_started, Started, STARTED};
 pub use write::{write, WriteInput};
 
 /// The folder's name in a run directory.

@@ -90,7 +90,9 @@ fn a_shard_folder_reads_back_as_it_was_written() {
         run_dir: dir.path(),
         scenario: &sc,
         shard,
-        started: SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_320_800_123),
+        started: SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_320_790_123),
+        t0: SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_320_800_000),
+        allow_remote: true,
         recorder: &rec,
         rows: Some(&rows),
         end: &end,
@@ -121,7 +123,9 @@ fn a_shard_folder_reads_back_as_it_was_written() {
         (LAYOUT_VERSION, shard, sc.seed)
     );
     assert_eq!(m.scenario.digest, scenario_digest(&sc));
-    assert_eq!(m.started_unix_ms, 1_796_320_800_123);
+    assert_eq!(m.started_unix_ms, 1_796_320_790_123);
+    assert_eq!(m.t0_unix_ms, Some(1_796_320_800_000));
+    assert!(m.allow_remote);
     assert_eq!(m.drive.end(), end);
     assert_eq!(m.internal_errors, vec!["boom".to_string()]);
     assert_eq!(m.requests, 167);
@@ -153,6 +157,8 @@ fn a_damaged_folder_is_refused_with_the_file_named() {
         scenario: &sc,
         shard: Shard::WHOLE,
         started: SystemTime::now(),
+        t0: SystemTime::now(),
+        allow_remote: false,
         recorder: &rec,
         rows: None,
         end: &DriveEnd::default(),
@@ -177,6 +183,15 @@ fn a_damaged_folder_is_refused_with_the_file_named() {
     std::fs::write(&path, "{").unwrap();
     let e = format!("{:#}", read(dir.path()).unwrap_err());
     assert!(e.contains("manifest.json is not valid"), "{e}");
+    // A manifest written before t0_unix_ms existed still reads (without it).
+    let old: String = text
+        .lines()
+        .filter(|l| !l.contains("\"t0_unix_ms\""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(old.len(), text.trim_end().len(), "the key was written");
+    std::fs::write(&path, old).unwrap();
+    assert_eq!(read(dir.path()).unwrap().manifest.t0_unix_ms, None);
     // A cut requests file says so.
     std::fs::write(&path, text).unwrap();
     let rows = dir.path().join("shard/requests.bin");

@@ -22,6 +22,10 @@ pub struct WriteInput<'a> {
     pub scenario: &'a Scenario,
     pub shard: Shard,
     pub started: SystemTime,
+    /// The wall-clock instant of t=0.
+    pub t0: SystemTime,
+    /// The scenario was loaded with `--allow-remote`.
+    pub allow_remote: bool,
     pub recorder: &'a Recorder,
     /// The client's rows (when they were kept: the scenario has providers).
     pub rows: Option<&'a dyn Records>,
@@ -64,6 +68,12 @@ fn fill(tmp: &Path, input: &WriteInput) -> anyhow::Result<()> {
         Some(rows) => super::rows::write_rows(&tmp.join("requests.bin"), rows.rows())?,
         None => super::rows::write_rows(&tmp.join("requests.bin"), std::iter::empty())?,
     };
+    // The start marker stays in the complete folder.
+    let marker = input.run_dir.join(DIR).join(super::STARTED);
+    if marker.exists() {
+        std::fs::copy(&marker, tmp.join(super::STARTED))
+            .with_context(|| format!("copying {}", marker.display()))?;
+    }
     let hlog = input.run_dir.join("latency.hlog");
     if hlog.exists() {
         std::fs::copy(&hlog, tmp.join("latency.hlog"))
@@ -89,33 +99,37 @@ fn fill(tmp: &Path, input: &WriteInput) -> anyhow::Result<()> {
     })
 }
 
+/// The scenario as a manifest names it.
+pub(super) fn scenario_id(sc: &Scenario) -> ScenarioId {
+    ScenarioId {
+        name: sc.name.clone(),
+        digest: super::scenario_digest(sc),
+        // Absolute, symlinks kept: a ConfigMap mounts the scenario as
+        // a link into a folder whose name changes from pod to pod, and
+        // merge resolves the profiles beside the path it was given.
+        source: sc.source.as_ref().map(|p| {
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        }),
+    }
+}
+
 fn manifest(input: &WriteInput, requests: u64) -> Manifest {
     let sc = input.scenario;
     Manifest {
         layout_version: LAYOUT_VERSION,
         slabench_version: env!("CARGO_PKG_VERSION").into(),
-        scenario: ScenarioId {
-            name: sc.name.clone(),
-            digest: super::scenario_digest(sc),
-            // Absolute, symlinks kept: a ConfigMap mounts the scenario as
-            // a link into a folder whose name changes from pod to pod, and
-            // merge resolves the profiles beside the path it was given.
-            source: sc.source.as_ref().map(|p| {
-                std::path::absolute(p)
-                    .unwrap_or_else(|_| p.clone())
-                    .display()
-                    .to_string()
-            }),
-        },
+        scenario: scenario_id(sc),
         seed: sc.seed,
         shard: input.shard,
         start_at: input.start.map(|s| s.start_at.clone()),
         start_late_ms: input.start.map(|s| s.late_ms),
         start_sent: input.start.map(|s| s.sent),
-        started_unix_ms: input
-            .started
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64),
+        started_unix_ms: unix_ms(input.started),
+        t0_unix_ms: Some(unix_ms(input.t0)),
+        allow_remote: input.allow_remote,
         drive: DriveState::of(input.end),
         host: input.host,
         interrupted: input.interrupted.clone(),
@@ -128,4 +142,10 @@ fn manifest(input: &WriteInput, requests: u64) -> Manifest {
         }),
         requests,
     }
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+pub(super) fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
